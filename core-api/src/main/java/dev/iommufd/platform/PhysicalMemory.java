@@ -1,0 +1,122 @@
+package dev.iommufd.platform;
+
+/**
+ * The machine's physical address space: RAM as sparse 4 KiB frames, physical addresses up to 52 bits.
+ *
+ * <h2>Storage and cost</h2>
+ * RAM is stored as one {@code long[512]} per 4 KiB frame, created on the first write to the frame. A read of a
+ * frame never written returns zeros and allocates nothing. Page tables, stream tables and queues are words in
+ * these frames; nothing in this project keeps one Java object per table entry.
+ *
+ * <h2>Byte order</h2>
+ * RAM is a sequence of bytes. The plain accessors ({@link #read64}, {@link #write32}, ...) are little-endian,
+ * the order of x86, Arm (as used here) and every IOMMU table format except POWER's. POWER TCE tables and
+ * TVEs are big-endian: use the {@code ...BE} accessors, which swap bytes on the way in and out of the same
+ * storage. A 64-bit word written with {@code write64BE} and read byte by byte shows the most significant byte
+ * first, exactly as in a real big-endian machine's memory.
+ *
+ * <h2>Alignment and range</h2>
+ * Multi-byte accessors require natural alignment (a 64-bit access on an 8-byte boundary, ...), as every table
+ * walker in the project performs. Misaligned accesses fail with {@code EINVAL}. Any access outside RAM
+ * (see {@link #ram()}) fails with a {@link BusErrorException}: a hardware model turns that into its
+ * architecture's "walk external abort" fault.
+ *
+ * <h2>Concurrency</h2>
+ * Word accesses are single-copy atomic. {@link #compareAndSet64} is atomic with respect to every other access to
+ * the same word and is what a hardware model uses to set accessed/dirty bits while software may update the
+ * entry. Sub-word writes are atomic read-modify-writes of the containing word, so they never lose a concurrent
+ * CAS. Ordering between a CPU-side writer and a device-side reader is established by the MMIO doorbell
+ * (queue tail registers) and invalidation protocols, as on hardware.
+ */
+public interface PhysicalMemory {
+
+    /** Bytes in a frame. */
+    int FRAME_SIZE = 4096;
+    /** log2 of {@link #FRAME_SIZE}. */
+    int FRAME_SHIFT = 12;
+    /** Physical addresses have at most this many bits. */
+    int MAX_PA_BITS = 52;
+
+    /** The RAM ranges, sorted by base, non-overlapping. */
+    java.util.List<MemoryRange> ram();
+
+    /** Whether every byte of {@code [pa, pa + length)} is RAM. */
+    boolean isRam(long pa, long length);
+
+    long read64(long pa);
+
+    void write64(long pa, long value);
+
+    int read32(long pa);
+
+    void write32(long pa, int value);
+
+    short read16(long pa);
+
+    void write16(long pa, short value);
+
+    byte read8(long pa);
+
+    void write8(long pa, byte value);
+
+    /** Big-endian 64-bit read (POWER structures). */
+    default long read64BE(long pa) {
+        return Long.reverseBytes(read64(pa));
+    }
+
+    /** Big-endian 64-bit write (POWER structures). */
+    default void write64BE(long pa, long value) {
+        write64(pa, Long.reverseBytes(value));
+    }
+
+    /** Big-endian 32-bit read. */
+    default int read32BE(long pa) {
+        return Integer.reverseBytes(read32(pa));
+    }
+
+    /** Big-endian 32-bit write. */
+    default void write32BE(long pa, int value) {
+        write32(pa, Integer.reverseBytes(value));
+    }
+
+    /** Atomically replaces the 64-bit word at {@code pa} if it equals {@code expected}; little-endian. */
+    boolean compareAndSet64(long pa, long expected, long update);
+
+    /** Atomically ORs {@code bits} into the word at {@code pa} and returns the previous value; little-endian. */
+    default long getAndOr64(long pa, long bits) {
+        for (;;) {
+            long old = read64(pa);
+            if ((old & bits) == bits || compareAndSet64(pa, old, old | bits)) {
+                return old;
+            }
+        }
+    }
+
+    /** Atomically clears {@code bits} in the word at {@code pa} and returns the previous value; little-endian. */
+    default long getAndClear64(long pa, long bits) {
+        for (;;) {
+            long old = read64(pa);
+            if ((old & bits) == 0 || compareAndSet64(pa, old, old & ~bits)) {
+                return old;
+            }
+        }
+    }
+
+    /** Copies {@code length} bytes starting at {@code pa} into {@code dst[offset...]}; any alignment. */
+    void readBytes(long pa, byte[] dst, int offset, int length);
+
+    /** Copies {@code src[offset...offset+length)} to memory at {@code pa}; any alignment. */
+    void writeBytes(long pa, byte[] src, int offset, int length);
+
+    /** Sets {@code length} bytes at {@code pa} to zero; whole zeroed frames give their storage back. */
+    void zero(long pa, long length);
+
+    /** Whether the frame holding {@code pa} has storage (was written since it was last zeroed). For footprint tests. */
+    boolean hasStorage(long pa);
+
+    /** Frames that currently have storage. */
+    long framesWithStorage();
+
+    /** The frame allocator that hands out this memory. */
+    FrameAllocator frames();
+}

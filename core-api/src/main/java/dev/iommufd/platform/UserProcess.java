@@ -1,0 +1,112 @@
+package dev.iommufd.platform;
+
+/**
+ * A simulated user process: an address space of mappings over frames of the machine's {@link PhysicalMemory},
+ * credentials, RLIMIT_MEMLOCK, and memory counters.
+ *
+ * <h2>Memory</h2>
+ * Pages are allocated on first touch (a read, a write or a pin); mapping alone costs no frame. A hugetlb
+ * mapping is backed by naturally aligned 2 MiB or 1 GiB frames, so its physical addresses are contiguous
+ * within each huge page.
+ *
+ * <h2>Pinning</h2>
+ * {@link #pinPages} is {@code pin_user_pages(FOLL_LONGTERM)}: each page's pin count goes up by one, and a pinned
+ * page never moves or is freed, even after {@code munmap} (it is freed when its last pin and mapping are gone).
+ * Every pin must be released exactly once with {@link #unpinPages}; an unpin of a page that is not pinned fails
+ * with EINVAL and changes nothing. Pinning does not charge any counter: callers (iommufd's pages) do the
+ * accounting against {@link #user()} and {@link #mm()} as the kernel does.
+ *
+ * <p>Thread-safe: a read/write lock over the mappings (mmap/munmap write, accesses and pins read); per-frame
+ * pin counts are atomic.
+ */
+public interface UserProcess {
+
+    int pid();
+
+    String name();
+
+    /** The user this process runs as. */
+    UserAccount user();
+
+    /** This address space's counters. */
+    MmAccounting mm();
+
+    /** RLIMIT_MEMLOCK in bytes ({@code Long.MAX_VALUE} for RLIM_INFINITY). */
+    long rlimitMemlock();
+
+    void setRlimitMemlock(long bytes);
+
+    boolean capable(ProcessCapability cap);
+
+    void grant(ProcessCapability cap);
+
+    void revoke(ProcessCapability cap);
+
+    /**
+     * Creates a mapping.
+     *
+     * @param addr a fixed address (aligned to the kind's page size), or 0 to let the process choose one aligned
+     *        to the kind's page size
+     * @param length bytes, a positive multiple of the kind's page size
+     * @param prot {@link Prot} bits
+     * @param kind anonymous, hugetlb or shared; for {@link MapKind#SHARED} use {@link #mmapFile}
+     * @return the mapping's address
+     * @throws dev.iommufd.api.ErrnoException EINVAL for bad length/alignment, EEXIST when a fixed range
+     *         overlaps, ENOMEM when the address space or RAM is exhausted
+     */
+    long mmap(long addr, long length, int prot, MapKind kind);
+
+    /** Maps {@code length} bytes of {@code file} from {@code offset} (MAP_SHARED). */
+    long mmapFile(long addr, long length, int prot, MemFd file, long offset);
+
+    /**
+     * Removes mappings in {@code [addr, addr + length)} (partial mappings are split). Pinned pages stay
+     * allocated until unpinned. EINVAL for a misaligned range.
+     */
+    void munmap(long addr, long length);
+
+    /** Creates a memfd of {@code size} bytes with 4 KiB pages ({@code hugePageShift} 0) or huge pages (21, 30). */
+    MemFd memfdCreate(String name, long size, int hugePageShift);
+
+    /** Reads user memory; EFAULT when a byte is not mapped readable. */
+    void read(long va, byte[] dst, int offset, int length);
+
+    /** Writes user memory; EFAULT when a byte is not mapped writable. */
+    void write(long va, byte[] src, int offset, int length);
+
+    long read64(long va);
+
+    void write64(long va, long value);
+
+    /**
+     * {@code pin_user_pages_remote(FOLL_LONGTERM [| FOLL_WRITE])}: pins {@code npages} 4 KiB pages starting at
+     * the page-aligned {@code va} and writes each page's physical address to {@code out[outOffset + i]}.
+     *
+     * @param write whether the pin is for writing (FOLL_WRITE); a read-only mapping then faults
+     * @return the number of pages pinned (all of them on success)
+     * @throws dev.iommufd.api.ErrnoException EFAULT when the first page is not mapped (or is read-only for a
+     *         write pin), EINVAL for a misaligned va; when a later page fails, the pages before it stay pinned
+     *         and their count is returned
+     */
+    int pinPages(long va, int npages, boolean write, long[] out, int outOffset);
+
+    /**
+     * Releases one pin on each of {@code npages} pages, given by physical address.
+     *
+     * @param dirty mark the pages dirty (pages pinned for writing)
+     * @throws dev.iommufd.api.ErrnoException EINVAL when a page is not pinned; then nothing is unpinned
+     */
+    void unpinPages(long[] pas, int offset, int npages, boolean dirty);
+
+    /** The long-term pin count of the page at physical address {@code pa} (0 when none). */
+    int pinCount(long pa);
+
+    /** Translates a user VA to the physical address currently backing it, touching the page; EFAULT if unmapped. */
+    long translate(long va);
+
+    /** Whether the process (and so its mm) still exists. */
+    boolean alive();
+
+    /** Ends the process: unmaps everything (pinned pages live on until unpinned). */
+    void exit();
+}
