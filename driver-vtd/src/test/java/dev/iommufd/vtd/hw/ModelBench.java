@@ -170,7 +170,7 @@ final class ModelBench implements HardwareContext {
     void enable(long rootTable, boolean scalable) {
         w64(VtdRegisters.RTADDR_REG, rootTable | (scalable ? VtdRegisters.RTADDR_SMT : 0));
         w32(VtdRegisters.GCMD_REG, VtdRegisters.GCMD_SRTP);
-        w32(VtdRegisters.GCMD_REG, VtdRegisters.GCMD_TE);
+        w32(VtdRegisters.GCMD_REG, VtdRegisters.GCMD_TE | (r32(VtdRegisters.GSTS_REG) & VtdRegisters.GSTS_QIES));
     }
 
     Translation read(int rid, long iova) {
@@ -211,7 +211,8 @@ final class ModelBench implements HardwareContext {
         long q = frames(wide ? 1 : 0);
         w64(VtdRegisters.IQT_REG, 0);
         w64(VtdRegisters.IQA_REG, q | (wide ? VtdRegisters.IQA_DW_256 | 1 : 0));
-        w32(VtdRegisters.GCMD_REG, VtdRegisters.GCMD_QIE);
+        // GCMD is written whole: keep TE as Linux keeps its shadow copy
+        w32(VtdRegisters.GCMD_REG, (r32(VtdRegisters.GSTS_REG) & VtdRegisters.GSTS_TES) | VtdRegisters.GCMD_QIE);
         return q;
     }
 
