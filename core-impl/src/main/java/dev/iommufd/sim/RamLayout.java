@@ -1,0 +1,162 @@
+package dev.iommufd.sim;
+
+import dev.iommufd.platform.FrameAllocator;
+import dev.iommufd.platform.MemoryRange;
+import dev.iommufd.platform.PhysicalMemory;
+import java.util.List;
+
+/**
+ * The machine's RAM ranges and the dense frame index that physical memory's directory and the frame allocator's
+ * bitmaps are indexed by.
+ *
+ * <h2>Dense frame index</h2>
+ * Physical addresses have up to 52 bits, so frame numbers (PFNs) have up to 40: far too many to index directly.
+ * Each RAM range is given a slice of a dense index space instead:
+ *
+ * <pre>
+ *   range i:   padBasePfn_i = alignDown(basePfn_i, 2^18)        (2^18 frames = 1 GiB, the largest buddy block)
+ *              dense(pfn)   = denseStart_i + (pfn - padBasePfn_i)
+ *              denseStart_i = multiple of 2^18, slices laid end to end
+ * </pre>
+ *
+ * Because both {@code denseStart_i} and {@code padBasePfn_i} are multiples of {@code 2^MAX_ORDER}, a dense index
+ * is aligned to {@code 2^k} frames exactly when its PFN is, for every order {@code k <= MAX_ORDER}: the buddy
+ * allocator's natural alignment in the dense space is natural alignment in physical addresses. The padding (at
+ * most {@code 2^18} indices per range) is never RAM and never free.
+ *
+ * <p>Immutable; lookups allocate nothing.
+ */
+final class RamLayout {
+
+    /** Slices of the dense space are aligned to this many frames (log2): the largest buddy block. */
+    static final int SLICE_ALIGN_SHIFT = FrameAllocator.MAX_ORDER;
+
+    private final List<MemoryRange> ranges;
+    /** First byte of each range. */
+    private final long[] base;
+    /** Bytes in each range. */
+    private final long[] size;
+    /** Dense index of each range's first frame. */
+    private final long[] denseOfBase;
+    /** Frames in each range. */
+    private final long[] frames;
+    /** Total dense index space, a multiple of {@code 2^SLICE_ALIGN_SHIFT}. */
+    private final long denseFrames;
+    private final long ramFrames;
+
+    RamLayout(List<MemoryRange> ram) {
+        if (ram.isEmpty()) {
+            throw new IllegalArgumentException("a machine needs RAM");
+        }
+        this.ranges = List.copyOf(ram);
+        int n = ranges.size();
+        base = new long[n];
+        size = new long[n];
+        denseOfBase = new long[n];
+        frames = new long[n];
+        long dense = 0;
+        long total = 0;
+        long previousEnd = 0;
+        long sliceMask = (1L << SLICE_ALIGN_SHIFT) - 1;
+        for (int i = 0; i < n; i++) {
+            MemoryRange r = ranges.get(i);
+            if ((r.base() & (PhysicalMemory.FRAME_SIZE - 1)) != 0 || (r.size() & (PhysicalMemory.FRAME_SIZE - 1)) != 0) {
+                throw new IllegalArgumentException(String.format("RAM range %#x+%#x is not 4 KiB aligned", r.base(), r.size()));
+            }
+            if (r.base() < 0 || r.base() + r.size() > 1L << PhysicalMemory.MAX_PA_BITS) {
+                throw new IllegalArgumentException(String.format("RAM range %#x+%#x exceeds %d-bit physical addresses",
+                        r.base(), r.size(), PhysicalMemory.MAX_PA_BITS));
+            }
+            if (i > 0 && r.base() < previousEnd) {
+                throw new IllegalArgumentException(String.format("RAM range %#x+%#x overlaps or is not sorted", r.base(), r.size()));
+            }
+            previousEnd = r.base() + r.size();
+            long basePfn = r.base() >>> PhysicalMemory.FRAME_SHIFT;
+            long padBasePfn = basePfn & ~sliceMask;
+            long nframes = r.size() >>> PhysicalMemory.FRAME_SHIFT;
+            base[i] = r.base();
+            size[i] = r.size();
+            frames[i] = nframes;
+            denseOfBase[i] = dense + (basePfn - padBasePfn);
+            long span = ((basePfn - padBasePfn) + nframes + sliceMask) & ~sliceMask;
+            dense += span;
+            total += nframes;
+        }
+        this.denseFrames = dense;
+        this.ramFrames = total;
+    }
+
+    List<MemoryRange> ranges() {
+        return ranges;
+    }
+
+    /** Size of the dense index space (RAM frames plus alignment padding). */
+    long denseFrames() {
+        return denseFrames;
+    }
+
+    /** Frames of RAM. */
+    long ramFrames() {
+        return ramFrames;
+    }
+
+    int rangeCount() {
+        return base.length;
+    }
+
+    long rangeDenseStart(int i) {
+        return denseOfBase[i];
+    }
+
+    long rangeFrames(int i) {
+        return frames[i];
+    }
+
+    /** The dense index of the frame holding {@code pa}, or -1 when {@code pa} is not RAM. Allocation-free. */
+    long denseFrame(long pa) {
+        for (int i = 0; i < base.length; i++) {
+            long off = pa - base[i];
+            if (Long.compareUnsigned(off, size[i]) < 0) {
+                return denseOfBase[i] + (off >>> PhysicalMemory.FRAME_SHIFT);
+            }
+        }
+        return -1;
+    }
+
+    /** The physical address of the frame with dense index {@code dense}, which must be a RAM frame. */
+    long physicalAddress(long dense) {
+        for (int i = 0; i < base.length; i++) {
+            long off = dense - denseOfBase[i];
+            if (Long.compareUnsigned(off, frames[i]) < 0) {
+                return base[i] + (off << PhysicalMemory.FRAME_SHIFT);
+            }
+        }
+        throw new IllegalStateException("dense frame " + dense + " is not RAM");
+    }
+
+    /** The first address of {@code [pa, pa + length)} that is not RAM, or -1 when all of it is RAM. */
+    long firstNonRam(long pa, long length) {
+        if (length < 0) {
+            return pa;
+        }
+        long cur = pa;
+        long remaining = length;
+        outer:
+        while (remaining > 0) {
+            for (int i = 0; i < base.length; i++) {
+                long off = cur - base[i];
+                if (Long.compareUnsigned(off, size[i]) < 0) {
+                    long avail = size[i] - off;
+                    if (avail >= remaining) {
+                        return -1;
+                    }
+                    cur += avail;
+                    remaining -= avail;
+                    continue outer;
+                }
+            }
+            return cur;
+        }
+        return -1;
+    }
+}

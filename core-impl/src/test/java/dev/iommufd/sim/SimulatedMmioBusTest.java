@@ -1,0 +1,135 @@
+package dev.iommufd.sim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.platform.BusErrorException;
+import dev.iommufd.platform.MachineProfile;
+import dev.iommufd.platform.MmioRegion;
+import org.junit.jupiter.api.Test;
+
+/** The MMIO bus: windows outside RAM, lookups, width checks, bus errors for holes. */
+class SimulatedMmioBusTest {
+
+    /** A window with one 32-bit register at 0x0 and one 64-bit register at 0x8; other accesses bus-error. */
+    static final class TwoRegisters implements MmioRegion {
+        long base;
+        int reg32;
+        long reg64;
+
+        TwoRegisters(long base) {
+            this.base = base;
+        }
+
+        @Override
+        public long size() {
+            return 0x1000;
+        }
+
+        @Override
+        public long read(long offset, int width) {
+            if (offset == 0 && width == 4) {
+                return reg32 & 0xffff_ffffL;
+            }
+            if (offset == 8 && (width == 8 || width == 4)) {
+                return width == 8 ? reg64 : reg64 & 0xffff_ffffL;
+            }
+            throw new BusErrorException(base + offset, "no " + width + "-byte register");
+        }
+
+        @Override
+        public void write(long offset, int width, long value) {
+            if (offset == 0 && width == 4) {
+                reg32 = (int) value;
+            } else if (offset == 8 && width == 8) {
+                reg64 = value;
+            } else {
+                throw new BusErrorException(base + offset, "no " + width + "-byte register");
+            }
+        }
+    }
+
+    private final SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 1L << 30);
+    private final SimulatedMmioBus bus = new SimulatedMmioBus(mem);
+
+    @Test
+    void accessesReachTheWindowAtItsOffset() {
+        TwoRegisters a = new TwoRegisters(0xfed9_0000L);
+        TwoRegisters b = new TwoRegisters(0xfed8_0000L);
+        bus.map(0xfed9_0000L, a);
+        bus.map(0xfed8_0000L, b);
+        bus.write32(0xfed9_0000L, 0x1234_5678);
+        bus.write64(0xfed8_0008L, 0xdead_beef_0000_0001L);
+        assertEquals(0x1234_5678, a.reg32);
+        assertEquals(0, b.reg32);
+        assertEquals(0xdead_beef_0000_0001L, b.reg64);
+        assertEquals(0xdead_beef_0000_0001L, bus.read64(0xfed8_0008L));
+        assertEquals(0x0000_0001, bus.read32(0xfed8_0008L));
+        assertSame(a, bus.regionAt(0xfed9_0000L));
+    }
+
+    @Test
+    void holesAndRefusedWidthsAreBusErrors() {
+        bus.map(0xfed9_0000L, new TwoRegisters(0xfed9_0000L));
+        BusErrorException hole = assertThrows(BusErrorException.class, () -> bus.read32(0xfed7_0000L));
+        assertEquals(0xfed7_0000L, hole.address());
+        assertThrows(BusErrorException.class, () -> bus.read32(0xfed9_1000L), "one past the window");
+        assertThrows(BusErrorException.class, () -> bus.read(0xfed9_0ffcL, 8), "runs past the end");
+        // The region refuses a 64-bit access to its 32-bit register: width enforcement is the region's job.
+        assertThrows(BusErrorException.class, () -> bus.read64(0xfed9_0000L));
+        assertThrows(BusErrorException.class, () -> bus.write(0xfed9_0008L, 2, 1));
+    }
+
+    @Test
+    void widthMustBeOneTwoFourOrEight() {
+        bus.map(0xfed9_0000L, new TwoRegisters(0xfed9_0000L));
+        for (int w : new int[] {0, 3, 5, 16, -4}) {
+            ErrnoException e = assertThrows(ErrnoException.class, () -> bus.read(0xfed9_0000L, w));
+            assertEquals(Errno.EINVAL, e.errno());
+            assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> bus.write(0xfed9_0000L, w, 0)).errno());
+        }
+    }
+
+    @Test
+    void overlapWithRamOrAnotherWindowIsEbusy() {
+        bus.map(0xfed9_0000L, new TwoRegisters(0xfed9_0000L));
+        ErrnoException ram = assertThrows(ErrnoException.class, () -> bus.map(0x3fff_f800L, new TwoRegisters(0)));
+        assertEquals(Errno.EBUSY, ram.errno());
+        ErrnoException win = assertThrows(ErrnoException.class, () -> bus.map(0xfed8_f800L, new TwoRegisters(0)));
+        assertEquals(Errno.EBUSY, win.errno());
+        assertTrue(win.getMessage().contains("0xfed90000"), win.getMessage());
+        bus.map(0xfed9_1000L, new TwoRegisters(0xfed9_1000L)); // adjacent is fine
+        bus.unmap(0xfed9_0000L);
+        assertThrows(BusErrorException.class, () -> bus.read32(0xfed9_0000L));
+        bus.read32(0xfed9_1000L);
+        assertEquals(Errno.ENOENT, assertThrows(ErrnoException.class, () -> bus.unmap(0xfed9_0000L)).errno());
+        bus.map(0xfed9_0000L, new TwoRegisters(0xfed9_0000L)); // the hole can be reused
+    }
+
+    @Test
+    void readsAreZeroExtendedToTheWidth() {
+        MmioRegion sloppy = new MmioRegion() {
+            @Override
+            public long size() {
+                return 0x100;
+            }
+
+            @Override
+            public long read(long offset, int width) {
+                return -1L;
+            }
+
+            @Override
+            public void write(long offset, int width, long value) {
+            }
+        };
+        bus.map(0xe000_0000L, sloppy);
+        assertEquals(0xffffL, bus.read(0xe000_0000L, 2));
+        assertEquals(0xffffffffL, bus.read(0xe000_0000L, 4));
+        assertEquals(-1L, bus.read(0xe000_0000L, 8));
+    }
+}

@@ -1,0 +1,244 @@
+package dev.iommufd.sim;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.platform.BusErrorException;
+import dev.iommufd.platform.MachineProfile;
+import dev.iommufd.platform.MemoryRange;
+import dev.iommufd.platform.PhysicalMemory;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.Test;
+
+/** The contract of {@link PhysicalMemory} on {@link SparsePhysicalMemory}. */
+class SparsePhysicalMemoryTest {
+
+    private static final long MiB = 1L << 20;
+    private static final long GiB = 1L << 30;
+
+    @Test
+    void readsOfUnwrittenFramesAreZeroAndAllocateNothing() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        assertEquals(0L, mem.read64(0x1000));
+        assertEquals(0, mem.read32(0x2004));
+        assertEquals(0, mem.read16(0x3002));
+        assertEquals(0, mem.read8(0x4001));
+        byte[] buf = new byte[10000];
+        buf[5] = 7;
+        mem.readBytes(0x5003, buf, 0, buf.length);
+        assertEquals(0, buf[5], "readBytes of unwritten memory fills zeros");
+        assertEquals(0, mem.framesWithStorage());
+        assertFalse(mem.hasStorage(0x1000));
+        mem.write8(0x1003, (byte) 1);
+        assertTrue(mem.hasStorage(0x1000));
+        assertFalse(mem.hasStorage(0x2000));
+        assertEquals(1, mem.framesWithStorage());
+    }
+
+    @Test
+    void littleEndianAccessorsMatchTheByteView() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.VIRT, 16 * MiB);
+        long pa = 0x4000_0000L + 0x10;
+        mem.write64(pa, 0x0102_0304_0506_0708L);
+        byte[] b = new byte[8];
+        mem.readBytes(pa, b, 0, 8);
+        assertArrayEquals(new byte[] {8, 7, 6, 5, 4, 3, 2, 1}, b, "LE: least significant byte first");
+        assertEquals(0x0506_0708, mem.read32(pa));
+        assertEquals(0x0102_0304, mem.read32(pa + 4));
+        assertEquals((short) 0x0708, mem.read16(pa));
+        assertEquals((short) 0x0304, mem.read16(pa + 4));
+        assertEquals(6, mem.read8(pa + 2));
+        mem.write16(pa + 2, (short) 0xaabb);
+        assertEquals(0x0102_0304_aabb_0708L, mem.read64(pa));
+        mem.write32(pa + 4, 0xdead_beef);
+        assertEquals(0xdead_beef_aabb_0708L, mem.read64(pa));
+        mem.write8(pa + 7, (byte) 0x11);
+        assertEquals(0x11ad_beef_aabb_0708L, mem.read64(pa));
+    }
+
+    @Test
+    void bigEndianAccessorsShowMostSignificantByteFirst() {
+        // POWER TCEs are big-endian in memory (PAPR): the byte at the lowest address is the most significant.
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.PSERIES, 16 * MiB);
+        mem.write64BE(0x8000, 0x0102_0304_0506_0708L);
+        byte[] b = new byte[8];
+        mem.readBytes(0x8000, b, 0, 8);
+        assertArrayEquals(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, b);
+        assertEquals(0x0102_0304_0506_0708L, mem.read64BE(0x8000));
+        assertEquals(0x0807_0605_0403_0201L, mem.read64(0x8000));
+        mem.write32BE(0x9000, 0xcafe_f00d);
+        mem.readBytes(0x9000, b, 0, 4);
+        assertArrayEquals(new byte[] {(byte) 0xca, (byte) 0xfe, (byte) 0xf0, 0x0d}, java.util.Arrays.copyOf(b, 4));
+        assertEquals(0xcafe_f00d, mem.read32BE(0x9000));
+    }
+
+    @Test
+    void misalignedAccessIsEinvalNamingTheAddress() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        ErrnoException e = assertThrows(ErrnoException.class, () -> mem.read64(0x1004));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertTrue(e.getMessage().contains("0x1004"), e.getMessage());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.write64(0x1001, 1)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.read32(0x1002)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.write32(0x1006, 1)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.read16(0x1001)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.write16(0x1003, (short) 1)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.compareAndSet64(0x1004, 0, 1)).errno());
+        assertEquals(0, mem.framesWithStorage(), "a refused write leaves no trace");
+    }
+
+    @Test
+    void accessOutsideRamIsABusError() {
+        // q35 with 3 GiB: [0, 2 GiB) and [4 GiB, 5 GiB); the hole below 4 GiB has no RAM.
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 3 * GiB);
+        assertEquals(List.of(new MemoryRange(0, 2 * GiB), new MemoryRange(4 * GiB, GiB)), mem.ram());
+        BusErrorException e = assertThrows(BusErrorException.class, () -> mem.read64(0x8000_0000L));
+        assertEquals(0x8000_0000L, e.address());
+        assertEquals(Errno.EIO, e.errno());
+        assertThrows(BusErrorException.class, () -> mem.write64(0xfee0_0000L, 1));
+        assertThrows(BusErrorException.class, () -> mem.read8(5 * GiB));
+        assertThrows(BusErrorException.class, () -> mem.write8(-8, (byte) 0));
+        // The last word of each range is RAM.
+        mem.write64(2 * GiB - 8, 42);
+        mem.write64(5 * GiB - 8, 43);
+        assertEquals(42, mem.read64(2 * GiB - 8));
+        assertEquals(43, mem.read64(5 * GiB - 8));
+        // A bulk access that crosses out of RAM fails before transferring anything, naming the first bad byte.
+        byte[] buf = new byte[16];
+        java.util.Arrays.fill(buf, (byte) 9);
+        BusErrorException bulk = assertThrows(BusErrorException.class, () -> mem.writeBytes(2 * GiB - 8, buf, 0, 16));
+        assertEquals(2 * GiB, bulk.address());
+        assertEquals(42, mem.read64(2 * GiB - 8), "nothing was written");
+        assertTrue(mem.isRam(2 * GiB - 8, 8));
+        assertFalse(mem.isRam(2 * GiB - 8, 9));
+        assertTrue(mem.isRam(4 * GiB, GiB));
+        assertFalse(mem.isRam(0, 3 * GiB));
+    }
+
+    @Test
+    void bulkCopiesAtEveryAlignmentRoundTrip() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        Random rnd = new Random(1234);
+        for (int start = 0; start < 16; start++) {
+            for (int len : new int[] {0, 1, 5, 8, 13, 4096, 4099, 9000}) {
+                byte[] src = new byte[len + 3];
+                rnd.nextBytes(src);
+                long pa = 0x10_0000L + start * 0x1_0000L + 4090 + start;
+                mem.writeBytes(pa, src, 3, len);
+                byte[] back = new byte[len];
+                mem.readBytes(pa, back, 0, len);
+                assertArrayEquals(java.util.Arrays.copyOfRange(src, 3, len + 3), back, "start " + start + " len " + len);
+                // Byte accessors agree with the bulk view.
+                for (int i = 0; i < Math.min(len, 20); i++) {
+                    assertEquals(src[3 + i], mem.read8(pa + i));
+                }
+                // Neighbouring bytes were not disturbed.
+                assertEquals(0, mem.read8(pa - 1));
+                assertEquals(0, mem.read8(pa + len));
+            }
+        }
+    }
+
+    @Test
+    void casAndAtomicBitOperations() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        assertFalse(mem.compareAndSet64(0x2000, 5, 6), "unwritten word is 0");
+        assertEquals(0, mem.framesWithStorage(), "a failed CAS on an unwritten frame allocates nothing");
+        assertTrue(mem.compareAndSet64(0x2000, 0, 6));
+        assertEquals(6, mem.read64(0x2000));
+        assertFalse(mem.compareAndSet64(0x2000, 0, 7));
+        assertEquals(6, mem.getAndOr64(0x2000, 0x100));
+        assertEquals(0x106, mem.read64(0x2000));
+        assertEquals(0x106, mem.getAndClear64(0x2000, 0x2));
+        assertEquals(0x104, mem.read64(0x2000));
+    }
+
+    @Test
+    void concurrentOrAndSubWordWritesLoseNothing() throws Exception {
+        // A walker setting accessed/dirty bits with CAS races software writing other bytes of the same word.
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        long pa = 0x3000;
+        int rounds = 20000;
+        CountDownLatch start = new CountDownLatch(1);
+        Thread orer = new Thread(() -> {
+            await(start);
+            for (int i = 0; i < rounds; i++) {
+                mem.getAndOr64(pa, 1L << (i % 32));
+            }
+        });
+        Thread byteWriter = new Thread(() -> {
+            await(start);
+            for (int i = 0; i < rounds; i++) {
+                mem.write8(pa + 4 + (i % 4), (byte) (i | 1));
+                mem.write16(pa + 6, (short) 0x7f7f);
+            }
+        });
+        orer.start();
+        byteWriter.start();
+        start.countDown();
+        orer.join();
+        byteWriter.join();
+        long v = mem.read64(pa);
+        assertEquals(0xffff_ffffL, v & 0xffff_ffffL, "every OR of the low half survived the sub-word writes: " + Long.toHexString(v));
+        assertEquals(0x7f7f, (v >>> 48) & 0xffff);
+        assertTrue(((v >>> 32) & 0xff) != 0 && ((v >>> 40) & 0xff) != 0);
+    }
+
+    @Test
+    void concurrentCompareAndSetCountsExactly() throws Exception {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        long pa = 0x7ff8;
+        int perThread = 50000;
+        Runnable inc = () -> {
+            for (int i = 0; i < perThread; i++) {
+                long old;
+                do {
+                    old = mem.read64(pa);
+                } while (!mem.compareAndSet64(pa, old, old + 1));
+            }
+        };
+        Thread a = new Thread(inc);
+        Thread b = new Thread(inc);
+        a.start();
+        b.start();
+        a.join();
+        b.join();
+        assertEquals(2L * perThread, mem.read64(pa));
+        assertEquals(1, mem.framesWithStorage(), "the frame was created exactly once");
+    }
+
+    @Test
+    void zeroReleasesWholeFramesAndClearsPartialOnes() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        for (long pa = 0x10000; pa < 0x14000; pa += 8) {
+            mem.write64(pa, -1L);
+        }
+        assertEquals(4, mem.framesWithStorage());
+        // Zero from the middle of frame 0x10000 to the middle of frame 0x13000: frames 0x11000 and 0x12000 go away.
+        mem.zero(0x10ffd, 0x13003 - 0x10ffd);
+        assertEquals(2, mem.framesWithStorage());
+        assertFalse(mem.hasStorage(0x11000));
+        assertFalse(mem.hasStorage(0x12000));
+        assertEquals(0x0000_00ff_ffff_ffffL, mem.read64(0x10ff8), "bytes 0x10ff8..0x10ffc survive");
+        assertEquals(0xffff_ffff_ff00_0000L, mem.read64(0x13000), "bytes from 0x13003 survive");
+        assertEquals(0, mem.read64(0x11800));
+        mem.zero(0x10000, 0x4000);
+        assertEquals(0, mem.framesWithStorage());
+        assertThrows(BusErrorException.class, () -> mem.zero(16 * MiB - 4096, 8192));
+    }
+
+    private static void await(CountDownLatch l) {
+        try {
+            l.await();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
