@@ -68,6 +68,16 @@ public interface UserProcess {
     /** Creates a memfd of {@code size} bytes with 4 KiB pages ({@code hugePageShift} 0) or huge pages (21, 30). */
     MemFd memfdCreate(String name, long size, int hugePageShift);
 
+    /**
+     * The memfd open as descriptor {@code fd} in this process (what {@code fget(fd)} finds for IOMMU_IOAS_MAP_FILE).
+     * Added for iommufd's MAP_FILE; implementations that keep a descriptor table override it.
+     *
+     * @throws dev.iommufd.api.ErrnoException EBADF when {@code fd} is not an open memfd of this process
+     */
+    default MemFd memfd(int fd) {
+        throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EBADF, "fd %d is not an open memfd of process %d", fd, pid());
+    }
+
     /** Reads user memory; EFAULT when a byte is not mapped readable. */
     void read(long va, byte[] dst, int offset, int length);
 

@@ -1,0 +1,1240 @@
+package dev.iommufd.core;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.api.IovaRange;
+import dev.iommufd.platform.PhysicalMemory;
+import dev.iommufd.platform.UserProcess;
+import dev.iommufd.spi.Aperture;
+import dev.iommufd.spi.DomainGeometry;
+import dev.iommufd.spi.IoProt;
+import dev.iommufd.spi.IommuDomain;
+import dev.iommufd.spi.IotlbGather;
+import dev.iommufd.spi.ReservedRegion;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The IOVA map of an IOAS ({@code struct io_pagetable}): areas, allowed ranges, reserved ranges with owners,
+ * the IOVA allocator, and the list of domains that mirror every area.
+ *
+ * <h2>Invariants</h2>
+ * <ul>
+ *   <li>Areas are disjoint, never intersect a reserved range, and each is mapped in every domain of the table
+ *       (or, with no domain, in none and pinned by nothing but access spans).
+ *   <li>Allowed ranges never intersect reserved ranges (reservations and allow-list updates check it).
+ *   <li>{@code iovaAlignment} = max(1, PAGE_SIZE if large pages are disabled, each domain's smallest page size,
+ *       each pin-capable access's PAGE_SIZE); every area's IOVA, length and page offset are multiples of it.
+ * </ul>
+ *
+ * <h2>Lock</h2>
+ * {@link #lock} stands for the kernel's {@code domains_rwsem} + {@code iova_rwsem}; {@link IoPages#lock} nests
+ * inside it. It is released while accesses are asked to unpin during an unmap.
+ */
+public final class IoPageTable {
+    public static final long PAGE_SIZE = IoPages.PAGE_SIZE;
+    /** HPAGE_SIZE with THP (x86-64 and arm64 4K granule): the cap on auto-IOVA alignment. */
+    public static final long HPAGE_SIZE = 2L << 20;
+    /** ULONG_MAX on a 64-bit kernel. */
+    public static final long ULONG_MAX = -1L;
+    /** Notifications of one area that release nothing before IOAS_UNMAP gives up with EDEADLOCK. */
+    static final int MAX_UNMAP_TRIES = 100;
+
+    final ReentrantLock lock = new ReentrantLock();
+    private final PhysicalMemory memory;
+    private final IovaIntervals<IoArea> areas = new IovaIntervals<>();
+    private final IovaIntervals<Void> allowed = new IovaIntervals<>();
+    /** Reserved ranges, possibly overlapping, each with its owner. */
+    private final List<Reservation> reserved = new ArrayList<>();
+    /** The union of {@link #reserved}, disjoint, for lookups and the allocator. */
+    private final IovaIntervals<Void> reservedUnion = new IovaIntervals<>();
+    private IommuDomain[] domains = new IommuDomain[2];
+    private long[] domainPgsizes = new long[2];
+    private int ndomains;
+    private final List<Access> accesses = new ArrayList<>();
+    private long iovaAlignment = 1;
+    private boolean disableLargePages;
+    private final IotlbGather gather = new IotlbGather();
+
+    private record Reservation(long start, long last, Object owner) {
+    }
+
+    /** One slice of pages to map ({@code struct iopt_pages_list}). */
+    record PagesSlice(IoPages pages, long startByte, long length) {
+    }
+
+    IoPageTable(PhysicalMemory memory) {
+        this.memory = memory;
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /** {@code iova_alignment}. */
+    public long iovaAlignment() {
+        lock.lock();
+        try {
+            return iovaAlignment;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean largePagesDisabled() {
+        lock.lock();
+        try {
+            return disableLargePages;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The domains, in the table's (dense, reorderable) index order. */
+    public List<IommuDomain> domains() {
+        lock.lock();
+        try {
+            return List.of(Arrays.copyOf(domains, ndomains));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Number of areas. */
+    public int areaCount() {
+        lock.lock();
+        try {
+            return areas.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The areas as IOVA ranges, ascending (for tests and VFIO compat). */
+    public List<IovaRange> areaRanges() {
+        lock.lock();
+        try {
+            List<IovaRange> out = new ArrayList<>(areas.size());
+            for (int i = 0; i < areas.size(); i++) {
+                out.add(new IovaRange(areas.start(i), areas.last(i)));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Every distinct {@link IoPages} referenced by an area (for accounting checks). */
+    List<IoPages> pagesInUse() {
+        lock.lock();
+        try {
+            List<IoPages> out = new ArrayList<>();
+            for (int i = 0; i < areas.size(); i++) {
+                IoPages p = areas.payload(i).pages;
+                if (!containsIdentity(out, p)) {
+                    out.add(p);
+                }
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static boolean containsIdentity(List<?> list, Object o) {
+        for (Object x : list) {
+            if (x == o) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@code iopt_get_iova_ranges} / IOAS_IOVA_RANGES: the holes of the reserved set over [0, ULONG_MAX]. */
+    public List<IovaRange> iovaRanges() {
+        lock.lock();
+        try {
+            List<IovaRange> out = new ArrayList<>();
+            long cur = 0;
+            boolean more = true;
+            for (int i = 0; i < reservedUnion.size() && more; i++) {
+                long s = reservedUnion.start(i);
+                long l = reservedUnion.last(i);
+                if (Long.compareUnsigned(s, cur) > 0) {
+                    out.add(new IovaRange(cur, s - 1));
+                }
+                if (l == ULONG_MAX) {
+                    more = false;
+                } else {
+                    cur = l + 1;
+                }
+            }
+            if (more) {
+                out.add(new IovaRange(cur, ULONG_MAX));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The reserved ranges (merged), ascending. */
+    public List<IovaRange> reservedRanges() {
+        lock.lock();
+        try {
+            List<IovaRange> out = new ArrayList<>();
+            for (int i = 0; i < reservedUnion.size(); i++) {
+                out.add(new IovaRange(reservedUnion.start(i), reservedUnion.last(i)));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- allow list and reservations
+
+    /**
+     * {@code iopt_set_allow_iova}: replaces the allow list atomically. The caller validated the entries (sorted
+     * here; start < last; no overlap).
+     *
+     * @throws ErrnoException EADDRINUSE when a new allowed range intersects a reserved range (list unchanged)
+     */
+    void setAllowed(long[] starts, long[] lasts) {
+        lock.lock();
+        try {
+            for (int i = 0; i < starts.length; i++) {
+                if (reservedUnion.firstIntersecting(starts[i], lasts[i]) >= 0) {
+                    throw ErrnoException.of(Errno.EADDRINUSE, "allowed range [%#x, %#x] intersects a reserved range",
+                            starts[i], lasts[i]);
+                }
+            }
+            allowed.clear();
+            for (int i = 0; i < starts.length; i++) {
+                allowed.insert(starts[i], lasts[i], null);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iopt_reserve_iova}: reserves {@code [start, last]} for {@code owner} (ranges of different or equal
+     * owners may overlap).
+     *
+     * @throws ErrnoException EADDRINUSE when an area or an allowed range intersects it
+     */
+    public void reserve(Object owner, long start, long last) {
+        lock.lock();
+        try {
+            reserveLocked(owner, start, last);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void reserveLocked(Object owner, long start, long last) {
+        if (Long.compareUnsigned(start, last) > 0) {
+            throw ErrnoException.of(Errno.EINVAL, "reserved range start %#x > last %#x", start, last);
+        }
+        if (areas.firstIntersecting(start, last) >= 0) {
+            throw ErrnoException.of(Errno.EADDRINUSE, "reserved range [%#x, %#x] intersects a mapped area", start, last);
+        }
+        if (allowed.firstIntersecting(start, last) >= 0) {
+            throw ErrnoException.of(Errno.EADDRINUSE, "reserved range [%#x, %#x] intersects an allowed range", start, last);
+        }
+        reserved.add(new Reservation(start, last, owner));
+        rebuildReservedUnion();
+    }
+
+    /** {@code iopt_remove_reserved_iova}: removes every reservation of {@code owner}. */
+    public void unreserveOwner(Object owner) {
+        lock.lock();
+        try {
+            if (reserved.removeIf(r -> r.owner == owner)) {
+                rebuildReservedUnion();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void rebuildReservedUnion() {
+        reservedUnion.clear();
+        List<Reservation> sorted = new ArrayList<>(reserved);
+        sorted.sort((a, b) -> Long.compareUnsigned(a.start, b.start));
+        long curStart = 0;
+        long curLast = 0;
+        boolean open = false;
+        for (Reservation r : sorted) {
+            if (open && (curLast == ULONG_MAX || Long.compareUnsigned(r.start, curLast + 1) <= 0)) {
+                if (Long.compareUnsigned(r.last, curLast) > 0) {
+                    curLast = r.last;
+                }
+            } else {
+                if (open) {
+                    reservedUnion.insert(curStart, curLast, null);
+                }
+                curStart = r.start;
+                curLast = r.last;
+                open = true;
+            }
+        }
+        if (open) {
+            reservedUnion.insert(curStart, curLast, null);
+        }
+    }
+
+    /**
+     * {@code iopt_table_enforce_dev_resv_regions}: reserves a device's reserved regions (all but
+     * DIRECT_RELAXABLE) with {@code owner}; on failure removes every reservation of {@code owner}.
+     *
+     * @return the start of the device's SW_MSI window, or -1 when it has none
+     * @throws ErrnoException EADDRINUSE when a region intersects an area or an allowed range; EINVAL for both a
+     *         hardware MSI and a SW_MSI region, or two SW_MSI regions
+     */
+    public long enforceDeviceReservedRegions(Object owner, List<ReservedRegion> regions) {
+        lock.lock();
+        try {
+            long swMsiStart = -1;
+            int numHwMsi = 0;
+            int numSwMsi = 0;
+            try {
+                for (ReservedRegion r : regions) {
+                    if (r.type() == ReservedRegion.Type.DIRECT_RELAXABLE) {
+                        continue;
+                    }
+                    if (r.type() == ReservedRegion.Type.SW_MSI) {
+                        numSwMsi++;
+                        swMsiStart = r.start();
+                    } else if (r.type() == ReservedRegion.Type.MSI) {
+                        numHwMsi++;
+                    }
+                    reserveLocked(owner, r.start(), r.last());
+                }
+                if ((numHwMsi != 0 && numSwMsi != 0) || numSwMsi > 1) {
+                    throw ErrnoException.of(Errno.EINVAL, "device has %d MSI and %d SW_MSI reserved regions", numHwMsi, numSwMsi);
+                }
+            } catch (RuntimeException e) {
+                if (reserved.removeIf(x -> x.owner == owner)) {
+                    rebuildReservedUnion();
+                }
+                throw e;
+            }
+            return swMsiStart;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- IOVA allocation
+
+    /**
+     * {@code iopt_alloc_iova}: the lowest IOVA, within the allowed ranges (or [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]
+     * when there are none), in a hole of reserved ranges and areas, aligned to
+     * min(roundup_pow_of_two(length), lowest set bit of addr) capped at HPAGE_SIZE, keeping addr's page offset.
+     * Allocates nothing.
+     *
+     * @throws ErrnoException EOVERFLOW (length 0 or >= ULONG_MAX / 2); EINVAL when that alignment is below
+     *         {@code iova_alignment}; ENOSPC when nothing fits
+     */
+    long allocIova(long addr, long length) {
+        long pageOffset = addr & (PAGE_SIZE - 1);
+        if (length == 0 || Long.compareUnsigned(length, ULONG_MAX >>> 1) >= 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "length %#x is 0 or too large for IOVA allocation", length);
+        }
+        long align = length == 1 ? 1 : Long.highestOneBit(length - 1) << 1;
+        if (addr != 0 && Long.compareUnsigned(Long.lowestOneBit(addr), align) < 0) {
+            align = Long.lowestOneBit(addr);
+        }
+        if (Long.compareUnsigned(align, HPAGE_SIZE) > 0) {
+            align = HPAGE_SIZE;
+        }
+        if (align < iovaAlignment) {
+            throw ErrnoException.of(Errno.EINVAL, "address %#x / length %#x only allow IOVA alignment %#x, below the IOAS alignment %#x",
+                    addr, length, align, iovaAlignment);
+        }
+        long lo = PAGE_SIZE;
+        long hi = ULONG_MAX - PAGE_SIZE;
+        if (allowed.isEmpty()) {
+            long r = allocInSpan(lo, hi, length, align, pageOffset);
+            if (found) {
+                return r;
+            }
+        } else {
+            for (int i = allowed.lowerBound(lo); i < allowed.size(); i++) {
+                long s = allowed.start(i);
+                long l = allowed.last(i);
+                if (Long.compareUnsigned(s, hi) > 0) {
+                    break;
+                }
+                if (Long.compareUnsigned(s, lo) < 0) {
+                    s = lo;
+                }
+                if (Long.compareUnsigned(l, hi) > 0) {
+                    l = hi;
+                }
+                long r = allocInSpan(s, l, length, align, pageOffset);
+                if (found) {
+                    return r;
+                }
+            }
+        }
+        throw ErrnoException.of(Errno.ENOSPC, "no free IOVA range of length %#x (alignment %#x)", length, align);
+    }
+
+    private static final long NOT_FOUND_MARK = 0;
+    /** Result flag of {@link #allocInSpan} (guarded by lock). */
+    private boolean found;
+
+    /** Walks the holes of (reserved ∪ areas) in {@code [spanStart, spanLast]}, lowest first. */
+    private long allocInSpan(long spanStart, long spanLast, long length, long align, long pageOffset) {
+        found = false;
+        // __alloc_iova_check_used: the span itself must be able to hold the length.
+        if (checkRange(spanStart, spanLast, length, align, pageOffset) == NO_FIT) {
+            return NOT_FOUND_MARK;
+        }
+        long cur = spanStart;
+        int ri = reservedUnion.lowerBound(cur);
+        int ai = areas.lowerBound(cur);
+        for (;;) {
+            while (ri < reservedUnion.size() && Long.compareUnsigned(reservedUnion.last(ri), cur) < 0) {
+                ri++;
+            }
+            while (ai < areas.size() && Long.compareUnsigned(areas.last(ai), cur) < 0) {
+                ai++;
+            }
+            boolean haveR = ri < reservedUnion.size();
+            boolean haveA = ai < areas.size();
+            long bStart;
+            long bLast;
+            if (haveR && (!haveA || Long.compareUnsigned(reservedUnion.start(ri), areas.start(ai)) <= 0)) {
+                bStart = reservedUnion.start(ri);
+                bLast = reservedUnion.last(ri);
+            } else if (haveA) {
+                bStart = areas.start(ai);
+                bLast = areas.last(ai);
+            } else {
+                bStart = 0;
+                bLast = 0;
+            }
+            if ((!haveR && !haveA) || Long.compareUnsigned(bStart, spanLast) > 0) {
+                long r = checkRange(cur, spanLast, length, align, pageOffset);
+                found = fitFlag;
+                return r;
+            }
+            if (Long.compareUnsigned(bStart, cur) > 0) {
+                long r = checkRange(cur, bStart - 1, length, align, pageOffset);
+                if (fitFlag) {
+                    found = true;
+                    return r;
+                }
+            }
+            if (Long.compareUnsigned(bLast, spanLast) >= 0) {
+                return NOT_FOUND_MARK;
+            }
+            cur = bLast + 1;
+        }
+    }
+
+    private static final long NO_FIT = 0;
+    private boolean fitFlag;
+
+    /** {@code __alloc_iova_check_range}: the aligned start in {@code [start, last]} or {@link #NO_FIT}. */
+    private long checkRange(long start, long last, long length, long align, long pageOffset) {
+        fitFlag = false;
+        long aligned = start + (align - 1);
+        if (Long.compareUnsigned(aligned, start) < 0) {
+            return NO_FIT;
+        }
+        aligned &= ~(align - 1);
+        aligned |= pageOffset;
+        if (Long.compareUnsigned(aligned, last) >= 0 || Long.compareUnsigned(last - aligned, length - 1) < 0) {
+            return NO_FIT;
+        }
+        fitFlag = true;
+        return aligned;
+    }
+
+    /**
+     * {@code iopt_check_iova}: validation of a FIXED_IOVA range.
+     *
+     * @throws ErrnoException EINVAL (misaligned, or reserved), EOVERFLOW, EEXIST (an area is there)
+     */
+    private void checkIova(long iova, long length) {
+        if (Long.remainderUnsigned(iova, iovaAlignment) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "iova %#x is not a multiple of the IOAS alignment %#x", iova, iovaAlignment);
+        }
+        long last = iova + length - 1;
+        if (Long.compareUnsigned(last, iova) < 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", iova, length);
+        }
+        if (reservedUnion.firstIntersecting(iova, last) >= 0) {
+            throw ErrnoException.of(Errno.EINVAL, "iova range [%#x, %#x] intersects a reserved range", iova, last);
+        }
+        if (areas.firstIntersecting(iova, last) >= 0) {
+            throw ErrnoException.of(Errno.EEXIST, "iova range [%#x, %#x] is already mapped", iova, last);
+        }
+    }
+
+    // ---------------------------------------------------------------- map / copy
+
+    /**
+     * {@code iopt_map_pages}: maps the slices consecutively at {@code iova} (or an allocated IOVA), filling every
+     * domain. All or nothing.
+     *
+     * @param prot {@link IoProt} bits
+     * @return the IOVA of the first slice
+     */
+    long mapPages(List<PagesSlice> slices, long length, long iova, int prot, boolean allocate) {
+        lock.lock();
+        try {
+            if (length == 0 || Long.remainderUnsigned(length, iovaAlignment) != 0) {
+                throw ErrnoException.of(Errno.EINVAL, "length %#x is 0 or not a multiple of the IOAS alignment %#x", length, iovaAlignment);
+            }
+            if (allocate) {
+                PagesSlice first = slices.get(0);
+                iova = allocIova(first.startByte() + first.pages().base(), length);
+            } else {
+                checkIova(iova, length);
+            }
+            // iopt_insert_area checks, for every slice before anything is inserted.
+            long cur = iova;
+            for (PagesSlice s : slices) {
+                if ((prot & IoProt.WRITE) != 0 && !s.pages().writable()) {
+                    throw ErrnoException.of(Errno.EPERM, "cannot map writeable: the source pages were mapped read-only");
+                }
+                if (Long.remainderUnsigned(s.startByte() & (PAGE_SIZE - 1), iovaAlignment) != 0) {
+                    throw ErrnoException.of(Errno.EINVAL, "page offset %#x is not a multiple of the IOAS alignment %#x",
+                            s.startByte() & (PAGE_SIZE - 1), iovaAlignment);
+                }
+                long last = cur + s.length() - 1;
+                if (Long.compareUnsigned(last, cur) < 0) {
+                    throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", cur, s.length());
+                }
+                cur = last + 1;
+            }
+            List<IoArea> created = new ArrayList<>(slices.size());
+            cur = iova;
+            for (PagesSlice s : slices) {
+                IoArea a = new IoArea(cur, cur + s.length() - 1, s.pages(), s.startByte(), prot);
+                areas.insert(a.iova, a.last, a);
+                created.add(a);
+                cur = a.last + 1;
+            }
+            int filled = 0;
+            try {
+                for (IoArea a : created) {
+                    fillDomains(a);
+                    filled++;
+                }
+            } catch (RuntimeException e) {
+                for (int i = 0; i < created.size(); i++) {
+                    IoArea a = created.get(i);
+                    if (i < filled) {
+                        unfillDomains(a);
+                    }
+                    areas.removeAt(areas.indexOf(a.iova));
+                }
+                throw e;
+            }
+            return iova;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iopt_get_pages}: the pages behind {@code [iova, iova + length)}, one slice per area touched.
+     *
+     * @throws ErrnoException EINVAL for length 0; EOVERFLOW; ENOENT for a hole
+     */
+    List<PagesSlice> getPages(long iova, long length) {
+        if (length == 0) {
+            throw ErrnoException.of(Errno.EINVAL, "length is 0");
+        }
+        long last = iova + length - 1;
+        if (Long.compareUnsigned(last, iova) < 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", iova, length);
+        }
+        lock.lock();
+        try {
+            List<PagesSlice> out = new ArrayList<>();
+            long cur = iova;
+            int i = areas.indexOf(cur);
+            while (i >= 0) {
+                IoArea a = areas.payload(i);
+                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                out.add(new PagesSlice(a.pages, a.startByte(cur), sliceLast - cur + 1));
+                if (sliceLast == last) {
+                    return out;
+                }
+                cur = sliceLast + 1;
+                i++;
+                if (i >= areas.size() || areas.start(i) != cur) {
+                    break;
+                }
+            }
+            throw ErrnoException.of(Errno.ENOENT, "iova range [%#x, %#x] is not fully mapped", iova, last);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- unmap
+
+    /**
+     * {@code iopt_unmap_iova}.
+     *
+     * @return bytes unmapped (0 when nothing was in range)
+     * @throws ErrnoException EINVAL for length 0, EOVERFLOW, and the errors of {@link #unmapRange}
+     */
+    long unmapIova(long iova, long length) {
+        if (length == 0) {
+            throw ErrnoException.of(Errno.EINVAL, "length is 0");
+        }
+        long last = iova + length - 1;
+        if (Long.compareUnsigned(last, iova) < 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", iova, length);
+        }
+        return unmapRange(iova, last);
+    }
+
+    /** {@code iopt_unmap_all}: every area; 0 bytes on an empty table is success. */
+    long unmapAll() {
+        return unmapRange(0, ULONG_MAX);
+    }
+
+    /**
+     * {@code iopt_unmap_iova_range}: removes every area inside {@code [start, last]}, lowest first. Not atomic: on
+     * failure the areas removed so far stay removed and the exception's progress counts their bytes.
+     *
+     * @throws ErrnoException ENOENT when an area straddles the range; EDEADLOCK when accesses do not release
+     *         their pins after {@value #MAX_UNMAP_TRIES} notifications
+     */
+    long unmapRange(long start, long last) {
+        long unmapped = 0;
+        int tries = 0;
+        for (;;) {
+            IoArea notify = null;
+            lock.lock();
+            try {
+                int i;
+                while ((i = areas.firstIntersecting(start, last)) >= 0) {
+                    IoArea a = areas.payload(i);
+                    if (Long.compareUnsigned(a.iova, start) < 0 || Long.compareUnsigned(a.last, last) > 0) {
+                        throw new ErrnoException(Errno.ENOENT, String.format(
+                                "area [%#x, %#x] is not fully inside the unmap range [%#x, %#x]", a.iova, a.last, start, last),
+                                unmapped, null);
+                    }
+                    if (a.iova != start) {
+                        tries = 0;
+                    }
+                    if (a.numAccesses > 0) {
+                        start = a.iova;
+                        a.preventAccess = true;
+                        notify = a;
+                        break;
+                    }
+                    unfillDomains(a);
+                    areas.removeAt(i);
+                    unmapped += a.length();
+                }
+                if (notify == null) {
+                    return unmapped;
+                }
+            } finally {
+                lock.unlock();
+            }
+            notifyUnmap(notify.iova, notify.length());
+            if (++tries > MAX_UNMAP_TRIES) {
+                throw new ErrnoException(Errno.EDEADLK, String.format(
+                        "accesses did not unpin area [%#x, %#x] after %d notifications", notify.iova, notify.last, MAX_UNMAP_TRIES),
+                        unmapped, null);
+            }
+        }
+    }
+
+    /** {@code iommufd_access_notify_unmap}: calls every attached access's unmap op; no lock held. */
+    private void notifyUnmap(long iova, long length) {
+        List<Access> snapshot;
+        lock.lock();
+        try {
+            snapshot = new ArrayList<>(accesses);
+        } finally {
+            lock.unlock();
+        }
+        for (Access a : snapshot) {
+            a.notifyUnmap(iova, length);
+        }
+    }
+
+    // ---------------------------------------------------------------- domains
+
+    /**
+     * {@code iopt_table_add_domain}: adds a paging domain, reserving what its apertures exclude and mapping every
+     * existing area into it. All or nothing.
+     *
+     * @throws ErrnoException EEXIST (already added); EINVAL when its smallest page is larger than PAGE_SIZE;
+     *         EADDRINUSE when existing areas are misaligned for it or lie outside its apertures (or an allowed
+     *         range does); the driver's map errors; pin errors
+     */
+    public void addDomain(IommuDomain domain) {
+        lock.lock();
+        try {
+            for (int i = 0; i < ndomains; i++) {
+                if (domains[i] == domain) {
+                    throw ErrnoException.of(Errno.EEXIST, "domain is already in this IOAS");
+                }
+            }
+            DomainGeometry g = domain.geometry();
+            long minPage = g.minPageSize();
+            long newAlign = Math.max(minPage, iovaAlignment);
+            if (newAlign > PAGE_SIZE) {
+                throw ErrnoException.of(Errno.EINVAL, "domain's smallest page size %#x is larger than PAGE_SIZE", minPage);
+            }
+            if (newAlign > iovaAlignment) {
+                checkAreasAligned(newAlign);
+            }
+            try {
+                long cur = 0;
+                boolean tail = true;
+                for (Aperture ap : g.apertures()) {
+                    if (Long.compareUnsigned(ap.start(), cur) > 0) {
+                        reserveLocked(domain, cur, ap.start() - 1);
+                    }
+                    if (ap.last() == ULONG_MAX) {
+                        tail = false;
+                        break;
+                    }
+                    cur = ap.last() + 1;
+                }
+                if (tail) {
+                    reserveLocked(domain, cur, ULONG_MAX);
+                }
+                fillDomain(domain, g.pgsizeBitmap());
+            } catch (RuntimeException e) {
+                if (reserved.removeIf(r -> r.owner == domain)) {
+                    rebuildReservedUnion();
+                }
+                throw e;
+            }
+            iovaAlignment = newAlign;
+            if (ndomains == domains.length) {
+                domains = Arrays.copyOf(domains, ndomains * 2);
+                domainPgsizes = Arrays.copyOf(domainPgsizes, ndomains * 2);
+            }
+            domains[ndomains] = domain;
+            domainPgsizes[ndomains] = g.pgsizeBitmap();
+            ndomains++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iopt_table_remove_domain}: unmaps every area from the domain (unpinning when it was the last one),
+     * drops its aperture reservations and recomputes the alignment (which may shrink). Never fails.
+     */
+    public void removeDomain(IommuDomain domain) {
+        lock.lock();
+        try {
+            int idx = -1;
+            for (int i = 0; i < ndomains; i++) {
+                if (domains[i] == domain) {
+                    idx = i;
+                }
+            }
+            if (idx < 0) {
+                throw new IllegalStateException("domain is not in this IOAS");
+            }
+            long bitmap = domainPgsizes[idx];
+            // Keep the array dense: the tail entry moves into the freed index.
+            domains[idx] = domains[ndomains - 1];
+            domainPgsizes[idx] = domainPgsizes[ndomains - 1];
+            domains[ndomains - 1] = null;
+            ndomains--;
+            for (int i = 0; i < areas.size(); i++) {
+                IoArea a = areas.payload(i);
+                if (!a.domainFilled) {
+                    continue;
+                }
+                unmapAreaFromDomain(a, domain, bitmap);
+                if (ndomains == 0) {
+                    a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+                    a.domainFilled = false;
+                }
+            }
+            if (reserved.removeIf(r -> r.owner == domain)) {
+                rebuildReservedUnion();
+            }
+            recalculateAlignment();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void fillDomain(IommuDomain domain, long bitmap) {
+        int done = 0;
+        boolean[] pinnedHere = new boolean[areas.size()];
+        try {
+            for (int i = 0; i < areas.size(); i++) {
+                IoArea a = areas.payload(i);
+                if (!a.domainFilled) {
+                    a.pages.addDomainSpan(a.firstIndex(), a.lastIndex());
+                    pinnedHere[i] = true;
+                }
+                try {
+                    mapAreaIntoDomain(a, domain, bitmap);
+                } catch (RuntimeException e) {
+                    if (pinnedHere[i]) {
+                        a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+                        pinnedHere[i] = false;
+                    }
+                    throw e;
+                }
+                done++;
+            }
+        } catch (RuntimeException e) {
+            for (int i = 0; i < done; i++) {
+                IoArea a = areas.payload(i);
+                unmapAreaFromDomain(a, domain, bitmap);
+                if (pinnedHere[i]) {
+                    a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+                }
+            }
+            throw e;
+        }
+        for (int i = 0; i < areas.size(); i++) {
+            areas.payload(i).domainFilled = true;
+        }
+    }
+
+    /** {@code iopt_area_fill_domains}: a new area, mapped into every domain (nothing pinned when there is none). */
+    private void fillDomains(IoArea a) {
+        if (ndomains == 0) {
+            return;
+        }
+        a.pages.addDomainSpan(a.firstIndex(), a.lastIndex());
+        int done = 0;
+        try {
+            for (; done < ndomains; done++) {
+                mapAreaIntoDomain(a, domains[done], domainPgsizes[done]);
+            }
+        } catch (RuntimeException e) {
+            for (int d = 0; d < done; d++) {
+                unmapAreaFromDomain(a, domains[d], domainPgsizes[d]);
+            }
+            a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+            throw e;
+        }
+        a.domainFilled = true;
+    }
+
+    /** {@code iopt_area_unfill_domains}: unmap from every domain first, then unpin (never unpin what is mapped). */
+    private void unfillDomains(IoArea a) {
+        if (!a.domainFilled) {
+            return;
+        }
+        for (int d = 0; d < ndomains; d++) {
+            unmapAreaFromDomain(a, domains[d], domainPgsizes[d]);
+        }
+        a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+        a.domainFilled = false;
+    }
+
+    /**
+     * {@code batch_to_domain}: maps the area run by run, one iommu_map per physically contiguous run (huge-page
+     * coalescing), or one per page with large pages disabled. On failure unmaps what it mapped. No allocation.
+     */
+    private void mapAreaIntoDomain(IoArea a, IommuDomain domain, long bitmap) {
+        startRuns(a);
+        long failedAt = a.iova;
+        try {
+            while (nextRun(a)) {
+                failedAt = runIova;
+                IommuMapping.map(domain, bitmap, runIova, runPa, runSize, a.prot | IoProt.CACHE, gather);
+            }
+        } catch (RuntimeException e) {
+            unmapRuns(a, domain, bitmap, failedAt, false);
+            throw e;
+        }
+    }
+
+    private void unmapAreaFromDomain(IoArea a, IommuDomain domain, long bitmap) {
+        unmapRuns(a, domain, bitmap, 0, true);
+    }
+
+    /** Unmaps the area's runs that start below {@code stopIova} (all of them when {@code all}). */
+    private void unmapRuns(IoArea a, IommuDomain domain, long bitmap, long stopIova, boolean all) {
+        startRuns(a);
+        while (nextRun(a)) {
+            if (!all && Long.compareUnsigned(runIova, stopIova) >= 0) {
+                return;
+            }
+            IommuMapping.unmap(domain, bitmap, runIova, runPa, runSize, gather);
+        }
+    }
+
+    // Run cursor over one area (guarded by lock; no allocation).
+    private long runIdx;
+    private long runIova;
+    private long runPa;
+    private long runSize;
+
+    private void startRuns(IoArea a) {
+        runIdx = a.firstIndex();
+    }
+
+    /**
+     * Advances to the area's next physically contiguous run, clipped to the area: sets {@code runIova},
+     * {@code runPa}, {@code runSize}. With large pages disabled every page is its own run.
+     */
+    private boolean nextRun(IoArea a) {
+        long lastIdx = a.lastIndex();
+        long idx = runIdx;
+        if (idx > lastIdx) {
+            return false;
+        }
+        long startPa = a.pages.pa(idx);
+        long end = idx;
+        if (!disableLargePages) {
+            while (end < lastIdx && a.pages.pa(end + 1) == startPa + ((end + 1 - idx) << IoPages.PAGE_SHIFT)) {
+                end++;
+            }
+        }
+        long areaEndByte = a.startByte + a.length();
+        long startByte = Math.max(idx << IoPages.PAGE_SHIFT, a.startByte);
+        long endByte = Math.min((end + 1) << IoPages.PAGE_SHIFT, areaEndByte);
+        runIova = a.iova + (startByte - a.startByte);
+        runPa = startPa + (startByte - (idx << IoPages.PAGE_SHIFT));
+        runSize = endByte - startByte;
+        runIdx = end + 1;
+        return true;
+    }
+
+    // ---------------------------------------------------------------- alignment and large pages
+
+    /** {@code iopt_check_iova_alignment}: every area's IOVA, length and page offset are multiples of align. */
+    private void checkAreasAligned(long align) {
+        for (int i = 0; i < areas.size(); i++) {
+            IoArea a = areas.payload(i);
+            if (((a.iova | a.length() | a.pageOffset()) & (align - 1)) != 0) {
+                throw ErrnoException.of(Errno.EADDRINUSE, "area [%#x, %#x] is not aligned to %#x", a.iova, a.last, align);
+            }
+        }
+    }
+
+    /** {@code iopt_calculate_iova_alignment}: may shrink; EADDRINUSE (unchanged) if it grows past an area. */
+    private void recalculateAlignment() {
+        long align = disableLargePages ? PAGE_SIZE : 1;
+        for (int i = 0; i < ndomains; i++) {
+            align = Math.max(align, Long.lowestOneBit(domainPgsizes[i]));
+        }
+        for (Access a : accesses) {
+            align = Math.max(align, a.iovaAlignment());
+        }
+        if (align > iovaAlignment) {
+            checkAreasAligned(align);
+        }
+        iovaAlignment = align;
+    }
+
+    /** {@code iopt_enable_large_pages}. */
+    void enableLargePages() {
+        lock.lock();
+        try {
+            disableLargePages = false;
+            recalculateAlignment();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iopt_disable_large_pages}.
+     *
+     * @throws ErrnoException EINVAL when the table has both a domain and an area; EADDRINUSE when an area is not
+     *         page aligned (unchanged)
+     */
+    void disableLargePages() {
+        lock.lock();
+        try {
+            if (disableLargePages) {
+                return;
+            }
+            if (ndomains != 0 && !areas.isEmpty()) {
+                throw ErrnoException.of(Errno.EINVAL, "cannot disable huge pages with a domain attached and areas mapped");
+            }
+            disableLargePages = true;
+            try {
+                recalculateAlignment();
+            } catch (RuntimeException e) {
+                disableLargePages = false;
+                throw e;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- accesses
+
+    /**
+     * {@code iopt_add_access}.
+     *
+     * @throws ErrnoException EBUSY at 65536 accesses; EADDRINUSE when areas violate the access's alignment
+     */
+    void addAccess(Access access) {
+        lock.lock();
+        try {
+            if (accesses.size() >= 1 << 16) {
+                throw ErrnoException.of(Errno.EBUSY, "IOAS already has 65536 accesses");
+            }
+            accesses.add(access);
+            try {
+                recalculateAlignment();
+            } catch (RuntimeException e) {
+                accesses.remove(access);
+                throw e;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void removeAccess(Access access) {
+        lock.lock();
+        try {
+            accesses.remove(access);
+            recalculateAlignment();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iommufd_access_pin_pages} over this table (the caller checked length and attachment).
+     *
+     * @return physical address of each page
+     */
+    long[] accessPin(long iova, long length, boolean write) {
+        long last = iova + length - 1;
+        lock.lock();
+        try {
+            long npages = ((last >>> IoPages.PAGE_SHIFT) - (iova >>> IoPages.PAGE_SHIFT)) + 1;
+            long[] out = new long[(int) npages];
+            List<IoArea> pinnedAreas = new ArrayList<>();
+            List<long[]> spans = new ArrayList<>();
+            int outPos = 0;
+            try {
+                long cur = iova;
+                int i = areas.indexOf(cur);
+                while (i >= 0) {
+                    IoArea a = areas.payload(i);
+                    long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                    boolean done = sliceLast == last;
+                    if (a.preventAccess) {
+                        throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] is being unmapped", a.iova, a.last);
+                    }
+                    if ((a.startByte(cur) & (PAGE_SIZE - 1)) != 0
+                            || (!done && (a.startByte(a.last) & (PAGE_SIZE - 1)) != PAGE_SIZE - 1)) {
+                        throw ErrnoException.of(Errno.EINVAL, "iova %#x is not page aligned in its area", cur);
+                    }
+                    if (write ? (a.prot & IoProt.WRITE) == 0 : (a.prot & IoProt.READ) == 0) {
+                        throw ErrnoException.of(Errno.EPERM, "area [%#x, %#x] is not %s", a.iova, a.last, write ? "writeable" : "readable");
+                    }
+                    long first = a.startByte(cur) >>> IoPages.PAGE_SHIFT;
+                    long lastIdx = a.startByte(sliceLast) >>> IoPages.PAGE_SHIFT;
+                    a.pages.addAccessSpan(first, lastIdx, write);
+                    a.numAccesses++;
+                    pinnedAreas.add(a);
+                    spans.add(new long[] {first, lastIdx});
+                    for (long k = first; k <= lastIdx; k++) {
+                        out[outPos++] = a.pages.physicalAddress(k);
+                    }
+                    if (done) {
+                        return out;
+                    }
+                    cur = sliceLast + 1;
+                    i++;
+                    if (i >= areas.size() || areas.start(i) != cur) {
+                        break;
+                    }
+                }
+                throw ErrnoException.of(Errno.ENOENT, "iova range [%#x, %#x] is not fully mapped", iova, last);
+            } catch (RuntimeException e) {
+                for (int k = 0; k < pinnedAreas.size(); k++) {
+                    pinnedAreas.get(k).pages.removeAccessSpan(spans.get(k)[0], spans.get(k)[1]);
+                    pinnedAreas.get(k).numAccesses--;
+                }
+                throw e;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iommufd_access_unpin_pages}: releases a range pinned by {@link #accessPin} with the same iova/length.
+     *
+     * @throws ErrnoException EINVAL (nothing changed) when the range does not match pins exactly
+     */
+    void accessUnpin(long iova, long length) {
+        long last = iova + length - 1;
+        lock.lock();
+        try {
+            List<IoArea> slices = new ArrayList<>();
+            List<long[]> spans = new ArrayList<>();
+            long cur = iova;
+            int i = areas.indexOf(cur);
+            boolean done = false;
+            while (i >= 0) {
+                IoArea a = areas.payload(i);
+                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                slices.add(a);
+                spans.add(new long[] {a.startByte(cur) >>> IoPages.PAGE_SHIFT, a.startByte(sliceLast) >>> IoPages.PAGE_SHIFT});
+                if (sliceLast == last) {
+                    done = true;
+                    break;
+                }
+                cur = sliceLast + 1;
+                i++;
+                if (i >= areas.size() || areas.start(i) != cur) {
+                    break;
+                }
+            }
+            if (!done) {
+                throw ErrnoException.of(Errno.EINVAL, "unpin range [%#x, %#x] is not fully mapped", iova, last);
+            }
+            for (int k = 0; k < slices.size(); k++) {
+                if (slices.get(k).numAccesses <= 0 || !slices.get(k).pages.hasAccessSpan(spans.get(k)[0], spans.get(k)[1])) {
+                    throw ErrnoException.of(Errno.EINVAL, "unpin range [%#x, %#x] does not match a pinned range", iova, last);
+                }
+            }
+            for (int k = 0; k < slices.size(); k++) {
+                slices.get(k).pages.removeAccessSpan(spans.get(k)[0], spans.get(k)[1]);
+                slices.get(k).numAccesses--;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iommufd_access_rw} over this table (the caller checked length and attachment). Copies area by area;
+     * on a failure the covered prefix has been copied.
+     *
+     * @param current the calling process: user pages of current (or any user pages, for a kthread) are copied
+     *        through the mapping's address space (copy_to/from_user); others through temporarily pinned pages
+     */
+    void accessRw(long iova, byte[] data, int offset, int length, boolean write, UserProcess current, boolean kthread) {
+        long last = iova + length - 1;
+        lock.lock();
+        try {
+            long cur = iova;
+            int i = areas.indexOf(cur);
+            while (i >= 0) {
+                IoArea a = areas.payload(i);
+                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                if (a.preventAccess) {
+                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] is being unmapped", a.iova, a.last);
+                }
+                if (write ? (a.prot & IoProt.WRITE) == 0 : (a.prot & IoProt.READ) == 0) {
+                    throw ErrnoException.of(Errno.EPERM, "area [%#x, %#x] is not %s", a.iova, a.last, write ? "writeable" : "readable");
+                }
+                if (write && !a.pages.writable()) {
+                    throw ErrnoException.of(Errno.EPERM, "pages of area [%#x, %#x] were mapped read-only", a.iova, a.last);
+                }
+                int n = (int) (sliceLast - cur + 1);
+                int dataOff = offset + (int) (cur - iova);
+                long startByte = a.startByte(cur);
+                boolean fast = a.pages.origin() == IoPages.Origin.USER && (kthread || a.pages.sourceProcess() == current);
+                if (fast) {
+                    long va = a.pages.base() + startByte;
+                    if (write) {
+                        a.pages.sourceProcess().write(va, data, dataOff, n);
+                    } else {
+                        a.pages.sourceProcess().read(va, data, dataOff, n);
+                    }
+                } else {
+                    rwSlow(a.pages, startByte, data, dataOff, n, write);
+                }
+                if (sliceLast == last) {
+                    return;
+                }
+                cur = sliceLast + 1;
+                i++;
+                if (i >= areas.size() || areas.start(i) != cur) {
+                    break;
+                }
+            }
+            throw ErrnoException.of(Errno.ENOENT, "iova range [%#x, %#x] is not fully mapped", iova, last);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@code iopt_pages_rw_slow}: pins the pages temporarily and copies through physical memory. */
+    private void rwSlow(IoPages pages, long startByte, byte[] data, int off, int n, boolean write) {
+        long first = startByte >>> IoPages.PAGE_SHIFT;
+        long lastIdx = (startByte + n - 1) >>> IoPages.PAGE_SHIFT;
+        pages.addAccessSpan(first, lastIdx, false);
+        try {
+            long b = startByte;
+            int done = 0;
+            while (done < n) {
+                long idx = b >>> IoPages.PAGE_SHIFT;
+                int inPage = (int) Math.min(n - done, PAGE_SIZE - (b & (PAGE_SIZE - 1)));
+                long pa = pages.physicalAddress(idx) + (b & (PAGE_SIZE - 1));
+                if (write) {
+                    memory.writeBytes(pa, data, off + done, inPage);
+                } else {
+                    memory.readBytes(pa, data, off + done, inPage);
+                }
+                done += inPage;
+                b += inPage;
+            }
+        } finally {
+            pages.removeAccessSpan(first, lastIdx);
+        }
+    }
+
+    // ---------------------------------------------------------------- teardown
+
+    /** Whether any area still has access pins (for invariants). */
+    boolean hasAccessPins() {
+        lock.lock();
+        try {
+            for (int i = 0; i < areas.size(); i++) {
+                if (areas.payload(i).numAccesses != 0) {
+                    return true;
+                }
+            }
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@code iopt_destroy_table} after an unmap of everything: the table must hold no domain and no access. */
+    void destroy() {
+        lock.lock();
+        try {
+            if (ndomains != 0 || !accesses.isEmpty()) {
+                throw new IllegalStateException("IOAS destroyed with " + ndomains + " domains and " + accesses.size() + " accesses");
+            }
+        } finally {
+            lock.unlock();
+        }
+        unmapAll();
+        lock.lock();
+        try {
+            allowed.clear();
+            reserved.clear();
+            reservedUnion.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

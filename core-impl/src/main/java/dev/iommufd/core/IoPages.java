@@ -1,0 +1,479 @@
+package dev.iommufd.core;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.platform.MemFd;
+import dev.iommufd.platform.UserAccount;
+import dev.iommufd.platform.UserProcess;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The pages behind one IOAS_MAP / IOAS_MAP_FILE ({@code struct iopt_pages}): a logical array of {@link #npages()}
+ * PAGE_SIZE pages of a user address range or a memfd range, the physical address of each page while it is
+ * pinned, and the accounting of those pins. Shared by every area made from it (IOAS_COPY shares, never re-pins).
+ *
+ * <h2>Pinning invariant (the kernel's tiered storage, by coverage)</h2>
+ * A page is pinned exactly once, and only while it is covered by a domain span (an area of these pages is
+ * mapped into the domains of its IOAS) or an access span (an in-kernel access pinned it). Each page has two
+ * coverage counters; a page whose counters are both 0 is unpinned, a page with either counter non-zero holds
+ * exactly one long-term pin on its frame and its physical address is stored here. The kernel keeps
+ * domain-only PFNs inside the domain and reads them back; this model keeps them in {@code pfns} so that unmaps
+ * can be paired exactly with maps — the observable pin and accounting behaviour is the same.
+ *
+ * <h2>Accounting</h2>
+ * Newly pinned pages are charged after they are pinned; if the charge fails (RLIMIT_MEMLOCK) they are unpinned
+ * and the call fails with ENOMEM, leaving everything as it was. Unpinned pages are uncharged. USER mode charges
+ * {@code user->locked_vm}, MM mode {@code mm->locked_vm}, NONE nothing; every mode adds to {@code mm->pinned_vm}.
+ *
+ * <h2>Storage</h2>
+ * Per-page data lives in chunks of {@value #CHUNK_PAGES} pages ({@code long[]} physical addresses, {@code int[]}
+ * coverage), allocated when a page of the chunk is first pinned: a large map that is never pinned costs only
+ * the chunk directory.
+ *
+ * <p>Lock: {@link #lock} ({@code pages->mutex}); taken after the io_pagetable lock.
+ */
+public final class IoPages {
+    public static final long PAGE_SIZE = 4096;
+    public static final int PAGE_SHIFT = 12;
+    static final int CHUNK_SHIFT = 9;
+    static final int CHUNK_PAGES = 1 << CHUNK_SHIFT;
+    private static final int DOMAIN_ONE = 1;
+    private static final int ACCESS_ONE = 1 << 16;
+
+    /** Where the pages come from ({@code IOPT_ADDRESS_USER / IOPT_ADDRESS_FILE}). */
+    public enum Origin { USER, FILE }
+
+    private final Origin origin;
+    /** Page-aligned user VA of page 0 (USER) or page-aligned file offset of page 0 (FILE). */
+    private final long base;
+    private final MemFd file;
+    private final long npages;
+    private final boolean writable;
+    final Object lock = new Object();
+
+    // Guarded by lock.
+    private AccountMode accountMode;
+    private UserProcess sourceProcess;
+    private UserAccount sourceUser;
+    private long[][] pfns;
+    /** Per page: low 16 bits domain coverage, high 16 bits access coverage. */
+    private int[][] cover;
+    private long npinned;
+    private final List<AccessSpan> accessSpans = new ArrayList<>();
+
+    /** An access interval ({@code struct iopt_pages_access}): identical [first, last] requests share one. */
+    static final class AccessSpan {
+        final long first;
+        final long last;
+        int users;
+
+        AccessSpan(long first, long last) {
+            this.first = first;
+            this.last = last;
+        }
+    }
+
+    private IoPages(Origin origin, long base, MemFd file, long npages, boolean writable, UserProcess source, AccountMode mode) {
+        this.origin = origin;
+        this.base = base;
+        this.file = file;
+        this.npages = npages;
+        this.writable = writable;
+        this.sourceProcess = source;
+        this.sourceUser = source.user();
+        this.accountMode = mode;
+        long chunks = (npages + CHUNK_PAGES - 1) >>> CHUNK_SHIFT;
+        if (chunks > Integer.MAX_VALUE - 8) {
+            throw ErrnoException.of(Errno.ENOMEM, "length of %d pages is too large", npages);
+        }
+        this.pfns = new long[(int) chunks][];
+        this.cover = new int[(int) chunks][];
+    }
+
+    /**
+     * {@code iopt_alloc_user_pages}: pages for {@code [uptr, uptr + length)} of {@code current}; pins nothing.
+     *
+     * @throws ErrnoException EOVERFLOW when the range wraps; EINVAL for length 0 or too large
+     */
+    static IoPages ofUser(UserProcess current, long uptr, long length, boolean writable) {
+        if (Long.compareUnsigned(uptr + length, uptr) < 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "user_va %#x + length %#x overflows", uptr, length);
+        }
+        return create(Origin.USER, current, null, uptr, length, writable);
+    }
+
+    /** {@code iopt_alloc_file_pages}: pages for {@code [start, start + length)} of {@code file}; pins nothing. */
+    static IoPages ofFile(UserProcess current, MemFd file, long start, long length, boolean writable) {
+        if (Long.compareUnsigned(start + length, start) < 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "start %#x + length %#x overflows", start, length);
+        }
+        return create(Origin.FILE, current, file, start, length, writable);
+    }
+
+    private static IoPages create(Origin origin, UserProcess current, MemFd file, long addr, long length, boolean writable) {
+        if (length == 0 || Long.compareUnsigned(length, -1L - PAGE_SIZE) > 0) {
+            throw ErrnoException.of(Errno.EINVAL, "length %#x is 0 or too large", length);
+        }
+        long offset = addr & (PAGE_SIZE - 1);
+        long npages = Long.divideUnsigned(length + offset + PAGE_SIZE - 1, PAGE_SIZE);
+        AccountMode mode = current.capable(dev.iommufd.platform.ProcessCapability.CAP_IPC_LOCK) ? AccountMode.NONE : AccountMode.USER;
+        return new IoPages(origin, addr - offset, file, npages, writable, current, mode);
+    }
+
+    public Origin origin() {
+        return origin;
+    }
+
+    /** Page-aligned start of page 0 in the origin (user VA or file offset). */
+    public long base() {
+        return base;
+    }
+
+    public long npages() {
+        return npages;
+    }
+
+    /** Whether the pages are pinned for writing (the first map asked WRITEABLE); fixed at creation. */
+    public boolean writable() {
+        return writable;
+    }
+
+    public AccountMode accountMode() {
+        synchronized (lock) {
+            return accountMode;
+        }
+    }
+
+    /** {@code iopt_map_common}: a context in MM mode moves USER pages to MM (before anything is pinned). */
+    void upgradeToMm() {
+        synchronized (lock) {
+            if (accountMode == AccountMode.USER) {
+                if (npinned != 0) {
+                    throw new IllegalStateException("account mode changed with pages pinned");
+                }
+                accountMode = AccountMode.MM;
+            }
+        }
+    }
+
+    public UserProcess sourceProcess() {
+        synchronized (lock) {
+            return sourceProcess;
+        }
+    }
+
+    /** Pages currently pinned (and charged). */
+    public long npinned() {
+        synchronized (lock) {
+            return npinned;
+        }
+    }
+
+    /** The physical address of pinned page {@code index}; the caller holds a span covering it. */
+    long pa(long index) {
+        long[] chunk = pfns[(int) (index >>> CHUNK_SHIFT)];
+        return chunk[(int) (index & (CHUNK_PAGES - 1))];
+    }
+
+    /** Whether page {@code index} is pinned. */
+    public boolean isPinned(long index) {
+        synchronized (lock) {
+            return coverOf(index) != 0;
+        }
+    }
+
+    /** The physical address of a pinned page (for tests and invariants), or -1. */
+    public long physicalAddress(long index) {
+        synchronized (lock) {
+            return coverOf(index) != 0 ? pa(index) : -1L;
+        }
+    }
+
+    private int coverOf(long index) {
+        int[] c = cover[(int) (index >>> CHUNK_SHIFT)];
+        return c == null ? 0 : c[(int) (index & (CHUNK_PAGES - 1))];
+    }
+
+    /** Adds a domain span over {@code [first, last]} (page indexes), pinning what is not yet pinned. */
+    void addDomainSpan(long first, long last) {
+        synchronized (lock) {
+            acquire(first, last, DOMAIN_ONE);
+        }
+    }
+
+    /** Removes a domain span; pages no longer covered are unpinned. The domains must already be unmapped. */
+    void removeDomainSpan(long first, long last) {
+        synchronized (lock) {
+            release(first, last, DOMAIN_ONE);
+        }
+    }
+
+    /**
+     * {@code iopt_area_add_access}'s pages half: an access span over {@code [first, last]}; an identical span
+     * gains a user, otherwise a new span pins what is not yet pinned.
+     *
+     * @throws ErrnoException EPERM for a write pin of read-only pages; pin errors; ENOMEM over RLIMIT
+     */
+    void addAccessSpan(long first, long last, boolean write) {
+        synchronized (lock) {
+            if (write && !writable) {
+                throw ErrnoException.of(Errno.EPERM, "pages were mapped read-only; cannot pin for write");
+            }
+            for (AccessSpan s : accessSpans) {
+                if (s.first == first && s.last == last) {
+                    s.users++;
+                    return;
+                }
+            }
+            acquire(first, last, ACCESS_ONE);
+            AccessSpan s = new AccessSpan(first, last);
+            s.users = 1;
+            accessSpans.add(s);
+        }
+    }
+
+    /** {@code iopt_area_remove_access}'s pages half: drops one user of the exact span {@code [first, last]}. */
+    void removeAccessSpan(long first, long last) {
+        synchronized (lock) {
+            for (int i = 0; i < accessSpans.size(); i++) {
+                AccessSpan s = accessSpans.get(i);
+                if (s.first == first && s.last == last) {
+                    if (--s.users == 0) {
+                        accessSpans.remove(i);
+                        release(first, last, ACCESS_ONE);
+                    }
+                    return;
+                }
+            }
+            throw new IllegalStateException(String.format("no access span [%d, %d] to remove", first, last));
+        }
+    }
+
+    /** Whether an access span over exactly {@code [first, last]} exists. */
+    boolean hasAccessSpan(long first, long last) {
+        synchronized (lock) {
+            for (AccessSpan s : accessSpans) {
+                if (s.first == first && s.last == last) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** Access spans alive (for invariants). */
+    int accessSpanCount() {
+        synchronized (lock) {
+            return accessSpans.size();
+        }
+    }
+
+    /**
+     * Pins every page of {@code [first, last]} that is not pinned yet, charges them, then adds one unit of
+     * coverage ({@code one}) to every page of the range. All or nothing.
+     */
+    private void acquire(long first, long last, int one) {
+        checkRange(first, last);
+        // Pass 1: pin uncovered runs (their coverage stays 0 until pass 3, which is how an unwind finds them).
+        long newly = 0;
+        long reached = first;
+        try {
+            long i = first;
+            while (i <= last) {
+                if (coverOf(i) != 0) {
+                    i++;
+                    reached = i;
+                    continue;
+                }
+                long runEnd = i;
+                long chunkEnd = i | (CHUNK_PAGES - 1);
+                while (runEnd < last && runEnd < chunkEnd && coverOf(runEnd + 1) == 0) {
+                    runEnd++;
+                }
+                int n = (int) (runEnd - i + 1);
+                pinRun(i, n);
+                newly += n;
+                i = runEnd + 1;
+                reached = i;
+            }
+            // Pass 2: account (pins first, accounting after, as pfn_reader_user_update_pinned).
+            charge(newly);
+        } catch (RuntimeException e) {
+            unpinUncovered(first, reached - 1);
+            throw e;
+        }
+        npinned += newly;
+        // Pass 3: coverage.
+        for (long i = first; i <= last; ) {
+            int[] c = coverChunk(i);
+            int off = (int) (i & (CHUNK_PAGES - 1));
+            long end = Math.min(last, i | (CHUNK_PAGES - 1));
+            for (long k = i; k <= end; k++, off++) {
+                c[off] += one;
+            }
+            i = end + 1;
+        }
+    }
+
+    /** Pins {@code n} pages from {@code index} (within one chunk) into the PFN storage; all or nothing. */
+    private void pinRun(long index, int n) {
+        long[] chunk = pfnChunk(index);
+        int off = (int) (index & (CHUNK_PAGES - 1));
+        int done = 0;
+        try {
+            while (done < n) {
+                long addr = base + ((index + done) << PAGE_SHIFT);
+                int got;
+                if (origin == Origin.USER) {
+                    if (!sourceProcess.alive()) {
+                        throw ErrnoException.of(Errno.EFAULT, "the process that mapped user VA %#x has exited", addr);
+                    }
+                    got = sourceProcess.pinPages(addr, n - done, writable, chunk, off + done);
+                } else {
+                    got = file.pinPages(addr, n - done, chunk, off + done);
+                    if (got <= 0) {
+                        throw ErrnoException.of(Errno.EINVAL, "file offset %#x is beyond the end of memfd %s", addr, file.name());
+                    }
+                }
+                if (got <= 0) {
+                    throw ErrnoException.of(Errno.EFAULT, "could not pin user page at %#x", addr);
+                }
+                done += got;
+            }
+        } catch (RuntimeException e) {
+            if (done > 0) {
+                sourceProcess.unpinPages(chunk, off, done, false);
+            }
+            throw e;
+        }
+    }
+
+    /** Unwind of {@link #acquire}: unpins the pages of {@code [first, last]} that have no coverage. */
+    private void unpinUncovered(long first, long last) {
+        for (long i = first; i <= last; i++) {
+            if (coverOf(i) == 0) {
+                sourceProcess.unpinPages(pfnChunk(i), (int) (i & (CHUNK_PAGES - 1)), 1, false);
+            }
+        }
+    }
+
+    private void release(long first, long last, int one) {
+        checkRange(first, last);
+        long freed = 0;
+        for (long i = first; i <= last; ) {
+            int[] c = cover[(int) (i >>> CHUNK_SHIFT)];
+            long[] p = pfns[(int) (i >>> CHUNK_SHIFT)];
+            int off = (int) (i & (CHUNK_PAGES - 1));
+            long end = Math.min(last, i | (CHUNK_PAGES - 1));
+            int runStart = -1;
+            for (long k = i; k <= end; k++, off++) {
+                int v = c[off] - one;
+                if ((one == DOMAIN_ONE && (c[off] & 0xffff) == 0) || (one == ACCESS_ONE && (c[off] >>> 16) == 0)) {
+                    throw new IllegalStateException("release of an uncovered page " + k);
+                }
+                c[off] = v;
+                if (v == 0) {
+                    if (runStart < 0) {
+                        runStart = off;
+                    }
+                } else if (runStart >= 0) {
+                    sourceProcess.unpinPages(p, runStart, off - runStart, writable);
+                    freed += off - runStart;
+                    runStart = -1;
+                }
+            }
+            if (runStart >= 0) {
+                sourceProcess.unpinPages(p, runStart, off - runStart, writable);
+                freed += off - runStart;
+            }
+            i = end + 1;
+        }
+        npinned -= freed;
+        uncharge(freed);
+    }
+
+    private void charge(long n) {
+        if (n == 0) {
+            return;
+        }
+        long limitPages = sourceProcess.rlimitMemlock() >>> PAGE_SHIFT;
+        switch (accountMode) {
+            case USER -> sourceUser.chargeLockedVm(n, limitPages);
+            case MM -> sourceProcess.mm().chargeLockedVm(n, limitPages);
+            case NONE -> { }
+        }
+        sourceProcess.mm().addPinnedVm(n);
+    }
+
+    private void uncharge(long n) {
+        if (n == 0) {
+            return;
+        }
+        switch (accountMode) {
+            case USER -> sourceUser.unchargeLockedVm(n);
+            case MM -> sourceProcess.mm().unchargeLockedVm(n);
+            case NONE -> { }
+        }
+        sourceProcess.mm().addPinnedVm(-n);
+    }
+
+    /**
+     * IOAS_CHANGE_PROCESS, first half: charges this object's pinned pages to {@code target} (if its owner
+     * differs in the way the mode cares about).
+     *
+     * @return whether a charge was made (and {@link #commitChangeProcess} must uncharge the old owner)
+     */
+    boolean needsChargeMove(UserProcess target) {
+        synchronized (lock) {
+            return switch (accountMode) {
+                case NONE -> false;
+                case MM -> sourceProcess != target;
+                case USER -> sourceUser != target.user() || sourceProcess != target;
+            };
+        }
+    }
+
+    /** IOAS_CHANGE_PROCESS, second half: uncharges the old owner (when {@code moved}) and makes target the owner. */
+    void commitChangeProcess(UserProcess target, boolean moved) {
+        synchronized (lock) {
+            if (moved) {
+                uncharge(npinned);
+            }
+            // Kernel quirk kept: pages that need no charge move (NONE mode) switch owner without moving pinned_vm.
+            sourceProcess = target;
+            sourceUser = target.user();
+        }
+    }
+
+    private long[] pfnChunk(long index) {
+        int ci = (int) (index >>> CHUNK_SHIFT);
+        long[] c = pfns[ci];
+        if (c == null) {
+            c = new long[CHUNK_PAGES];
+            pfns[ci] = c;
+        }
+        return c;
+    }
+
+    private int[] coverChunk(long index) {
+        int ci = (int) (index >>> CHUNK_SHIFT);
+        int[] c = cover[ci];
+        if (c == null) {
+            c = new int[CHUNK_PAGES];
+            cover[ci] = c;
+        }
+        return c;
+    }
+
+    private void checkRange(long first, long last) {
+        if (first < 0 || last < first || last >= npages) {
+            throw new IllegalStateException(String.format("page range [%d, %d] outside [0, %d)", first, last, npages));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IoPages[" + origin + " base=" + Long.toHexString(base) + " npages=" + npages + "]";
+    }
+}

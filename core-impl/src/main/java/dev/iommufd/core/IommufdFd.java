@@ -1,0 +1,149 @@
+package dev.iommufd.core;
+
+import dev.iommufd.api.AccessOps;
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.api.Iommufd;
+import dev.iommufd.api.IommufdAccess;
+import dev.iommufd.api.IovaRange;
+import dev.iommufd.api.IovaRanges;
+import dev.iommufd.api.uapi.IommuOption;
+import dev.iommufd.platform.MemFd;
+import dev.iommufd.platform.UserProcess;
+import java.util.List;
+
+/**
+ * A descriptor of an iommufd file in one process: the typed {@link Iommufd} face. Every method calls the shared
+ * implementation in {@link IommufdContext} with this descriptor's process as "current"; {@link #ioctl} goes through
+ * the context's {@link IommufdIoctl}.
+ */
+public final class IommufdFd implements Iommufd {
+    private final IommufdContext ctx;
+    private final UserProcess process;
+    private volatile boolean closed;
+
+    IommufdFd(IommufdContext ctx, UserProcess process) {
+        this.ctx = ctx;
+        this.process = process;
+        ctx.addFileReference();
+    }
+
+    /** The file behind this descriptor. */
+    public IommufdContext context() {
+        return ctx;
+    }
+
+    @Override
+    public UserProcess process() {
+        return process;
+    }
+
+    @Override
+    public Iommufd inheritedBy(UserProcess other) {
+        checkOpen();
+        return new IommufdFd(ctx, other);
+    }
+
+    @Override
+    public int ioctl(long request, long argAddress) {
+        if (closed) {
+            return -Errno.EBADF.number();
+        }
+        return ctx.ioctls().dispatch(ctx, process, request, argAddress);
+    }
+
+    @Override
+    public void destroy(int id) {
+        checkOpen();
+        ctx.destroy(id);
+    }
+
+    @Override
+    public int ioasAlloc() {
+        checkOpen();
+        return ctx.ioasAlloc();
+    }
+
+    @Override
+    public long ioasMap(int ioasId, int flags, long userVa, long length, long iova) {
+        checkOpen();
+        return ctx.ioasMap(process, ioasId, flags, userVa, length, iova);
+    }
+
+    @Override
+    public long ioasMapFile(int ioasId, int flags, int fd, long start, long length, long iova) {
+        checkOpen();
+        return ctx.ioasMapFile(process, ioasId, flags, fd, start, length, iova);
+    }
+
+    /** IOMMU_IOAS_MAP_FILE with a memfd object rather than its descriptor number. */
+    public long ioasMapFile(int ioasId, int flags, MemFd file, long start, long length, long iova) {
+        checkOpen();
+        return ctx.ioasMapFile(process, ioasId, flags, file, start, length, iova);
+    }
+
+    @Override
+    public long ioasCopy(int dstIoasId, int srcIoasId, int flags, long length, long dstIova, long srcIova) {
+        checkOpen();
+        return ctx.ioasCopy(dstIoasId, srcIoasId, flags, length, dstIova, srcIova);
+    }
+
+    @Override
+    public long ioasUnmap(int ioasId, long iova, long length) {
+        checkOpen();
+        return ctx.ioasUnmap(ioasId, iova, length);
+    }
+
+    @Override
+    public IovaRanges ioasIovaRanges(int ioasId) {
+        checkOpen();
+        return ctx.ioasIovaRanges(ioasId);
+    }
+
+    @Override
+    public void ioasAllowIovas(int ioasId, List<IovaRange> ranges) {
+        checkOpen();
+        ctx.ioasAllowIovas(ioasId, ranges);
+    }
+
+    @Override
+    public long optionGet(int optionId, int objectId) {
+        checkOpen();
+        return ctx.option(process, optionId, IommuOption.OP_GET, objectId, 0);
+    }
+
+    @Override
+    public void optionSet(int optionId, int objectId, long value) {
+        checkOpen();
+        ctx.option(process, optionId, IommuOption.OP_SET, objectId, value);
+    }
+
+    @Override
+    public void ioasChangeProcess() {
+        checkOpen();
+        ctx.ioasChangeProcess(process);
+    }
+
+    @Override
+    public IommufdAccess accessCreate(AccessOps ops) {
+        checkOpen();
+        return ctx.accessCreate(process, ops);
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        ctx.releaseFileReference();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw ErrnoException.of(Errno.EBADF, "iommufd descriptor is closed");
+        }
+    }
+}

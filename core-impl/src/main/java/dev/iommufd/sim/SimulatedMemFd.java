@@ -1,0 +1,195 @@
+package dev.iommufd.sim;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.platform.MemFd;
+import dev.iommufd.platform.PhysicalMemory;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A memfd: pages owned by the file, shared by every mapping of it, allocated on first touch.
+ *
+ * <p>Lifetime: the file holds its pages while its descriptor is open or any mapping refers to it
+ * ({@code references}); when both are gone the pages are released (pinned ones live on until unpinned), as the
+ * kernel frees a memfd's page cache with its last reference.
+ *
+ * <p>Locking: a read/write lock; touches and pins take the read lock, the final release the write lock. The
+ * reference count is guarded by the same lock (write side).
+ */
+final class SimulatedMemFd implements MemFd {
+
+    private final int fd;
+    private final String name;
+    private final long size;
+    private final UserPages pages;
+    private final LongTermPins pins;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** Guarded by lock (write). */
+    private boolean open = true;
+    /** The descriptor (while open) plus one per mapping; guarded by lock (write). */
+    private int references = 1;
+    /** Guarded by lock (write). */
+    private boolean released;
+
+    SimulatedMemFd(int fd, String name, long size, int hugePageShift, SparsePhysicalMemory memory, LongTermPins pins) {
+        Objects.requireNonNull(name, "name");
+        int shift = hugePageShift == 0 ? PhysicalMemory.FRAME_SHIFT : hugePageShift;
+        if (shift != PhysicalMemory.FRAME_SHIFT && shift != 21 && shift != 30) {
+            throw ErrnoException.of(Errno.EINVAL, "memfd %s: huge page shift %d (must be 0, 21 or 30)", name, hugePageShift);
+        }
+        long pageSize = 1L << shift;
+        if (size <= 0 || (size & (pageSize - 1)) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "memfd %s: size %d is not a positive multiple of the page size %d", name,
+                    size, pageSize);
+        }
+        this.fd = fd;
+        this.name = name;
+        this.size = size;
+        this.pins = pins;
+        this.pages = new UserPages(size >>> shift, shift - PhysicalMemory.FRAME_SHIFT, memory.frames(), pins);
+    }
+
+    @Override
+    public int fd() {
+        return fd;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public long pageSize() {
+        return pages.pageSize();
+    }
+
+    UserPages pages() {
+        return pages;
+    }
+
+    @Override
+    public int pinPages(long offset, int npages, long[] out, int outOffset) {
+        if ((offset & (PhysicalMemory.FRAME_SIZE - 1)) != 0 || offset < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "memfd %s: pin offset %#x is not page aligned", name, offset);
+        }
+        if (npages < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "memfd %s: pin of %d pages", name, npages);
+        }
+        if (outOffset < 0 || outOffset > out.length || npages > out.length - outOffset) {
+            throw ErrnoException.of(Errno.EINVAL, "memfd %s: output array of %d too small for %d pages at %d", name,
+                    out.length, npages, outOffset);
+        }
+        lock.readLock().lock();
+        try {
+            if (released) {
+                throw ErrnoException.of(Errno.EBADF, "memfd %s is closed", name);
+            }
+            long available = Math.max(0, (size - offset) >>> PhysicalMemory.FRAME_SHIFT);
+            int n = (int) Math.min(npages, available);
+            int pageShift = pages.order() + PhysicalMemory.FRAME_SHIFT;
+            long pageMask = (1L << pageShift) - 1;
+            for (int i = 0; i < n; i++) {
+                long off = offset + ((long) i << PhysicalMemory.FRAME_SHIFT);
+                long head;
+                try {
+                    head = pages.touch(off >>> pageShift);
+                } catch (ErrnoException e) {
+                    if (i > 0) {
+                        return i;
+                    }
+                    throw e;
+                }
+                long pa = head + (off & pageMask);
+                pins.pin(pa, head, pages.order());
+                out[outOffset + i] = pa;
+            }
+            return n;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The physical address of byte {@code offset}, touching its page; EFAULT beyond the end of the file. */
+    long touch(long offset) {
+        if (offset < 0 || offset >= size) {
+            throw ErrnoException.of(Errno.EFAULT, "memfd %s: offset %#x is beyond its size %#x", name, offset, size);
+        }
+        int pageShift = pages.order() + PhysicalMemory.FRAME_SHIFT;
+        return pages.touch(offset >>> pageShift) + (offset & ((1L << pageShift) - 1));
+    }
+
+    /** A mapping now refers to the file. EBADF when the descriptor is closed. */
+    void retainForMapping() {
+        lock.writeLock().lock();
+        try {
+            if (!open) {
+                throw ErrnoException.of(Errno.EBADF, "memfd %s (fd %d) is closed", name, fd);
+            }
+            references++;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** A mapping was split in two: one more reference, even if the descriptor is closed. */
+    void retainSplit() {
+        lock.writeLock().lock();
+        try {
+            references++;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** A mapping went away. */
+    void releaseMapping() {
+        drop();
+    }
+
+    @Override
+    public void close() {
+        lock.writeLock().lock();
+        try {
+            if (!open) {
+                throw ErrnoException.of(Errno.EBADF, "memfd %s (fd %d) is already closed", name, fd);
+            }
+            open = false;
+        } finally {
+            lock.writeLock().unlock();
+        }
+        drop();
+    }
+
+    boolean isOpen() {
+        lock.readLock().lock();
+        try {
+            return open;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private void drop() {
+        lock.writeLock().lock();
+        try {
+            if (--references == 0) {
+                released = true;
+                pages.drop(0, pages.length());
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "memfd:" + name + " (fd " + fd + ", " + size + " bytes)";
+    }
+}

@@ -1,0 +1,572 @@
+package dev.iommufd.sim;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.platform.MapKind;
+import dev.iommufd.platform.MemFd;
+import dev.iommufd.platform.MmAccounting;
+import dev.iommufd.platform.PhysicalMemory;
+import dev.iommufd.platform.ProcessCapability;
+import dev.iommufd.platform.Prot;
+import dev.iommufd.platform.UserAccount;
+import dev.iommufd.platform.UserProcess;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+
+/**
+ * A simulated user process.
+ *
+ * <h2>Address space</h2>
+ * User addresses are {@code [MMAP_MIN_ADDR, TASK_SIZE)} (x86-64 4-level paging: 47 bits). Mappings live in an array
+ * sorted by start address ({@code vmas}), replaced on every mmap/munmap; a lookup is a binary search and allocates
+ * nothing. {@code mmap(0, ...)} places a mapping top-down below {@code MMAP_BASE}, aligned to its page size, as the
+ * kernel's default top-down allocator does.
+ *
+ * <h2>Locking</h2>
+ * {@code mmapLock} is the {@code mmap_lock}: mmap, munmap and exit take it for writing; accesses, translations and
+ * pins take it for reading. Page entries are published lock-free (see {@link UserPages}); pin counts are guarded by
+ * the machine's {@link LongTermPins}. Credentials (RLIMIT_MEMLOCK, capabilities) are volatile.
+ */
+final class SimulatedUserProcess implements UserProcess {
+
+    /** {@code vm.mmap_min_addr} default: 64 KiB. */
+    static final long MMAP_MIN_ADDR = 0x1_0000L;
+    /** End of the user address space on x86-64 with 4-level paging. */
+    static final long TASK_SIZE = 0x7fff_ffff_f000L;
+    /** Where top-down placement starts (below the stack gap). */
+    static final long MMAP_BASE = 0x7f00_0000_0000L;
+    /** Default RLIMIT_MEMLOCK: 8 MiB, as systemd and current distributions set it. */
+    static final long DEFAULT_RLIMIT_MEMLOCK = 8L << 20;
+
+    private static final long FRAME_MASK = PhysicalMemory.FRAME_SIZE - 1;
+    private static final int KNOWN_PROT = Prot.READ | Prot.WRITE | Prot.EXEC;
+
+    private final int pid;
+    private final String name;
+    private final SimulatedUserAccount user;
+    private final SimulatedMmAccounting mm;
+    private final SparsePhysicalMemory memory;
+    private final LongTermPins pins;
+    private final Consumer<SimulatedUserProcess> onExit;
+    private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
+    /** Sorted by start, disjoint; guarded by mmapLock. */
+    private Vma[] vmas = new Vma[0];
+    /** Guarded by mmapLock (write). */
+    private boolean alive = true;
+    /** Memfds this process created; guarded by mmapLock (write). */
+    private final List<SimulatedMemFd> memfds = new ArrayList<>();
+    /** Guarded by mmapLock (write). */
+    private int nextFd = 3;
+    private volatile long rlimitMemlock = DEFAULT_RLIMIT_MEMLOCK;
+    /** Bit {@code ordinal()} of each capability held; updated under this object's monitor. */
+    private volatile int capabilities;
+
+    SimulatedUserProcess(int pid, String name, SimulatedUserAccount user, SparsePhysicalMemory memory, LongTermPins pins,
+            Consumer<SimulatedUserProcess> onExit) {
+        this.pid = pid;
+        this.name = Objects.requireNonNull(name, "name");
+        this.user = user;
+        this.mm = new SimulatedMmAccounting(pid);
+        this.memory = memory;
+        this.pins = pins;
+        this.onExit = onExit;
+    }
+
+    @Override
+    public int pid() {
+        return pid;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public UserAccount user() {
+        return user;
+    }
+
+    @Override
+    public MmAccounting mm() {
+        return mm;
+    }
+
+    @Override
+    public long rlimitMemlock() {
+        return rlimitMemlock;
+    }
+
+    @Override
+    public void setRlimitMemlock(long bytes) {
+        if (bytes < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: RLIMIT_MEMLOCK %d is negative", pid, bytes);
+        }
+        rlimitMemlock = bytes;
+    }
+
+    @Override
+    public boolean capable(ProcessCapability cap) {
+        return (capabilities & (1 << cap.ordinal())) != 0;
+    }
+
+    @Override
+    public synchronized void grant(ProcessCapability cap) {
+        capabilities |= 1 << cap.ordinal();
+    }
+
+    @Override
+    public synchronized void revoke(ProcessCapability cap) {
+        capabilities &= ~(1 << cap.ordinal());
+    }
+
+    // ---------------------------------------------------------------- mappings
+
+    @Override
+    public long mmap(long addr, long length, int prot, MapKind kind) {
+        Objects.requireNonNull(kind, "kind");
+        if (kind == MapKind.SHARED) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: a MAP_SHARED mapping needs a file: use mmapFile", pid);
+        }
+        checkMapArgs(addr, length, prot, kind.pageShift());
+        mmapLock.writeLock().lock();
+        try {
+            checkAliveForMapping();
+            long at = place(addr, length, kind.pageShift());
+            int order = kind.pageShift() - PhysicalMemory.FRAME_SHIFT;
+            UserPages pages = new UserPages(length >>> kind.pageShift(), order, memory.frames(), pins);
+            insert(new Vma(at, at + length, prot, kind, kind.pageShift(), pages, null, 0));
+            return at;
+        } finally {
+            mmapLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public long mmapFile(long addr, long length, int prot, MemFd file, long offset) {
+        Objects.requireNonNull(file, "file");
+        if (!(file instanceof SimulatedMemFd)) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: %s is not a memfd of this machine", pid, file);
+        }
+        SimulatedMemFd memfd = (SimulatedMemFd) file;
+        int shift = Long.numberOfTrailingZeros(memfd.pageSize());
+        checkMapArgs(addr, length, prot, shift);
+        if (offset < 0 || (offset & (memfd.pageSize() - 1)) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: file offset %#x is not aligned to the page size %#x", pid, offset,
+                    memfd.pageSize());
+        }
+        mmapLock.writeLock().lock();
+        try {
+            checkAliveForMapping();
+            long at = place(addr, length, shift);
+            memfd.retainForMapping();
+            insert(new Vma(at, at + length, prot, MapKind.SHARED, shift, null, memfd, offset >>> shift));
+            return at;
+        } finally {
+            mmapLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void munmap(long addr, long length) {
+        if ((addr & FRAME_MASK) != 0 || length <= 0 || addr < 0 || addr + length < addr) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: munmap(%#x, %#x): misaligned or empty range", pid, addr, length);
+        }
+        long end = (addr + length + FRAME_MASK) & ~FRAME_MASK;
+        mmapLock.writeLock().lock();
+        try {
+            checkAliveForMapping();
+            // Validate first: a huge page mapping can only be cut at its page size (state unchanged otherwise).
+            for (Vma v : vmas) {
+                if (v.end <= addr || v.start >= end) {
+                    continue;
+                }
+                long mask = v.pageSize() - 1;
+                if ((v.start < addr && (addr & mask) != 0) || (v.end > end && (end & mask) != 0)) {
+                    throw ErrnoException.of(Errno.EINVAL, "pid %d: munmap(%#x, %#x) cuts the %#x-byte pages of %s", pid, addr,
+                            length, v.pageSize(), v);
+                }
+            }
+            removeRange(addr, end);
+        } finally {
+            mmapLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public MemFd memfdCreate(String fdName, long size, int hugePageShift) {
+        mmapLock.writeLock().lock();
+        try {
+            checkAliveForMapping();
+            SimulatedMemFd fd = new SimulatedMemFd(nextFd, fdName, size, hugePageShift, memory, pins);
+            nextFd++;
+            memfds.add(fd);
+            return fd;
+        } finally {
+            mmapLock.writeLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- accesses
+
+    @Override
+    public void read(long va, byte[] dst, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, dst.length);
+        mmapLock.readLock().lock();
+        try {
+            checkAccessible(va, length, false);
+            long cur = va;
+            int off = offset;
+            int remaining = length;
+            while (remaining > 0) {
+                Vma v = vmas[find(cur)];
+                int n = (int) Math.min(remaining, v.pageSize() - (cur & (v.pageSize() - 1)));
+                memory.readBytes(v.touch(cur), dst, off, n);
+                cur += n;
+                off += n;
+                remaining -= n;
+            }
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void write(long va, byte[] src, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, src.length);
+        mmapLock.readLock().lock();
+        try {
+            checkAccessible(va, length, true);
+            long cur = va;
+            int off = offset;
+            int remaining = length;
+            while (remaining > 0) {
+                Vma v = vmas[find(cur)];
+                int n = (int) Math.min(remaining, v.pageSize() - (cur & (v.pageSize() - 1)));
+                memory.writeBytes(v.touch(cur), src, off, n);
+                cur += n;
+                off += n;
+                remaining -= n;
+            }
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public long read64(long va) {
+        mmapLock.readLock().lock();
+        try {
+            checkAccessible(va, 8, false);
+            if ((va & 7) == 0) {
+                return memory.read64(vmas[find(va)].touch(va));
+            }
+            long value = 0;
+            for (int i = 0; i < 8; i++) {
+                long b = va + i;
+                value |= (memory.read8(vmas[find(b)].touch(b)) & 0xffL) << (8 * i);
+            }
+            return value;
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void write64(long va, long value) {
+        mmapLock.readLock().lock();
+        try {
+            checkAccessible(va, 8, true);
+            if ((va & 7) == 0) {
+                memory.write64(vmas[find(va)].touch(va), value);
+                return;
+            }
+            for (int i = 0; i < 8; i++) {
+                long b = va + i;
+                memory.write8(vmas[find(b)].touch(b), (byte) (value >>> (8 * i)));
+            }
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public long translate(long va) {
+        mmapLock.readLock().lock();
+        try {
+            checkAccessible(va, 1, false);
+            return vmas[find(va)].touch(va);
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- pins
+
+    @Override
+    public int pinPages(long va, int npages, boolean write, long[] out, int outOffset) {
+        if ((va & FRAME_MASK) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: pin address %#x is not page aligned", pid, va);
+        }
+        if (npages < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: pin of %d pages", pid, npages);
+        }
+        Objects.requireNonNull(out, "out");
+        if (outOffset < 0 || outOffset > out.length || npages > out.length - outOffset) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: output array of %d too small for %d pages at %d", pid, out.length,
+                    npages, outOffset);
+        }
+        mmapLock.readLock().lock();
+        try {
+            if (!alive) {
+                throw ErrnoException.of(Errno.EFAULT, "pid %d has exited: its mm is gone", pid);
+            }
+            for (int i = 0; i < npages; i++) {
+                long addr = va + ((long) i << PhysicalMemory.FRAME_SHIFT);
+                int idx = find(addr);
+                Vma v = idx < 0 ? null : vmas[idx];
+                if (v == null || !v.readable() || (write && !v.writable())) {
+                    if (i > 0) {
+                        return i;
+                    }
+                    throw ErrnoException.of(Errno.EFAULT, "pid %d: %s at %#x", pid,
+                            v == null ? "no mapping" : write && !v.writable() ? "FOLL_WRITE pin of a read-only mapping"
+                                    : "PROT_NONE mapping", addr);
+                }
+                long pa;
+                try {
+                    pa = v.touch(addr);
+                } catch (ErrnoException e) {
+                    if (i > 0) {
+                        return i;
+                    }
+                    throw e;
+                }
+                long head = pa & ~(v.pageSize() - 1);
+                pins.pin(pa, head, v.pageShift - PhysicalMemory.FRAME_SHIFT);
+                out[outOffset + i] = pa;
+            }
+            return npages;
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A simulated page has no backing store to write back, so {@code dirty} has no observable effect.
+     */
+    @Override
+    public void unpinPages(long[] pas, int offset, int npages, boolean dirty) {
+        Objects.requireNonNull(pas, "pas");
+        if (npages < 0 || offset < 0 || offset > pas.length || npages > pas.length - offset) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: unpin of %d pages at %d of an array of %d", pid, npages, offset,
+                    pas.length);
+        }
+        pins.unpin(pas, offset, npages);
+    }
+
+    @Override
+    public int pinCount(long pa) {
+        return pins.count(pa);
+    }
+
+    // ---------------------------------------------------------------- lifetime
+
+    @Override
+    public boolean alive() {
+        mmapLock.readLock().lock();
+        try {
+            return alive;
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void exit() {
+        mmapLock.writeLock().lock();
+        try {
+            if (!alive) {
+                return;
+            }
+            removeRange(0, Long.MAX_VALUE);
+            for (SimulatedMemFd fd : memfds) {
+                if (fd.isOpen()) {
+                    fd.close();
+                }
+            }
+            memfds.clear();
+            alive = false;
+            mm.release();
+        } finally {
+            mmapLock.writeLock().unlock();
+        }
+        onExit.accept(this);
+    }
+
+    /** The mappings, for tests and diagnostics. */
+    List<String> mappings() {
+        mmapLock.readLock().lock();
+        try {
+            List<String> out = new ArrayList<>();
+            for (Vma v : vmas) {
+                out.add(v.toString());
+            }
+            return out;
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private void checkMapArgs(long addr, long length, int prot, int pageShift) {
+        long pageMask = (1L << pageShift) - 1;
+        if ((prot & ~KNOWN_PROT) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: unknown prot bits %#x", pid, prot);
+        }
+        if (length <= 0 || (length & pageMask) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: length %#x is not a positive multiple of the page size %#x", pid,
+                    length, pageMask + 1);
+        }
+        if ((addr & pageMask) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: address %#x is not aligned to the page size %#x", pid, addr,
+                    pageMask + 1);
+        }
+    }
+
+    private void checkAliveForMapping() {
+        if (!alive) {
+            throw ErrnoException.of(Errno.ESRCH, "pid %d has exited", pid);
+        }
+    }
+
+    /** Validates a fixed address, or finds a free one; caller holds the write lock. */
+    private long place(long addr, long length, int pageShift) {
+        if (addr != 0) {
+            if (addr < MMAP_MIN_ADDR) {
+                throw ErrnoException.of(Errno.EPERM, "pid %d: address %#x is below vm.mmap_min_addr %#x", pid, addr, MMAP_MIN_ADDR);
+            }
+            if (addr < 0 || length > TASK_SIZE - addr) {
+                throw ErrnoException.of(Errno.ENOMEM, "pid %d: [%#x, +%#x) is beyond the user address space", pid, addr, length);
+            }
+            for (Vma v : vmas) {
+                if (v.start < addr + length && addr < v.end) {
+                    throw ErrnoException.of(Errno.EEXIST, "pid %d: [%#x, +%#x) overlaps the mapping %s", pid, addr, length, v);
+                }
+            }
+            return addr;
+        }
+        long align = 1L << pageShift;
+        for (int j = vmas.length; j >= 0; j--) {
+            long lower = j == 0 ? MMAP_MIN_ADDR : vmas[j - 1].end;
+            long upper = Math.min(MMAP_BASE, j == vmas.length ? TASK_SIZE : vmas[j].start);
+            if (upper - lower < length) {
+                continue;
+            }
+            long candidate = (upper - length) & ~(align - 1);
+            if (candidate >= lower) {
+                return candidate;
+            }
+        }
+        throw ErrnoException.of(Errno.ENOMEM, "pid %d: no free %#x-byte range in the address space", pid, length);
+    }
+
+    private void insert(Vma v) {
+        int at = 0;
+        while (at < vmas.length && vmas[at].start < v.start) {
+            at++;
+        }
+        Vma[] next = new Vma[vmas.length + 1];
+        System.arraycopy(vmas, 0, next, 0, at);
+        next[at] = v;
+        System.arraycopy(vmas, at, next, at + 1, vmas.length - at);
+        vmas = next;
+    }
+
+    /** Unmaps {@code [from, to)}; caller holds the write lock and validated huge page boundaries. */
+    private void removeRange(long from, long to) {
+        List<Vma> kept = new ArrayList<>(vmas.length + 1);
+        for (Vma v : vmas) {
+            if (v.end <= from || v.start >= to) {
+                kept.add(v);
+                continue;
+            }
+            long cutStart = Math.max(v.start, from);
+            long cutEnd = Math.min(v.end, to);
+            int pieces = 0;
+            if (v.start < cutStart) {
+                kept.add(v.slice(v.start, cutStart));
+                pieces++;
+            }
+            if (cutEnd < v.end) {
+                kept.add(v.slice(cutEnd, v.end));
+                pieces++;
+            }
+            if (v.anon != null) {
+                v.anon.drop(v.pageIndex(cutStart), v.pageIndex(cutEnd));
+            } else {
+                // One mapping became `pieces` mappings of the file.
+                if (pieces == 2) {
+                    v.file.retainSplit();
+                } else if (pieces == 0) {
+                    v.file.releaseMapping();
+                }
+            }
+        }
+        kept.sort((a, b) -> Long.compare(a.start, b.start));
+        vmas = kept.toArray(new Vma[0]);
+    }
+
+    /** Index of the mapping holding {@code va}, or -1. Allocation-free. Caller holds the lock. */
+    private int find(long va) {
+        Vma[] t = vmas;
+        int lo = 0;
+        int hi = t.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            Vma v = t[mid];
+            if (va < v.start) {
+                hi = mid - 1;
+            } else if (va >= v.end) {
+                lo = mid + 1;
+            } else {
+                return mid;
+            }
+        }
+        return -1;
+    }
+
+    /** EFAULT unless every byte of {@code [va, va + length)} is mapped readable (and writable for a write). */
+    private void checkAccessible(long va, long length, boolean write) {
+        if (!alive) {
+            throw ErrnoException.of(Errno.EFAULT, "pid %d has exited", pid);
+        }
+        if (va < 0 || va + length < va) {
+            throw ErrnoException.of(Errno.EFAULT, "pid %d: [%#x, +%#x) wraps", pid, va, length);
+        }
+        long cur = va;
+        long end = va + length;
+        do {
+            int idx = find(cur);
+            if (idx < 0) {
+                throw ErrnoException.of(Errno.EFAULT, "pid %d: no mapping at %#x", pid, cur);
+            }
+            Vma v = vmas[idx];
+            if (write ? !v.writable() : !v.readable()) {
+                throw ErrnoException.of(Errno.EFAULT, "pid %d: %#x is not %s (%s)", pid, cur, write ? "writable" : "readable", v);
+            }
+            cur = v.end;
+        } while (cur < end);
+    }
+
+    @Override
+    public String toString() {
+        return "process " + pid + " (" + name + ", uid " + user.uid() + ")" + (alive ? "" : " exited");
+    }
+}

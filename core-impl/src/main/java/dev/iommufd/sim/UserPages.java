@@ -1,0 +1,118 @@
+package dev.iommufd.sim;
+
+import dev.iommufd.platform.FrameAllocator;
+import dev.iommufd.platform.PhysicalMemory;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The pages of one backing object (an anonymous mapping's memory, or a memfd): page index → the physical address
+ * of the block that backs it, allocated from the frame allocator on first touch.
+ *
+ * <pre>
+ *   chunks[i >>> 9][i & 511] = pa + 1   for a present page (PA 0 is RAM on q35 and pseries, so 0 means absent)
+ *                            = 0        for a page never touched (or dropped)
+ * </pre>
+ * A page is a naturally aligned block of {@code 2^order} frames ({@code order} 0, 9 or 18), so a huge page is
+ * physically contiguous. Chunks of 512 entries are created on first touch, so a large, sparsely touched mapping
+ * costs 8 bytes per page only where it was touched.
+ *
+ * <p>Concurrency: {@link #touch} is lock-free (chunks and entries are published by compare-and-set; the loser of a
+ * race frees its block). {@link #drop} must run under the owner's exclusive lock, with no concurrent touch of the
+ * same indices. Pinned pages are handed to {@link LongTermPins} when dropped.
+ */
+final class UserPages {
+
+    private static final int CHUNK_SHIFT = 9;
+    private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+    private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(long[][].class);
+
+    private final long[][] chunks;
+    private final long length;
+    private final int order;
+    private final FrameAllocator frames;
+    private final LongTermPins pins;
+
+    UserPages(long length, int order, FrameAllocator frames, LongTermPins pins) {
+        long nchunks = (length + CHUNK_MASK) >>> CHUNK_SHIFT;
+        if (nchunks > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("too many pages: " + length);
+        }
+        this.chunks = new long[(int) nchunks][];
+        this.length = length;
+        this.order = order;
+        this.frames = frames;
+        this.pins = pins;
+    }
+
+    long length() {
+        return length;
+    }
+
+    int order() {
+        return order;
+    }
+
+    /** Bytes per page. */
+    long pageSize() {
+        return (long) PhysicalMemory.FRAME_SIZE << order;
+    }
+
+    /** The physical address of page {@code index}, allocating it if absent (ENOMEM when RAM is exhausted). */
+    long touch(long index) {
+        long[] chunk = chunk((int) (index >>> CHUNK_SHIFT));
+        int slot = (int) (index & CHUNK_MASK);
+        long e = (long) ENTRY.getAcquire(chunk, slot);
+        if (e != 0) {
+            return e - 1;
+        }
+        long pa = frames.allocate(order);
+        long witness = (long) ENTRY.compareAndExchange(chunk, slot, 0L, pa + 1);
+        if (witness != 0) {
+            frames.free(pa, order);
+            return witness - 1;
+        }
+        return pa;
+    }
+
+    /** The physical address of page {@code index}, or -1 when it was never touched. */
+    long peek(long index) {
+        long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));
+        if (chunk == null) {
+            return -1;
+        }
+        long e = (long) ENTRY.getAcquire(chunk, (int) (index & CHUNK_MASK));
+        return e - 1;
+    }
+
+    /** Lets go of pages {@code [from, to)}: unpinned ones are freed, pinned ones live on in {@link LongTermPins}. */
+    void drop(long from, long to) {
+        long i = from;
+        while (i < to) {
+            int ci = (int) (i >>> CHUNK_SHIFT);
+            long chunkEnd = Math.min(to, ((long) ci + 1) << CHUNK_SHIFT);
+            long[] chunk = (long[]) CHUNK.getAcquire(chunks, ci);
+            if (chunk != null) {
+                for (long x = i; x < chunkEnd; x++) {
+                    int slot = (int) (x & CHUNK_MASK);
+                    long e = (long) ENTRY.getAndSet(chunk, slot, 0L);
+                    if (e != 0) {
+                        pins.release(e - 1, order);
+                    }
+                }
+            }
+            i = chunkEnd;
+        }
+    }
+
+    private long[] chunk(int ci) {
+        long[] chunk = (long[]) CHUNK.getAcquire(chunks, ci);
+        if (chunk == null) {
+            long[] fresh = new long[1 << CHUNK_SHIFT];
+            Object witness = CHUNK.compareAndExchange(chunks, ci, (long[]) null, fresh);
+            chunk = witness == null ? fresh : (long[]) witness;
+        }
+        return chunk;
+    }
+}

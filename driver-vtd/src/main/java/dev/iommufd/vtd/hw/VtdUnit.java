@@ -1,0 +1,1618 @@
+package dev.iommufd.vtd.hw;
+
+import static dev.iommufd.vtd.layout.VtdRegisters.*;
+
+import dev.iommufd.platform.BusErrorException;
+import dev.iommufd.platform.DmaAttributes;
+import dev.iommufd.platform.PciFunction;
+import dev.iommufd.platform.PhysicalMemory;
+import dev.iommufd.spi.hw.HardwareContext;
+import dev.iommufd.spi.hw.IommuUnitModel;
+import dev.iommufd.spi.hw.RegisterInfo;
+import dev.iommufd.spi.hw.Translation;
+import dev.iommufd.vtd.layout.CapabilityRegister;
+import dev.iommufd.vtd.layout.ContextEntry;
+import dev.iommufd.vtd.layout.ExtendedCapabilityRegister;
+import dev.iommufd.vtd.layout.FaultReason;
+import dev.iommufd.vtd.layout.FaultRecord;
+import dev.iommufd.vtd.layout.FirstStagePte;
+import dev.iommufd.vtd.layout.InvalidationDescriptor;
+import dev.iommufd.vtd.layout.PageRequestDescriptor;
+import dev.iommufd.vtd.layout.PasidDirectoryEntry;
+import dev.iommufd.vtd.layout.PasidTableEntry;
+import dev.iommufd.vtd.layout.RootEntry;
+import dev.iommufd.vtd.layout.ScalableContextEntry;
+import dev.iommufd.vtd.layout.SecondStagePte;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.LongConsumer;
+
+/**
+ * One VT-d DMA-remapping unit: its register file (spec chapter 11), the command/status protocol, fault
+ * recording, register-based and queued invalidation, the page request queue, and the translation engine
+ * (root/context/PASID-table lookup and first-stage, second-stage and nested walks, spec chapters 3 and 9).
+ *
+ * <h2>Locking</h2>
+ * Every register, cache and walk runs under {@link #lock}: register accesses, queue processing and
+ * translations of concurrent devices are serialised, as one remapping engine serialises them. MSIs are signalled
+ * after the lock is released ({@link #deliverInterrupts()}), because interrupt handlers run synchronously and
+ * may read this unit's registers.
+ *
+ * <h2>What is not modelled</h2>
+ * Interrupt remapping (ECAP.IR is never advertised), advanced fault logging, protected memory regions (PMEN
+ * reads 0), paging-structure caches (only leaf translations are cached, which the spec permits), ATS translation
+ * requests and translated requests (the platform's DMA path issues untranslated requests only), and device-side
+ * ATCs (device-TLB invalidations are validated and completed).
+ */
+final class VtdUnit implements IommuUnitModel {
+    private static final long WINDOW = 0x1000;
+    private static final long MSI_LO = 0xfee0_0000L;
+    private static final long MSI_HI = 0xfeef_ffffL;
+    private static final int SIG_FAULT = 1;
+    private static final int SIG_INV = 2;
+    private static final int SIG_PRQ = 4;
+
+    private final HardwareContext context;
+    private final PhysicalMemory mem;
+    private final String name;
+    private final long base;
+    private final int version;
+    private final long cap;
+    private final long ecap;
+    private final int haw;
+    private final int fro;
+    private final int nfr;
+    private final int iro;
+    private final boolean snpAllowedLegacy;
+    private final List<RegisterInfo> registers;
+
+    private final Object lock = new Object();
+
+    // ---- register state, guarded by lock ----
+    private int gsts;
+    private long rtaddr;
+    /** The root table pointer latched by the last SRTP (RTADDR value: address and TTM). */
+    private long rtaActive;
+    private long ccmd;
+    /** FSTS bits PFO, IQE, ICE, ITE (PPF is derived from the records, FRI is {@link #fri}). */
+    private int fsts;
+    private int fri;
+    private int nextRecord;
+    private int fectl = ECTL_IM;
+    private int fedata;
+    private int feaddr;
+    private int feuaddr;
+    private long iqh;
+    private long iqt;
+    private long iqa;
+    private int ics;
+    private int iectl = ECTL_IM;
+    private int iedata;
+    private int ieaddr;
+    private int ieuaddr;
+    private long iqer;
+    private long pqh;
+    private long pqt;
+    private long pqa;
+    private int prs;
+    private int pectl = ECTL_IM;
+    private int pedata;
+    private int peaddr;
+    private int peuaddr;
+    private long iva;
+    private long iotlbReg;
+    private final long[] frcdLo;
+    private final long[] frcdHi;
+    private int nextPrgIndex;
+    private int pendingSignals;
+    private long pageGroupResponses;
+    private long lastPageGroupResponse;
+
+    private final ContextCache contextCache = new ContextCache(256);
+    private final PasidCache pasidCache = new PasidCache(256);
+    private final Iotlb iotlb = new Iotlb(1024);
+
+    // ---- walk scratch, guarded by lock ----
+    private long walkPa;
+    private int walkLevel;
+    private long walkPerm;
+    private boolean walkDirty;
+
+    VtdUnit(HardwareContext context, String name, long base, VtdPreset preset) {
+        this.context = context;
+        this.mem = context.memory();
+        this.name = name;
+        this.base = base;
+        this.version = preset.version();
+        this.cap = preset.cap();
+        this.ecap = preset.ecap();
+        this.haw = preset.haw();
+        this.fro = CapabilityRegister.faultRecordOffset(cap);
+        this.nfr = CapabilityRegister.faultRecordCount(cap);
+        this.iro = ExtendedCapabilityRegister.iotlbRegisterOffset(ecap);
+        this.snpAllowedLegacy = ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SC);
+        this.frcdLo = new long[nfr];
+        this.frcdHi = new long[nfr];
+        this.registers = buildRegisterList();
+    }
+
+    private List<RegisterInfo> buildRegisterList() {
+        List<RegisterInfo> l = new ArrayList<>();
+        l.add(new RegisterInfo(VER_REG, "VER_REG", 32));
+        l.add(new RegisterInfo(CAP_REG, "CAP_REG", 64));
+        l.add(new RegisterInfo(ECAP_REG, "ECAP_REG", 64));
+        l.add(new RegisterInfo(GCMD_REG, "GCMD_REG", 32));
+        l.add(new RegisterInfo(GSTS_REG, "GSTS_REG", 32));
+        l.add(new RegisterInfo(RTADDR_REG, "RTADDR_REG", 64));
+        l.add(new RegisterInfo(CCMD_REG, "CCMD_REG", 64));
+        l.add(new RegisterInfo(FSTS_REG, "FSTS_REG", 32));
+        l.add(new RegisterInfo(FECTL_REG, "FECTL_REG", 32));
+        l.add(new RegisterInfo(FEDATA_REG, "FEDATA_REG", 32));
+        l.add(new RegisterInfo(FEADDR_REG, "FEADDR_REG", 32));
+        l.add(new RegisterInfo(FEUADDR_REG, "FEUADDR_REG", 32));
+        l.add(new RegisterInfo(PMEN_REG, "PMEN_REG", 32));
+        l.add(new RegisterInfo(IQH_REG, "IQH_REG", 64));
+        l.add(new RegisterInfo(IQT_REG, "IQT_REG", 64));
+        l.add(new RegisterInfo(IQA_REG, "IQA_REG", 64));
+        l.add(new RegisterInfo(ICS_REG, "ICS_REG", 32));
+        l.add(new RegisterInfo(IECTL_REG, "IECTL_REG", 32));
+        l.add(new RegisterInfo(IEDATA_REG, "IEDATA_REG", 32));
+        l.add(new RegisterInfo(IEADDR_REG, "IEADDR_REG", 32));
+        l.add(new RegisterInfo(IEUADDR_REG, "IEUADDR_REG", 32));
+        l.add(new RegisterInfo(IQER_REG, "IQER_REG", 64));
+        l.add(new RegisterInfo(PQH_REG, "PQH_REG", 64));
+        l.add(new RegisterInfo(PQT_REG, "PQT_REG", 64));
+        l.add(new RegisterInfo(PQA_REG, "PQA_REG", 64));
+        l.add(new RegisterInfo(PRS_REG, "PRS_REG", 32));
+        l.add(new RegisterInfo(PECTL_REG, "PECTL_REG", 32));
+        l.add(new RegisterInfo(PEDATA_REG, "PEDATA_REG", 32));
+        l.add(new RegisterInfo(PEADDR_REG, "PEADDR_REG", 32));
+        l.add(new RegisterInfo(PEUADDR_REG, "PEUADDR_REG", 32));
+        l.add(new RegisterInfo(iro + IVA_OFFSET, "IVA_REG", 64));
+        l.add(new RegisterInfo(iro + IOTLB_OFFSET, "IOTLB_REG", 64));
+        for (int i = 0; i < nfr; i++) {
+            l.add(new RegisterInfo(fro + i * FRCD_SIZE, "FRCD_REG" + i + "_LO", 64));
+            l.add(new RegisterInfo(fro + i * FRCD_SIZE + 8, "FRCD_REG" + i + "_HI", 64));
+        }
+        l.sort((a, b) -> Long.compare(a.offset(), b.offset()));
+        return Collections.unmodifiableList(l);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String model() {
+        return "vtd";
+    }
+
+    @Override
+    public long mmioBase() {
+        return base;
+    }
+
+    @Override
+    public long size() {
+        return WINDOW;
+    }
+
+    @Override
+    public List<RegisterInfo> registers() {
+        return registers;
+    }
+
+    @Override
+    public long peekRegister(RegisterInfo register) {
+        synchronized (lock) {
+            return register.width() == 64 ? get64((int) register.offset()) : get32((int) register.offset()) & 0xffff_ffffL;
+        }
+    }
+
+    // =====================================================================================================
+    // Register access
+    // =====================================================================================================
+
+    /** Register width in bits at {@code off}, 0 when no register starts there. */
+    private int widthAt(int off) {
+        switch (off) {
+            case VER_REG: case GCMD_REG: case GSTS_REG: case FSTS_REG: case FECTL_REG: case FEDATA_REG:
+            case FEADDR_REG: case FEUADDR_REG: case PMEN_REG: case ICS_REG: case IECTL_REG: case IEDATA_REG:
+            case IEADDR_REG: case IEUADDR_REG: case PRS_REG: case PECTL_REG: case PEDATA_REG: case PEADDR_REG:
+            case PEUADDR_REG:
+                return 32;
+            case CAP_REG: case ECAP_REG: case RTADDR_REG: case CCMD_REG: case IQH_REG: case IQT_REG: case IQA_REG:
+            case IQER_REG: case PQH_REG: case PQT_REG: case PQA_REG:
+                return 64;
+            default:
+                if (off == iro + IVA_OFFSET || off == iro + IOTLB_OFFSET) {
+                    return 64;
+                }
+                if (off >= fro && off < fro + nfr * FRCD_SIZE && (off & 7) == 0) {
+                    return 64;
+                }
+                return 0;
+        }
+    }
+
+    private BusErrorException busError(long offset, int width, String what) {
+        return new BusErrorException(base + offset, String.format("%s: %d-byte %s at register offset %#x", name, width, what, offset));
+    }
+
+    @Override
+    public long read(long offset, int width) {
+        int off = (int) offset;
+        synchronized (lock) {
+            if (offset >= 0 && offset < WINDOW) {
+                if (width == 8 && widthAt(off) == 64) {
+                    return get64(off);
+                }
+                if (width == 4) {
+                    int w = widthAt(off);
+                    if (w == 32) {
+                        return get32(off) & 0xffff_ffffL;
+                    }
+                    if (w == 64) {
+                        return get64(off) & 0xffff_ffffL;
+                    }
+                    if ((off & 7) == 4 && widthAt(off - 4) == 64) {
+                        return get64(off - 4) >>> 32;
+                    }
+                }
+            }
+        }
+        throw busError(offset, width, "read");
+    }
+
+    @Override
+    public void write(long offset, int width, long value) {
+        int off = (int) offset;
+        boolean ok = false;
+        synchronized (lock) {
+            if (offset >= 0 && offset < WINDOW) {
+                if (width == 8 && widthAt(off) == 64) {
+                    set64(off, value, 3);
+                    ok = true;
+                } else if (width == 4) {
+                    int w = widthAt(off);
+                    if (w == 32) {
+                        set32(off, (int) value);
+                        ok = true;
+                    } else if (w == 64) {
+                        set64(off, (get64(off) & 0xffff_ffff_0000_0000L) | (value & 0xffff_ffffL), 1);
+                        ok = true;
+                    } else if ((off & 7) == 4 && widthAt(off - 4) == 64) {
+                        set64(off - 4, (get64(off - 4) & 0xffff_ffffL) | (value << 32), 2);
+                        ok = true;
+                    }
+                }
+            }
+        }
+        if (!ok) {
+            throw busError(offset, width, "write");
+        }
+        deliverInterrupts();
+    }
+
+    private int get32(int off) {
+        switch (off) {
+            case VER_REG:
+                return version;
+            case GCMD_REG:
+                return 0; // write-only
+            case GSTS_REG:
+                return gsts;
+            case FSTS_REG:
+                return fsts | (ppf() ? FSTS_PPF : 0) | (fri << FSTS_FRI_SHIFT);
+            case FECTL_REG:
+                return fectl;
+            case FEDATA_REG:
+                return fedata;
+            case FEADDR_REG:
+                return feaddr;
+            case FEUADDR_REG:
+                return feuaddr;
+            case PMEN_REG:
+                return 0;
+            case ICS_REG:
+                return ics;
+            case IECTL_REG:
+                return iectl;
+            case IEDATA_REG:
+                return iedata;
+            case IEADDR_REG:
+                return ieaddr;
+            case IEUADDR_REG:
+                return ieuaddr;
+            case PRS_REG:
+                return prs;
+            case PECTL_REG:
+                return pectl;
+            case PEDATA_REG:
+                return pedata;
+            case PEADDR_REG:
+                return peaddr;
+            case PEUADDR_REG:
+                return peuaddr;
+            default:
+                throw new IllegalStateException("no 32-bit register at " + off);
+        }
+    }
+
+    private long get64(int off) {
+        switch (off) {
+            case CAP_REG:
+                return cap;
+            case ECAP_REG:
+                return ecap;
+            case RTADDR_REG:
+                return rtaddr;
+            case CCMD_REG:
+                return ccmd;
+            case IQH_REG:
+                return iqh;
+            case IQT_REG:
+                return iqt;
+            case IQA_REG:
+                return iqa;
+            case IQER_REG:
+                return iqer;
+            case PQH_REG:
+                return pqh;
+            case PQT_REG:
+                return pqt;
+            case PQA_REG:
+                return pqa;
+            default:
+                if (off == iro + IVA_OFFSET) {
+                    return 0; // write-only
+                }
+                if (off == iro + IOTLB_OFFSET) {
+                    return iotlbReg;
+                }
+                int rel = off - fro;
+                int idx = rel / FRCD_SIZE;
+                return (rel & 8) == 0 ? frcdLo[idx] : frcdHi[idx];
+        }
+    }
+
+    private void set32(int off, int v) {
+        switch (off) {
+            case GCMD_REG:
+                globalCommand(v);
+                break;
+            case FSTS_REG:
+                fsts &= ~(v & (FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE));
+                if ((v & FSTS_IQE) != 0) {
+                    iqer = 0;
+                    processQueue(); // hardware resumes fetching at IQH once IQE is cleared
+                }
+                break;
+            case FECTL_REG:
+                fectl = unmask(fectl, v, SIG_FAULT);
+                break;
+            case FEDATA_REG:
+                fedata = v;
+                break;
+            case FEADDR_REG:
+                feaddr = v & ~3;
+                break;
+            case FEUADDR_REG:
+                feuaddr = v;
+                break;
+            case ICS_REG:
+                ics &= ~(v & ICS_IWC);
+                if ((ics & ICS_IWC) == 0) {
+                    iectl &= ~ECTL_IP;
+                }
+                break;
+            case IECTL_REG:
+                iectl = unmask(iectl, v, SIG_INV);
+                break;
+            case IEDATA_REG:
+                iedata = v;
+                break;
+            case IEADDR_REG:
+                ieaddr = v & ~3;
+                break;
+            case IEUADDR_REG:
+                ieuaddr = v;
+                break;
+            case PRS_REG:
+                prs &= ~(v & (PRS_PPR | PRS_PRO));
+                break;
+            case PECTL_REG:
+                pectl = unmask(pectl, v, SIG_PRQ);
+                break;
+            case PEDATA_REG:
+                pedata = v;
+                break;
+            case PEADDR_REG:
+                peaddr = v & ~3;
+                break;
+            case PEUADDR_REG:
+                peuaddr = v;
+                break;
+            default:
+                break; // VER, GSTS, PMEN: read-only here
+        }
+    }
+
+    /** An *ECTL write: IM is software's; clearing IM with IP set delivers the pending interrupt. */
+    private int unmask(int ectl, int v, int signal) {
+        int next = (ectl & ECTL_IP) | (v & ECTL_IM);
+        if ((next & ECTL_IM) == 0 && (next & ECTL_IP) != 0) {
+            pendingSignals |= signal;
+            next &= ~ECTL_IP;
+        }
+        return next;
+    }
+
+    /** @param halves 1 = low dword written, 2 = high dword, 3 = both */
+    private void set64(int off, long v, int halves) {
+        switch (off) {
+            case RTADDR_REG:
+                rtaddr = v & (RTADDR_RTA_MASK | RTADDR_TTM_MASK);
+                break;
+            case CCMD_REG:
+                ccmd = v;
+                if ((halves & 2) != 0 && (v & CCMD_ICC) != 0) {
+                    registerContextInvalidation();
+                }
+                break;
+            case IQT_REG:
+                if ((halves & 1) != 0) {
+                    tailWrite(v);
+                }
+                break;
+            case IQA_REG: {
+                long mask = IQA_ADDR_MASK | IQA_QS_MASK;
+                if (ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SMTS)) {
+                    mask |= IQA_DW_256;
+                }
+                iqa = v & mask;
+                break;
+            }
+            case PQH_REG:
+                pqh = v & PQ_OFFSET_MASK;
+                break;
+            case PQA_REG:
+                pqa = v & (PQA_ADDR_MASK | PQA_PQS_MASK);
+                pqh = 0;
+                pqt = 0;
+                break;
+            case CAP_REG: case ECAP_REG: case IQH_REG: case IQER_REG: case PQT_REG:
+                break; // read-only
+            default:
+                if (off == iro + IVA_OFFSET) {
+                    iva = v;
+                } else if (off == iro + IOTLB_OFFSET) {
+                    iotlbReg = v;
+                    if ((halves & 2) != 0 && (v & IOTLB_IVT) != 0) {
+                        registerIotlbInvalidation();
+                    }
+                } else {
+                    int rel = off - fro;
+                    int idx = rel / FRCD_SIZE;
+                    if ((rel & 8) != 0 && (halves & 2) != 0 && (v & FaultRecord.F) != 0) {
+                        frcdHi[idx] &= ~FaultRecord.F; // F is RW1C; the rest of the record is read-only
+                    }
+                }
+                break;
+        }
+    }
+
+    // =====================================================================================================
+    // Global command
+    // =====================================================================================================
+
+    private void globalCommand(int v) {
+        if ((v & GCMD_SRTP) != 0) {
+            rtaActive = rtaddr;
+            gsts |= GSTS_RTPS;
+            if (CapabilityRegister.has(cap, CapabilityRegister.ESRTPS)) {
+                invalidateAllCaches();
+            }
+        }
+        if ((v & GCMD_TE) != 0) {
+            gsts |= GSTS_TES;
+        } else {
+            gsts &= ~GSTS_TES;
+        }
+        if ((v & GCMD_QIE) != 0 && ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.QI)) {
+            if ((gsts & GSTS_QIES) == 0) {
+                gsts |= GSTS_QIES;
+                iqh = 0;
+                processQueue();
+            }
+        } else if ((gsts & GSTS_QIES) != 0) {
+            gsts &= ~GSTS_QIES;
+            iqh = 0;
+        }
+        // WBF completes at once (WBFS never reads as set); IRE, SIRTP, CFI, SFL, EAFL: no IR/AFL support.
+    }
+
+    private void invalidateAllCaches() {
+        contextCache.invalidateAll();
+        pasidCache.invalidateAll();
+        iotlb.invalidateAll();
+    }
+
+    private boolean ppf() {
+        for (int i = 0; i < nfr; i++) {
+            if (FaultRecord.fault(frcdHi[i])) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // =====================================================================================================
+    // Register-based invalidation
+    // =====================================================================================================
+
+    private void registerContextInvalidation() {
+        int caig = 0;
+        if ((gsts & GSTS_QIES) == 0) {
+            int cirg = ccmdCirg(ccmd);
+            switch (cirg) {
+                case CCMD_GLOBAL:
+                    contextCache.invalidateAll();
+                    caig = CCMD_GLOBAL;
+                    break;
+                case CCMD_DOMAIN:
+                    contextCache.invalidateDomain((int) (ccmd & 0xffff));
+                    caig = CCMD_DOMAIN;
+                    break;
+                case CCMD_DEVICE:
+                    contextCache.invalidateDevice((int) ((ccmd >>> CCMD_SID_SHIFT) & 0xffff), (int) ((ccmd >>> CCMD_FM_SHIFT) & 3));
+                    caig = CCMD_DEVICE;
+                    break;
+                default:
+                    break;
+            }
+        }
+        ccmd = (ccmd & ~(CCMD_ICC | (3L << CCMD_CAIG_SHIFT))) | ((long) caig << CCMD_CAIG_SHIFT);
+    }
+
+    private void registerIotlbInvalidation() {
+        int iaig = 0;
+        if ((gsts & GSTS_QIES) == 0) {
+            int did = iotlbDid(iotlbReg);
+            switch (iotlbIirg(iotlbReg)) {
+                case IOTLB_GLOBAL:
+                    iotlb.invalidateAll();
+                    iaig = IOTLB_GLOBAL;
+                    break;
+                case IOTLB_DOMAIN:
+                    iotlb.invalidateDomain(did);
+                    iaig = IOTLB_DOMAIN;
+                    break;
+                case IOTLB_PAGE: {
+                    int am = (int) (iva & 0x3f);
+                    if (!CapabilityRegister.has(cap, CapabilityRegister.PSI) || am > CapabilityRegister.mamv(cap)) {
+                        iotlb.invalidateDomain(did); // hardware may invalidate more than asked, and says so in IAIG
+                        iaig = IOTLB_DOMAIN;
+                    } else {
+                        iotlb.invalidate(did, -1, allKinds(), iva & ~0xfffL, am);
+                        iaig = IOTLB_PAGE;
+                    }
+                    break;
+                }
+                default:
+                    break;
+            }
+        }
+        iotlbReg = (iotlbReg & ~(IOTLB_IVT | (3L << IOTLB_IAIG_SHIFT))) | ((long) iaig << IOTLB_IAIG_SHIFT);
+    }
+
+    private static int allKinds() {
+        return (1 << Iotlb.KIND_SECOND_STAGE) | (1 << Iotlb.KIND_FIRST_STAGE) | (1 << Iotlb.KIND_NESTED);
+    }
+
+    // =====================================================================================================
+    // Queued invalidation
+    // =====================================================================================================
+
+    private int queueShift() {
+        return (iqa & IQA_DW_256) != 0 ? 5 : 4;
+    }
+
+    private void tailWrite(long v) {
+        long t = v & IQ_OFFSET_MASK;
+        if ((iqa & IQA_DW_256) != 0 && (t & 0x10) != 0 || (t >>> queueShift()) >= iqEntries(iqa)) {
+            queueError(IQEI_TAIL_INVALID);
+            return;
+        }
+        iqt = t;
+        processQueue();
+    }
+
+    private void queueError(int iqei) {
+        fsts |= FSTS_IQE;
+        iqer = iqei;
+        raiseFaultEvent();
+    }
+
+    private void processQueue() {
+        if ((gsts & GSTS_QIES) == 0 || (fsts & FSTS_IQE) != 0) {
+            return;
+        }
+        boolean wide = (iqa & IQA_DW_256) != 0;
+        int shift = queueShift();
+        int entries = iqEntries(iqa);
+        long qbase = iqa & IQA_ADDR_MASK;
+        while (iqh != iqt) {
+            long idx = iqh >>> shift;
+            long a = qbase + (idx << shift);
+            int err;
+            try {
+                long q0 = mem.read64(a);
+                long q1 = mem.read64(a + 8);
+                long q2 = wide ? mem.read64(a + 16) : 0;
+                long q3 = wide ? mem.read64(a + 24) : 0;
+                err = execute(q0, q1, q2, q3, wide);
+            } catch (BusErrorException e) {
+                err = IQEI_TYPE_INVALID;
+            }
+            if (err != 0) {
+                queueError(err);
+                return; // IQH stays at the offending descriptor
+            }
+            iqh = ((idx + 1) % entries) << shift;
+        }
+    }
+
+    /** Executes one descriptor; returns 0 or the IQER.IQEI code of the error. */
+    private int execute(long q0, long q1, long q2, long q3, boolean wide) {
+        int type = InvalidationDescriptor.type(q0);
+        boolean sm = ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SMTS);
+        if (type != InvalidationDescriptor.TYPE_PAGE_GROUP_RESPONSE && (q2 | q3) != 0) {
+            return IQEI_RESERVED;
+        }
+        int g = InvalidationDescriptor.granularity(q0);
+        int did = InvalidationDescriptor.did(q0);
+        switch (type) {
+            case InvalidationDescriptor.TYPE_CONTEXT_CACHE: {
+                if ((q0 & InvalidationDescriptor.RSVD_CC_LO) != 0 || q1 != 0) {
+                    return IQEI_RESERVED;
+                }
+                if (g == InvalidationDescriptor.G_GLOBAL) {
+                    contextCache.invalidateAll();
+                } else if (g == InvalidationDescriptor.G_DOMAIN) {
+                    if (scalableMode()) {
+                        contextCache.invalidateAll(); // scalable-mode context entries carry no DID
+                    } else {
+                        contextCache.invalidateDomain(did);
+                    }
+                } else if (g == InvalidationDescriptor.G_DEVICE_OR_PAGE) {
+                    contextCache.invalidateDevice((int) ((q0 >>> InvalidationDescriptor.SID_SHIFT) & 0xffff),
+                            (int) ((q0 >>> InvalidationDescriptor.FM_SHIFT) & 3));
+                } else {
+                    return IQEI_TYPE_INVALID;
+                }
+                return 0;
+            }
+            case InvalidationDescriptor.TYPE_IOTLB: {
+                if ((q0 & InvalidationDescriptor.RSVD_IOTLB_LO) != 0 || (q1 & InvalidationDescriptor.RSVD_IOTLB_HI) != 0) {
+                    return IQEI_RESERVED;
+                }
+                if (g == InvalidationDescriptor.G_GLOBAL) {
+                    iotlb.invalidateAll();
+                } else if (g == InvalidationDescriptor.G_DOMAIN) {
+                    iotlb.invalidateDomain(did);
+                } else if (g == InvalidationDescriptor.G_DEVICE_OR_PAGE) {
+                    int am = InvalidationDescriptor.am(q1);
+                    if (am > CapabilityRegister.mamv(cap)) {
+                        return IQEI_RESERVED;
+                    }
+                    if (!CapabilityRegister.has(cap, CapabilityRegister.PSI)) {
+                        iotlb.invalidateDomain(did);
+                    } else {
+                        iotlb.invalidate(did, -1, (1 << Iotlb.KIND_SECOND_STAGE) | (1 << Iotlb.KIND_NESTED),
+                                InvalidationDescriptor.address(q1), am);
+                    }
+                } else {
+                    return IQEI_TYPE_INVALID;
+                }
+                return 0;
+            }
+            case InvalidationDescriptor.TYPE_DEVICE_TLB: {
+                long rsvd = ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.DIT)
+                        ? InvalidationDescriptor.RSVD_DEVTLB_LO_DIT : InvalidationDescriptor.RSVD_DEVTLB_LO;
+                if (!ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.DT)) {
+                    return IQEI_TYPE_INVALID;
+                }
+                if ((q0 & rsvd) != 0 || (q1 & InvalidationDescriptor.RSVD_DEVTLB_HI) != 0) {
+                    return IQEI_RESERVED;
+                }
+                deviceTlbInvalidations++;
+                return 0; // no device ATC is modelled: the invalidation completes at once
+            }
+            case InvalidationDescriptor.TYPE_WAIT: {
+                long rsvd = ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.PDS)
+                        ? InvalidationDescriptor.RSVD_WAIT_LO_PDS : InvalidationDescriptor.RSVD_WAIT_LO;
+                if ((q0 & rsvd) != 0 || (q1 & InvalidationDescriptor.RSVD_WAIT_HI) != 0) {
+                    return IQEI_RESERVED;
+                }
+                if ((q0 & InvalidationDescriptor.WAIT_SW) != 0) {
+                    mem.write32(q1 & ~3L, (int) (q0 >>> InvalidationDescriptor.WAIT_STATUS_SHIFT));
+                }
+                if ((q0 & InvalidationDescriptor.WAIT_IF) != 0) {
+                    ics |= ICS_IWC;
+                    if ((iectl & ECTL_IM) != 0) {
+                        iectl |= ECTL_IP;
+                    } else {
+                        pendingSignals |= SIG_INV;
+                    }
+                }
+                return 0;
+            }
+            case InvalidationDescriptor.TYPE_PASID_IOTLB: {
+                if (!sm) {
+                    return IQEI_TYPE_INVALID;
+                }
+                if ((q0 & InvalidationDescriptor.RSVD_PIOTLB_LO) != 0 || (q1 & InvalidationDescriptor.RSVD_PIOTLB_HI) != 0) {
+                    return IQEI_RESERVED;
+                }
+                int pasid = InvalidationDescriptor.pasid(q0);
+                int kinds = (1 << Iotlb.KIND_FIRST_STAGE) | (1 << Iotlb.KIND_NESTED);
+                if (g == InvalidationDescriptor.PIOTLB_G_PASID) {
+                    iotlb.invalidate(did, pasid, kinds, 0, -1);
+                } else if (g == InvalidationDescriptor.PIOTLB_G_PAGE) {
+                    int am = InvalidationDescriptor.am(q1);
+                    if (am > CapabilityRegister.mamv(cap)) {
+                        return IQEI_RESERVED;
+                    }
+                    iotlb.invalidate(did, pasid, kinds, InvalidationDescriptor.address(q1), am);
+                } else {
+                    return IQEI_TYPE_INVALID;
+                }
+                return 0;
+            }
+            case InvalidationDescriptor.TYPE_PASID_CACHE: {
+                if (!sm) {
+                    return IQEI_TYPE_INVALID;
+                }
+                if ((q0 & InvalidationDescriptor.RSVD_PC_LO) != 0 || q1 != 0) {
+                    return IQEI_RESERVED;
+                }
+                if (g == InvalidationDescriptor.PC_G_DOMAIN) {
+                    pasidCache.invalidate(did, -1);
+                } else if (g == InvalidationDescriptor.PC_G_PASID) {
+                    pasidCache.invalidate(did, InvalidationDescriptor.pasid(q0));
+                } else if (g == InvalidationDescriptor.PC_G_GLOBAL) {
+                    pasidCache.invalidateAll();
+                } else {
+                    return IQEI_TYPE_INVALID;
+                }
+                return 0;
+            }
+            case InvalidationDescriptor.TYPE_PASID_DEVICE_TLB: {
+                if (!sm || !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.DT)) {
+                    return IQEI_TYPE_INVALID;
+                }
+                long rsvd = ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.DIT)
+                        ? InvalidationDescriptor.RSVD_PDEVTLB_LO_DIT : InvalidationDescriptor.RSVD_PDEVTLB_LO;
+                if ((q0 & rsvd) != 0 || (q1 & InvalidationDescriptor.RSVD_PDEVTLB_HI) != 0) {
+                    return IQEI_RESERVED;
+                }
+                deviceTlbInvalidations++;
+                return 0;
+            }
+            case InvalidationDescriptor.TYPE_PAGE_GROUP_RESPONSE: {
+                if (!sm || !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.PRS)) {
+                    return IQEI_TYPE_INVALID;
+                }
+                if (!wide) {
+                    return IQEI_WIDTH;
+                }
+                if ((q0 & InvalidationDescriptor.RSVD_PGRP_LO) != 0 || (q1 & InvalidationDescriptor.RSVD_PGRP_HI) != 0) {
+                    return IQEI_RESERVED;
+                }
+                pageGroupResponses++;
+                lastPageGroupResponse = q0;
+                return 0;
+            }
+            default:
+                return IQEI_TYPE_INVALID;
+        }
+    }
+
+    private long deviceTlbInvalidations;
+
+    /** Device-TLB invalidation requests forwarded to devices (for tests). */
+    long deviceTlbInvalidations() {
+        synchronized (lock) {
+            return deviceTlbInvalidations;
+        }
+    }
+
+    /** Page group responses forwarded to devices, and qword 0 of the last one (for tests). */
+    long pageGroupResponses() {
+        synchronized (lock) {
+            return pageGroupResponses;
+        }
+    }
+
+    long lastPageGroupResponse() {
+        synchronized (lock) {
+            return lastPageGroupResponse;
+        }
+    }
+
+    Iotlb iotlbForTest() {
+        return iotlb;
+    }
+
+    // =====================================================================================================
+    // Interrupts
+    // =====================================================================================================
+
+    private void raiseFaultEvent() {
+        if ((fectl & ECTL_IM) != 0) {
+            fectl |= ECTL_IP;
+        } else {
+            pendingSignals |= SIG_FAULT;
+        }
+    }
+
+    private void deliverInterrupts() {
+        int sig;
+        long fa;
+        int fd;
+        long ia;
+        int id;
+        long pa;
+        int pd;
+        synchronized (lock) {
+            sig = pendingSignals;
+            pendingSignals = 0;
+            fa = ((long) feuaddr << 32) | (feaddr & 0xffff_ffffL);
+            fd = fedata;
+            ia = ((long) ieuaddr << 32) | (ieaddr & 0xffff_ffffL);
+            id = iedata;
+            pa = ((long) peuaddr << 32) | (peaddr & 0xffff_ffffL);
+            pd = pedata;
+        }
+        if ((sig & SIG_FAULT) != 0) {
+            context.interrupts().signal(fa, fd);
+        }
+        if ((sig & SIG_INV) != 0) {
+            context.interrupts().signal(ia, id);
+        }
+        if ((sig & SIG_PRQ) != 0) {
+            context.interrupts().signal(pa, pd);
+        }
+    }
+
+    // =====================================================================================================
+    // Fault recording
+    // =====================================================================================================
+
+    private void recordFault(int rid, int pasid, long addr, int access, int reason) {
+        if ((fsts & FSTS_PFO) != 0) {
+            return;
+        }
+        boolean read = (access & Translation.ACCESS_WRITE) == 0;
+        long page = addr & FaultRecord.FI_MASK;
+        for (int i = 0; i < nfr; i++) {
+            long hi = frcdHi[i];
+            if (FaultRecord.fault(hi) && FaultRecord.sid(hi) == rid && FaultRecord.reason(hi) == reason
+                    && FaultRecord.read(hi) == read && frcdLo[i] == page) {
+                return; // the same fault is already pending: collapsed
+            }
+        }
+        int idx = nextRecord;
+        if (FaultRecord.fault(frcdHi[idx])) {
+            fsts |= FSTS_PFO;
+            raiseFaultEvent();
+            return;
+        }
+        boolean hadPending = ppf();
+        frcdLo[idx] = page;
+        frcdHi[idx] = FaultRecord.encodeHi(rid, reason, read, pasid,
+                pasid >= 0 && (access & Translation.ACCESS_PRIV) != 0, pasid >= 0 && (access & Translation.ACCESS_EXEC) != 0);
+        nextRecord = (idx + 1) % nfr;
+        if (!hadPending) {
+            fri = idx;
+            raiseFaultEvent();
+        }
+    }
+
+    // =====================================================================================================
+    // Translation
+    // =====================================================================================================
+
+    private boolean scalableMode() {
+        return ((rtaActive & RTADDR_TTM_MASK) >>> RTADDR_TTM_SHIFT) == TTM_SCALABLE;
+    }
+
+    @Override
+    public Translation translate(int rid, int pasid, long iova, int access, Translation out) {
+        boolean signal;
+        synchronized (lock) {
+            translateLocked(rid & 0xffff, pasid, iova, access, out);
+            signal = pendingSignals != 0;
+        }
+        if (signal) {
+            deliverInterrupts();
+        }
+        return out;
+    }
+
+    // per-translation state (guarded by lock)
+    private boolean tFpd;
+    private long tCtx0;
+    private long tCtx1;
+
+    private void translateLocked(int rid, int pasid, long iova, int access, Translation out) {
+        if ((gsts & GSTS_TES) == 0) {
+            out.ok(iova, PhysicalMemory.FRAME_SIZE);
+            return;
+        }
+        tFpd = false;
+        int reason;
+        int ttm = (int) ((rtaActive & RTADDR_TTM_MASK) >>> RTADDR_TTM_SHIFT);
+        if (ttm == TTM_LEGACY) {
+            reason = pasid != DmaAttributes.NO_PASID ? FaultReason.SM_LEGACY_PASID : translateLegacy(rid, iova, access, out);
+        } else if (ttm == TTM_SCALABLE && ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SMTS)) {
+            reason = translateScalable(rid, pasid, iova, access, out);
+        } else {
+            reason = FaultReason.SM_RTADDR_INVALID;
+        }
+        if (reason == 0) {
+            return;
+        }
+        if (reason < 0) { // a page request was queued
+            out.pageRequest(-reason);
+            return;
+        }
+        out.fault(reason);
+        if (!(tFpd && FaultReason.qualified(reason))) {
+            recordFault(rid, pasid, iova, access, reason);
+        }
+    }
+
+    /** Legacy-mode translation (spec 3.4.2/3.4.3); returns 0 on success (out filled) or a fault reason. */
+    private int translateLegacy(int rid, long iova, int access, Translation out) {
+        int slot = contextCache.lookup(rid);
+        long lo;
+        long hi;
+        if (slot >= 0) {
+            lo = contextCache.lo(slot);
+            hi = contextCache.hi(slot);
+        } else {
+            long rta = rtaActive & RTADDR_RTA_MASK;
+            long rootLo;
+            long rootHi;
+            try {
+                long ra = RootEntry.entryAddress(rta, rid >>> 8);
+                rootLo = mem.read64(ra);
+                rootHi = mem.read64(ra + 8);
+            } catch (BusErrorException e) {
+                return FaultReason.ROOT_TABLE_INVALID;
+            }
+            if (!RootEntry.present(rootLo)) {
+                return FaultReason.ROOT_NOT_PRESENT;
+            }
+            if ((rootLo & RootEntry.reservedLo(haw)) != 0 || rootHi != 0) {
+                return FaultReason.ROOT_RESERVED;
+            }
+            try {
+                long ca = ContextEntry.entryAddress(RootEntry.contextTablePointer(rootLo), rid & 0xff);
+                lo = mem.read64(ca);
+                hi = mem.read64(ca + 8);
+            } catch (BusErrorException e) {
+                return FaultReason.CONTEXT_TABLE_INVALID;
+            }
+            if (!ContextEntry.present(lo)) {
+                return FaultReason.CONTEXT_NOT_PRESENT;
+            }
+            if ((lo & ContextEntry.reservedLo(haw)) != 0 || (hi & ContextEntry.RESERVED_HI) != 0) {
+                return FaultReason.CONTEXT_RESERVED;
+            }
+            tFpd = ContextEntry.fpd(lo);
+            int tt = ContextEntry.tt(lo);
+            int aw = ContextEntry.aw(hi);
+            if (tt == 3 || (tt == ContextEntry.TT_DEV_IOTLB && !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.DT))
+                    || (tt == ContextEntry.TT_PASS_THROUGH && !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.PT))
+                    || (CapabilityRegister.sagaw(cap) & (1 << aw)) == 0) {
+                return FaultReason.CONTEXT_INVALID;
+            }
+            contextCache.fill(rid, lo, hi);
+        }
+        tFpd = ContextEntry.fpd(lo);
+        if (ContextEntry.tt(lo) == ContextEntry.TT_PASS_THROUGH) {
+            out.ok(iova, PhysicalMemory.FRAME_SIZE);
+            return 0;
+        }
+        int did = ContextEntry.did(hi);
+        int aw = ContextEntry.aw(hi);
+        int width = Math.min(CapabilityRegister.agawToWidth(aw), CapabilityRegister.mgaw(cap));
+        if (width < 64 && (iova >>> width) != 0) {
+            return FaultReason.ADDRESS_BEYOND_MGAW;
+        }
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        int hit = iotlb.lookup(did, 0, iova);
+        if (hit >= 0) {
+            long v = iotlb.value(hit);
+            if ((v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) != 0) {
+                long size = SecondStagePte.levelSize(iotlb.level(hit));
+                out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+                return 0;
+            }
+        }
+        int r = secondStageWalk(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(aw), iova, write, false, false,
+                snpAllowedLegacy);
+        if (r != 0) {
+            return r;
+        }
+        if (walkPa >= MSI_LO && walkPa <= MSI_HI) {
+            return FaultReason.INTERRUPT_ADDRESS;
+        }
+        long size = SecondStagePte.levelSize(walkLevel);
+        iotlb.fill(did, 0, iova, walkLevel, Iotlb.KIND_SECOND_STAGE, (walkPa & ~(size - 1)) | walkPerm | Iotlb.V_DIRTY);
+        out.ok(walkPa, size);
+        return 0;
+    }
+
+    /**
+     * Second-stage walk (spec 3.7, 9.8) of {@code addr} from {@code table} with {@code levels} levels. On success
+     * sets {@link #walkPa}, {@link #walkLevel}, {@link #walkPerm} (Iotlb V_* bits) and {@link #walkDirty}.
+     */
+    private int secondStageWalk(long table, int levels, long addr, boolean write, boolean ssade, boolean sm, boolean snpAllowed) {
+        long perm = SecondStagePte.R | SecondStagePte.W;
+        int sllps = CapabilityRegister.sllps(cap);
+        for (int level = levels; level >= 1; level--) {
+            long ea = table + (long) SecondStagePte.index(addr, level) * 8;
+            long e;
+            try {
+                e = mem.read64(ea);
+            } catch (BusErrorException ex) {
+                if (level == levels) {
+                    return sm ? FaultReason.SM_SS_ROOT_INVALID : FaultReason.CONTEXT_INVALID;
+                }
+                return sm ? FaultReason.SM_SS_ACCESS : FaultReason.PAGING_ENTRY_INVALID;
+            }
+            if (!SecondStagePte.present(e)) {
+                return sm ? FaultReason.SM_SS_NOT_PRESENT : (write ? FaultReason.WRITE_DENIED : FaultReason.READ_DENIED);
+            }
+            perm &= e;
+            if (write && (perm & SecondStagePte.W) == 0) {
+                return sm ? FaultReason.SM_WRITE_DENIED : FaultReason.WRITE_DENIED;
+            }
+            if (!write && (perm & SecondStagePte.R) == 0) {
+                return sm ? FaultReason.SM_READ_DENIED : FaultReason.READ_DENIED;
+            }
+            boolean ps = level > 1 && (e & SecondStagePte.PS) != 0;
+            boolean large = ps && (level == 2 || level == 3);
+            if (large && (sllps & (1 << (level - 2))) == 0) {
+                return sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED; // PS without SLLPS support
+            }
+            if ((e & SecondStagePte.reserved(level, large, haw, snpAllowed)) != 0) {
+                return sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED;
+            }
+            if (ssade && (e & SecondStagePte.A) == 0) {
+                mem.getAndOr64(ea, SecondStagePte.A);
+            }
+            if (level == 1 || large) {
+                long size = SecondStagePte.levelSize(level);
+                boolean dirty = true;
+                if (ssade) {
+                    dirty = (e & SecondStagePte.D) != 0;
+                    if (write && !dirty) {
+                        mem.getAndOr64(ea, SecondStagePte.D);
+                        dirty = true;
+                    }
+                }
+                walkPa = (SecondStagePte.address(e) & ~(size - 1)) | (addr & (size - 1));
+                walkLevel = level;
+                walkPerm = (perm & SecondStagePte.R) != 0 ? Iotlb.V_READ : 0;
+                walkPerm |= (perm & SecondStagePte.W) != 0 ? Iotlb.V_WRITE : 0;
+                walkPerm |= (e & SecondStagePte.SNP) != 0 ? Iotlb.V_SNP : 0;
+                walkDirty = dirty;
+                return 0;
+            }
+            table = SecondStagePte.address(e);
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
+    /** Scalable-mode translation (spec 3.4.3, 9.4-9.6); 0, a fault reason, or minus a reason when a page request was queued. */
+    private int translateScalable(int rid, int pasid, long iova, int access, Translation out) {
+        int slot = contextCache.lookup(rid);
+        long c0;
+        long c1;
+        if (slot >= 0) {
+            c0 = contextCache.lo(slot);
+            c1 = contextCache.hi(slot);
+        } else {
+            long rta = rtaActive & RTADDR_RTA_MASK;
+            long half;
+            try {
+                long ra = RootEntry.entryAddress(rta, rid >>> 8) + ((rid & 0x80) != 0 ? 8 : 0);
+                half = mem.read64(ra);
+            } catch (BusErrorException e) {
+                return FaultReason.SM_ROOT_ACCESS;
+            }
+            if (!RootEntry.present(half)) {
+                return FaultReason.SM_ROOT_NOT_PRESENT;
+            }
+            if ((half & RootEntry.reservedLo(haw)) != 0) {
+                return FaultReason.SM_ROOT_RESERVED;
+            }
+            long c2;
+            long c3;
+            try {
+                long ca = ScalableContextEntry.entryAddress(RootEntry.contextTablePointer(half), rid & 0xff);
+                c0 = mem.read64(ca);
+                c1 = mem.read64(ca + 8);
+                c2 = mem.read64(ca + 16);
+                c3 = mem.read64(ca + 24);
+            } catch (BusErrorException e) {
+                return FaultReason.SM_CONTEXT_ACCESS;
+            }
+            if (!ScalableContextEntry.present(c0)) {
+                return FaultReason.SM_CONTEXT_NOT_PRESENT;
+            }
+            if ((c0 & ScalableContextEntry.reservedQ0(haw)) != 0 || (c1 & ScalableContextEntry.RESERVED_Q1) != 0 || (c2 | c3) != 0) {
+                return FaultReason.SM_CONTEXT_RESERVED;
+            }
+            tFpd = (c0 & ScalableContextEntry.FPD) != 0;
+            if (((c0 & ScalableContextEntry.DTE) != 0 && !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.DT))
+                    || ((c0 & ScalableContextEntry.PRE) != 0 && !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.PRS))
+                    || (ScalableContextEntry.ridPasid(c1) != 0 && !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.RPS))) {
+                return FaultReason.SM_CONTEXT_INVALID;
+            }
+            contextCache.fill(rid, c0, c1);
+        }
+        tFpd = (c0 & ScalableContextEntry.FPD) != 0;
+        tCtx0 = c0;
+        tCtx1 = c1;
+        if (pasid != DmaAttributes.NO_PASID && (c0 & ScalableContextEntry.PASIDE) == 0) {
+            return FaultReason.SM_PASIDE_CLEAR;
+        }
+        int p = pasid == DmaAttributes.NO_PASID ? ScalableContextEntry.ridPasid(c1) : pasid;
+        if (p >= ScalableContextEntry.pasidLimit(c0)) {
+            return FaultReason.SM_PASID_RANGE;
+        }
+        int ps = pasidCache.lookup(rid, p);
+        long e0;
+        long e1;
+        long e2;
+        boolean pdeFpd;
+        if (ps >= 0) {
+            e0 = pasidCache.q0(ps);
+            e1 = pasidCache.q1(ps);
+            e2 = pasidCache.q2(ps);
+            pdeFpd = pasidCache.pdeFpd(ps);
+        } else {
+            long pde;
+            try {
+                pde = mem.read64(PasidDirectoryEntry.entryAddress(ScalableContextEntry.pasidDirPointer(c0), p));
+            } catch (BusErrorException e) {
+                return FaultReason.SM_PDE_ACCESS;
+            }
+            pdeFpd = PasidDirectoryEntry.fpd(pde);
+            tFpd |= pdeFpd;
+            if (!PasidDirectoryEntry.present(pde)) {
+                return FaultReason.SM_PDE_NOT_PRESENT;
+            }
+            if ((pde & PasidDirectoryEntry.reserved(haw)) != 0) {
+                return FaultReason.SM_PDE_RESERVED;
+            }
+            try {
+                long pa = PasidTableEntry.entryAddress(PasidDirectoryEntry.tablePointer(pde), p);
+                e0 = mem.read64(pa);
+                e1 = mem.read64(pa + 8);
+                e2 = mem.read64(pa + 16);
+            } catch (BusErrorException e) {
+                return FaultReason.SM_PE_ACCESS;
+            }
+            tFpd |= PasidTableEntry.fpd(e0);
+            if (!PasidTableEntry.present(e0)) {
+                return FaultReason.SM_PE_NOT_PRESENT;
+            }
+            if ((e0 & PasidTableEntry.reservedQ0(haw)) != 0 || (e1 & PasidTableEntry.RESERVED_Q1) != 0
+                    || (e2 & PasidTableEntry.reservedQ2(haw)) != 0) {
+                return FaultReason.SM_PE_RESERVED;
+            }
+            if (!pasidEntryValid(e0, e2)) {
+                return FaultReason.SM_PE_INVALID;
+            }
+            pasidCache.fill(rid, p, e0, e1, e2, pdeFpd);
+        }
+        tFpd |= pdeFpd | PasidTableEntry.fpd(e0);
+        boolean priv = pasid != DmaAttributes.NO_PASID && (access & Translation.ACCESS_PRIV) != 0;
+        boolean exec = pasid != DmaAttributes.NO_PASID && (access & Translation.ACCESS_EXEC) != 0;
+        if (exec && !PasidTableEntry.ere(e2)) {
+            return FaultReason.SM_ERE_CLEAR;
+        }
+        if (priv && !PasidTableEntry.sre(e2)) {
+            return FaultReason.SM_SRE_CLEAR;
+        }
+        int pgtt = PasidTableEntry.pgtt(e0);
+        if (pgtt == PasidTableEntry.PGTT_PASS_THROUGH) {
+            out.ok(iova, PhysicalMemory.FRAME_SIZE);
+            return 0;
+        }
+        int did = PasidTableEntry.did(e1);
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        int hit = iotlb.lookup(did, p, iova);
+        if (hit >= 0) {
+            long v = iotlb.value(hit);
+            if (permitted(v, write, priv, exec, e2, pgtt) && (!write || (v & Iotlb.V_DIRTY) != 0)) {
+                long size = SecondStagePte.levelSize(iotlb.level(hit));
+                out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+                return 0;
+            }
+        }
+        int r;
+        int kind;
+        if (pgtt == PasidTableEntry.PGTT_SECOND_STAGE) {
+            int aw = PasidTableEntry.aw(e0);
+            int width = Math.min(CapabilityRegister.agawToWidth(aw), CapabilityRegister.mgaw(cap));
+            if ((iova >>> width) != 0) {
+                return FaultReason.SM_BEYOND_SS_AGAW;
+            }
+            r = secondStageWalk(PasidTableEntry.ssptptr(e0), CapabilityRegister.agawToLevels(aw), iova, write,
+                    PasidTableEntry.ssade(e0), true, true);
+            kind = Iotlb.KIND_SECOND_STAGE;
+        } else {
+            r = firstStageWalk(e0, e2, iova, write, priv, exec, pgtt == PasidTableEntry.PGTT_NESTED);
+            kind = pgtt == PasidTableEntry.PGTT_NESTED ? Iotlb.KIND_NESTED : Iotlb.KIND_FIRST_STAGE;
+        }
+        if (r != 0) {
+            if (pageRequestEligible(r) && (c0 & ScalableContextEntry.PRE) != 0 && priCapable(rid)
+                    && queuePageRequest(rid, pasid, iova, access)) {
+                return -r;
+            }
+            return r;
+        }
+        if (walkPa >= MSI_LO && walkPa <= MSI_HI) {
+            return FaultReason.SM_INTERRUPT_ADDRESS;
+        }
+        long size = SecondStagePte.levelSize(walkLevel);
+        iotlb.fill(did, p, iova, walkLevel, kind, (walkPa & ~(size - 1)) | walkPerm | (walkDirty ? Iotlb.V_DIRTY : 0));
+        out.ok(walkPa, size);
+        return 0;
+    }
+
+    /** Whether cached permission bits allow the access (first stage: R/W, U/S, XD with WPE/NXE; second stage: R/W). */
+    private static boolean permitted(long v, boolean write, boolean priv, boolean exec, long e2, int pgtt) {
+        if (pgtt == PasidTableEntry.PGTT_SECOND_STAGE) {
+            return (v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) != 0;
+        }
+        if (!priv && (v & V_USER) == 0) {
+            return false;
+        }
+        if (write && (v & Iotlb.V_WRITE) == 0 && (!priv || PasidTableEntry.wpe(e2))) {
+            return false;
+        }
+        if (write && pgtt == PasidTableEntry.PGTT_NESTED && (v & V_SS_WRITE) == 0) {
+            return false;
+        }
+        return !(exec && (v & V_XD) != 0);
+    }
+
+    /** First-stage cached bits: the walk's U/S, XD, and (nested) second-stage write permission. */
+    private static final long V_USER = 32;
+    private static final long V_XD = 64;
+    private static final long V_SS_WRITE = 128;
+
+    private boolean pasidEntryValid(long e0, long e2) {
+        int pgtt = PasidTableEntry.pgtt(e0);
+        int aw = PasidTableEntry.aw(e0);
+        boolean awOk = (CapabilityRegister.sagaw(cap) & (1 << aw)) != 0;
+        int fspm = PasidTableEntry.fspm(e2);
+        boolean fspmOk = fspm == 0 || (fspm == 1 && CapabilityRegister.has(cap, CapabilityRegister.FL5LP));
+        boolean ssadeOk = !PasidTableEntry.ssade(e0) || ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SLADS);
+        switch (pgtt) {
+            case PasidTableEntry.PGTT_FIRST_STAGE:
+                return ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.FLTS) && fspmOk;
+            case PasidTableEntry.PGTT_SECOND_STAGE:
+                return ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SLTS) && awOk && ssadeOk;
+            case PasidTableEntry.PGTT_NESTED:
+                return ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.NEST)
+                        && ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.FLTS)
+                        && ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SLTS) && awOk && fspmOk && ssadeOk;
+            case PasidTableEntry.PGTT_PASS_THROUGH:
+                return ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.PT);
+            default:
+                return false;
+        }
+    }
+
+    /**
+     * First-stage walk (spec 3.6, 9.7) in the x86-64 format; with {@code nested}, every table address and the
+     * final output are guest-physical and translated through the second stage of the same PASID entry (3.8).
+     * Sets A on every entry used and D on the leaf for writes, atomically.
+     */
+    private int firstStageWalk(long e0, long e2, long addr, boolean write, boolean priv, boolean exec, boolean nested) {
+        int levels = PasidTableEntry.fspm(e2) == PasidTableEntry.FSPM_5_LEVEL ? 5 : 4;
+        int width = levels == 5 ? 57 : 48;
+        if (((addr << (64 - width)) >> (64 - width)) != addr) {
+            return FaultReason.SM_NON_CANONICAL;
+        }
+        boolean nxe = PasidTableEntry.nxe(e2);
+        boolean writable = true;
+        boolean user = true;
+        boolean xd = false;
+        long table = PasidTableEntry.fsptptr(e2);
+        int ssLevels = CapabilityRegister.agawToLevels(PasidTableEntry.aw(e0));
+        int ssWidth = Math.min(CapabilityRegister.agawToWidth(PasidTableEntry.aw(e0)), CapabilityRegister.mgaw(cap));
+        boolean ssade = PasidTableEntry.ssade(e0);
+        for (int level = levels; level >= 1; level--) {
+            long tablePa = table;
+            if (nested) {
+                if ((table >>> ssWidth) != 0) {
+                    return FaultReason.SM_NESTED_FS_TABLE_BEYOND_SS;
+                }
+                int r = secondStageWalk(PasidTableEntry.ssptptr(e0), ssLevels, table, false, ssade, true, true);
+                if (r != 0) {
+                    return r;
+                }
+                tablePa = walkPa;
+            }
+            long ea = tablePa + (long) SecondStagePte.index(addr, level) * 8;
+            long e;
+            try {
+                e = mem.read64(ea);
+            } catch (BusErrorException ex) {
+                return level == levels && !nested ? FaultReason.SM_FS_ROOT_ACCESS : FaultReason.SM_FS_ACCESS;
+            }
+            if (!FirstStagePte.present(e)) {
+                return FaultReason.SM_FS_NOT_PRESENT;
+            }
+            boolean ps = (e & FirstStagePte.PS) != 0;
+            boolean large = ps && (level == 2 || level == 3);
+            if (large && level == 3 && !CapabilityRegister.has(cap, CapabilityRegister.FL1GP)) {
+                return FaultReason.SM_FS_RESERVED;
+            }
+            if ((e & FirstStagePte.reserved(level, large, haw, nxe)) != 0) {
+                return FaultReason.SM_FS_RESERVED;
+            }
+            writable &= (e & FirstStagePte.RW) != 0;
+            user &= (e & FirstStagePte.US) != 0;
+            xd |= nxe && (e & FirstStagePte.XD) != 0;
+            boolean leaf = level == 1 || large;
+            if (leaf) {
+                if (!priv && !user) {
+                    return FaultReason.SM_USER_TO_SUPERVISOR;
+                }
+                if (write && !writable && (!priv || PasidTableEntry.wpe(e2))) {
+                    return FaultReason.SM_WRITE_DENIED;
+                }
+                if (exec && xd) {
+                    return FaultReason.SM_EXECUTE_DISABLED;
+                }
+            }
+            long ad = FirstStagePte.A | (leaf && write ? FirstStagePte.D : 0);
+            if ((e & ad) != ad) {
+                e = mem.getAndOr64(ea, ad) | ad; // the entry was just read from RAM: the update cannot fail
+            }
+            if (leaf) {
+                long size = SecondStagePte.levelSize(level);
+                long out = FirstStagePte.address(e, level) | (addr & (size - 1));
+                boolean dirty = (e & FirstStagePte.D) != 0;
+                long perm = Iotlb.V_READ | (writable ? Iotlb.V_WRITE : 0) | (user ? V_USER : 0) | (xd ? V_XD : 0);
+                int outLevel = level;
+                if (nested) {
+                    if ((out >>> ssWidth) != 0) {
+                        return FaultReason.SM_BEYOND_SS_AGAW;
+                    }
+                    int r = secondStageWalk(PasidTableEntry.ssptptr(e0), ssLevels, out, write, ssade, true, true);
+                    if (r != 0) {
+                        return r;
+                    }
+                    perm |= (walkPerm & Iotlb.V_WRITE) != 0 ? V_SS_WRITE : 0;
+                    perm |= walkPerm & Iotlb.V_SNP;
+                    dirty &= walkDirty;
+                    outLevel = Math.min(level, walkLevel);
+                    out = walkPa;
+                }
+                walkPa = out;
+                walkLevel = outLevel;
+                walkPerm = perm;
+                walkDirty = dirty;
+                return 0;
+            }
+            table = FirstStagePte.address(e, level);
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
+    private static boolean pageRequestEligible(int reason) {
+        switch (reason) {
+            case FaultReason.SM_FS_NOT_PRESENT:
+            case FaultReason.SM_SS_NOT_PRESENT:
+            case FaultReason.SM_WRITE_DENIED:
+            case FaultReason.SM_READ_DENIED:
+            case FaultReason.SM_USER_TO_SUPERVISOR:
+            case FaultReason.SM_EXECUTE_DISABLED:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private boolean priCapable(int rid) {
+        for (PciFunction f : context.pci().functions()) {
+            if (f.rid() == rid && f.iommuUnit().equals(name)) {
+                return f.priCapable();
+            }
+        }
+        return false;
+    }
+
+    /** Writes a page request descriptor at PQT (spec 7.5.1); false when the queue is not set up or full (PRO). */
+    private boolean queuePageRequest(int rid, int pasid, long addr, int access) {
+        if (pqa == 0 || !ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.PRS)) {
+            return false;
+        }
+        long size = pqBytes(pqa);
+        long next = (pqt + PageRequestDescriptor.SIZE) % size;
+        if (next == pqh) {
+            prs |= PRS_PRO;
+            return false;
+        }
+        long a = (pqa & PQA_ADDR_MASK) + pqt;
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        int prg = nextPrgIndex;
+        nextPrgIndex = (nextPrgIndex + 1) & 0x1ff;
+        try {
+            mem.write64(a, PageRequestDescriptor.encodeQ0(rid, pasid, (access & Translation.ACCESS_EXEC) != 0,
+                    pasid >= 0 && (access & Translation.ACCESS_PRIV) != 0));
+            mem.write64(a + 8, PageRequestDescriptor.encodeQ1(addr, !write, write, true, prg));
+            mem.write64(a + 16, 0);
+            mem.write64(a + 24, 0);
+        } catch (BusErrorException e) {
+            return false;
+        }
+        pqt = next;
+        if ((prs & PRS_PPR) == 0) {
+            prs |= PRS_PPR;
+            if ((pectl & ECTL_IM) != 0) {
+                pectl |= ECTL_IP;
+            } else {
+                pendingSignals |= SIG_PRQ;
+            }
+        }
+        return true;
+    }
+
+    // =====================================================================================================
+    // Structure frames
+    // =====================================================================================================
+
+    @Override
+    public void visitStructureFrames(LongConsumer frame) {
+        Set<Long> seen = new HashSet<>();
+        LongConsumer once = pa -> {
+            if (seen.add(pa & ~0xfffL)) {
+                frame.accept(pa & ~0xfffL);
+            }
+        };
+        synchronized (lock) {
+            if ((gsts & GSTS_QIES) != 0 || iqa != 0) {
+                long qbytes = 4096L << (iqa & IQA_QS_MASK);
+                for (long o = 0; o < qbytes; o += 4096) {
+                    once.accept((iqa & IQA_ADDR_MASK) + o);
+                }
+            }
+            if (pqa != 0) {
+                for (long o = 0; o < pqBytes(pqa); o += 4096) {
+                    once.accept((pqa & PQA_ADDR_MASK) + o);
+                }
+            }
+            if ((gsts & GSTS_RTPS) == 0) {
+                return;
+            }
+            long rta = rtaActive & RTADDR_RTA_MASK;
+            boolean sm = scalableMode();
+            once.accept(rta);
+            for (int bus = 0; bus < 256; bus++) {
+                long ra = RootEntry.entryAddress(rta, bus);
+                if (!mem.isRam(ra, 16)) {
+                    return;
+                }
+                for (int half = 0; half < (sm ? 2 : 1); half++) {
+                    long re = mem.read64(ra + half * 8);
+                    if (!RootEntry.present(re) || !mem.isRam(RootEntry.contextTablePointer(re), 4096)) {
+                        continue;
+                    }
+                    long ctp = RootEntry.contextTablePointer(re);
+                    once.accept(ctp);
+                    if (!sm) {
+                        for (int devfn = 0; devfn < 256; devfn++) {
+                            long lo = mem.read64(ContextEntry.entryAddress(ctp, devfn));
+                            long hi = mem.read64(ContextEntry.entryAddress(ctp, devfn) + 8);
+                            if (ContextEntry.present(lo) && ContextEntry.tt(lo) != ContextEntry.TT_PASS_THROUGH) {
+                                visitSecondStage(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(ContextEntry.aw(hi)), once);
+                            }
+                        }
+                    } else {
+                        for (int i = 0; i < 128; i++) {
+                            long c0 = mem.read64(ctp + (long) i * ScalableContextEntry.SIZE);
+                            if (ScalableContextEntry.present(c0)) {
+                                visitPasidDirectory(c0, once);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private void visitPasidDirectory(long c0, LongConsumer once) {
+        long dir = ScalableContextEntry.pasidDirPointer(c0);
+        int dirEntries = ScalableContextEntry.pasidLimit(c0) >>> PasidDirectoryEntry.PASID_PDE_SHIFT;
+        for (long o = 0; o < (long) dirEntries * 8; o += 4096) {
+            if (!mem.isRam(dir + o, 4096)) {
+                return;
+            }
+            once.accept(dir + o);
+        }
+        for (int i = 0; i < dirEntries; i++) {
+            long pde = mem.read64(dir + i * 8L);
+            if (!PasidDirectoryEntry.present(pde) || !mem.isRam(PasidDirectoryEntry.tablePointer(pde), 4096)) {
+                continue;
+            }
+            long pt = PasidDirectoryEntry.tablePointer(pde);
+            once.accept(pt);
+            for (int j = 0; j < PasidTableEntry.PASIDS_PER_TABLE; j++) {
+                long e0 = mem.read64(pt + j * 64L);
+                long e2 = mem.read64(pt + j * 64L + 16);
+                if (!PasidTableEntry.present(e0)) {
+                    continue;
+                }
+                int pgtt = PasidTableEntry.pgtt(e0);
+                if (pgtt == PasidTableEntry.PGTT_SECOND_STAGE || pgtt == PasidTableEntry.PGTT_NESTED) {
+                    visitSecondStage(PasidTableEntry.ssptptr(e0), CapabilityRegister.agawToLevels(PasidTableEntry.aw(e0)), once);
+                }
+                if (pgtt == PasidTableEntry.PGTT_FIRST_STAGE) {
+                    visitFirstStage(PasidTableEntry.fsptptr(e2), PasidTableEntry.fspm(e2) == 1 ? 5 : 4, once);
+                }
+                // nested first-stage tables are guest-physical: they are the guest's memory, reached through the
+                // second stage, and already part of the second stage's mapped frames
+            }
+        }
+    }
+
+    private void visitSecondStage(long table, int level, LongConsumer once) {
+        if (!mem.isRam(table, 4096)) {
+            return;
+        }
+        once.accept(table);
+        if (level == 1) {
+            return;
+        }
+        for (int i = 0; i < 512; i++) {
+            long e = mem.read64(table + i * 8L);
+            if (SecondStagePte.present(e) && (e & SecondStagePte.PS) == 0) {
+                visitSecondStage(SecondStagePte.address(e), level - 1, once);
+            }
+        }
+    }
+
+    private void visitFirstStage(long table, int level, LongConsumer once) {
+        if (!mem.isRam(table, 4096)) {
+            return;
+        }
+        once.accept(table);
+        if (level == 1) {
+            return;
+        }
+        for (int i = 0; i < 512; i++) {
+            long e = mem.read64(table + i * 8L);
+            if (FirstStagePte.present(e) && (e & FirstStagePte.PS) == 0) {
+                visitFirstStage(FirstStagePte.address(e, level), level - 1, once);
+            }
+        }
+    }
+}
