@@ -878,8 +878,8 @@ final class Smmuv3Unit implements IommuUnitModel {
                 return fault(out, r, sid, ssid, iova, access, true);
             }
             configCache.fill(sid, cdIndex, cd);
-        } else if ((iova >>> (s2 ? w.s2InputBits : id.oasBits())) != 0) {
-            // stage 1 bypassed (S1DSS=bypass): input beyond the stage-2 input size
+        } else if ((iova >>> (s2 ? id.iasBits() : id.oasBits())) != 0) {
+            // stage 1 bypassed (Config=S2 or S1DSS=bypass): input beyond IAS (OAS without stage 2)
             w.faultS2 = 0;
             w.faultClass = EventRecord.CLASS_IN;
             return fault(out, EventRecord.F_ADDR_SIZE, sid, ssid, iova, access, true);
