@@ -99,6 +99,7 @@ final class MockIoPageTable {
                 for (long k = 0; k < n; k++) {
                     long entry = table + 8L * (index + k);
                     if (memory.read64(entry) != 0) {
+                        done += k;
                         releaseTail(parent, n - k, l2e, block);
                         throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped", va + k * pgsize);
                     }
