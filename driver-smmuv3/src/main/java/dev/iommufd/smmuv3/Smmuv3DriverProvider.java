@@ -46,7 +46,7 @@ public final class Smmuv3DriverProvider implements IommuDriverProvider {
     @Override
     public Set<Capability> capabilities() {
         return EnumSet.of(Capability.PAGING, Capability.BLOCKED_DOMAIN, Capability.IDENTITY_DOMAIN,
-                Capability.ENFORCE_CACHE_COHERENCY, Capability.DIRTY_TRACKING, Capability.HW_INFO);
+                Capability.ENFORCE_CACHE_COHERENCY, Capability.DIRTY_TRACKING, Capability.PASID, Capability.HW_INFO);
     }
 
     @Override
