@@ -97,6 +97,10 @@ final class EndToEndRules {
                                     "device read of the page below the map", "");
                             Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova + LEN, new byte[8]),
                                     "device read of the page above the map", "");
+                            for (long off = 0; off < LEN; off += 0x4000) {
+                                Expect.dma(DmaStatus.OK, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova + off, new byte[8]),
+                                        "device read inside the map", "");
+                            }
                             long pa = w.process.translate(w.va);
                             Expect.that(w.process.pinCount(pa) > 0, "the core did not pin the mapped page (pin count 0)");
                             w.fd.ioasUnmap(w.ioas, w.iova, LEN);
