@@ -321,4 +321,29 @@ class SimulatedUserProcessTest {
             fails(Errno.EINVAL, () -> p.setRlimitMemlock(-1));
         }
     }
+
+    @Test
+    void racingFirstTouchesAllocateEachPageOnce() throws Exception {
+        try (SimulatedMachine m = machine(64L << 20)) {
+            UserProcess p = m.spawn("app", 1000);
+            int pages = 2048;
+            long va = p.mmap(0, pages * PAGE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            long[][] seen = new long[2][pages];
+            Thread[] ts = new Thread[2];
+            for (int t = 0; t < 2; t++) {
+                int me = t;
+                ts[t] = new Thread(() -> {
+                    for (int i = 0; i < pages; i++) {
+                        seen[me][i] = p.translate(va + i * PAGE);
+                    }
+                });
+                ts[t].start();
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+            assertArrayEquals(seen[0], seen[1], "both threads see the same frame for every page");
+            assertEquals(pages, m.memory().frames().allocatedFrames(), "losers of a race gave their frame back");
+        }
+    }
 }

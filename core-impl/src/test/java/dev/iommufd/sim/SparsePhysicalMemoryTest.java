@@ -234,6 +234,20 @@ class SparsePhysicalMemoryTest {
         assertThrows(BusErrorException.class, () -> mem.zero(16 * MiB - 4096, 8192));
     }
 
+    @Test
+    void ramNearTheTopOfThe52BitSpaceWorks() {
+        long base = (1L << 52) - (64L << 20);
+        SparsePhysicalMemory mem = new SparsePhysicalMemory(List.of(new MemoryRange(0x4000_0000L, 16 * MiB),
+                new MemoryRange(base, 64L << 20)));
+        mem.write64((1L << 52) - 8, 0x77);
+        assertEquals(0x77, mem.read64((1L << 52) - 8));
+        assertThrows(BusErrorException.class, () -> mem.read64(1L << 52));
+        long block = mem.frames().allocate(14); // 64 MiB: only the high range has one
+        assertEquals(base, block);
+        assertEquals(0, mem.read64((1L << 52) - 8), "allocated blocks read as zero");
+        assertThrows(IllegalArgumentException.class, () -> new SparsePhysicalMemory(List.of(new MemoryRange(1L << 52, 4096))));
+    }
+
     private static void await(CountDownLatch l) {
         try {
             l.await();

@@ -196,7 +196,7 @@ class BinaryDistributionTest {
     void aThirdPartyJarIsFoundThroughDriverPathAndInLib() throws Exception {
         int bundled = bundledDriverIds().size();
         Path vendor = Files.createDirectory(unpacked.resolve("vendor-drivers"));
-        Path jar = TestDriverJar.write(vendor, "acme-iommu-1.0.jar", "AcmeProvider", "acme", SpiVersion.CURRENT);
+        Path jar = TestDriverJar.write(vendor, "acme-iommu-1.0.jar", "AcmeProvider", "acme", SpiVersion.CURRENT, "vtd");
 
         Run viaPath = launch("drivers", "--driver-path", vendor.toString());
         assertEquals(0, viaPath.exitCode(), viaPath::toString);

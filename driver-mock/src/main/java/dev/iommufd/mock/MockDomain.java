@@ -190,12 +190,17 @@ public final class MockDomain implements IommuDomain {
         dirtyTracking = enable;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>With tracking disabled, a recorder is EINVAL (the kernel mock's rule); a null recorder just clears D bits.
+     */
     @Override
     public void readAndClearDirty(long iova, long size, int flags, DirtyRecorder dirty) {
         if ((this.flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {
             throw ErrnoException.notSupported("read_and_clear_dirty on a mock domain allocated without DIRTY_TRACKING");
         }
-        if (!dirtyTracking && dirty != null) {
+        if (!dirtyTracking && dirty != null && dirty.hasBitmap()) {
             throw ErrnoException.of(Errno.EINVAL, "dirty tracking is not enabled on the domain");
         }
         if (size <= 0) {

@@ -1,23 +1,32 @@
 package dev.iommufd.cli;
 
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.drivers.DriverCatalog;
+import dev.iommufd.drivers.HardwareModelCatalog;
+import dev.iommufd.spi.Availability;
 import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
+import dev.iommufd.spi.hw.HardwareModelProvider;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.net.URLClassLoader;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.StringJoiner;
 
 /**
  * {@code iommufd-sim drivers}: every {@link IommuDriverProvider} on the class path (and in {@code --driver-path}
- * directories) with its id, version, SPI version, capabilities and where it came from; providers that break a
- * discovery rule are reported on standard error and make the command fail.
+ * directories), as {@link DriverCatalog} discovers them, with id, version, SPI version, capabilities, where each
+ * came from and whether it is available (probed on a {@link ProbeMachine}); then the hardware models.
  */
 final class DriversCommand implements Command {
     private static final Option DRIVER_PATH = Option.repeatableValue("driver-path", "DIR",
             "also load the driver jars (*.jar) in DIR");
+    private static final Option NO_PROBE = Option.flag("no-probe",
+            "do not build a simulated machine to ask each driver whether it is available");
 
     @Override
     public String name() {
@@ -26,12 +35,12 @@ final class DriversCommand implements Command {
 
     @Override
     public String summary() {
-        return "List the IOMMU drivers found on the class path";
+        return "List the IOMMU drivers and hardware models found on the class path";
     }
 
     @Override
     public String synopsis() {
-        return "[--driver-path DIR]...";
+        return "[--driver-path DIR]... [--no-probe]";
     }
 
     @Override
@@ -40,16 +49,19 @@ final class DriversCommand implements Command {
                 Lists every IOMMU driver provider (dev.iommufd.spi.IommuDriverProvider) that ServiceLoader finds:
                 the bundled drivers, and the jars in each --driver-path directory. For each driver: its id,
                 description, version, the SPI version it was built for, its declared capabilities, the hardware
-                models it drives and the jar it came from.
+                models it drives, the jar it came from, and whether it is available: the driver's probe() on a
+                simulated machine with one unit of each of its hardware models (q35 for vtd and amdvi, virt for
+                smmuv3, pseries for ppc-spapr), or why not. Then every hardware model with its presets.
 
-                A provider that breaks a discovery rule (cannot be loaded, malformed id, another SPI version, an id
-                provided twice) is reported on standard error and the command exits with 1.
+                Discovery follows the rules of IommuDriverProvider: a provider that cannot be loaded, has a
+                malformed id, was built for another SPI version or shares its id with another jar fails discovery;
+                the command then prints the reason (naming the jar) and exits with 1.
                 """;
     }
 
     @Override
     public List<Option> options() {
-        return List.of(DRIVER_PATH);
+        return List.of(DRIVER_PATH, NO_PROBE);
     }
 
     @Override
@@ -57,44 +69,74 @@ final class DriversCommand implements Command {
         if (!args.positional().isEmpty()) {
             throw new UsageException("unexpected argument '" + args.positional().get(0) + "'");
         }
+        boolean probe = !args.has(NO_PROBE.name());
         ClassLoader base = IommufdSim.class.getClassLoader();
         List<String> dirs = args.values(DRIVER_PATH.name());
         if (dirs.isEmpty()) {
-            return list(DriverDiscovery.scan(base), terminal);
+            return list(base, probe, terminal);
         }
         DriverPath path = DriverPath.of(dirs);
         try (URLClassLoader loader = path.classLoader(base)) {
-            return list(DriverDiscovery.scan(loader), terminal);
+            return list(loader, probe, terminal);
         } catch (IOException e) {
             terminal.err().println("iommufd-sim drivers: cannot close the driver path class loader: " + e.getMessage());
             return ExitCode.FAILURE;
         }
     }
 
-    private static int list(DriverDiscovery discovery, Terminal terminal) {
+    private static int list(ClassLoader loader, boolean probe, Terminal terminal) {
+        DriverCatalog drivers;
+        HardwareModelCatalog models;
+        try {
+            drivers = DriverCatalog.load(loader);
+            models = HardwareModelCatalog.load(loader);
+        } catch (ErrnoException e) {
+            terminal.err().println("iommufd-sim drivers: discovery failed: " + e.getMessage());
+            return ExitCode.FAILURE;
+        }
         PrintStream out = terminal.out();
-        List<DriverDiscovery.Found> found = discovery.found();
-        for (DriverDiscovery.Found f : found) {
-            IommuDriverProvider p = f.provider();
+        for (IommuDriverProvider p : drivers.all()) {
             out.println(p.id() + " - " + p.description());
             out.println("  version:         " + p.version());
             out.println("  SPI version:     " + p.spiVersion());
             out.println("  capabilities:    " + capabilities(p.capabilities()));
-            out.println("  hardware models: " + String.join(", ", p.hardwareModels()));
-            out.println("  jar:             " + f.origin());
+            out.println("  hardware models: " + String.join(", ", sorted(p.hardwareModels())));
+            out.println("  jar:             " + readable(DriverCatalog.location(p)));
+            if (probe) {
+                ProbeMachine.Outcome o = ProbeMachine.probe(p, models);
+                Availability a = o.availability();
+                String on = o.machine().isEmpty() ? "" : " (probed on " + o.machine() + ")";
+                out.println("  available:       " + (a.available() ? "yes" + on : "no: " + a.reason() + on));
+            }
         }
-        out.println(found.size() + (found.size() == 1 ? " driver" : " drivers") + " found (SPI version "
-                + SpiVersion.CURRENT + ")");
-        if (discovery.problems().isEmpty()) {
-            return ExitCode.OK;
+        int n = drivers.all().size();
+        out.println(n + (n == 1 ? " driver" : " drivers") + " found (SPI version " + SpiVersion.CURRENT + ")");
+        for (HardwareModelProvider m : models.all()) {
+            out.println("hardware model " + m.id() + ": presets " + String.join(", ", m.presets()) + "; jar "
+                    + readable(locationOf(m)));
         }
-        for (DriverDiscovery.Problem problem : discovery.problems()) {
-            terminal.err().println("iommufd-sim drivers: " + problem.origin() + ": " + problem.message());
+        return ExitCode.OK;
+    }
+
+    private static List<String> sorted(Set<String> s) {
+        return s.stream().sorted().toList();
+    }
+
+    private static String locationOf(HardwareModelProvider m) {
+        var source = m.getClass().getProtectionDomain().getCodeSource();
+        return source == null || source.getLocation() == null ? "(unknown)" : source.getLocation().toString();
+    }
+
+    /** A {@code file:} URL as a path; anything else as it is. */
+    static String readable(String location) {
+        if (location.startsWith("file:")) {
+            try {
+                return Path.of(URI.create(location)).toString();
+            } catch (IllegalArgumentException e) {
+                return location;
+            }
         }
-        terminal.err().println("iommufd-sim drivers: " + discovery.problems().size()
-                + (discovery.problems().size() == 1 ? " provider breaks" : " providers break")
-                + " a discovery rule (see dev.iommufd.spi.IommuDriverProvider)");
-        return ExitCode.FAILURE;
+        return location;
     }
 
     private static String capabilities(Set<Capability> caps) {

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code iommufd-sim drivers}: third-party jars through {@code --driver-path}, the discovery rules of
- * {@link dev.iommufd.spi.IommuDriverProvider} (id pattern, SPI version, unique ids), and its usage errors.
+ * {@code iommufd-sim drivers}: third-party jars through {@code --driver-path}, availability probed on a simulated
+ * machine, the discovery rules of {@link dev.iommufd.spi.IommuDriverProvider} (id pattern, SPI version, unique
+ * ids: a violation fails discovery naming the jars), and its usage errors.
  */
 class DriversCommandTest {
     private static final Pattern COUNT = Pattern.compile("(?m)^(\\d+) drivers? found \\(SPI version (\\d+)\\)$");
@@ -35,10 +36,12 @@ class DriversCommandTest {
     }
 
     @Test
-    void aJarInTheDriverPathIsListedWithEveryField() throws IOException {
+    void aJarInTheDriverPathIsListedWithEveryFieldAndProbedOnItsMachine() throws IOException {
         int bundled = count(CommandLineRun.of("drivers"));
         Path dir = dir("drivers");
-        Path jar = TestDriverJar.write(dir, "acme-iommu-9.8.7.jar", "AcmeProvider", "acme", SpiVersion.CURRENT);
+        // The VT-d hardware model is on the class path (driver-vtd is a runtime dependency): a q35 machine with one
+        // vtd unit is built and the driver's probe sees it.
+        Path jar = TestDriverJar.write(dir, "acme-iommu-9.8.7.jar", "AcmeProvider", "acme", SpiVersion.CURRENT, "vtd");
 
         CommandLineRun r = CommandLineRun.of("drivers", "--driver-path", dir.toString());
 
@@ -49,20 +52,46 @@ class DriversCommandTest {
                 + "  version:         9.8.7\n"
                 + "  SPI version:     " + SpiVersion.CURRENT + "\n"
                 + "  capabilities:    PAGING, PASID\n"
-                + "  hardware models: acme\n"
-                + "  jar:             " + jar.toAbsolutePath().normalize() + "\n"), r::toString);
+                + "  hardware models: vtd\n"
+                + "  jar:             " + jar.toAbsolutePath().normalize() + "\n"
+                + "  available:       no: test driver saw q35 vtd0=vtd (probed on q35 with vtd unit vtd0 (preset qemu))\n"),
+                r::toString);
         assertEquals("", r.err());
     }
 
     @Test
+    void aDriverWhoseHardwareModelIsMissingIsUnavailableAndSaysWhy() throws IOException {
+        Path dir = dir("orphan");
+        TestDriverJar.write(dir, "orphan.jar", "OrphanProvider", "orphan", SpiVersion.CURRENT, "no-such-model");
+
+        CommandLineRun r = CommandLineRun.of("drivers", "--driver-path", dir.toString());
+
+        assertEquals(ExitCode.OK, r.exitCode(), r::toString);
+        assertTrue(r.out().contains("  available:       no: no hardware model 'no-such-model' on the class path (known: "),
+                r::toString);
+    }
+
+    @Test
+    void noProbeLeavesOutAvailability() throws IOException {
+        Path dir = dir("quiet");
+        TestDriverJar.write(dir, "quiet.jar", "QuietProvider", "quiet", SpiVersion.CURRENT, "vtd");
+
+        CommandLineRun r = CommandLineRun.of("drivers", "--no-probe", "--driver-path", dir.toString());
+
+        assertEquals(ExitCode.OK, r.exitCode(), r::toString);
+        assertTrue(r.out().contains("quiet - "), r::toString);
+        assertFalse(r.out().contains("available:"), r::toString);
+    }
+
+    @Test
     void driverPathIsRepeatable() throws IOException {
-        int bundled = count(CommandLineRun.of("drivers"));
+        int bundled = count(CommandLineRun.of("drivers", "--no-probe"));
         Path a = dir("a");
         Path b = dir("b");
-        TestDriverJar.write(a, "one.jar", "OneProvider", "one", SpiVersion.CURRENT);
-        TestDriverJar.write(b, "two.jar", "TwoProvider", "two", SpiVersion.CURRENT);
+        TestDriverJar.write(a, "one.jar", "OneProvider", "one", SpiVersion.CURRENT, "vtd");
+        TestDriverJar.write(b, "two.jar", "TwoProvider", "two", SpiVersion.CURRENT, "vtd");
 
-        CommandLineRun r = CommandLineRun.of("drivers", "--driver-path", a.toString(), "--driver-path=" + b);
+        CommandLineRun r = CommandLineRun.of("drivers", "--no-probe", "--driver-path", a.toString(), "--driver-path=" + b);
 
         assertEquals(ExitCode.OK, r.exitCode(), r::toString);
         assertEquals(bundled + 2, count(r));
@@ -70,43 +99,45 @@ class DriversCommandTest {
     }
 
     @Test
-    void aProviderBuiltForAnotherSpiVersionIsRefused() throws IOException {
+    void aProviderBuiltForAnotherSpiVersionFailsDiscoveryNamingItsJar() throws IOException {
         Path dir = dir("old");
-        Path jar = TestDriverJar.write(dir, "old.jar", "OldProvider", "old", SpiVersion.CURRENT + 1);
+        Path jar = TestDriverJar.write(dir, "old.jar", "OldProvider", "old", SpiVersion.CURRENT + 1, "vtd");
 
         CommandLineRun r = CommandLineRun.of("drivers", "--driver-path", dir.toString());
 
         assertEquals(ExitCode.FAILURE, r.exitCode(), r::toString);
         assertFalse(r.out().contains("old - "), r::toString);
-        assertTrue(r.err().contains(jar.toAbsolutePath().normalize() + ": driver 'old' was built for SPI version "
-                + (SpiVersion.CURRENT + 1) + ", this core implements SPI version " + SpiVersion.CURRENT), r::toString);
+        assertTrue(r.err().startsWith("iommufd-sim drivers: discovery failed: EINVAL: "), r::toString);
+        assertTrue(r.err().contains("test.vendor.OldProvider"), r::toString);
+        assertTrue(r.err().contains(jar.getFileName().toString()), r::toString);
+        assertTrue(r.err().contains("SPI version " + (SpiVersion.CURRENT + 1)), r::toString);
+        assertFalse(r.err().contains("\tat "), r::toString);
     }
 
     @Test
-    void aMalformedIdIsRefused() throws IOException {
+    void aMalformedIdFailsDiscovery() throws IOException {
         Path dir = dir("bad");
-        TestDriverJar.write(dir, "bad.jar", "BadProvider", "Bad_Id", SpiVersion.CURRENT);
+        TestDriverJar.write(dir, "bad.jar", "BadProvider", "Bad_Id", SpiVersion.CURRENT, "vtd");
 
         CommandLineRun r = CommandLineRun.of("drivers", "--driver-path", dir.toString());
 
         assertEquals(ExitCode.FAILURE, r.exitCode(), r::toString);
-        assertTrue(r.err().contains("test.vendor.BadProvider has the id 'Bad_Id', which does not match"), r::toString);
+        assertTrue(r.err().contains("test.vendor.BadProvider"), r::toString);
+        assertTrue(r.err().contains("'Bad_Id'"), r::toString);
     }
 
     @Test
-    void anIdProvidedByTwoJarsIsRefusedNamingBothJars() throws IOException {
-        int bundled = count(CommandLineRun.of("drivers"));
+    void anIdProvidedByTwoJarsFailsDiscoveryNamingBothJars() throws IOException {
         Path dir = dir("dup");
-        Path first = TestDriverJar.write(dir, "a-first.jar", "FirstProvider", "twin", SpiVersion.CURRENT);
-        Path second = TestDriverJar.write(dir, "b-second.jar", "SecondProvider", "twin", SpiVersion.CURRENT);
+        TestDriverJar.write(dir, "a-first.jar", "FirstProvider", "twin", SpiVersion.CURRENT, "vtd");
+        TestDriverJar.write(dir, "b-second.jar", "SecondProvider", "twin", SpiVersion.CURRENT, "vtd");
 
         CommandLineRun r = CommandLineRun.of("drivers", "--driver-path", dir.toString());
 
         assertEquals(ExitCode.FAILURE, r.exitCode(), r::toString);
-        assertEquals(bundled, count(r), r::toString);
-        assertFalse(r.out().contains("twin - "), r::toString);
-        assertTrue(r.err().contains(first.toAbsolutePath().normalize() + " and " + second.toAbsolutePath().normalize()
-                + ": the driver id 'twin' is provided twice"), r::toString);
+        assertTrue(r.err().startsWith("iommufd-sim drivers: discovery failed: EEXIST: "), r::toString);
+        assertTrue(r.err().contains("'twin'") && r.err().contains("a-first.jar") && r.err().contains("b-second.jar"),
+                r::toString);
     }
 
     @Test
@@ -141,5 +172,14 @@ class DriversCommandTest {
         assertEquals(ExitCode.USAGE, o.exitCode(), o::toString);
         assertEquals("iommufd-sim drivers: option --driver-path needs a value: --driver-path DIR\n",
                 o.err().replace("\r\n", "\n"));
+    }
+
+    @Test
+    void theProbeProfileIsTheOneWhereTheModelHasItsOwnAddress() {
+        assertEquals("q35", ProbeMachine.profileFor("vtd").id());
+        assertEquals("q35", ProbeMachine.profileFor("amdvi").id());
+        assertEquals("virt", ProbeMachine.profileFor("smmuv3").id());
+        assertEquals("pseries", ProbeMachine.profileFor("ppc-spapr").id());
+        assertEquals("q35", ProbeMachine.profileFor("sw-nesting").id());
     }
 }

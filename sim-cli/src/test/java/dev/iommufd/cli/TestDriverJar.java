@@ -26,10 +26,11 @@ final class TestDriverJar {
     }
 
     /**
-     * Writes {@code dir/<jarName>} with one provider {@code test.vendor.<className>} whose {@code id()} is {@code id}
-     * and whose {@code spiVersion()} is {@code spi}.
+     * Writes {@code dir/<jarName>} with one provider {@code test.vendor.<className>} whose {@code id()} is {@code id},
+     * whose {@code spiVersion()} is {@code spi} and whose {@code hardwareModels()} is {@code model} alone. Its probe
+     * answers "no" with the machine's profile and unit names, so a test sees that it ran on a real machine.
      */
-    static Path write(Path dir, String jarName, String className, String id, int spi) throws IOException {
+    static Path write(Path dir, String jarName, String className, String id, int spi, String model) throws IOException {
         String source = """
                 package test.vendor;
 
@@ -49,12 +50,17 @@ final class TestDriverJar {
                     public String version() { return "9.8.7"; }
                     public int spiVersion() { return %3$d; }
                     public Set<Capability> capabilities() { return Set.of(Capability.PAGING, Capability.PASID); }
-                    public Availability probe(Machine machine) { return Availability.no("a test driver has no hardware"); }
+                    public Set<String> hardwareModels() { return Set.of("%4$s"); }
+                    public Availability probe(Machine machine) {
+                        StringBuilder units = new StringBuilder();
+                        machine.iommuUnits().forEach(u -> units.append(' ').append(u.name()).append('=').append(u.model()));
+                        return Availability.no("test driver saw " + machine.profile().id() + units);
+                    }
                     public IommuDriver bind(DriverContext context) {
                         throw new ErrnoException(Errno.ENODEV, "a test driver has no hardware");
                     }
                 }
-                """.formatted(className, id, spi);
+                """.formatted(className, id, spi, model);
         Path work = Files.createTempDirectory(dir, "src-" + className);
         Path src = work.resolve("test/vendor/" + className + ".java");
         Files.createDirectories(src.getParent());
