@@ -1,9 +1,6 @@
 package dev.iommufd.tck;
 
-import dev.iommufd.api.Errno;
-import dev.iommufd.api.ErrnoException;
 import dev.iommufd.tck.RuleOutcome.Status;
-import dev.iommufd.tck.fixture.CoreAttach;
 import dev.iommufd.tck.fixture.TckFixture;
 
 /** Runs one rule on one target in a fresh {@link TckFixture}; shared by the JUnit face and the launcher. */
@@ -25,11 +22,6 @@ public final class RuleRunner {
             return new RuleOutcome(rule, Status.SKIPPED, e.getMessage(), System.nanoTime() - t0, e);
         } catch (RuleViolation e) {
             return new RuleOutcome(rule, Status.FAILED, e.getMessage(), System.nanoTime() - t0, e);
-        } catch (ErrnoException e) {
-            if (e.errno() == Errno.EOPNOTSUPP && e.getMessage() != null && e.getMessage().startsWith(CoreAttach.NOT_AVAILABLE)) {
-                return new RuleOutcome(rule, Status.SKIPPED, e.getMessage(), System.nanoTime() - t0, e);
-            }
-            return new RuleOutcome(rule, Status.FAILED, "unexpected " + describe(e), System.nanoTime() - t0, e);
         } catch (Throwable e) {
             return new RuleOutcome(rule, Status.FAILED, "unexpected " + describe(e), System.nanoTime() - t0, e);
         }

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.iommufd.mock.MockIommuProvider;
 import dev.iommufd.platform.MachineConfig;
 import dev.iommufd.tck.RuleOutcome.Status;
-import dev.iommufd.tck.broken.WrongErrnoProvider;
+import dev.iommufd.tck.broken.WrappingProvider;
 import dev.iommufd.tck.rules.RuleCatalog;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -49,7 +49,17 @@ class RuleCatalogTest {
     /** A driver without a reference machine fails DISC-4 (required), and the machine rules say why they skipped. */
     @Test
     void driverWithoutMachineFailsLoudly() {
-        WrongErrnoProvider p = new WrongErrnoProvider() {
+        WrappingProvider p = new WrappingProvider() {
+            @Override
+            public String id() {
+                return "broken-nomachine";
+            }
+
+            @Override
+            protected String defect() {
+                return "declares no reference machine";
+            }
+
             @Override
             public Optional<MachineConfig> referenceMachine() {
                 return Optional.empty();
@@ -59,7 +69,7 @@ class RuleCatalogTest {
                 .drivers().get(0);
         assertEquals(Status.FAILED, r.outcome("DISC-4").status());
         assertTrue(r.outcome("DISC-4").message().contains("referenceMachine()"), r.outcome("DISC-4").message());
-        assertEquals(Status.SKIPPED, r.outcome("MAP-1").status());
+        assertEquals(Status.SKIPPED, r.outcome("MAP-1").status(), r.outcome("MAP-1").message());
         assertTrue(r.outcome("MAP-1").message().contains("see DISC-4"), r.outcome("MAP-1").message());
         assertTrue(r.requiredFailures() > 0);
     }
@@ -68,7 +78,7 @@ class RuleCatalogTest {
     @Test
     void unbuildableMachineIsAFailureNotASkip() {
         MachineConfig bad = MachineConfig.builder(dev.iommufd.platform.MachineProfile.Q35).ramSize(512L << 20)
-                .iommu(dev.iommufd.platform.IommuUnitConfig.of("mock0", "mock", "default")).build();
+                .iommu(dev.iommufd.platform.IommuUnitConfig.of("mock0", "mock", "no-such-preset")).build();
         DriverReport r = TckRun.run(List.of(new TckTarget(new MockIommuProvider(), bad, "test")), null,
                 new PrintStream(OutputStream.nullOutputStream())).drivers().get(0);
         assertEquals(Status.FAILED, r.outcome("TLB-1").status());
