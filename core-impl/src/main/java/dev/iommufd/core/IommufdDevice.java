@@ -40,6 +40,8 @@ public final class IommufdDevice extends IommufdObject {
     private final boolean holdsFile;
     private boolean bound;
     private boolean holdingFile;
+    /** {@code idev->vdev}: the device's vDEVICE, or null (guarded by the igroup lock; core3). */
+    VDevice vdev;
 
     private IommufdDevice(IommufdContext ctx, PciFunction function, DeviceHandle handle, Igroup igroup, boolean holdsFile) {
         super(ObjectKind.DEVICE);
@@ -111,6 +113,7 @@ public final class IommufdDevice extends IommufdObject {
      * @throws ErrnoException EBUSY while attached (or looked up by an in-flight call)
      */
     public void unbind() {
+        VDevice.revoke(this); // iommufd_device_pre_destroy: tombstones the vDEVICE (core3)
         ctx.objects().destroyByOwner(this);
     }
 

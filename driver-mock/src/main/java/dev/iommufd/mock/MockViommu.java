@@ -176,6 +176,83 @@ public final class MockViommu implements Viommu {
         driver.viommuDestroyed(this);
     }
 
+    /** {@code IOMMU_HW_QUEUE_TYPE_SELFTEST} (iommufd_test.h). */
+    public static final int IOMMU_HW_QUEUE_TYPE_SELFTEST = 0xdeadbeef;
+    /** {@code IOMMU_TEST_HW_QUEUE_MAX}. */
+    public static final int IOMMU_TEST_HW_QUEUE_MAX = 2;
+
+    private final MockHwQueue[] hwQueues = new MockHwQueue[IOMMU_TEST_HW_QUEUE_MAX];
+
+    /**
+     * {@code mock_viommu_init}'s copy-back of {@code struct iommu_viommu_selftest}. The iommufd mmap of the region
+     * is not modelled, so {@code out_mmap_offset} is 0 (see {@link #outputStruct}).
+     */
+    @Override
+    public byte[] userDataOut() {
+        return hasData ? outputStruct(0) : null;
+    }
+
+    /** {@code mock_get_hw_queue_size}: only IOMMU_HW_QUEUE_TYPE_SELFTEST. */
+    @Override
+    public int hwQueueSize(int type) {
+        return type == IOMMU_HW_QUEUE_TYPE_SELFTEST ? 1 : 0;
+    }
+
+    /**
+     * {@code mock_hw_queue_init_phys}: index at most IOMMU_TEST_HW_QUEUE_MAX - 1 (EINVAL), a free slot (EEXIST),
+     * index - 1 allocated first (EIO), {@code basePa} the parent domain's translation of {@code baseIova}
+     * (EFAULT); a queue above 0 depends on the one below.
+     */
+    @Override
+    public synchronized HwQueue initHwQueue(int type, int index, long baseIova, long basePa, long length) {
+        if (index < 0 || index >= IOMMU_TEST_HW_QUEUE_MAX) {
+            throw ErrnoException.of(Errno.EINVAL, "HW queue index %d is not below %d", index, IOMMU_TEST_HW_QUEUE_MAX);
+        }
+        if (hwQueues[index] != null) {
+            throw ErrnoException.of(Errno.EEXIST, "HW queue %d exists", index);
+        }
+        if (index > 0 && hwQueues[index - 1] == null) {
+            throw ErrnoException.of(Errno.EIO, "HW queue %d needs queue %d first", index, index - 1);
+        }
+        long pa;
+        try {
+            pa = parent.iovaToPhys(baseIova);
+        } catch (ErrnoException e) {
+            pa = -1;
+        }
+        if (pa != basePa) {
+            throw ErrnoException.of(Errno.EFAULT, "HW queue base %#x does not translate to %#x in the parent domain", baseIova, basePa);
+        }
+        MockHwQueue q = new MockHwQueue(index, index > 0 ? hwQueues[index - 1] : null);
+        hwQueues[index] = q;
+        return q;
+    }
+
+    /** A mock HW queue ({@code struct mock_hw_queue}). */
+    final class MockHwQueue implements HwQueue {
+        final int index;
+        final MockHwQueue prev;
+
+        MockHwQueue(int index, MockHwQueue prev) {
+            this.index = index;
+            this.prev = prev;
+        }
+
+        @Override
+        public HwQueue dependsOn() {
+            return prev;
+        }
+
+        @Override
+        public void destroy() {
+            synchronized (MockViommu.this) {
+                if (hwQueues[index] == this) {
+                    hwQueues[index] = null;
+                }
+            }
+        }
+    }
+
     /** Test hook: {@code in_data}, or 0 without user data. */
     public int inData() {
         return inData;
