@@ -107,6 +107,9 @@ public final class MockDomain implements IommuDomain {
         if ((prot & (IoProt.READ | IoProt.WRITE)) == 0) {
             throw ErrnoException.of(Errno.EINVAL, "prot %#x has neither READ nor WRITE", prot);
         }
+        if (driver.injectMapFailure()) {
+            throw ErrnoException.of(Errno.ENOENT, "injected failure (iommufd_should_fail) mapping iova %#x", iova);
+        }
         try {
             table.map(iova, paddr, pgsize, pgcount, prot);
         } catch (MockIoPageTable.PartialMapException e) {
@@ -190,6 +193,11 @@ public final class MockDomain implements IommuDomain {
         dirtyTracking = enable;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>With tracking disabled, a recorder is EINVAL (the kernel mock's rule); a null recorder just clears D bits.
+     */
     @Override
     public void readAndClearDirty(long iova, long size, int flags, DirtyRecorder dirty) {
         if ((this.flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {

@@ -39,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * The mock IOMMU driver bound to a machine: the kernel selftest's {@code mock_ops} over every unit of hardware
@@ -63,12 +64,16 @@ public final class MockIommu implements IommuDriver {
     private final Machine machine;
     private final PhysicalMemory memory;
     private final Map<String, MockUnitBinding> units = new LinkedHashMap<>();
+    /** The units as an array, for the allocation-free invalidation paths. */
+    private final MockUnitBinding[] unitArray;
     private final MockBlockedDomain blocked = new MockBlockedDomain(this);
     private final MockIdentityDomain identity = new MockIdentityDomain(this);
     private final BitSet tags = new BitSet();
     private final AtomicLong warnings = new AtomicLong();
     private final Set<MockViommu> viommus = new HashSet<>();
     private boolean closed;
+    private volatile boolean invalidationSuppressed;
+    private volatile BooleanSupplier mapFailureInjector;
 
     MockIommu(IommuDriverProvider provider, DriverContext context) {
         this.provider = provider;
@@ -98,6 +103,7 @@ public final class MockIommu implements IommuDriver {
         if (units.isEmpty()) {
             throw ErrnoException.of(Errno.ENODEV, "the machine has no mock IOMMU unit");
         }
+        unitArray = units.values().toArray(new MockUnitBinding[0]);
     }
 
     // ---------------------------------------------------------------- board
@@ -493,7 +499,7 @@ public final class MockIommu implements IommuDriver {
         }
         if (domain == blocked) {
             long entry = pasidEntry(d, pasid, false);
-            if (entry != 0) {
+            if (entry >= 0) {
                 memory.write64(entry, 0);
             }
             d.pasidDomainsLocked().remove(pasid);
@@ -504,12 +510,12 @@ public final class MockIommu implements IommuDriver {
         d.pasidDomainsLocked().put(pasid, domain);
     }
 
-    /** The PASID table entry of {@code pasid}, allocating the directory and table when {@code create}; 0 if none. */
+    /** The PASID table entry of {@code pasid}, allocating the directory and table when {@code create}; -1 if none. */
     private long pasidEntry(MockDevice d, int pasid, boolean create) {
         FrameAllocator frames = memory.frames();
-        if (d.pasidDirectory == 0) {
+        if (d.pasidDirectory == MockDevice.NO_PASID_DIRECTORY) {
             if (!create) {
-                return 0;
+                return -1;
             }
             d.pasidDirectory = frames.allocate(MockContextEntry.PASID_DIR_ORDER);
             memory.write64(MockContextEntry.dtePa(d.binding().deviceTable, d.rid()) + 8,
@@ -519,7 +525,7 @@ public final class MockIommu implements IommuDriver {
         long de = memory.read64(dirEntry);
         if ((de & MockContextEntry.PASID_DIR_PRESENT) == 0) {
             if (!create) {
-                return 0;
+                return -1;
             }
             long table = frames.allocateFrame();
             de = table | MockContextEntry.PASID_DIR_PRESENT;
@@ -529,7 +535,7 @@ public final class MockIommu implements IommuDriver {
     }
 
     private void freePasidTables(MockDevice d) {
-        if (d.pasidDirectory == 0) {
+        if (d.pasidDirectory == MockDevice.NO_PASID_DIRECTORY) {
             return;
         }
         FrameAllocator frames = memory.frames();
@@ -540,7 +546,7 @@ public final class MockIommu implements IommuDriver {
             }
         }
         frames.free(d.pasidDirectory, MockContextEntry.PASID_DIR_ORDER);
-        d.pasidDirectory = 0;
+        d.pasidDirectory = MockDevice.NO_PASID_DIRECTORY;
     }
 
     /** {@code set_dirty_tracking}: records the switch and rewrites DE in every context that uses the domain. */
@@ -560,15 +566,45 @@ public final class MockIommu implements IommuDriver {
         }
     }
 
+    /**
+     * TCK hook (negative self-tests): while {@code suppressed}, IOTLB syncs and flushes skip the unit's invalidation
+     * commands but still free the gathered table pages, which is exactly the bug of a driver that forgets to
+     * invalidate. Stale translations then stay usable by DMA. Never set outside tests.
+     */
+    public void setInvalidationSuppressed(boolean suppressed) {
+        invalidationSuppressed = suppressed;
+    }
+
+    /**
+     * Fault-injection hook for the core's {@code iommufd_fail_nth} port: the kernel mock's map_pages consults
+     * {@code iommufd_should_fail()} and fails with ENOENT. When {@code shouldFail} (null: none) returns true at the
+     * start of a map_pages call, the call fails with ENOENT and maps nothing.
+     */
+    public void setMapFailureInjector(BooleanSupplier shouldFail) {
+        mapFailureInjector = shouldFail;
+    }
+
+    /** Whether the installed injector asks this map_pages call to fail. */
+    boolean injectMapFailure() {
+        BooleanSupplier s = mapFailureInjector;
+        return s != null && s.getAsBoolean();
+    }
+
     void invalidateRange(int tag, long first, long last) {
-        for (MockUnitBinding u : units.values()) {
-            u.invalidateRange(tag, first, last);
+        if (invalidationSuppressed) {
+            return;
+        }
+        for (int i = 0; i < unitArray.length; i++) {
+            unitArray[i].invalidateRange(tag, first, last);
         }
     }
 
     void invalidateTag(int tag) {
-        for (MockUnitBinding u : units.values()) {
-            u.invalidateTag(tag);
+        if (invalidationSuppressed) {
+            return;
+        }
+        for (int i = 0; i < unitArray.length; i++) {
+            unitArray[i].invalidateTag(tag);
         }
     }
 

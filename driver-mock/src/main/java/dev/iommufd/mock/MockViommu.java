@@ -28,7 +28,8 @@ import java.util.Map;
  * {@link #inData()}, {@link #outData()}, {@link #mmapPhysicalAddress()}, {@link #mmapLength()},
  * {@link #outputStruct(long)}, {@link #vdevice(long)}.
  *
- * <p>Lock: the vDEVICE maps are guarded by this object.
+ * <p>Lock: the vDEVICE maps are guarded by this object. Lock order: the driver's lock before this one; this object
+ * never calls into the driver while holding its own lock.
  */
 public final class MockViommu implements Viommu {
     /** Length of the mmap-able region: 2 CPU pages. */
@@ -42,6 +43,7 @@ public final class MockViommu implements Viommu {
     private final Map<Long, MockVDevice> byVirtualId = new HashMap<>();
     private final Map<MockDevice, MockVDevice> byDevice = new HashMap<>();
     private boolean destroyed;
+    private final MockHwQueue[] hwQueues = new MockHwQueue[IOMMU_TEST_HW_QUEUE_MAX];
 
     MockViommu(MockIommu driver, MockDomain parent, UserData data) {
         this.driver = driver;
@@ -165,87 +167,118 @@ public final class MockViommu implements Viommu {
     }
 
     @Override
-    public synchronized void destroy() {
-        if (destroyed) {
-            return;
+    public void destroy() {
+        synchronized (this) { // released before taking the driver's lock (attach takes driver, then vIOMMU)
+            if (destroyed) {
+                return;
+            }
+            destroyed = true;
         }
-        destroyed = true;
-        if (mmapPa != 0) {
+        if (hasData) {
             driver.memory().frames().free(mmapPa, 1);
         }
         driver.viommuDestroyed(this);
     }
 
-    /** {@code IOMMU_HW_QUEUE_TYPE_SELFTEST} (iommufd_test.h). */
-    public static final int IOMMU_HW_QUEUE_TYPE_SELFTEST = 0xdeadbeef;
-    /** {@code IOMMU_TEST_HW_QUEUE_MAX}. */
-    public static final int IOMMU_TEST_HW_QUEUE_MAX = 2;
-
-    private final MockHwQueue[] hwQueues = new MockHwQueue[IOMMU_TEST_HW_QUEUE_MAX];
+    /**
+     * Test hook for IOMMU_HW_QUEUE_ALLOC ({@code get_hw_queue_size}): whether the mock vIOMMU has hardware queues of
+     * {@code type} (only IOMMU_HW_QUEUE_TYPE_SELFTEST; the core answers EOPNOTSUPP otherwise).
+     */
+    public static boolean hwQueueTypeSupported(int type) {
+        return type == IOMMU_HW_QUEUE_TYPE_SELFTEST;
+    }
 
     /**
-     * {@code mock_viommu_init}'s copy-back of {@code struct iommu_viommu_selftest}. The iommufd mmap of the region
-     * is not modelled, so {@code out_mmap_offset} is 0 (see {@link #outputStruct}).
+     * Test hook for IOMMU_HW_QUEUE_ALLOC ({@code mock_hw_queue_init_phys}), after the core validated and pinned the
+     * guest queue memory: queue {@code index} at {@code baseIova} of the nest parent, which the core resolved to
+     * {@code basePa}.
+     *
+     * @throws ErrnoException EINVAL for an index of IOMMU_TEST_HW_QUEUE_MAX or more; EEXIST when the slot is used;
+     *         EIO when queue {@code index - 1} does not exist; EFAULT when {@code basePa} is not what the parent
+     *         domain translates {@code baseIova} to
+     */
+    public synchronized MockHwQueue initHwQueue(int index, long baseIova, long basePa) {
+        if (index < 0 || index >= IOMMU_TEST_HW_QUEUE_MAX) {
+            throw ErrnoException.of(Errno.EINVAL, "hw queue index %d is not below %d", index, IOMMU_TEST_HW_QUEUE_MAX);
+        }
+        if (hwQueues[index] != null) {
+            throw ErrnoException.of(Errno.EEXIST, "hw queue %d already exists", index);
+        }
+        if (index > 0 && hwQueues[index - 1] == null) {
+            throw ErrnoException.of(Errno.EIO, "hw queue %d needs queue %d first", index, index - 1);
+        }
+        if (parent.iovaToPhys(baseIova) != basePa) {
+            throw ErrnoException.of(Errno.EFAULT, "hw queue base %#x is not at physical %#x in the parent", baseIova, basePa);
+        }
+        MockHwQueue q = new MockHwQueue(index, baseIova, basePa);
+        hwQueues[index] = q;
+        return q;
+    }
+
+    /**
+     * {@code mock_viommu_init}'s copy-back of {@code struct iommu_viommu_selftest} through the SPI. The iommufd mmap
+     * of the region is not modelled, so {@code out_mmap_offset} is 0 (see {@link #outputStruct}).
      */
     @Override
     public byte[] userDataOut() {
         return hasData ? outputStruct(0) : null;
     }
 
-    /** {@code mock_get_hw_queue_size}: only IOMMU_HW_QUEUE_TYPE_SELFTEST. */
+    /** {@code mock_get_hw_queue_size} through the SPI: {@link #hwQueueTypeSupported}. */
     @Override
     public int hwQueueSize(int type) {
-        return type == IOMMU_HW_QUEUE_TYPE_SELFTEST ? 1 : 0;
+        return hwQueueTypeSupported(type) ? 1 : 0;
     }
 
-    /**
-     * {@code mock_hw_queue_init_phys}: index at most IOMMU_TEST_HW_QUEUE_MAX - 1 (EINVAL), a free slot (EEXIST),
-     * index - 1 allocated first (EIO), {@code basePa} the parent domain's translation of {@code baseIova}
-     * (EFAULT); a queue above 0 depends on the one below.
-     */
+    /** {@code mock_hw_queue_init_phys} through the SPI: {@link #initHwQueue(int, long, long)}. */
     @Override
-    public synchronized HwQueue initHwQueue(int type, int index, long baseIova, long basePa, long length) {
-        if (index < 0 || index >= IOMMU_TEST_HW_QUEUE_MAX) {
-            throw ErrnoException.of(Errno.EINVAL, "HW queue index %d is not below %d", index, IOMMU_TEST_HW_QUEUE_MAX);
-        }
-        if (hwQueues[index] != null) {
-            throw ErrnoException.of(Errno.EEXIST, "HW queue %d exists", index);
-        }
-        if (index > 0 && hwQueues[index - 1] == null) {
-            throw ErrnoException.of(Errno.EIO, "HW queue %d needs queue %d first", index, index - 1);
-        }
-        long pa;
-        try {
-            pa = parent.iovaToPhys(baseIova);
-        } catch (ErrnoException e) {
-            pa = -1;
-        }
-        if (pa != basePa) {
-            throw ErrnoException.of(Errno.EFAULT, "HW queue base %#x does not translate to %#x in the parent domain", baseIova, basePa);
-        }
-        MockHwQueue q = new MockHwQueue(index, index > 0 ? hwQueues[index - 1] : null);
-        hwQueues[index] = q;
-        return q;
+    public HwQueue initHwQueue(int type, int index, long baseIova, long basePa, long length) {
+        return initHwQueue(index, baseIova, basePa);
     }
 
-    /** A mock HW queue ({@code struct mock_hw_queue}). */
-    final class MockHwQueue implements HwQueue {
-        final int index;
-        final MockHwQueue prev;
+    /** A mock hardware queue ({@code struct mock_hw_queue}); queue {@code i > 0} depends on queue {@code i - 1}. */
+    public final class MockHwQueue implements HwQueue {
+        private final int index;
+        private final long baseIova;
+        private final long basePa;
 
-        MockHwQueue(int index, MockHwQueue prev) {
+        MockHwQueue(int index, long baseIova, long basePa) {
             this.index = index;
-            this.prev = prev;
+            this.baseIova = baseIova;
+            this.basePa = basePa;
         }
 
+        public int index() {
+            return index;
+        }
+
+        public long baseIova() {
+            return baseIova;
+        }
+
+        public long basePhysicalAddress() {
+            return basePa;
+        }
+
+        /** {@code iommufd_hw_queue_depend(this, prev)}: queue {@code index - 1}. */
         @Override
         public HwQueue dependsOn() {
-            return prev;
+            synchronized (MockViommu.this) {
+                return index > 0 ? hwQueues[index - 1] : null;
+            }
         }
 
+        /**
+         * Destroys the queue.
+         *
+         * @throws ErrnoException EBUSY while the next queue (which depends on this one) exists
+         */
         @Override
         public void destroy() {
             synchronized (MockViommu.this) {
+                if (index + 1 < IOMMU_TEST_HW_QUEUE_MAX && hwQueues[index + 1] != null) {
+                    throw ErrnoException.of(Errno.EBUSY, "hw queue %d depends on queue %d", index + 1, index);
+                }
                 if (hwQueues[index] == this) {
                     hwQueues[index] = null;
                 }
@@ -268,7 +301,7 @@ public final class MockViommu implements Viommu {
         return hasData;
     }
 
-    /** Test hook: the physical address of the mmap-able region, 0 without user data. */
+    /** Test hook: the physical address of the mmap-able region (meaningful only with {@link #hasUserData()}). */
     public long mmapPhysicalAddress() {
         return mmapPa;
     }

@@ -36,6 +36,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
     private final Smmuv3Driver driver;
     final SmmuInstance smmu;
     final boolean stage2;
+    /** Allocated with NEST_PARENT: the stage 2 of nested domains (S2FWB when the SMMU has FWB). */
+    final boolean nestParent;
     final LpaeIoPageTable pageTable;
     final int asid;
     final int vmid;
@@ -55,17 +57,21 @@ final class Smmuv3PagingDomain implements IommuDomain {
         SmmuFeatures f = smmu.features;
         boolean nestParent = (flags & DomainAllocFlags.NEST_PARENT) != 0;
         boolean dirty = (flags & DomainAllocFlags.DIRTY_TRACKING) != 0;
-        if (nestParent) {
-            throw ErrnoException.notSupported("smmuv3 NEST_PARENT domains (nesting not implemented)");
+        if (nestParent && !(f.stage1 && f.stage2)) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s cannot nest (needs both stages)", smmu.name);
+        }
+        if (nestParent && dirty) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "dirty tracking is a stage-1 feature; a NEST_PARENT is stage 2");
         }
         if (dirty && !(f.httuDirty && f.stage1)) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s cannot track dirty state (no HTTU dirty on stage 1)",
                     smmu.name);
         }
-        if ((flags & DomainAllocFlags.PASID) != 0) {
-            throw ErrnoException.notSupported("smmuv3 PASID domains (substreams not implemented)");
+        if ((flags & DomainAllocFlags.PASID) != 0 && !f.stage1) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "PASID domains need stage 1, which SMMU %s lacks", smmu.name);
         }
-        this.stage2 = !f.stage1;
+        this.nestParent = nestParent;
+        this.stage2 = !f.stage1 || nestParent;
         TranslationGranule g = f.granule();
         int ias;
         int oas;
@@ -76,7 +82,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
             ias = f.ias;
             oas = f.oas;
         }
-        this.pageTable = new LpaeIoPageTable(smmu.memory, stage2, g, ias, oas, dirty, false, f.pgsizeBitmap);
+        this.pageTable = new LpaeIoPageTable(smmu.memory, stage2, g, ias, oas, dirty, nestParent && f.fwb, f.pgsizeBitmap);
         int a = 0;
         int v = 0;
         try {
@@ -119,7 +125,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
     }
 
     void makeSte(long[] target, boolean ats) {
-        EntryTargets.s2DomainSte(target, pageTable, vmid, ats, false, smmu.features.attrTypesOverride,
+        EntryTargets.s2DomainSte(target, pageTable, vmid, ats, nestParent && smmu.features.fwb,
+                smmu.features.attrTypesOverride,
                 smmu.features.coherent);
     }
 
@@ -180,6 +187,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
         synchronized (smmu.cmdq) {
             addContextInvalidation();
             smmu.cmdq.sync();
+            addAtcInvalidations(0, 0);
         }
     }
 
@@ -225,6 +233,27 @@ final class Smmuv3PagingDomain implements IommuDomain {
                     smmu.cmdq.add(cmd);
                 }
             }
+            if (nestParent) {
+                // the combined stage-1+2 entries of nested domains are not covered by TLBI_S2_IPA
+                Command.tlbiNhAll(cmd, vmid);
+                smmu.cmdq.add(cmd);
+            }
+            smmu.cmdq.sync();
+            addAtcInvalidations(iova, size);
+        }
+    }
+
+    /** {@code arm_smmu_atc_inv_domain}: device TLBs of ATS masters, after the IOTLB; one CMD_SYNC. */
+    private void addAtcInvalidations(long iova, long size) {
+        SmmuMaster[] ms = masters;
+        boolean any = false;
+        for (SmmuMaster m : ms) {
+            if (m.ats) {
+                m.addAtcInvalidations(this, iova, size, cmd, smmu.cmdq);
+                any = true;
+            }
+        }
+        if (any) {
             smmu.cmdq.sync();
         }
     }
@@ -270,6 +299,19 @@ final class Smmuv3PagingDomain implements IommuDomain {
                     smmu.name, device.function().address(), m.smmu.name);
         }
         m.attachPaging(this);
+    }
+
+    @Override
+    public void setDevicePasid(DeviceHandle device, int pasid, IommuDomain old) {
+        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
+            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
+        }
+        SmmuMaster m = (SmmuMaster) device;
+        if (m.smmu != smmu) {
+            throw ErrnoException.of(Errno.EINVAL, "domain belongs to SMMU %s, device %s is behind %s",
+                    smmu.name, device.function().address(), m.smmu.name);
+        }
+        m.setPasid(this, pasid);
     }
 
     @Override

@@ -14,6 +14,7 @@ import dev.iommufd.platform.PciFunction;
 import dev.iommufd.smmuv3.layout.BitField;
 import dev.iommufd.smmuv3.layout.EventRecord;
 import dev.iommufd.smmuv3.layout.SmmuRegisters;
+import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.DomainAllocFlags;
 import dev.iommufd.spi.DomainType;
@@ -353,7 +354,10 @@ class Smmuv3DriverTest {
             assertEquals(b.machine.mmio().read32(regs + SmmuRegisters.AIDR), bb.getInt(36));
             assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class, () -> b.driver.hwInfo(dev, 1)).errno());
             assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
-                    () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT, null)).errno());
+                    () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT | DomainAllocFlags.DIRTY_TRACKING,
+                            null)).errno(), "a NEST_PARENT is stage 2; dirty tracking is stage 1");
+            assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
+                    () -> b.driver.allocPagingDomain(dev, 1 << 7, null)).errno(), "unknown flag");
             IommuDomain d = b.driver.allocPagingDomain(dev, 0, null);
             assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> d.mapPages(0, 0x4000_0000L, 4096, 1, 0)).errno());
             assertEquals(Errno.ERANGE, assertThrows(ErrnoException.class,
@@ -366,6 +370,16 @@ class Smmuv3DriverTest {
             assertEquals(4096, d.unmapPages(0x1000, 4096, 1, g));
             d.iotlbSync(g);
             d.free();
+        }
+    }
+
+    @Test
+    void qemuPresetCannotNest() {
+        try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
+            DeviceHandle dev = b.driver.probeDevice(b.function(BDF));
+            assertFalse(b.driver.deviceCapable(dev, Capability.NESTING));
+            assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
+                    () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT, null)).errno());
         }
     }
 

@@ -271,7 +271,7 @@ class IommufdViommuTest {
         if (viommuId == 0) {
             return;
         }
-        int sel = MockViommu.IOMMU_HW_QUEUE_TYPE_SELFTEST;
+        int sel = dev.iommufd.mock.MockSelftestUapi.IOMMU_HW_QUEUE_TYPE_SELFTEST;
         long iova = MOCK_APERTURE_START;
         int[] q0 = new int[1];
         int[] q1 = new int[1];
@@ -283,7 +283,7 @@ class IommufdViommuTest {
         iova = s.map(ioasId, s.buffer, PS);
         long iova2 = s.map(ioasId, s.buffer + PS, PS);
         err(Errno.EIO, v.hwQueueAllocRc(viommuId, sel, 1, iova, PS, q1));
-        err(Errno.EINVAL, v.hwQueueAllocRc(viommuId, sel, MockViommu.IOMMU_TEST_HW_QUEUE_MAX, iova, PS, q1));
+        err(Errno.EINVAL, v.hwQueueAllocRc(viommuId, sel, dev.iommufd.mock.MockSelftestUapi.IOMMU_TEST_HW_QUEUE_MAX, iova, PS, q1));
 
         ok(v.hwQueueAllocRc(viommuId, sel, 0, iova, PS, q0));
         err(Errno.EEXIST, v.hwQueueAllocRc(viommuId, sel, 0, iova, PS, q1));

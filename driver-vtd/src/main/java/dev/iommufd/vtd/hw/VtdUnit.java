@@ -598,7 +598,7 @@ final class VtdUnit implements IommuUnitModel {
                         iotlb.invalidateDomain(did); // hardware may invalidate more than asked, and says so in IAIG
                         iaig = IOTLB_DOMAIN;
                     } else {
-                        iotlb.invalidate(did, -1, allKinds(), iva & ~0xfffL, am);
+                        pageSelectiveSecondStage(did, iva & ~0xfffL, am);
                         iaig = IOTLB_PAGE;
                     }
                     break;
@@ -610,8 +610,14 @@ final class VtdUnit implements IommuUnitModel {
         iotlbReg = (iotlbReg & ~(IOTLB_IVT | (3L << IOTLB_IAIG_SHIFT))) | ((long) iaig << IOTLB_IAIG_SHIFT);
     }
 
-    private static int allKinds() {
-        return (1 << Iotlb.KIND_SECOND_STAGE) | (1 << Iotlb.KIND_FIRST_STAGE) | (1 << Iotlb.KIND_NESTED);
+    /**
+     * Page-selective IOTLB invalidation (type 2 / IOTLB register): second-stage entries whose input address is in
+     * range, and every nested (combined) entry of the domain, because the range is a second-stage (guest-physical)
+     * range that hardware cannot relate to the first-stage input addresses of combined entries.
+     */
+    private void pageSelectiveSecondStage(int did, long addr, int am) {
+        iotlb.invalidate(did, -1, 1 << Iotlb.KIND_SECOND_STAGE, addr, am);
+        iotlb.invalidate(did, -1, 1 << Iotlb.KIND_NESTED, 0, -1);
     }
 
     // =====================================================================================================
@@ -624,7 +630,11 @@ final class VtdUnit implements IommuUnitModel {
 
     private void tailWrite(long v) {
         long t = v & IQ_OFFSET_MASK;
-        if ((iqa & IQA_DW_256) != 0 && (t & 0x10) != 0 || (t >>> queueShift()) >= iqEntries(iqa)) {
+        if ((iqa & IQA_DW_256) != 0 && (t & 0x10) != 0) {
+            queueError(IQEI_TAIL_MISALIGNED);
+            return;
+        }
+        if ((t >>> queueShift()) >= iqEntries(iqa)) {
             queueError(IQEI_TAIL_INVALID);
             return;
         }
@@ -657,7 +667,7 @@ final class VtdUnit implements IommuUnitModel {
                 long q3 = wide ? mem.read64(a + 24) : 0;
                 err = execute(q0, q1, q2, q3, wide);
             } catch (BusErrorException e) {
-                err = IQEI_TYPE_INVALID;
+                err = IQEI_FETCH_ERROR;
             }
             if (err != 0) {
                 queueError(err);
@@ -676,6 +686,10 @@ final class VtdUnit implements IommuUnitModel {
         }
         int g = InvalidationDescriptor.granularity(q0);
         int did = InvalidationDescriptor.did(q0);
+        if (sm && type >= InvalidationDescriptor.TYPE_PASID_IOTLB && type <= InvalidationDescriptor.TYPE_PAGE_GROUP_RESPONSE
+                && !scalableMode()) {
+            return IQEI_INVALID_TTM;
+        }
         switch (type) {
             case InvalidationDescriptor.TYPE_CONTEXT_CACHE: {
                 if ((q0 & InvalidationDescriptor.RSVD_CC_LO) != 0 || q1 != 0) {
@@ -713,8 +727,7 @@ final class VtdUnit implements IommuUnitModel {
                     if (!CapabilityRegister.has(cap, CapabilityRegister.PSI)) {
                         iotlb.invalidateDomain(did);
                     } else {
-                        iotlb.invalidate(did, -1, (1 << Iotlb.KIND_SECOND_STAGE) | (1 << Iotlb.KIND_NESTED),
-                                InvalidationDescriptor.address(q1), am);
+                        pageSelectiveSecondStage(did, InvalidationDescriptor.address(q1), am);
                     }
                 } else {
                     return IQEI_TYPE_INVALID;
