@@ -35,6 +35,8 @@ public final class IommufdDevice extends IommufdObject {
     final IommufdContext ctx;
     final PciFunction function;
     final DeviceHandle handle;
+    /** The bound driver of the function's unit ({@code dev->iommu->iommu_dev->ops}). */
+    final IommuDriver driver;
     final Igroup igroup;
     final boolean enforceCacheCoherency;
     private final boolean holdsFile;
@@ -43,13 +45,15 @@ public final class IommufdDevice extends IommufdObject {
     /** {@code idev->vdev}: the device's vDEVICE, or null (guarded by the igroup lock; core3). */
     VDevice vdev;
 
-    private IommufdDevice(IommufdContext ctx, PciFunction function, DeviceHandle handle, Igroup igroup, boolean holdsFile) {
+    private IommufdDevice(IommufdContext ctx, PciFunction function, IommuDriver driver, DeviceHandle handle, Igroup igroup,
+            boolean holdsFile) {
         super(ObjectKind.DEVICE);
         this.ctx = ctx;
         this.function = function;
+        this.driver = driver;
         this.handle = handle;
         this.igroup = igroup;
-        this.enforceCacheCoherency = handle.driver().deviceCapable(handle, Capability.ENFORCE_CACHE_COHERENCY);
+        this.enforceCacheCoherency = driver.deviceCapable(handle, Capability.ENFORCE_CACHE_COHERENCY);
         this.holdsFile = holdsFile;
     }
 
@@ -62,7 +66,7 @@ public final class IommufdDevice extends IommufdObject {
     }
 
     public IommuDriver driver() {
-        return handle.driver();
+        return driver;
     }
 
     // ---------------------------------------------------------------- bind / unbind
@@ -77,6 +81,7 @@ public final class IommufdDevice extends IommufdObject {
     public static IommufdDevice bind(IommufdContext ctx, PciFunction function, boolean holdsFile) {
         IommuCore core = ctx.subsystem().iommu();
         DeviceHandle handle = core.probe(function);
+        IommuDriver driver = core.driverOf(function);
         Igroup igroup = Igroup.get(ctx, function.group());
         try {
             core.claim(function, ctx);
@@ -84,7 +89,7 @@ public final class IommufdDevice extends IommufdObject {
             igroup.put();
             throw e;
         }
-        IommufdDevice d = new IommufdDevice(ctx, function, handle, igroup, holdsFile);
+        IommufdDevice d = new IommufdDevice(ctx, function, driver, handle, igroup, holdsFile);
         try {
             ctx.objects().allocate(d);
         } catch (RuntimeException e) {
