@@ -661,4 +661,71 @@ class Smmuv3ModelTest {
             assertTrue(b.unit.tlbLiveEntries() > 0);
         }
     }
+
+    @Test
+    void remainingInvalidationCommands() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            long[] c = new long[2];
+            // TLBI_NH_VAA: every ASID
+            assertTrue(b.translate(SID, NO_PASID, VA_4K, R).isOk());
+            b.writeStruct(0x7000_3020L, 0x4567_BF47L);
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VAA, 0, 0, VA_4K & ~0xfffL, true, 0, 0, 0, 0);
+            b.command(c);
+            assertEquals(0x4567_BABCL, b.translate(SID, NO_PASID, VA_4K, R).physicalAddress());
+            // TLBI_NH_ALL of the stream's VMID (0 on an SMMU without stage 2)
+            b.writeStruct(0x7000_3020L, 0x4567_8F47L);
+            Command.tlbiNhAll(c, 0);
+            b.command(c);
+            assertEquals(0x4567_8ABCL, b.translate(SID, NO_PASID, VA_4K, R).physicalAddress());
+            // CFGI_STE_RANGE: Range=3 covers 16 StreamIDs from SID & ~15
+            b.writeStruct(b.steAddress(st[0], SID), 0x1L);
+            Command.cfgiSteRange(c, SID + 5, 3);
+            b.command(c);
+            assertEquals(Translation.FAULT, b.translate(SID, NO_PASID, VA_4K, R).status());
+            // CFGI_CD_ALL
+            b.writeStruct(b.steAddress(st[0], SID), CD_4K | 0xBL);
+            Command.cfgiAll(c);
+            b.command(c);
+            assertTrue(b.translate(SID, NO_PASID, VA_4K, R).isOk());
+            b.writeStruct(CD_4K, 0);
+            Command.cfgiCdAll(c, SID);
+            b.command(c);
+            Command.tlbiNsnhAll(c);
+            b.command(c);
+            assertEquals(EventRecord.C_BAD_CD, b.translate(SID, NO_PASID, VA_4K, R).faultReason());
+            // PREFETCH_* are accepted; TLBI_S12_VMALL, ATC_INV and PRI_RESP are illegal on this SMMU (no S2/ATS/PRI)
+            assertEquals(b.command(Command.OP_PREFETCH_CONFIG | (long) SID << 32, 0) & 0xfffff,
+                    b.mmio.read32(b.regs + CMDQ_PROD));
+            Command.tlbiS12Vmall(c, 1);
+            int cons = b.command(c);
+            assertEquals(CERROR_ILL, cons >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK);
+        }
+        try (ModelBench s = new ModelBench("server", Map.of(), ModelBench.device(BDF))) {
+            s.linearStreamTable(8);
+            long[] c = new long[2];
+            Command.atcInv(c, SID, 0, false, 0x10_0000L, 8);
+            assertEquals(1, s.command(c), "ATC_INV accepted with IDR0.ATS");
+            Command.priResp(c, SID, 0, false, 1, 3);
+            int cons = s.command(c);
+            assertEquals(CERROR_ILL, cons >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK, "PRI_RESP Resp=3 is reserved");
+        }
+    }
+
+    @Test
+    void structureFramesAreFoundFromTheRegisters() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            java.util.Set<Long> frames = new java.util.HashSet<>();
+            b.unit.visitStructureFrames(frames::add);
+            assertTrue(frames.contains(st[0]), "stream table");
+            assertTrue(frames.contains(b.cmdq), "command queue");
+            assertTrue(frames.contains(b.evtq), "event queue");
+            assertTrue(frames.contains(CD_4K), "CD");
+            for (long table : new long[] {0x7000_0000L, 0x7000_1000L, 0x7000_2000L, 0x7000_3000L}) {
+                assertTrue(frames.contains(table), "page table " + Long.toHexString(table));
+            }
+            assertTrue(!frames.contains(0x4567_8000L), "data pages are not structures");
+        }
+    }
 }
