@@ -728,4 +728,48 @@ class Smmuv3ModelTest {
             assertTrue(!frames.contains(0x4567_8000L), "data pages are not structures");
         }
     }
+
+    static long serverIdr0WithStallModel(int model) {
+        try (ModelBench probe = new ModelBench("server", Map.of())) {
+            long idr0 = probe.mmio.read32(probe.regs + IDR0) & 0xffff_ffffL;
+            return idr0 & ~(3L << IDR0_STALL_MODEL_SHIFT) | (long) model << IDR0_STALL_MODEL_SHIFT;
+        }
+    }
+
+    @Test
+    void stallModelHoldsFaultsUntilResume() {
+        long idr0 = serverIdr0WithStallModel(IDR0_STALL_MODEL_STALL_TERMINATE);
+        // STALL_MAX = 1, OAS 48, all granules
+        try (ModelBench b = new ModelBench("server", Map.of("IDR0", idr0, "IDR5", 0x1_0075L), ModelBench.device(BDF))) {
+            long st = b.linearStreamTable(8);
+            build4kTables(b);
+            b.writeStruct(CD_4K, CD_4K_DW0 | 1L << 44, 0x7000_0000L, 0, 0x0000_0000_f404_ff44L); // CD.S=1
+            b.writeStruct(b.steAddress(st, SID), CD_4K | 0xBL);
+            long va = va4k(1, 2, 3, 5, 0x40);
+            Translation t = b.translate(SID, NO_PASID, va, W);
+            assertEquals(Translation.PAGE_REQUEST, t.status(), "stalled: the device retries after the response");
+            long[] e = b.nextEvent();
+            assertEvent(e, EventRecord.F_TRANSLATION, SID, va, false, 0, EventRecord.CLASS_IN);
+            assertEquals(1, BitField.extract(EventRecord.STALL, e[1]));
+            int stag = (int) BitField.extract(EventRecord.STAG, e[1]);
+            assertEquals(1, b.unit.stalledTransactions());
+            // STALL_MAX reached: the next fault terminates with an ordinary event
+            assertEquals(Translation.FAULT, b.translate(SID, NO_PASID, va, R).status());
+            assertEquals(0, BitField.extract(EventRecord.STALL, b.nextEvent()[1]));
+            long[] c = new long[2];
+            Command.resume(c, SID, stag + 1, Command.RESUME_RETRY); // no such STAG: ignored
+            b.command(c);
+            assertEquals(1, b.unit.stalledTransactions());
+            Command.resume(c, SID, stag, Command.RESUME_RETRY);
+            assertEquals(0, b.command(c) >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK);
+            assertEquals(0, b.unit.stalledTransactions());
+            assertEquals(Translation.PAGE_REQUEST, b.translate(SID, NO_PASID, va, W).status());
+            b.nextEvent();
+            b.command(Command.OP_STALL_TERM | (long) SID << 32, 0);
+            assertEquals(0, b.unit.stalledTransactions());
+            // S1STALLD=1 forbids CD.S=1
+            b.writeStruct(b.steAddress(st, SID + 1), CD_4K | 0xBL, 1L << 27);
+            assertEquals(EventRecord.C_BAD_CD, b.translate(SID + 1, NO_PASID, va, R).faultReason());
+        }
+    }
 }
