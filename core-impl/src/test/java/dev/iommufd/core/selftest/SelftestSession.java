@@ -66,6 +66,7 @@ final class SelftestSession implements AutoCloseable {
         subsystem = new IommufdSubsystem(machine);
         subsystem.iommu().bind(driver);
         MockDomainOps.register(selftest);
+        EventOps.register(selftest);
         subsystem.registerIoctl(selftest);
         proc = machine.spawn("iommufd-selftest", 0);
         proc.grant(ProcessCapability.CAP_IPC_LOCK);
@@ -107,6 +108,11 @@ final class SelftestSession implements AutoCloseable {
 
     static void err(Errno expected, int rc) {
         assertEquals(-expected.number(), rc, () -> "expected " + expected + " but got " + (rc == 0 ? "success" : Errno.of(-rc)));
+    }
+
+    static void err(Errno expected, int rc, String why) {
+        assertEquals(-expected.number(), rc, () -> why + ": expected " + expected + " but got "
+                + (rc == 0 ? "success" : Errno.of(-rc)));
     }
 
     static UserStruct struct(int size) {
