@@ -59,7 +59,7 @@ final class SmmuInstance {
     private int priqCons;
     /** Raw events (4 dwords each) most recently drained, oldest first; guarded by itself. */
     final List<long[]> eventLog = new ArrayList<>();
-    private long gerrorInterrupts;
+    private final java.util.concurrent.atomic.AtomicLong gerrorInterrupts = new java.util.concurrent.atomic.AtomicLong();
 
     SmmuInstance(Smmuv3Driver driver, String name, long regs, MmioBus mmio, PhysicalMemory memory,
             InterruptController interrupts) {
@@ -224,21 +224,19 @@ final class SmmuInstance {
 
     // ---- event queue
 
+    /** The GERROR interrupt: counted only (command errors are handled synchronously by the command queue). */
     private void handleGerror() {
-        synchronized (eventLog) {
-            gerrorInterrupts++;
-        }
+        gerrorInterrupts.incrementAndGet();
     }
 
     long gerrorInterrupts() {
-        synchronized (eventLog) {
-            return gerrorInterrupts;
-        }
+        return gerrorInterrupts.get();
     }
 
     /** The EVTQ interrupt handler ({@code arm_smmu_evtq_thread}): drains records and dispatches them. */
     void drainEventQueue() {
         int shift = features.evtqShift;
+        List<long[]> drained = new ArrayList<>();
         synchronized (eventLog) {
             int prod = mmio.read32(regs + EVENTQ_PROD);
             while (!queueEmpty(prod, evtqCons, shift)) {
@@ -252,22 +250,79 @@ final class SmmuInstance {
                     eventLog.remove(0);
                 }
                 eventLog.add(evt);
-                dispatchEvent(evt);
+                drained.add(evt);
                 prod = mmio.read32(regs + EVENTQ_PROD);
             }
             // acknowledge overflow by copying OVFLG into OVACKFLG
             evtqCons = evtqCons & ~Q_OVERFLOW_FLAG | prod & Q_OVERFLOW_FLAG;
             mmio.write32(regs + EVENTQ_CONS, evtqCons);
         }
+        // dispatched without the queue lock: reporting takes master locks, which may be held by a thread that is
+        // waiting for the command queue
+        for (long[] evt : drained) {
+            dispatchEvent(evt);
+        }
+        reportStalls();
     }
+
+    /** Stalled faults found by {@link #dispatchEvent}, reported by {@link #reportStalls}; guarded by eventLog. */
+    private final List<Object[]> stalled = new ArrayList<>();
 
     private void dispatchEvent(long[] evt) {
         int id = (int) BitField.extract(EventRecord.ID, evt[0]);
         int sid = (int) BitField.extract(EventRecord.SID, evt[0]);
         SmmuMaster master = master(sid);
+        if ((evt[1] & BitField.mask(EventRecord.STALL)) != 0) {
+            synchronized (eventLog) {
+                stalled.add(new Object[] {master, evt});
+            }
+            return;
+        }
         if (master != null && EventRecord.forwardedToVeventq(id)) {
             master.reportToViommu(evt);
         }
+    }
+
+    /**
+     * {@code arm_smmu_handle_evt} for a stalled transaction: an I/O page fault (grpid = STAG) for a master that
+     * stalls, otherwise CMD_RESUME with abort at once.
+     */
+    private void reportStalls() {
+        List<Object[]> todo;
+        synchronized (eventLog) {
+            if (stalled.isEmpty()) {
+                return;
+            }
+            todo = new ArrayList<>(stalled);
+            stalled.clear();
+        }
+        for (Object[] s : todo) {
+            SmmuMaster m = (SmmuMaster) s[0];
+            long[] evt = (long[]) s[1];
+            int sid = (int) BitField.extract(EventRecord.SID, evt[0]);
+            int stag = (int) BitField.extract(EventRecord.STAG, evt[1]);
+            if (m == null || !m.stallEnabled) {
+                resume(sid, stag, Command.RESUME_ABORT);
+                continue;
+            }
+            int flags = IoPageFault.FLAG_LAST_PAGE;
+            int pasid = 0;
+            if ((evt[0] & BitField.mask(EventRecord.SSV)) != 0) {
+                flags |= IoPageFault.FLAG_PASID_VALID;
+                pasid = (int) BitField.extract(EventRecord.SSID, evt[0]);
+            }
+            int perm = (evt[1] & BitField.mask(EventRecord.RNW)) != 0 ? IoPageFault.PERM_READ : IoPageFault.PERM_WRITE;
+            perm |= (evt[1] & BitField.mask(EventRecord.IND)) != 0 ? IoPageFault.PERM_EXEC : 0;
+            perm |= (evt[1] & BitField.mask(EventRecord.PNU)) != 0 ? IoPageFault.PERM_PRIV : 0;
+            driver.context().faultSink().reportPageFault(m, new IoPageFault(flags, pasid, stag, perm, evt[2], 0, 0));
+        }
+    }
+
+    /** CMD_RESUME + CMD_SYNC ({@code arm_smmu_page_response} for stalls). */
+    void resume(int sid, int stag, int resp) {
+        long[] c = new long[2];
+        Command.resume(c, sid, stag, resp);
+        cmdq.issueWithSync(c);
     }
 
     /** The PRIQ interrupt handler ({@code arm_smmu_priq_thread}): page requests go to the core's fault queue. */

@@ -321,7 +321,8 @@ final class PagingDomain extends VtdDomain {
         if ((this.flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "vtd: domain was not allocated with DIRTY_TRACKING");
         }
-        if (!dirtyTracking) {
+        // Linux: EINVAL when tracking is off and a bitmap is given; iommufd clears with a NULL bitmap before enabling
+        if (!dirtyTracking && dirty.hasBitmap()) {
             throw ErrnoException.of(Errno.EINVAL, "vtd: dirty tracking is not enabled on this domain");
         }
         if (size == 0) {

@@ -153,4 +153,61 @@ class DriverLifecycleTest {
             }
         }
     }
+
+    @Test
+    void referenceMachineOffersEveryDeclaredCapability() {
+        VtdDriverProvider p = new VtdDriverProvider();
+        try (SimulatedMachine m = SimulatedMachine.create(p.referenceMachine().orElseThrow())) {
+            assertTrue(p.probe(m).available());
+            VtdDriver d = (VtdDriver) p.bind(new dev.iommufd.spi.DriverContext() {
+                @Override
+                public dev.iommufd.platform.Machine machine() {
+                    return m;
+                }
+
+                @Override
+                public dev.iommufd.spi.FaultSink faultSink() {
+                    return (device, fault) -> { };
+                }
+
+                @Override
+                public dev.iommufd.spi.ViommuEventSink viommuEventSink() {
+                    return (viommu, type, data) -> { };
+                }
+            });
+            Set<dev.iommufd.spi.Capability> offered = new HashSet<>();
+            for (PciFunction f : m.pci().functions()) {
+                dev.iommufd.spi.DeviceHandle h = d.probeDevice(f);
+                for (dev.iommufd.spi.Capability c : p.capabilities()) {
+                    if (d.deviceCapable(h, c)) {
+                        offered.add(c);
+                    }
+                }
+            }
+            assertEquals(p.capabilities(), offered);
+            d.close();
+        }
+    }
+
+    /** Caching mode (CAP.CM, QEMU's caching-mode=on): not-present to present changes are invalidated too. */
+    @Test
+    void cachingModeInvalidatesOnAttachAndMap() {
+        long cap = 0x00d2_008c_222f_0606L | dev.iommufd.vtd.layout.CapabilityRegister.CM;
+        try (DriverBench b = new DriverBench("qemu", Map.of("CAP_REG", cap), PciFunctionSpec.endpoint("00:04.0", "dmar0"))) {
+            VtdDevice dev = b.probe("00:04.0");
+            PagingDomain d = (PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+            b.clearQueue();
+            d.attachDevice(dev);
+            var cc = b.queued(InvalidationDescriptor.TYPE_CONTEXT_CACHE);
+            assertEquals(1, cc.size());
+            assertEquals(InvalidationDescriptor.contextCache(3, 0, 0x20, 0), cc.get(0)[0]);
+            assertEquals(InvalidationDescriptor.iotlbLo(2, 2), b.queued(InvalidationDescriptor.TYPE_IOTLB).get(0)[0]);
+            b.clearQueue();
+            d.mapPages(0x8000, b.frame(), 4096, 1, RW);
+            d.iotlbSyncMap(0x8000, 4096);
+            var psi = b.queued(InvalidationDescriptor.TYPE_IOTLB);
+            assertEquals(1, psi.size());
+            assertEquals(0x8040L, psi.get(0)[1], "page-selective, AM 0, IH 1");
+        }
+    }
 }
