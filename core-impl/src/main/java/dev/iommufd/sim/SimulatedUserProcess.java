@@ -210,6 +210,22 @@ final class SimulatedUserProcess implements UserProcess {
         }
     }
 
+    /** The open memfd with descriptor {@code fd} (fget for IOMMU_IOAS_MAP_FILE); EBADF otherwise. */
+    @Override
+    public MemFd memfd(int fd) {
+        mmapLock.readLock().lock();
+        try {
+            for (SimulatedMemFd f : memfds) {
+                if (f.fd() == fd && f.isOpen()) {
+                    return f;
+                }
+            }
+        } finally {
+            mmapLock.readLock().unlock();
+        }
+        throw ErrnoException.of(Errno.EBADF, "fd %d is not an open memfd of process %d", fd, pid());
+    }
+
     // ---------------------------------------------------------------- accesses
 
     @Override
