@@ -1,0 +1,211 @@
+package dev.iommufd.smmuv3;
+
+import dev.iommufd.platform.PciFunction;
+import dev.iommufd.smmuv3.layout.Command;
+import dev.iommufd.smmuv3.layout.StreamTableEntry;
+import dev.iommufd.spi.DeviceHandle;
+import dev.iommufd.spi.IommuDomain;
+import dev.iommufd.spi.IommuDriver;
+
+/**
+ * A device behind an SMMU ({@code struct arm_smmu_master}): one StreamID (= the PCI requester ID, an identity
+ * IORT mapping), its STE, its CD table once a stage-1 domain is attached, and the domain its untagged DMA uses.
+ *
+ * <p>Locking: attach/detach and every STE/CD write synchronise on the master (Linux's group mutex). The STE and
+ * CD writers are the hitless {@link EntryWriter}; each of their syncs is CFGI_STE{sid, leaf} / CFGI_CD{sid,
+ * ssid, leaf} followed by CMD_SYNC.
+ */
+final class SmmuMaster implements DeviceHandle {
+    final SmmuInstance smmu;
+    private final Smmuv3Driver driver;
+    private final PciFunction function;
+    final int sid;
+    final long steAddress;
+    final int ssidBits;
+    final boolean ats;
+    /** Guarded by this. */
+    private ContextDescriptorTable cdTable;
+    /** Guarded by this. */
+    private IommuDomain domain;
+    private final long[] target = new long[8];
+    private final long[] cmd = new long[2];
+    private final SteWriter steWriter = new SteWriter();
+    private final CdWriter cdWriter = new CdWriter();
+
+    SmmuMaster(Smmuv3Driver driver, SmmuInstance smmu, PciFunction function) {
+        this.driver = driver;
+        this.smmu = smmu;
+        this.function = function;
+        this.sid = function.rid();
+        this.steAddress = smmu.streamTable.ensureSte(sid);
+        this.ssidBits = 0; // PASID (substreams) not implemented: every CD table has a single CD
+        this.ats = false; // ATS not enabled (no device ATC is modelled)
+    }
+
+    @Override
+    public PciFunction function() {
+        return function;
+    }
+
+    @Override
+    public IommuDriver driver() {
+        return driver;
+    }
+
+    @Override
+    public int maxPasidLog2() {
+        return ssidBits;
+    }
+
+    synchronized IommuDomain domain() {
+        return domain;
+    }
+
+    // ---- writers
+
+    /** The STE writer ({@code arm_smmu_ste_writer}). */
+    final class SteWriter extends EntryWriter {
+        @Override
+        void getUsed(long[] entry, long[] used) {
+            ConfigurationUsedBits.steUsed(entry, used);
+        }
+
+        @Override
+        void getUpdateSafe(long[] cur, long[] t, long[] safe) {
+            ConfigurationUsedBits.steUpdateSafe(cur, t, safe);
+        }
+
+        @Override
+        long read(int i) {
+            return smmu.memory.read64(steAddress + 8L * i);
+        }
+
+        @Override
+        void write(int i, long value) {
+            smmu.memory.write64(steAddress + 8L * i, value);
+        }
+
+        @Override
+        void sync() {
+            synchronized (smmu.cmdq) {
+                Command.cfgiSte(cmd, sid, true);
+                smmu.cmdq.add(cmd);
+                smmu.cmdq.sync();
+            }
+        }
+    }
+
+    /** The CD writer ({@code arm_smmu_cd_writer}) for one SSID. */
+    final class CdWriter extends EntryWriter {
+        int ssid;
+        long cdAddress;
+
+        @Override
+        void getUsed(long[] entry, long[] used) {
+            ConfigurationUsedBits.cdUsed(entry, used);
+        }
+
+        @Override
+        long read(int i) {
+            return smmu.memory.read64(cdAddress + 8L * i);
+        }
+
+        @Override
+        void write(int i, long value) {
+            smmu.memory.write64(cdAddress + 8L * i, value);
+        }
+
+        @Override
+        void sync() {
+            synchronized (smmu.cmdq) {
+                Command.cfgiCd(cmd, sid, ssid, true);
+                smmu.cmdq.add(cmd);
+                smmu.cmdq.sync();
+            }
+        }
+    }
+
+    private void writeCd(int ssid, long[] cd) {
+        cdWriter.ssid = ssid;
+        cdWriter.cdAddress = cdTable.cdAddress(ssid);
+        cdWriter.writeEntry(cd);
+    }
+
+    private void clearCd0() {
+        if (cdTable != null) {
+            java.util.Arrays.fill(target, 0);
+            writeCd(0, target);
+        }
+    }
+
+    // ---- attach
+
+    synchronized void attachPaging(Smmuv3PagingDomain d) {
+        IommuDomain old = domain;
+        if (!d.stage2) {
+            if (cdTable == null) {
+                cdTable = new ContextDescriptorTable(smmu.memory, ssidBits, smmu.features.twoLevelCdtab);
+            }
+            d.makeCd(target);
+            writeCd(0, target);
+            EntryTargets.cdTableSte(target, cdTable.base, cdTable.s1Fmt, cdTable.s1CdMax, ats,
+                    StreamTableEntry.S1DSS_SSID0, false, smmu.features.attrTypesOverride);
+            steWriter.writeEntry(target);
+        } else {
+            d.makeSte(target, ats);
+            steWriter.writeEntry(target);
+            clearCd0();
+        }
+        domain = d;
+        d.addMaster(this);
+        detachedFrom(old, d);
+    }
+
+    synchronized void attachStatic(Smmuv3StaticDomain d) {
+        IommuDomain old = domain;
+        if (d.type() == dev.iommufd.spi.DomainType.BLOCKED) {
+            EntryTargets.abortSte(target);
+        } else {
+            EntryTargets.bypassSte(target, smmu.features.attrTypesOverride);
+        }
+        steWriter.writeEntry(target);
+        clearCd0();
+        domain = d;
+        detachedFrom(old, d);
+    }
+
+    private void detachedFrom(IommuDomain old, IommuDomain now) {
+        if (old instanceof Smmuv3PagingDomain && old != now) {
+            ((Smmuv3PagingDomain) old).removeMaster(this);
+        }
+    }
+
+    /** {@code release_device}: the STE goes back to abort and the CD table is freed. */
+    synchronized void release() {
+        EntryTargets.abortSte(target);
+        steWriter.writeEntry(target);
+        if (domain instanceof Smmuv3PagingDomain) {
+            ((Smmuv3PagingDomain) domain).removeMaster(this);
+        }
+        domain = null;
+        if (cdTable != null) {
+            clearCd0();
+            cdTable.free();
+            cdTable = null;
+        }
+    }
+
+    /** Forwards an event to this master's vIOMMU, when it has one (nesting is not implemented: none). */
+    void reportToViommu(long[] evt) {
+    }
+
+    /** For tests: the STE writer (to pin its sequences). */
+    EntryWriter steWriter() {
+        return steWriter;
+    }
+
+    @Override
+    public String toString() {
+        return "smmuv3 master " + function.address() + " sid " + Integer.toHexString(sid) + " on " + smmu.name;
+    }
+}

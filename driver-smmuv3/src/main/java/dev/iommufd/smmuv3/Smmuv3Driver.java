@@ -1,0 +1,182 @@
+package dev.iommufd.smmuv3;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.platform.Machine;
+import dev.iommufd.platform.PciFunction;
+import dev.iommufd.spi.DeviceHandle;
+import dev.iommufd.spi.DomainAllocFlags;
+import dev.iommufd.spi.DomainType;
+import dev.iommufd.spi.DriverContext;
+import dev.iommufd.spi.HwInfo;
+import dev.iommufd.spi.IommuDomain;
+import dev.iommufd.spi.IommuDriver;
+import dev.iommufd.spi.IommuDriverProvider;
+import dev.iommufd.spi.ReservedRegion;
+import dev.iommufd.spi.UserData;
+import dev.iommufd.spi.hw.IommuUnitModel;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The SMMUv3 driver bound to one machine ({@code arm-smmu-v3}'s {@code iommu_ops}): brings up every smmuv3 unit
+ * the firmware (the machine's unit list: name and MMIO base, as IORT gives them) describes, and talks to each
+ * only through its MMIO registers and the structures it writes into physical memory.
+ *
+ * <p>Locking: {@link #instances} is immutable after bind; per-SMMU and per-master locks are documented there.
+ */
+final class Smmuv3Driver implements IommuDriver {
+    /** {@code IOMMU_HW_INFO_TYPE_ARM_SMMUV3}. */
+    static final int HW_INFO_TYPE_ARM_SMMUV3 = 2;
+
+    private final Smmuv3DriverProvider provider;
+    private final DriverContext context;
+    private final Map<String, SmmuInstance> instances;
+    private final Smmuv3StaticDomain blocked;
+    private final Smmuv3StaticDomain identity;
+    private boolean closed;
+
+    Smmuv3Driver(Smmuv3DriverProvider provider, DriverContext context) {
+        this.provider = provider;
+        this.context = context;
+        Machine machine = context.machine();
+        Map<String, SmmuInstance> map = new LinkedHashMap<>();
+        try {
+            for (IommuUnitModel unit : machine.iommuUnits()) {
+                if (!provider.hardwareModels().contains(unit.model())) {
+                    continue;
+                }
+                SmmuInstance smmu = new SmmuInstance(this, unit.name(), unit.mmioBase(), machine.mmio(), machine.memory(),
+                        machine.interrupts());
+                map.put(unit.name(), smmu);
+                smmu.reset();
+            }
+        } catch (RuntimeException e) {
+            for (SmmuInstance s : map.values()) {
+                try {
+                    s.shutdown();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+        if (map.isEmpty()) {
+            throw ErrnoException.of(Errno.ENODEV, "the machine has no smmuv3 unit");
+        }
+        this.instances = Collections.unmodifiableMap(map);
+        this.blocked = new Smmuv3StaticDomain(this, DomainType.BLOCKED);
+        this.identity = new Smmuv3StaticDomain(this, DomainType.IDENTITY);
+    }
+
+    DriverContext context() {
+        return context;
+    }
+
+    @Override
+    public IommuDriverProvider provider() {
+        return provider;
+    }
+
+    @Override
+    public List<String> units() {
+        return new ArrayList<>(instances.keySet());
+    }
+
+    SmmuInstance instance(String unit) {
+        return instances.get(unit);
+    }
+
+    private static SmmuMaster master(DeviceHandle device, Smmuv3Driver self) {
+        if (!(device instanceof SmmuMaster) || device.driver() != self) {
+            throw ErrnoException.of(Errno.EINVAL, "device %s was not probed by this smmuv3 driver", device);
+        }
+        return (SmmuMaster) device;
+    }
+
+    @Override
+    public DeviceHandle probeDevice(PciFunction function) {
+        SmmuInstance smmu = instances.get(function.iommuUnit());
+        if (smmu == null) {
+            throw ErrnoException.of(Errno.ENODEV, "function %s is behind unit '%s', not an smmuv3 unit of this driver",
+                    function.address(), function.iommuUnit());
+        }
+        if (!smmu.streamTable.covers(function.rid())) {
+            throw ErrnoException.of(Errno.ERANGE, "StreamID %#x of %s exceeds the SMMU's %d SID bits",
+                    function.rid(), function.address(), smmu.features.sidBits);
+        }
+        SmmuMaster master = new SmmuMaster(this, smmu, function);
+        smmu.addMaster(master);
+        return master;
+    }
+
+    @Override
+    public void releaseDevice(DeviceHandle device) {
+        SmmuMaster m = master(device, this);
+        m.release();
+        m.smmu.removeMaster(m);
+    }
+
+    @Override
+    public HwInfo hwInfo(DeviceHandle device, int requestedType) {
+        SmmuMaster m = master(device, this);
+        if (requestedType != 0 && requestedType != HW_INFO_TYPE_ARM_SMMUV3) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "hw_info type %d is not supported by smmuv3", requestedType);
+        }
+        SmmuFeatures f = m.smmu.features;
+        // struct iommu_hw_info_arm_smmuv3 { u32 flags; u32 __reserved; u32 idr[6]; u32 iidr; u32 aidr; }
+        ByteBuffer b = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0).putInt(0);
+        for (int i = 0; i < 6; i++) {
+            b.putInt(f.idr[i]);
+        }
+        b.putInt(f.iidr).putInt(f.aidr);
+        long caps = f.httuDirty && f.stage1 ? HwInfo.CAP_DIRTY_TRACKING : 0;
+        return new HwInfo(HW_INFO_TYPE_ARM_SMMUV3, b.array(), caps, m.maxPasidLog2());
+    }
+
+    @Override
+    public List<ReservedRegion> reservedRegions(DeviceHandle device) {
+        master(device, this);
+        return List.of(ReservedRegion.ARM_SW_MSI_WINDOW);
+    }
+
+    @Override
+    public IommuDomain allocPagingDomain(DeviceHandle device, int flags, UserData data) {
+        SmmuMaster m = master(device, this);
+        int known = DomainAllocFlags.NEST_PARENT | DomainAllocFlags.DIRTY_TRACKING | DomainAllocFlags.PASID;
+        if ((flags & ~known) != 0) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "allocation flags %#x are not supported", flags & ~known);
+        }
+        if (data != null) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "smmuv3 paging domains take no driver data (type %d)", data.type());
+        }
+        return new Smmuv3PagingDomain(this, m.smmu, flags);
+    }
+
+    @Override
+    public IommuDomain blockedDomain() {
+        return blocked;
+    }
+
+    @Override
+    public IommuDomain identityDomain() {
+        return identity;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (SmmuInstance s : instances.values()) {
+            s.shutdown();
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package dev.iommufd.smmuv3;
+
+import com.google.auto.service.AutoService;
+import dev.iommufd.platform.Machine;
+import dev.iommufd.smmuv3.layout.SmmuRegisters;
+import dev.iommufd.spi.Availability;
+import dev.iommufd.spi.Capability;
+import dev.iommufd.spi.DriverContext;
+import dev.iommufd.spi.IommuDriver;
+import dev.iommufd.spi.IommuDriverProvider;
+import dev.iommufd.spi.SpiVersion;
+import dev.iommufd.spi.hw.IommuUnitModel;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * The Arm SMMUv3 driver ({@code drivers/iommu/arm/arm-smmu-v3}). Capabilities are what works on every SMMU the
+ * model can present: paging (stage 1, or stage 2 when stage 1 is absent), blocking and identity domains,
+ * cache-coherency enforcement (COHACC) and the ARM_SMMUV3 hw_info structure. Nesting, vIOMMU, PASID, IOPF and
+ * dirty tracking are not declared (see the final report of the driver work for what is implemented of them).
+ */
+@AutoService(IommuDriverProvider.class)
+public final class Smmuv3DriverProvider implements IommuDriverProvider {
+    public static final String ID = "smmuv3";
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "Arm SMMUv3 (arm-smmu-v3)";
+    }
+
+    @Override
+    public String version() {
+        return "0.1.0";
+    }
+
+    @Override
+    public int spiVersion() {
+        return SpiVersion.CURRENT;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return EnumSet.of(Capability.PAGING, Capability.BLOCKED_DOMAIN, Capability.IDENTITY_DOMAIN,
+                Capability.ENFORCE_CACHE_COHERENCY, Capability.HW_INFO);
+    }
+
+    @Override
+    public Availability probe(Machine machine) {
+        try {
+            for (IommuUnitModel unit : machine.iommuUnits()) {
+                if (!hardwareModels().contains(unit.model())) {
+                    continue;
+                }
+                int aidr = machine.mmio().read32(unit.mmioBase() + SmmuRegisters.AIDR);
+                if ((aidr >>> 4 & 0xf) != 0) {
+                    return Availability.no(String.format("unit %s reports SMMU architecture major revision %d, not 3",
+                            unit.name(), aidr >>> 4 & 0xf));
+                }
+                int idr0 = machine.mmio().read32(unit.mmioBase() + SmmuRegisters.IDR0);
+                if ((idr0 >>> SmmuRegisters.IDR0_TTF_SHIFT & 2) == 0) {
+                    return Availability.no("unit " + unit.name() + " has no AArch64 table format");
+                }
+                return Availability.yes();
+            }
+            return Availability.no("the machine has no smmuv3 unit");
+        } catch (RuntimeException e) {
+            return Availability.no("probing the smmuv3 registers failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public IommuDriver bind(DriverContext context) {
+        return new Smmuv3Driver(this, context);
+    }
+}

@@ -1,0 +1,612 @@
+package dev.iommufd.smmuv3.hw;
+
+import dev.iommufd.platform.BusErrorException;
+import dev.iommufd.platform.PhysicalMemory;
+import dev.iommufd.smmuv3.layout.BitField;
+import dev.iommufd.smmuv3.layout.ContextDescriptor;
+import dev.iommufd.smmuv3.layout.EventRecord;
+import dev.iommufd.smmuv3.layout.SmmuRegisters;
+import dev.iommufd.smmuv3.layout.StreamTableEntry;
+import dev.iommufd.smmuv3.layout.TranslationDescriptor;
+import dev.iommufd.smmuv3.layout.TranslationGranule;
+import dev.iommufd.spi.hw.Translation;
+
+/**
+ * Decodes STEs and CDs (with the SteIllegal / CdIllegal checks of IHI0070 5.2 and 5.4) and walks VMSAv8-64
+ * stage-1 and stage-2 translation tables (Arm ARM D8) for one transaction at a time. Reads only physical
+ * memory. Holds the decoded configuration and the fault details of the current transaction in primitive
+ * fields, so that a walk allocates nothing.
+ *
+ * <p>Every method returns 0 for success or an event ID ({@link EventRecord}); the fault details
+ * ({@link #faultS2}, {@link #faultClass}, {@link #faultIpa}, {@link #faultFetchAddr}, {@link #faultTtRnW},
+ * {@link #faultRecord}) describe the event. Not thread-safe: owned by one unit, used under its lock.
+ *
+ * <h2>Choices where the architecture leaves freedom</h2>
+ * <ul>
+ *   <li>Misaligned low bits of TTB0/TTB1/S2TTB (below the start table's size) are treated as zero.</li>
+ *   <li>The contiguous hint is honoured only as permission to cache; TLB entries are per descriptor.</li>
+ *   <li>No walk cache is modelled: only leaf translations are cached (so Leaf=1 invalidations suffice).</li>
+ *   <li>AArch32 (LPAE) tables and big-endian tables are not implemented: the presets advertise AArch64-only,
+ *       little-endian tables (IDR0.TTF=2, TTENDIAN=2), so S2AA64=0, CD.AA64=0 and ENDI=1 are ILLEGAL.</li>
+ * </ul>
+ */
+final class TranslationTableWalker {
+    /** Internal status: a descriptor changed under a hardware update; walk again. */
+    static final int RETRY = -1;
+
+    private final PhysicalMemory memory;
+    private final IdRegisters id;
+
+    // ---- decoded STE
+    int config;
+    int s1Fmt;
+    long s1ContextPtr;
+    int s1CdMax;
+    int s1Dss;
+    int strw;
+    int eats;
+    int vmid;
+    TranslationGranule s2Granule;
+    int s2InputBits;
+    int s2StartLevel;
+    int s2StartBits;
+    long s2Ttb;
+    int s2OutputBits;
+    boolean s2Affd;
+    boolean s2Ha;
+    boolean s2Hd;
+    boolean s2Record;
+    boolean s2Ptw;
+
+    // ---- decoded CD (TTB0 range index 0, TTB1 range index 1)
+    final int[] tsz = new int[2];
+    final TranslationGranule[] granule = new TranslationGranule[2];
+    final boolean[] epd = new boolean[2];
+    final long[] ttb = new long[2];
+    final boolean[] tbi = new boolean[2];
+    final boolean[] had = new boolean[2];
+    int ipsBits;
+    boolean affd;
+    boolean wxn;
+    boolean pan;
+    boolean ha;
+    boolean hd;
+    boolean record;
+    int asid;
+    long mair;
+
+    // ---- fault details
+    int faultS2;
+    int faultClass;
+    long faultIpa;
+    long faultFetchAddr;
+    int faultTtRnW;
+    boolean faultRecord;
+
+    // ---- walk results
+    long s1Output;
+    int s1Shift;
+    int s1Perm;
+    boolean s1Global;
+    long s2Output;
+    int s2Shift;
+    int s2Perm;
+
+    TranslationTableWalker(PhysicalMemory memory, IdRegisters id) {
+        this.memory = memory;
+        this.id = id;
+    }
+
+    private void resetFault() {
+        faultS2 = 0;
+        faultClass = EventRecord.CLASS_IN;
+        faultIpa = 0;
+        faultFetchAddr = 0;
+        faultTtRnW = 0;
+        faultRecord = true;
+    }
+
+    // =====================================================================================================
+    // STE
+    // =====================================================================================================
+
+    /**
+     * Decodes an STE and applies the SteIllegal checks (IHI0070 5.2, non-secure subset, in the pseudocode's
+     * order). Returns 0 or {@link EventRecord#C_BAD_STE}.
+     */
+    int decodeSte(long[] ste) {
+        resetFault();
+        if (!BitField.isSet(ste, StreamTableEntry.V)) {
+            return EventRecord.C_BAD_STE;
+        }
+        config = (int) BitField.get(ste, StreamTableEntry.CONFIG);
+        if ((config & 0b100) == 0) {
+            config = StreamTableEntry.CONFIG_ABORT; // 0b0xx: abort, everything else ignored
+            return 0;
+        }
+        if (config == StreamTableEntry.CONFIG_BYPASS) {
+            return 0;
+        }
+        boolean s1 = StreamTableEntry.stage1Enabled(config);
+        boolean s2 = StreamTableEntry.stage2Enabled(config);
+        if (s1 && !id.s1p() || s2 && !id.s2p()) {
+            return EventRecord.C_BAD_STE;
+        }
+        eats = (int) BitField.get(ste, StreamTableEntry.EATS);
+        boolean s2s = BitField.isSet(ste, StreamTableEntry.S2S);
+        if (id.ats()) {
+            if (eats == 2 && (config != StreamTableEntry.CONFIG_NESTED || s2s || id.ns1ats())) {
+                return EventRecord.C_BAD_STE;
+            }
+            if (eats == 1 && s2 && s2s) {
+                return EventRecord.C_BAD_STE;
+            }
+            if (eats == 3) {
+                return EventRecord.C_BAD_STE; // DPT not implemented (IDR3.DPT=0)
+            }
+        }
+        strw = (int) BitField.get(ste, StreamTableEntry.STRW);
+        if (s1) {
+            if ((strw & 1) != 0 || strw == StreamTableEntry.STRW_EL2 && !id.hyp()) {
+                return EventRecord.C_BAD_STE;
+            }
+            if (strw == StreamTableEntry.STRW_EL2) {
+                return EventRecord.C_BAD_STE; // EL2 StreamWorld is not modelled (IDR0.Hyp=0 in both presets)
+            }
+            if (BitField.isSet(ste, StreamTableEntry.S1STALLD)
+                    && id.stallModel() != SmmuRegisters.IDR0_STALL_MODEL_STALL_TERMINATE) {
+                return EventRecord.C_BAD_STE;
+            }
+            s1CdMax = (int) BitField.get(ste, StreamTableEntry.S1CDMAX);
+            if (s1CdMax > id.ssidSize()) {
+                return EventRecord.C_BAD_STE;
+            }
+            s1Fmt = (int) BitField.get(ste, StreamTableEntry.S1FMT);
+            if (s1Fmt == 3) {
+                s1Fmt = StreamTableEntry.S1FMT_LINEAR;
+            }
+            if (s1CdMax == 0) {
+                s1Fmt = StreamTableEntry.S1FMT_LINEAR;
+            } else if (s1Fmt != StreamTableEntry.S1FMT_LINEAR && !id.cd2l()) {
+                return EventRecord.C_BAD_STE;
+            }
+            s1Dss = (int) BitField.get(ste, StreamTableEntry.S1DSS);
+            if (s1CdMax != 0 && s1Dss == 3) {
+                return EventRecord.C_BAD_STE;
+            }
+            s1ContextPtr = StreamTableEntry.s1ContextPtr(ste[0]);
+            int limit = s2 ? 64 - (int) BitField.get(ste, StreamTableEntry.S2T0SZ) : id.oasBits();
+            if ((s1ContextPtr >>> limit) != 0) {
+                return EventRecord.C_BAD_STE;
+            }
+        }
+        vmid = 0;
+        if (s1 || s2) {
+            vmid = (int) BitField.get(ste, StreamTableEntry.S2VMID);
+            if (!id.s2p()) {
+                vmid = 0; // IgnoreSTES2VMID: stage 2 not implemented
+            } else if (!id.vmid16() && (vmid >>> 8) != 0) {
+                return EventRecord.C_BAD_STE;
+            }
+        }
+        if (s2) {
+            int r = decodeStage2(ste, s2s);
+            if (r != 0) {
+                return r;
+            }
+        }
+        return 0;
+    }
+
+    private int decodeStage2(long[] ste, boolean s2s) {
+        if (BitField.isSet(ste, StreamTableEntry.S2FWB) && !id.fwb()) {
+            return EventRecord.C_BAD_STE;
+        }
+        int stall = id.stallModel();
+        if (s2s && stall == SmmuRegisters.IDR0_STALL_MODEL_TERMINATE
+                || !s2s && stall == SmmuRegisters.IDR0_STALL_MODEL_FORCED) {
+            return EventRecord.C_BAD_STE;
+        }
+        if (!BitField.isSet(ste, StreamTableEntry.S2AA64) || (id.ttf() & 2) == 0) {
+            return EventRecord.C_BAD_STE; // VMSAv8-32 stage 2 not implemented (TTF has no AArch32)
+        }
+        s2Ha = BitField.isSet(ste, StreamTableEntry.S2HA);
+        s2Hd = BitField.isSet(ste, StreamTableEntry.S2HD);
+        if ((s2Ha || s2Hd) && id.httu() == 0 || s2Hd && id.httu() == SmmuRegisters.IDR0_HTTU_ACCESS) {
+            return EventRecord.C_BAD_STE;
+        }
+        s2Granule = TranslationGranule.fromS2tg((int) BitField.get(ste, StreamTableEntry.S2TG));
+        if (s2Granule == null || !id.granuleSupported(s2Granule.idr5Bit())) {
+            return EventRecord.C_BAD_STE;
+        }
+        int ps = SmmuRegisters.addressSizeBits((int) BitField.get(ste, StreamTableEntry.S2PS));
+        s2OutputBits = Math.min(ps, id.oasBits());
+        if (s2OutputBits == 52 && s2Granule != TranslationGranule.G64K) {
+            s2OutputBits = 48; // 52-bit output needs the 64 KiB granule without DS
+        }
+        s2Ttb = StreamTableEntry.s2Ttb(ste[3]);
+        if ((s2Ttb >>> s2OutputBits) != 0) {
+            return EventRecord.C_BAD_STE;
+        }
+        int t0sz = (int) BitField.get(ste, StreamTableEntry.S2T0SZ);
+        int txszMax = id.stt() ? (s2Granule == TranslationGranule.G64K ? 47 : 48) : 39;
+        int txszMin = Math.max(s2Granule == TranslationGranule.G64K && id.oasBits() == 52 ? 12 : 16, 64 - id.iasBits());
+        if (t0sz < txszMin || t0sz > txszMax) {
+            return EventRecord.C_BAD_STE;
+        }
+        s2InputBits = 64 - t0sz;
+        int sl0 = (int) BitField.get(ste, StreamTableEntry.S2SL0);
+        if (BitField.isSet(ste, StreamTableEntry.S2DS) || BitField.isSet(ste, StreamTableEntry.S2SL0_2)) {
+            return EventRecord.C_BAD_STE; // DS (LPA2) not advertised
+        }
+        switch (s2Granule) {
+            case G4K:
+                s2StartLevel = sl0 == 3 ? (id.stt() ? 3 : -1) : 2 - sl0;
+                break;
+            case G16K:
+                s2StartLevel = sl0 == 3 ? -1 : 3 - sl0;
+                break;
+            default:
+                s2StartLevel = sl0 == 3 ? -1 : 3 - sl0;
+                break;
+        }
+        if (s2StartLevel < 0) {
+            return EventRecord.C_BAD_STE;
+        }
+        s2StartBits = s2InputBits - s2Granule.levelShift(s2StartLevel);
+        // STEWalkConfigInconsistentAA64: at most 16 concatenated tables, at least one bit resolved
+        if (s2StartBits < 1 || s2StartBits > s2Granule.stride() + 4) {
+            return EventRecord.C_BAD_STE;
+        }
+        if (s2Granule == TranslationGranule.G4K && s2StartLevel == 0 && s2StartBits > s2Granule.stride()) {
+            return EventRecord.C_BAD_STE; // no concatenation at level 0
+        }
+        s2Ttb &= -(8L << s2StartBits) & -64L; // low bits below the (concatenated) start table are treated as 0
+        if (BitField.isSet(ste, StreamTableEntry.S2ENDI)) {
+            return EventRecord.C_BAD_STE; // big-endian tables not implemented (TTENDIAN must not say BE-capable)
+        }
+        s2Affd = BitField.isSet(ste, StreamTableEntry.S2AFFD);
+        s2Record = BitField.isSet(ste, StreamTableEntry.S2R);
+        s2Ptw = BitField.isSet(ste, StreamTableEntry.S2PTW);
+        return 0;
+    }
+
+    // =====================================================================================================
+    // CD
+    // =====================================================================================================
+
+    /**
+     * Decodes a CD with the CdIllegal checks (IHI0070 5.4, non-secure, EL1 StreamWorld). Returns 0 or
+     * {@link EventRecord#C_BAD_CD}.
+     *
+     * @param s1Stalld the STE's S1STALLD
+     */
+    int decodeCd(long[] cd, boolean s1Stalld) {
+        resetFault();
+        if (!BitField.isSet(cd, ContextDescriptor.V)) {
+            return EventRecord.C_BAD_CD;
+        }
+        boolean s = BitField.isSet(cd, ContextDescriptor.S);
+        int stall = id.stallModel();
+        if (s1Stalld && s || id.termModel() && !BitField.isSet(cd, ContextDescriptor.A)
+                || stall == SmmuRegisters.IDR0_STALL_MODEL_TERMINATE && s
+                || stall == SmmuRegisters.IDR0_STALL_MODEL_FORCED && !s) {
+            return EventRecord.C_BAD_CD;
+        }
+        if (!BitField.isSet(cd, ContextDescriptor.AA64) || (id.ttf() & 2) == 0) {
+            return EventRecord.C_BAD_CD; // AArch32 stage 1 not implemented
+        }
+        ha = BitField.isSet(cd, ContextDescriptor.HA);
+        hd = BitField.isSet(cd, ContextDescriptor.HD);
+        if ((ha || hd) && id.httu() == 0 || hd && id.httu() == SmmuRegisters.IDR0_HTTU_ACCESS) {
+            return EventRecord.C_BAD_CD;
+        }
+        asid = (int) BitField.get(cd, ContextDescriptor.ASID);
+        if (!id.asid16() && (asid >>> 8) != 0) {
+            return EventRecord.C_BAD_CD;
+        }
+        ipsBits = Math.min(SmmuRegisters.addressSizeBits((int) BitField.get(cd, ContextDescriptor.IPS)), id.oasBits());
+        epd[0] = BitField.isSet(cd, ContextDescriptor.EPD0);
+        epd[1] = BitField.isSet(cd, ContextDescriptor.EPD1);
+        boolean anyEnabled = !epd[0] || !epd[1];
+        if (anyEnabled && BitField.isSet(cd, ContextDescriptor.ENDI)) {
+            return EventRecord.C_BAD_CD; // big-endian tables not implemented (TTENDIAN=LE)
+        }
+        tsz[0] = (int) BitField.get(cd, ContextDescriptor.T0SZ);
+        tsz[1] = (int) BitField.get(cd, ContextDescriptor.T1SZ);
+        granule[0] = TranslationGranule.fromTg0((int) BitField.get(cd, ContextDescriptor.TG0));
+        int tg1 = (int) BitField.get(cd, ContextDescriptor.TG1);
+        granule[1] = tg1 == ContextDescriptor.TG1_4K ? TranslationGranule.G4K
+                : tg1 == ContextDescriptor.TG1_16K ? TranslationGranule.G16K
+                : tg1 == ContextDescriptor.TG1_64K ? TranslationGranule.G64K : null;
+        ttb[0] = ContextDescriptor.ttb0(cd[1]);
+        ttb[1] = cd[2] & BitField.mask(ContextDescriptor.TTB1);
+        tbi[0] = BitField.isSet(cd, ContextDescriptor.TBI0);
+        tbi[1] = BitField.isSet(cd, ContextDescriptor.TBI1);
+        had[0] = BitField.isSet(cd, ContextDescriptor.HAD0);
+        had[1] = BitField.isSet(cd, ContextDescriptor.HAD1);
+        for (int r = 0; r < 2; r++) {
+            if (epd[r]) {
+                continue;
+            }
+            TranslationGranule g = granule[r];
+            if (g == null || !id.granuleSupported(g.idr5Bit())) {
+                return EventRecord.C_BAD_CD;
+            }
+            int txszMax = id.stt() ? (g == TranslationGranule.G64K ? 47 : 48) : 39;
+            int txszMin = id.vax() >= 1 && g == TranslationGranule.G64K ? 12 : 16;
+            if (tsz[r] < txszMin || tsz[r] > txszMax) {
+                return EventRecord.C_BAD_CD;
+            }
+            if ((ttb[r] >>> ipsBits) != 0) {
+                return EventRecord.C_BAD_CD; // CDTTBxOutOfRange
+            }
+        }
+        affd = BitField.isSet(cd, ContextDescriptor.AFFD);
+        wxn = BitField.isSet(cd, ContextDescriptor.WXN);
+        pan = BitField.isSet(cd, ContextDescriptor.PAN);
+        record = BitField.isSet(cd, ContextDescriptor.R);
+        mair = cd[3];
+        return 0;
+    }
+
+    // =====================================================================================================
+    // Stage 1
+    // =====================================================================================================
+
+    /**
+     * The stage-1 walk of {@code va} (IHI0070 3.4, Arm ARM D8). With {@code nested}, every table address is an IPA
+     * translated by stage 2 first (faults: S2=1, CLASS=TT). Sets {@link #s1Output}, {@link #s1Shift},
+     * {@link #s1Perm}, {@link #s1Global}.
+     */
+    int stage1(long va, int access, boolean nested) {
+        resetFault();
+        faultRecord = record;
+        int r = (va >>> 55 & 1) == 0 ? 0 : 1;
+        // Top byte: without TBI, VA[63:56] must equal VA[55].
+        long top = va >> 55; // sign-extended bits [63:55]
+        if (!tbi[r] && top != 0 && top != -1) {
+            return EventRecord.F_TRANSLATION;
+        }
+        int inputBits = 64 - tsz[r];
+        long rangeBits = (va << 8) >> (8 + inputBits - 1); // VA[55:inputBits-1] sign-extended from bit 55
+        if (r == 0 ? rangeBits != 0 : rangeBits != -1) {
+            return EventRecord.F_TRANSLATION;
+        }
+        if (epd[r]) {
+            return EventRecord.F_TRANSLATION;
+        }
+        TranslationGranule g = granule[r];
+        int level = g.startLevel(inputBits);
+        int bits = inputBits - g.levelShift(level);
+        long table = ttb[r] & -(8L << bits) & -64L;
+        boolean apTableNoEl0 = false;
+        boolean apTableRdonly = false;
+        boolean pxnTable = false;
+        boolean uxnTable = false;
+        for (;;) {
+            int shift = g.levelShift(level);
+            long index = (va >>> shift) & ((1L << bits) - 1);
+            long descIpa = table + index * 8;
+            long descPa = descIpa;
+            if (nested) {
+                int s2 = stage2(descIpa, false, false, EventRecord.CLASS_TT);
+                if (s2 != 0) {
+                    faultTtRnW = 1;
+                    return s2;
+                }
+                descPa = s2Output;
+            }
+            long desc;
+            try {
+                desc = memory.read64(descPa);
+            } catch (BusErrorException e) {
+                faultClass = EventRecord.CLASS_TT;
+                faultFetchAddr = descPa;
+                faultRecord = true;
+                return EventRecord.F_WALK_EABT;
+            }
+            if (!TranslationDescriptor.isValid(desc)) {
+                return EventRecord.F_TRANSLATION;
+            }
+            if (TranslationDescriptor.isTable(desc, level)) {
+                long next = TranslationDescriptor.outputAddress(desc, g, g.shift());
+                if ((next >>> ipsBits) != 0) {
+                    return EventRecord.F_ADDR_SIZE;
+                }
+                if (!had[r]) {
+                    apTableNoEl0 |= (desc & TranslationDescriptor.AP_TABLE_NO_EL0) != 0;
+                    apTableRdonly |= (desc & TranslationDescriptor.AP_TABLE_RDONLY) != 0;
+                    pxnTable |= (desc & TranslationDescriptor.PXN_TABLE) != 0;
+                    uxnTable |= (desc & TranslationDescriptor.UXN_TABLE) != 0;
+                }
+                table = next;
+                level++;
+                bits = g.stride();
+                continue;
+            }
+            if (level == 3 ? (desc & TranslationDescriptor.TYPE_MASK) != TranslationDescriptor.TYPE_PAGE
+                    : !g.blockAllowed(level, ipsBits)) {
+                return EventRecord.F_TRANSLATION;
+            }
+            long oa = TranslationDescriptor.outputAddress(desc, g, shift);
+            if ((oa >>> ipsBits) != 0) {
+                return EventRecord.F_ADDR_SIZE;
+            }
+            if ((desc & TranslationDescriptor.AF) == 0) {
+                if (ha) {
+                    int u = updateDescriptor(descPa, descIpa, desc, TranslationDescriptor.AF, 0, nested);
+                    if (u != 0) {
+                        return u;
+                    }
+                    desc |= TranslationDescriptor.AF;
+                } else if (!affd) {
+                    return EventRecord.F_ACCESS;
+                }
+            }
+            boolean rdonly = (desc & TranslationDescriptor.AP_RDONLY) != 0 || apTableRdonly;
+            boolean el0 = (desc & TranslationDescriptor.AP_UNPRIV) != 0 && !apTableNoEl0;
+            boolean dirtyCapable = hd && (desc & TranslationDescriptor.DBM) != 0 && !apTableRdonly;
+            boolean priv = (access & Translation.ACCESS_PRIV) != 0;
+            boolean write = (access & Translation.ACCESS_WRITE) != 0;
+            if (write && rdonly && dirtyCapable && (priv ? !(pan && el0) : el0)) {
+                int u = updateDescriptor(descPa, descIpa, desc, 0, TranslationDescriptor.AP_RDONLY, nested);
+                if (u != 0) {
+                    return u;
+                }
+                desc &= ~TranslationDescriptor.AP_RDONLY;
+                rdonly = false;
+            }
+            int perm = 0;
+            boolean writable = !rdonly;
+            perm |= pan && el0 ? 0 : Smmuv3Tlb.PERM_READ_PRIV;
+            perm |= !writable || pan && el0 ? 0 : Smmuv3Tlb.PERM_WRITE_PRIV;
+            perm |= el0 ? Smmuv3Tlb.PERM_READ_UNPRIV : 0;
+            perm |= el0 && writable ? Smmuv3Tlb.PERM_WRITE_UNPRIV : 0;
+            boolean wxnBlocks = wxn && writable;
+            if ((desc & TranslationDescriptor.PXN) == 0 && !pxnTable && !wxnBlocks && !(el0 && writable)) {
+                perm |= Smmuv3Tlb.PERM_EXEC_PRIV;
+            }
+            if (el0 && (desc & TranslationDescriptor.UXN) == 0 && !uxnTable && !wxnBlocks) {
+                perm |= Smmuv3Tlb.PERM_EXEC_UNPRIV;
+            }
+            if ((perm & requiredPermission(access)) == 0) {
+                return EventRecord.F_PERMISSION;
+            }
+            s1Output = oa | (va & ((1L << shift) - 1));
+            s1Shift = shift;
+            s1Perm = perm;
+            s1Global = (desc & TranslationDescriptor.NG) == 0;
+            return 0;
+        }
+    }
+
+    /** The TLB permission bit an access needs. */
+    static int requiredPermission(int access) {
+        boolean priv = (access & Translation.ACCESS_PRIV) != 0;
+        if ((access & Translation.ACCESS_WRITE) != 0) {
+            return priv ? Smmuv3Tlb.PERM_WRITE_PRIV : Smmuv3Tlb.PERM_WRITE_UNPRIV;
+        }
+        if ((access & Translation.ACCESS_EXEC) != 0) {
+            return priv ? Smmuv3Tlb.PERM_EXEC_PRIV : Smmuv3Tlb.PERM_EXEC_UNPRIV;
+        }
+        return priv ? Smmuv3Tlb.PERM_READ_PRIV : Smmuv3Tlb.PERM_READ_UNPRIV;
+    }
+
+    /**
+     * A hardware update of a stage-1 descriptor (HTTU): atomically sets {@code set} and clears {@code clear} if the
+     * descriptor is still {@code expected}. When nested, the write needs stage-2 write permission on the
+     * descriptor's IPA (a failure is a stage-2 fault with CLASS=TT and TTRnW=0).
+     */
+    private int updateDescriptor(long pa, long ipa, long expected, long set, long clear, boolean nested) {
+        if (nested) {
+            int s2 = stage2(ipa, true, false, EventRecord.CLASS_TT);
+            if (s2 != 0) {
+                faultTtRnW = 0;
+                return s2;
+            }
+        }
+        if (!memory.compareAndSet64(pa, expected, (expected | set) & ~clear)) {
+            return RETRY;
+        }
+        return 0;
+    }
+
+    // =====================================================================================================
+    // Stage 2
+    // =====================================================================================================
+
+    /**
+     * The stage-2 walk of {@code ipa}. Faults are S2=1 with {@code clazz} (CD, TT or IN) and the IPA recorded.
+     * Sets {@link #s2Output}, {@link #s2Shift}, {@link #s2Perm}.
+     */
+    int stage2(long ipa, boolean write, boolean exec, int clazz) {
+        faultS2 = 1;
+        faultClass = clazz;
+        faultIpa = ipa;
+        faultRecord = s2Record;
+        if ((ipa >>> s2InputBits) != 0) {
+            return EventRecord.F_TRANSLATION;
+        }
+        TranslationGranule g = s2Granule;
+        int level = s2StartLevel;
+        int bits = s2StartBits;
+        long table = s2Ttb;
+        for (;;) {
+            int shift = g.levelShift(level);
+            long index = (ipa >>> shift) & ((1L << bits) - 1);
+            long descPa = table + index * 8;
+            long desc;
+            try {
+                desc = memory.read64(descPa);
+            } catch (BusErrorException e) {
+                faultFetchAddr = descPa;
+                faultRecord = true;
+                return EventRecord.F_WALK_EABT;
+            }
+            if (!TranslationDescriptor.isValid(desc)) {
+                return EventRecord.F_TRANSLATION;
+            }
+            if (TranslationDescriptor.isTable(desc, level)) {
+                long next = TranslationDescriptor.outputAddress(desc, g, g.shift());
+                if ((next >>> s2OutputBits) != 0) {
+                    return EventRecord.F_ADDR_SIZE;
+                }
+                table = next;
+                level++;
+                bits = g.stride();
+                continue;
+            }
+            if (level == 3 ? (desc & TranslationDescriptor.TYPE_MASK) != TranslationDescriptor.TYPE_PAGE
+                    : !g.blockAllowed(level, s2OutputBits)) {
+                return EventRecord.F_TRANSLATION;
+            }
+            long oa = TranslationDescriptor.outputAddress(desc, g, shift);
+            if ((oa >>> s2OutputBits) != 0) {
+                return EventRecord.F_ADDR_SIZE;
+            }
+            if ((desc & TranslationDescriptor.AF) == 0) {
+                if (s2Ha) {
+                    if (!memory.compareAndSet64(descPa, desc, desc | TranslationDescriptor.AF)) {
+                        return RETRY;
+                    }
+                    desc |= TranslationDescriptor.AF;
+                } else if (!s2Affd) {
+                    return EventRecord.F_ACCESS;
+                }
+            }
+            if (write && (desc & TranslationDescriptor.S2AP_WRITE) == 0 && s2Hd
+                    && (desc & TranslationDescriptor.DBM) != 0) {
+                if (!memory.compareAndSet64(descPa, desc, desc | TranslationDescriptor.S2AP_WRITE)) {
+                    return RETRY;
+                }
+                desc |= TranslationDescriptor.S2AP_WRITE;
+            }
+            int perm = 0;
+            if ((desc & TranslationDescriptor.S2AP_READ) != 0) {
+                perm |= Smmuv3Tlb.PERM_READ_PRIV | Smmuv3Tlb.PERM_READ_UNPRIV;
+            }
+            if ((desc & TranslationDescriptor.S2AP_WRITE) != 0) {
+                perm |= Smmuv3Tlb.PERM_WRITE_PRIV | Smmuv3Tlb.PERM_WRITE_UNPRIV;
+            }
+            if ((desc & TranslationDescriptor.S2_XN) == 0) {
+                perm |= Smmuv3Tlb.PERM_EXEC_PRIV | Smmuv3Tlb.PERM_EXEC_UNPRIV;
+            }
+            boolean allowed = write ? (desc & TranslationDescriptor.S2AP_WRITE) != 0
+                    : exec ? (desc & TranslationDescriptor.S2_XN) == 0 && (desc & TranslationDescriptor.S2AP_READ) != 0
+                    : (desc & TranslationDescriptor.S2AP_READ) != 0;
+            if (!allowed) {
+                return EventRecord.F_PERMISSION;
+            }
+            if (s2Ptw && clazz == EventRecord.CLASS_TT
+                    && (desc & TranslationDescriptor.S2_MEMATTR_MASK) >>> TranslationDescriptor.S2_MEMATTR_SHIFT < 4) {
+                return EventRecord.F_PERMISSION; // S2PTW: stage-1 walk hit stage-2 Device memory
+            }
+            s2Output = oa | (ipa & ((1L << shift) - 1));
+            s2Shift = shift;
+            s2Perm = perm;
+            faultS2 = 0;
+            return 0;
+        }
+    }
+}
