@@ -1217,6 +1217,9 @@ public final class IoPageTable {
         }
     }
 
+    /** Why the final unmap of {@link #destroy} failed (a misbehaving access), or null. */
+    volatile ErrnoException destroyFailure;
+
     /** {@code iopt_destroy_table} after an unmap of everything: the table must hold no domain and no access. */
     void destroy() {
         lock.lock();
@@ -1227,7 +1230,12 @@ public final class IoPageTable {
         } finally {
             lock.unlock();
         }
-        unmapAll();
+        try {
+            unmapAll();
+        } catch (ErrnoException e) {
+            // The kernel WARNs (an access did not release its pins) and goes on; the pins stay leaked.
+            destroyFailure = e;
+        }
         lock.lock();
         try {
             allowed.clear();

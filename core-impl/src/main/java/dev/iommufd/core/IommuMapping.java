@@ -96,8 +96,9 @@ public final class IommuMapping {
     }
 
     /**
-     * Unmaps {@code [iova, iova + size)}, mapped earlier by {@link #map} with the same {@code paddr}, and syncs the
-     * IOTLB. Never fails: a driver that unmaps less than asked is a bug (the kernel WARNs), reported here as an
+     * Unmaps {@code [iova, iova + size)}, mapped earlier by {@link #map} with the same {@code paddr} (or page by page),
+     * and syncs the IOTLB. Each unmap_pages call names whole leaves: the decomposition of the map, stepping down to
+     * smaller page sizes where the driver finds smaller leaves. Never fails: a driver that unmaps less than asked is a bug (the kernel WARNs), reported here as an
      * {@link IllegalStateException} after the sync.
      *
      * @return bytes unmapped
@@ -112,6 +113,11 @@ public final class IommuMapping {
             long pg = 1L << (r & 0xff);
             long count = r >>> 8;
             long n = domain.unmapPages(iova + done, pg, count, gather);
+            // The range may have been mapped with smaller leaves than its alignment allows (IOMMU_OPTION_HUGE_PAGES
+            // was 0 when it was mapped): step down through the smaller page sizes, one leaf at a time.
+            for (long smaller = bitmap & (pg - 1); n <= 0 && smaller != 0; smaller &= ~Long.highestOneBit(smaller)) {
+                n = domain.unmapPages(iova + done, Long.highestOneBit(smaller), 1, gather);
+            }
             if (n <= 0) {
                 break;
             }

@@ -101,6 +101,22 @@ public final class SimulatedInterruptController implements InterruptController {
         return true;
     }
 
+    /**
+     * Whether a device write to physical address {@code pa} (after IOMMU translation) is an MSI doorbell: the ITS
+     * {@code GITS_TRANSLATER} on virt, the PHB MSI window on pseries. On x86 MSIs are recognised before translation
+     * (the interrupt window), so no physical address is a doorbell.
+     */
+    public boolean isDoorbell(long pa) {
+        switch (profile) {
+            case VIRT:
+                return pa == GITS_TRANSLATER;
+            case PSERIES:
+                return pa == SPAPR_MSI_WINDOW;
+            default:
+                return false;
+        }
+    }
+
     private long addressOf(int slot) {
         switch (profile) {
             case Q35:

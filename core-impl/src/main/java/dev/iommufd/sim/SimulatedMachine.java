@@ -60,7 +60,7 @@ public final class SimulatedMachine implements Machine {
         this.memory = SparsePhysicalMemory.of(profile, config.ramSize());
         this.mmio = new SimulatedMmioBus(memory);
         this.interrupts = new SimulatedInterruptController(profile);
-        this.pci = new SimulatedPciTopology(memory, this::iommuUnit);
+        this.pci = new SimulatedPciTopology(memory, profile, interrupts, this::iommuUnit);
         this.pins = new LongTermPins(memory.frames());
         HardwareContext context = new Context();
         for (IommuUnitConfig unitConfig : config.iommus()) {

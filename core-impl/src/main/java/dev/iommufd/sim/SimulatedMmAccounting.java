@@ -12,8 +12,8 @@ import dev.iommufd.platform.MmAccounting;
  * the process exited (iommufd's {@code mmget_not_zero()} fails) both charge directions fail with EINVAL.
  * {@code pinned_vm} is an {@code atomic64_t} in the kernel; here it is guarded by the same monitor.
  *
- * <p>Where the kernel {@code WARN}s and clamps on an uncharge below zero, this model refuses with EINVAL and
- * changes nothing, so that an accounting bug in iommufd fails its test.
+ * <p>Where the kernel only {@code WARN_ON_ONCE}s on an uncharge below zero (and the counter wraps), this model
+ * refuses with EINVAL and changes nothing, so that an accounting bug in iommufd fails its test.
  */
 final class SimulatedMmAccounting implements MmAccounting {
 

@@ -3,6 +3,7 @@ package dev.iommufd.sim;
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
 import dev.iommufd.platform.IommuGroup;
+import dev.iommufd.platform.MachineProfile;
 import dev.iommufd.platform.PciAddress;
 import dev.iommufd.platform.PciFunction;
 import dev.iommufd.platform.PciFunctionSpec;
@@ -30,6 +31,8 @@ import java.util.function.Function;
 public final class SimulatedPciTopology implements PciTopology {
 
     private final PhysicalMemory memory;
+    private final MachineProfile profile;
+    private final SimulatedInterruptController interrupts;
     private final Function<String, IommuUnitModel> units;
     /** Guarded by this. */
     private final TreeMap<PciAddress, SimulatedPciFunction> byAddress = new TreeMap<>();
@@ -39,10 +42,15 @@ public final class SimulatedPciTopology implements PciTopology {
     private volatile List<IommuGroup> groupSnapshot = List.of();
 
     /**
+     * @param profile the machine profile: on x86 ({@code q35}) untagged writes to the interrupt window are MSIs
+     * @param interrupts where MSIs written by devices are delivered
      * @param units resolves an IOMMU unit by name, throwing ENODEV for an unknown one
      */
-    public SimulatedPciTopology(PhysicalMemory memory, Function<String, IommuUnitModel> units) {
+    public SimulatedPciTopology(PhysicalMemory memory, MachineProfile profile, SimulatedInterruptController interrupts,
+            Function<String, IommuUnitModel> units) {
         this.memory = Objects.requireNonNull(memory, "memory");
+        this.profile = Objects.requireNonNull(profile, "profile");
+        this.interrupts = Objects.requireNonNull(interrupts, "interrupts");
         this.units = Objects.requireNonNull(units, "units");
     }
 
@@ -69,7 +77,7 @@ public final class SimulatedPciTopology implements PciTopology {
             groupList.add(group);
             groupSnapshot = List.copyOf(groupList);
         }
-        SimulatedPciFunction fn = new SimulatedPciFunction(spec, unit, group, memory);
+        SimulatedPciFunction fn = new SimulatedPciFunction(spec, unit, group, memory, interrupts, profile == MachineProfile.Q35);
         group.add(fn);
         byAddress.put(spec.address(), fn);
         functionSnapshot = List.copyOf(byAddress.values());

@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>{@link #chargeLockedVm} is iommufd's {@code incr_user_locked_vm()} (drivers/iommu/iommufd/pages.c): a
  * compare-and-exchange loop that adds {@code npages} unless the new total exceeds the limit, in which case it fails
  * with ENOMEM and changes nothing. Lock-free (an {@link AtomicLong}), like the kernel's {@code atomic_long_t}.
+ * The kernel's {@code decr_user_locked_vm()} subtracts unchecked; here an uncharge below zero is refused (EINVAL,
+ * nothing changed), as {@link UserAccount#unchargeLockedVm} specifies, so an accounting bug fails its test.
  */
 final class SimulatedUserAccount implements UserAccount {
 

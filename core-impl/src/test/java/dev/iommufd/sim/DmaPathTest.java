@@ -95,4 +95,50 @@ class DmaPathTest {
             assertTrue(allocated < 16 * 1024, "20000 DMA requests allocated " + allocated + " bytes");
         }
     }
+
+    @Test
+    void onX86AnAlignedDwordWriteToTheInterruptWindowIsAnMsi() {
+        try (SimulatedMachine m = machine()) {
+            PciFunction fn = m.pci().function(PciAddress.parse("00:04.0"));
+            int[] fired = new int[1];
+            dev.iommufd.platform.MsiVector v = m.interrupts().allocate("dev-msi", () -> fired[0]++);
+            byte[] data = {(byte) v.data(), (byte) (v.data() >>> 8), 0, 0};
+            long faultsBefore = m.mmio().read64(SimulatedMachineTest.UNIT_BASE + OffsetTranslationModel.FAULTS_REG);
+            assertEquals(DmaStatus.OK, fn.dmaWrite(v.address(), data));
+            assertEquals(1, fired[0], "delivered synchronously");
+            assertEquals(0, m.memory().framesWithStorage(), "not a memory write");
+            assertEquals(DmaStatus.FAULT, fn.dmaRead(v.address(), new byte[4]), "a read of the window is refused");
+            assertEquals(DmaStatus.FAULT, fn.dmaWrite(v.address(), new byte[8]), "an 8-byte write is no MSI");
+            assertEquals(DmaStatus.FAULT, fn.dmaWrite(0xfedf_fffeL, new byte[4]), "straddling into the window");
+            assertEquals(faultsBefore,
+                    m.mmio().read64(SimulatedMachineTest.UNIT_BASE + OffsetTranslationModel.FAULTS_REG),
+                    "the window is never handed to the IOMMU's translation");
+            assertEquals(1, fired[0]);
+            // With a PASID the request is ordinary DMA through translation (no RAM at 0xfee00000 → bus error).
+            assertEquals(DmaStatus.BUS_ERROR, fn.dmaWrite(DmaAttributes.pasid(1), v.address(), data, 0, 4));
+        }
+    }
+
+    @Test
+    void armHasNoInterruptWindowOutsideTranslation() {
+        try (SimulatedMachine m = SimulatedMachine.create(dev.iommufd.platform.MachineConfig.builder(
+                dev.iommufd.platform.MachineProfile.VIRT).ramSize(64L << 20)
+                .iommu(SimulatedMachineTest.testUnit("t0", 0x0a00_0000L, "identity"))
+                .device(PciFunctionSpec.endpoint("00:04.0", "t0")).build())) {
+            PciFunction fn = m.pci().function(PciAddress.parse("00:04.0"));
+            // 0xfee00000 is just an address on Arm: translated (identity) to a hole.
+            assertEquals(DmaStatus.BUS_ERROR, fn.dmaWrite(0xfee0_0000L, new byte[4]));
+            // MSIs on Arm are DMA writes that reach the ITS doorbell through the IOMMU's translation.
+            int[] fired = new int[1];
+            dev.iommufd.platform.MsiVector v = m.interrupts().allocate("evtq", () -> { });
+            dev.iommufd.platform.MsiVector w = m.interrupts().allocate("dev", () -> fired[0]++);
+            m.mmio().write64(0x0a00_0000L + OffsetTranslationModel.OFFSET_REG, w.address() - 0x8000_0040L);
+            byte[] eventId = {(byte) w.data(), 0, 0, 0};
+            assertEquals(DmaStatus.OK, fn.dmaWrite(0x8000_0040L, eventId));
+            assertEquals(1, fired[0]);
+            assertEquals(DmaStatus.BUS_ERROR, fn.dmaWrite(0x8000_0040L, new byte[8]), "only a 4-byte write rings it");
+            assertEquals(1, fired[0]);
+            assertEquals(0, v.data());
+        }
+    }
 }
