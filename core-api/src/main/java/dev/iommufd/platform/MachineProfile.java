@@ -85,7 +85,24 @@ public enum MachineProfile {
             default:
                 break;
         }
-        return 0x0a00_0000L; // a free MMIO hole below the RAM of every profile's first 4 GiB, for test models
+        return testModelBase();
+    }
+
+    /**
+     * A free MMIO hole for models without an address on the real machine (the mock IOMMU, test models): outside
+     * RAM for every RAM size and clear of the profile's own devices. q35: {@code 0xfeb0_0000} (below the IOAPIC);
+     * virt: {@code 0x0c00_0000} (QEMU's platform-bus window, below RAM at 1 GiB); pseries: {@code 0x3fff_f100_0000}
+     * (next to the PHB window).
+     */
+    public long testModelBase() {
+        switch (this) {
+            case Q35:
+                return 0xfeb0_0000L;
+            case VIRT:
+                return 0x0c00_0000L;
+            default:
+                return 0x3fff_f100_0000L;
+        }
     }
 
     /** Looks a profile up by its {@link #id()}. */
