@@ -190,6 +190,11 @@ public final class MockDomain implements IommuDomain {
         dirtyTracking = enable;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>With tracking disabled, a recorder is EINVAL (the kernel mock's rule); a null recorder just clears D bits.
+     */
     @Override
     public void readAndClearDirty(long iova, long size, int flags, DirtyRecorder dirty) {
         if ((this.flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {

@@ -296,7 +296,8 @@ final class MockIoPageTable {
 
     /**
      * Reports every dirty leaf intersecting {@code [iova, iova + size)} as its whole IOPTE range and clears D
-     * unless {@code noClear}. Skips absent tables a whole table-span at a time.
+     * unless {@code noClear}; with a null {@code dirty}, only clears (the core's "clear all" before enabling
+     * tracking). Skips absent tables a whole table-span at a time.
      */
     void readAndClearDirty(long iova, long size, boolean noClear, DirtyRecorder dirty) {
         long last = iova + size - 1;
@@ -338,7 +339,9 @@ final class MockIoPageTable {
         if (!noClear) {
             memory.getAndClear64(entry, DIRTY);
         }
-        dirty.record(base, size);
+        if (dirty != null) {
+            dirty.record(base, size);
+        }
     }
 
     private static long nextBoundary(long va, long size) {

@@ -63,6 +63,8 @@ public final class MockIommu implements IommuDriver {
     private final Machine machine;
     private final PhysicalMemory memory;
     private final Map<String, MockUnitBinding> units = new LinkedHashMap<>();
+    /** The units as an array, for the allocation-free invalidation paths. */
+    private final MockUnitBinding[] unitArray;
     private final MockBlockedDomain blocked = new MockBlockedDomain(this);
     private final MockIdentityDomain identity = new MockIdentityDomain(this);
     private final BitSet tags = new BitSet();
@@ -98,6 +100,7 @@ public final class MockIommu implements IommuDriver {
         if (units.isEmpty()) {
             throw ErrnoException.of(Errno.ENODEV, "the machine has no mock IOMMU unit");
         }
+        unitArray = units.values().toArray(new MockUnitBinding[0]);
     }
 
     // ---------------------------------------------------------------- board
@@ -555,14 +558,14 @@ public final class MockIommu implements IommuDriver {
     }
 
     void invalidateRange(int tag, long first, long last) {
-        for (MockUnitBinding u : units.values()) {
-            u.invalidateRange(tag, first, last);
+        for (int i = 0; i < unitArray.length; i++) {
+            unitArray[i].invalidateRange(tag, first, last);
         }
     }
 
     void invalidateTag(int tag) {
-        for (MockUnitBinding u : units.values()) {
-            u.invalidateTag(tag);
+        for (int i = 0; i < unitArray.length; i++) {
+            unitArray[i].invalidateTag(tag);
         }
     }
 

@@ -27,6 +27,8 @@ final class SmmuMaster implements DeviceHandle {
     private ContextDescriptorTable cdTable;
     /** Guarded by this. */
     private IommuDomain domain;
+    /** PASID attachments (SSID -> stage-1 domain); guarded by this. */
+    private final java.util.Map<Integer, Smmuv3PagingDomain> pasidDomains = new java.util.HashMap<>();
     private final long[] target = new long[8];
     private final long[] cmd = new long[2];
     private final SteWriter steWriter = new SteWriter();
@@ -38,7 +40,8 @@ final class SmmuMaster implements DeviceHandle {
         this.function = function;
         this.sid = function.rid();
         this.steAddress = smmu.streamTable.ensureSte(sid);
-        this.ssidBits = 0; // PASID (substreams) not implemented: every CD table has a single CD
+        // arm_smmu_probe_device: ssid_bits = min(SMMU SSIDSIZE, the function's PASID width)
+        this.ssidBits = Math.min(smmu.features.ssidBits, function.pasidBits());
         this.ats = false; // ATS not enabled (no device ATC is modelled)
     }
 
@@ -152,6 +155,10 @@ final class SmmuMaster implements DeviceHandle {
                     StreamTableEntry.S1DSS_SSID0, false, smmu.features.attrTypesOverride);
             steWriter.writeEntry(target);
         } else {
+            if (!pasidDomains.isEmpty()) {
+                throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EBUSY,
+                        "%s has PASIDs attached: a stage-2 domain cannot serve its RID", this);
+            }
             d.makeSte(target, ats);
             steWriter.writeEntry(target);
             clearCd0();
@@ -161,9 +168,18 @@ final class SmmuMaster implements DeviceHandle {
         detachedFrom(old, d);
     }
 
+    /**
+     * {@code arm_smmu_attach_dev_ste}: an abort or bypass STE, or, while PASIDs use the CD table, a CD-table STE
+     * whose S1DSS terminates (blocked) or bypasses (identity) the RID's traffic.
+     */
     synchronized void attachStatic(Smmuv3StaticDomain d) {
         IommuDomain old = domain;
-        if (d.type() == dev.iommufd.spi.DomainType.BLOCKED) {
+        boolean blocked = d.type() == dev.iommufd.spi.DomainType.BLOCKED;
+        if (!pasidDomains.isEmpty()) {
+            EntryTargets.cdTableSte(target, cdTable.base, cdTable.s1Fmt, cdTable.s1CdMax, ats,
+                    blocked ? StreamTableEntry.S1DSS_TERMINATE : StreamTableEntry.S1DSS_BYPASS, false,
+                    smmu.features.attrTypesOverride);
+        } else if (blocked) {
             EntryTargets.abortSte(target);
         } else {
             EntryTargets.bypassSte(target, smmu.features.attrTypesOverride);
@@ -175,13 +191,74 @@ final class SmmuMaster implements DeviceHandle {
     }
 
     private void detachedFrom(IommuDomain old, IommuDomain now) {
-        if (old instanceof Smmuv3PagingDomain && old != now) {
+        if (old instanceof Smmuv3PagingDomain && old != now && !pasidDomains.containsValue(old)) {
             ((Smmuv3PagingDomain) old).removeMaster(this);
+        }
+    }
+
+    /**
+     * {@code arm_smmu_set_pasid}: PASID {@code pasid} uses the stage-1 domain {@code d}. The RID must be on a
+     * stage-1, identity or blocked domain (the CD table must be, or may become, the STE's); the CD is written
+     * hitlessly, then the STE becomes a CD-table STE if it was not one.
+     */
+    synchronized void setPasid(Smmuv3PagingDomain d, int pasid) {
+        if (d.stage2 || d.smmu != smmu) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL,
+                    "only stage-1 domains of SMMU %s can serve PASIDs of %s", smmu.name, this);
+        }
+        if (pasid <= 0 || (pasid >>> ssidBits) != 0) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL,
+                    "PASID %d is outside 1..2^%d-1 for %s", pasid, ssidBits, this);
+        }
+        boolean ridOnCdTable = domain instanceof Smmuv3PagingDomain && !((Smmuv3PagingDomain) domain).stage2;
+        boolean ridStatic = domain == null || domain instanceof Smmuv3StaticDomain;
+        if (!ridOnCdTable && !ridStatic) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL,
+                    "%s: the RID's domain does not use the CD table; PASIDs cannot be attached", this);
+        }
+        if (cdTable == null) {
+            cdTable = new ContextDescriptorTable(smmu.memory, ssidBits, smmu.features.twoLevelCdtab);
+        }
+        d.makeCd(target);
+        writeCd(pasid, target);
+        Smmuv3PagingDomain previous = pasidDomains.put(pasid, d);
+        d.addMaster(this);
+        if (previous != null && previous != d && !pasidDomains.containsValue(previous) && previous != domain) {
+            previous.removeMaster(this);
+        }
+        if (!ridOnCdTable) {
+            boolean blocked = domain == null || domain.type() == dev.iommufd.spi.DomainType.BLOCKED;
+            EntryTargets.cdTableSte(target, cdTable.base, cdTable.s1Fmt, cdTable.s1CdMax, ats,
+                    blocked ? StreamTableEntry.S1DSS_TERMINATE : StreamTableEntry.S1DSS_BYPASS, false,
+                    smmu.features.attrTypesOverride);
+            steWriter.writeEntry(target);
+        }
+    }
+
+    /**
+     * {@code arm_smmu_blocking_set_dev_pasid}: clears the PASID's CD; when the last PASID goes and the RID is on
+     * an identity or blocked domain, the STE is downgraded again.
+     */
+    synchronized void removePasid(int pasid) {
+        Smmuv3PagingDomain d = pasidDomains.remove(pasid);
+        if (d == null) {
+            return;
+        }
+        java.util.Arrays.fill(target, 0);
+        writeCd(pasid, target);
+        if (!pasidDomains.containsValue(d) && d != domain) {
+            d.removeMaster(this);
+        }
+        if (pasidDomains.isEmpty() && domain instanceof Smmuv3StaticDomain) {
+            attachStatic((Smmuv3StaticDomain) domain);
         }
     }
 
     /** {@code release_device}: the STE goes back to abort and the CD table is freed. */
     synchronized void release() {
+        for (Integer pasid : new java.util.ArrayList<>(pasidDomains.keySet())) {
+            removePasid(pasid);
+        }
         EntryTargets.abortSte(target);
         steWriter.writeEntry(target);
         if (domain instanceof Smmuv3PagingDomain) {

@@ -122,6 +122,23 @@ final class Smmuv3Driver implements IommuDriver {
         m.smmu.removeMaster(m);
     }
 
+    /**
+     * {@code arm_smmu_capable}: dirty tracking needs HTTU with dirty-state update on a stage-1 capable SMMU
+     * ({@code arm_smmu_dbm_capable}); cache coherency needs COHACC.
+     */
+    @Override
+    public boolean deviceCapable(DeviceHandle device, dev.iommufd.spi.Capability capability) {
+        SmmuMaster m = master(device, this);
+        switch (capability) {
+            case DIRTY_TRACKING:
+                return m.smmu.features.httuDirty && m.smmu.features.stage1;
+            case ENFORCE_CACHE_COHERENCY:
+                return m.smmu.features.coherent;
+            default:
+                return capabilities().contains(capability);
+        }
+    }
+
     @Override
     public HwInfo hwInfo(DeviceHandle device, int requestedType) {
         SmmuMaster m = master(device, this);

@@ -62,8 +62,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s cannot track dirty state (no HTTU dirty on stage 1)",
                     smmu.name);
         }
-        if ((flags & DomainAllocFlags.PASID) != 0) {
-            throw ErrnoException.notSupported("smmuv3 PASID domains (substreams not implemented)");
+        if ((flags & DomainAllocFlags.PASID) != 0 && !f.stage1) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "PASID domains need stage 1, which SMMU %s lacks", smmu.name);
         }
         this.stage2 = !f.stage1;
         TranslationGranule g = f.granule();
@@ -270,6 +270,19 @@ final class Smmuv3PagingDomain implements IommuDomain {
                     smmu.name, device.function().address(), m.smmu.name);
         }
         m.attachPaging(this);
+    }
+
+    @Override
+    public void setDevicePasid(DeviceHandle device, int pasid, IommuDomain old) {
+        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
+            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
+        }
+        SmmuMaster m = (SmmuMaster) device;
+        if (m.smmu != smmu) {
+            throw ErrnoException.of(Errno.EINVAL, "domain belongs to SMMU %s, device %s is behind %s",
+                    smmu.name, device.function().address(), m.smmu.name);
+        }
+        m.setPasid(this, pasid);
     }
 
     @Override

@@ -38,6 +38,18 @@ final class Smmuv3StaticDomain implements IommuDomain {
         ((SmmuMaster) device).attachStatic(this);
     }
 
+    /** The blocked domain removes a PASID attachment ({@code arm_smmu_blocking_set_dev_pasid}). */
+    @Override
+    public void setDevicePasid(DeviceHandle device, int pasid, IommuDomain old) {
+        if (type != DomainType.BLOCKED) {
+            throw ErrnoException.notSupported("attaching the identity domain to a PASID");
+        }
+        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
+            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
+        }
+        ((SmmuMaster) device).removePasid(pasid);
+    }
+
     @Override
     public void free() {
         // static domains live as long as the driver

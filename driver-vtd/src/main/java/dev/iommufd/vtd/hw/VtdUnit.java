@@ -598,7 +598,7 @@ final class VtdUnit implements IommuUnitModel {
                         iotlb.invalidateDomain(did); // hardware may invalidate more than asked, and says so in IAIG
                         iaig = IOTLB_DOMAIN;
                     } else {
-                        iotlb.invalidate(did, -1, allKinds(), iva & ~0xfffL, am);
+                        pageSelectiveSecondStage(did, iva & ~0xfffL, am);
                         iaig = IOTLB_PAGE;
                     }
                     break;
@@ -610,8 +610,14 @@ final class VtdUnit implements IommuUnitModel {
         iotlbReg = (iotlbReg & ~(IOTLB_IVT | (3L << IOTLB_IAIG_SHIFT))) | ((long) iaig << IOTLB_IAIG_SHIFT);
     }
 
-    private static int allKinds() {
-        return (1 << Iotlb.KIND_SECOND_STAGE) | (1 << Iotlb.KIND_FIRST_STAGE) | (1 << Iotlb.KIND_NESTED);
+    /**
+     * Page-selective IOTLB invalidation (type 2 / IOTLB register): second-stage entries whose input address is in
+     * range, and every nested (combined) entry of the domain, because the range is a second-stage (guest-physical)
+     * range that hardware cannot relate to the first-stage input addresses of combined entries.
+     */
+    private void pageSelectiveSecondStage(int did, long addr, int am) {
+        iotlb.invalidate(did, -1, 1 << Iotlb.KIND_SECOND_STAGE, addr, am);
+        iotlb.invalidate(did, -1, 1 << Iotlb.KIND_NESTED, 0, -1);
     }
 
     // =====================================================================================================
@@ -713,8 +719,7 @@ final class VtdUnit implements IommuUnitModel {
                     if (!CapabilityRegister.has(cap, CapabilityRegister.PSI)) {
                         iotlb.invalidateDomain(did);
                     } else {
-                        iotlb.invalidate(did, -1, (1 << Iotlb.KIND_SECOND_STAGE) | (1 << Iotlb.KIND_NESTED),
-                                InvalidationDescriptor.address(q1), am);
+                        pageSelectiveSecondStage(did, InvalidationDescriptor.address(q1), am);
                     }
                 } else {
                     return IQEI_TYPE_INVALID;
