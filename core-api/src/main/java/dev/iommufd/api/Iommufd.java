@@ -110,6 +110,97 @@ public interface Iommufd extends AutoCloseable {
      */
     IommufdAccess accessCreate(AccessOps ops);
 
+    // ---------------------------------------------------------------- devices and HWPTs (device.c, hw_pagetable.c)
+    // Added by the device/HWPT work; defaults fail with EOPNOTSUPP for implementations without devices.
+
+    /**
+     * VFIO_DEVICE_BIND_IOMMUFD ({@code iommufd_device_bind}): claims DMA ownership of {@code function} for this
+     * file. The binding keeps the file open until {@link #unbindDevice}.
+     *
+     * @return the DEVICE object ID
+     * @throws ErrnoException ENODEV when no driver drives the function's IOMMU unit; EBUSY when the function is
+     *         bound already or its IOMMU group belongs to another iommufd
+     */
+    default int bindDevice(dev.iommufd.platform.PciFunction function) {
+        throw ErrnoException.notSupported("device binding");
+    }
+
+    /**
+     * VFIO cdev close ({@code iommufd_device_unbind}).
+     *
+     * @throws ErrnoException ENOENT; EBUSY while the device is attached
+     */
+    default void unbindDevice(int devId) {
+        throw ErrnoException.notSupported("device binding");
+    }
+
+    /**
+     * VFIO_DEVICE_ATTACH_IOMMUFD_PT on a detached (device, PASID) ({@code iommufd_device_attach}).
+     *
+     * @param pasid 0 (IOMMU_NO_PASID) for the RID
+     * @param ptId an IOAS (an automatic HWPT is chosen or created) or a HWPT
+     * @return the HWPT attached
+     */
+    default int deviceAttach(int devId, int pasid, int ptId) {
+        throw ErrnoException.notSupported("device attach");
+    }
+
+    /** VFIO_DEVICE_ATTACH_IOMMUFD_PT on an attached (device, PASID): atomic replace. @return the HWPT attached */
+    default int deviceReplace(int devId, int pasid, int ptId) {
+        throw ErrnoException.notSupported("device replace");
+    }
+
+    /** VFIO_DEVICE_DETACH_IOMMUFD_PT: a no-op when nothing is attached at that PASID. */
+    default void deviceDetach(int devId, int pasid) {
+        throw ErrnoException.notSupported("device detach");
+    }
+
+    /**
+     * IOMMU_HWPT_ALLOC.
+     *
+     * @param flags {@code IommuHwptAlloc.FLAG_*}
+     * @param ptId an IOAS (paging HWPT) or a NEST_PARENT HWPT (nested HWPT)
+     * @param dataType {@code IommuHwptAlloc.DATA_*} or a driver type; {@code data} empty for DATA_NONE
+     * @param faultId the FAULT object, used with FLAG_FAULT_ID_VALID
+     * @return the HWPT ID
+     */
+    default int hwptAlloc(int devId, int ptId, int flags, int dataType, byte[] data, int faultId) {
+        throw ErrnoException.notSupported("HWPT allocation");
+    }
+
+    /**
+     * IOMMU_GET_HW_INFO without the buffer protocol: the whole vendor structure.
+     *
+     * @param flags {@code IommuHwInfo.FLAG_INPUT_TYPE} or 0
+     * @param dataType the requested type when FLAG_INPUT_TYPE is set
+     */
+    default dev.iommufd.spi.HwInfo getHwInfo(int devId, int flags, int dataType) {
+        throw ErrnoException.notSupported("GET_HW_INFO");
+    }
+
+    /** IOMMU_HWPT_SET_DIRTY_TRACKING. */
+    default void hwptSetDirtyTracking(int hwptId, boolean enable) {
+        throw ErrnoException.notSupported("dirty tracking");
+    }
+
+    /**
+     * IOMMU_HWPT_GET_DIRTY_BITMAP: sets (never clears) bit {@code k} of the bitmap at user address {@code data} for
+     * each dirty {@code [iova + k * pageSize, +pageSize)}; clears the IOPTE dirty bits unless NO_CLEAR.
+     */
+    default void hwptGetDirtyBitmap(int hwptId, int flags, long iova, long length, long pageSize, long data) {
+        throw ErrnoException.notSupported("dirty tracking");
+    }
+
+    /**
+     * IOMMU_HWPT_INVALIDATE with {@code entryNum} entries of {@code entryLen} bytes at user address {@code dataUptr}.
+     *
+     * @return the entries handled (all of them)
+     * @throws ErrnoException on the first failing entry, with {@link ErrnoException#progress()} = entries handled
+     */
+    default int hwptInvalidate(int hwptId, int dataType, long dataUptr, int entryLen, int entryNum) {
+        throw ErrnoException.notSupported("HWPT invalidation");
+    }
+
     /** Closes this descriptor; the last close releases the file, destroying every object leaf first. */
     @Override
     void close();

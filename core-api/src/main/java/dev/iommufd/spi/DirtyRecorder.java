@@ -12,4 +12,14 @@ public interface DirtyRecorder {
 
     /** The gather the cleared ranges go into; never null. */
     IotlbGather gather();
+
+    /**
+     * Whether the core wants the dirty ranges reported into a bitmap. False when it only clears the dirty bits (the
+     * kernel's {@code iommu_dirty_bitmap} with a NULL bitmap, used by {@code iopt_set_dirty_tracking} before
+     * enabling): a driver must not refuse that call because tracking is still off. {@link #record} must still be
+     * called for every dirty leaf (it feeds the gather).
+     */
+    default boolean hasBitmap() {
+        return true;
+    }
 }

@@ -913,6 +913,93 @@ public final class IoPageTable {
         return true;
     }
 
+    // ---------------------------------------------------------------- dirty tracking (added for HWPT dirty ioctls)
+
+    /**
+     * {@code iopt_set_dirty_tracking}: for enable, first clears every dirty bit the domain holds for this table's
+     * areas (a clean snapshot) and flushes, then switches the domain's tracking.
+     *
+     * @throws ErrnoException EOPNOTSUPP when the domain was not allocated with DIRTY_TRACKING; driver errors
+     */
+    public void setDirtyTracking(IommuDomain domain, boolean enable) {
+        lock.lock();
+        try {
+            if ((domain.allocFlags() & dev.iommufd.spi.DomainAllocFlags.DIRTY_TRACKING) == 0) {
+                throw ErrnoException.of(Errno.EOPNOTSUPP, "the domain was not allocated with DIRTY_TRACKING");
+            }
+            if (enable) {
+                IovaBitmap clear = IovaBitmap.clearOnly();
+                for (int i = 0; i < areas.size(); i++) {
+                    IoArea a = areas.payload(i);
+                    if (a.domainFilled) {
+                        domain.readAndClearDirty(a.iova, a.length(), 0, clear);
+                    }
+                }
+                domain.iotlbSync(clear.gather());
+                clear.gather().reset();
+            }
+            domain.setDirtyTracking(enable);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code iopt_read_and_clear_dirty_data}: validates the range ({@code iommufd_check_iova_range}), then reports
+     * the dirty IOPTEs of every area slice covering {@code [iova, iova + length)} into {@code bitmap}, clearing them
+     * unless {@code flags} has NO_CLEAR (then the IOTLB is flushed for the cleared ranges). A hole stops the report
+     * silently (the kernel's discarded {@code iova_bitmap_for_each} result).
+     *
+     * @throws ErrnoException EOVERFLOW; EINVAL for a range not aligned to the IOAS alignment or to
+     *         {@code pageSize}, or a zero page size; EOPNOTSUPP when the domain has no dirty tracking
+     */
+    public void readAndClearDirty(IommuDomain domain, int flags, long iova, long length, long pageSize, IovaBitmap bitmap) {
+        long last = iova + length - 1;
+        if (Long.compareUnsigned(last, iova) < 0 && !(iova == 0 && length == 0)) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", iova, length);
+        }
+        lock.lock();
+        try {
+            if (((iova | (last + 1)) & (iovaAlignment - 1)) != 0) {
+                throw ErrnoException.of(Errno.EINVAL, "range [%#x, +%#x) is not aligned to the IOAS alignment %#x", iova,
+                        length, iovaAlignment);
+            }
+            if (pageSize == 0) {
+                throw ErrnoException.of(Errno.EINVAL, "page_size is 0");
+            }
+            if (((iova | (last + 1)) & (pageSize - 1)) != 0) { // the kernel's mask test: page_size is a power of two
+                throw ErrnoException.of(Errno.EINVAL, "range [%#x, +%#x) is not aligned to page_size %#x", iova, length, pageSize);
+            }
+            if ((domain.allocFlags() & dev.iommufd.spi.DomainAllocFlags.DIRTY_TRACKING) == 0) {
+                throw ErrnoException.of(Errno.EOPNOTSUPP, "the domain was not allocated with DIRTY_TRACKING");
+            }
+            if (length == 0) {
+                return;
+            }
+            long cur = iova;
+            int i = areas.indexOf(cur);
+            while (i >= 0 && !bitmap.faulted()) {
+                IoArea a = areas.payload(i);
+                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                domain.readAndClearDirty(cur, sliceLast - cur + 1, flags, bitmap);
+                if (sliceLast == last) {
+                    break;
+                }
+                cur = sliceLast + 1;
+                i++;
+                if (i >= areas.size() || areas.start(i) != cur) {
+                    break; // a hole: reporting stops, the call still succeeds
+                }
+            }
+            if ((flags & IommuDomain.DIRTY_NO_CLEAR) == 0) {
+                domain.iotlbSync(bitmap.gather());
+                bitmap.gather().reset();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---------------------------------------------------------------- alignment and large pages
 
     /** {@code iopt_check_iova_alignment}: every area's IOVA, length and page offset are multiples of align. */

@@ -38,12 +38,16 @@ public final class IommufdContext {
     private int fileRefs;
     private boolean released;
     private List<IommufdObject> leakedAtRelease = List.of();
+    /** {@code ictx->groups}: the igroups of bound devices, by IOMMU group id (guarded by itself). */
+    final java.util.Map<Integer, Igroup> groups = new java.util.HashMap<>();
 
     IommufdContext(IommufdSubsystem subsystem, Machine machine, AccountMode accountMode) {
         this.subsystem = subsystem;
         this.machine = machine;
         this.accountMode = accountMode;
         IoasIoctls.registerAll(ioctls);
+        DeviceIoctls.registerAll(ioctls);
+        HwptIoctls.registerAll(ioctls);
     }
 
     public Machine machine() {

@@ -130,6 +130,89 @@ public final class IommufdFd implements Iommufd {
         return ctx.accessCreate(process, ops);
     }
 
+    // ---------------------------------------------------------------- devices and HWPTs
+
+    @Override
+    public int bindDevice(dev.iommufd.platform.PciFunction function) {
+        checkOpen();
+        return IommufdDevice.bind(ctx, function, true).id();
+    }
+
+    @Override
+    public void unbindDevice(int devId) {
+        checkOpen();
+        IommufdDevice d = ctx.objects().get(devId, ObjectKind.DEVICE, IommufdDevice.class);
+        ctx.objects().put(d);
+        d.unbind();
+    }
+
+    @Override
+    public int deviceAttach(int devId, int pasid, int ptId) {
+        checkOpen();
+        IommufdDevice d = ctx.objects().get(devId, ObjectKind.DEVICE, IommufdDevice.class);
+        try {
+            return d.attach(pasid, ptId);
+        } finally {
+            ctx.objects().put(d);
+        }
+    }
+
+    @Override
+    public int deviceReplace(int devId, int pasid, int ptId) {
+        checkOpen();
+        IommufdDevice d = ctx.objects().get(devId, ObjectKind.DEVICE, IommufdDevice.class);
+        try {
+            return d.replace(pasid, ptId);
+        } finally {
+            ctx.objects().put(d);
+        }
+    }
+
+    @Override
+    public void deviceDetach(int devId, int pasid) {
+        checkOpen();
+        IommufdDevice d = ctx.objects().get(devId, ObjectKind.DEVICE, IommufdDevice.class);
+        try {
+            d.detach(pasid);
+        } finally {
+            ctx.objects().put(d);
+        }
+    }
+
+    @Override
+    public int hwptAlloc(int devId, int ptId, int flags, int dataType, byte[] data, int faultId) {
+        checkOpen();
+        byte[] bytes = data == null ? new byte[0] : data.clone();
+        HwPagetable h = HwPagetable.alloc(ctx, flags, devId, ptId, dataType, bytes.length,
+                () -> new dev.iommufd.spi.UserData(dataType, bytes), faultId);
+        ctx.objects().finalizeObject(h);
+        return h.id();
+    }
+
+    @Override
+    public dev.iommufd.spi.HwInfo getHwInfo(int devId, int flags, int dataType) {
+        checkOpen();
+        return IommufdDevice.hwInfo(ctx, devId, flags, dataType);
+    }
+
+    @Override
+    public void hwptSetDirtyTracking(int hwptId, boolean enable) {
+        checkOpen();
+        HwPagetable.setDirtyTracking(ctx, hwptId, enable);
+    }
+
+    @Override
+    public void hwptGetDirtyBitmap(int hwptId, int flags, long iova, long length, long pageSize, long data) {
+        checkOpen();
+        HwPagetable.getDirtyBitmap(ctx, process, hwptId, flags, iova, length, pageSize, data);
+    }
+
+    @Override
+    public int hwptInvalidate(int hwptId, int dataType, long dataUptr, int entryLen, int entryNum) {
+        checkOpen();
+        return HwptIoctls.invalidate(ctx, process, hwptId, dataType, dataUptr, entryLen, entryNum);
+    }
+
     @Override
     public void close() {
         synchronized (this) {

@@ -14,6 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class IommufdSubsystem {
     private final Machine machine;
     private final List<IoctlHandler> extraHandlers = new CopyOnWriteArrayList<>();
+    private final IommuCore iommu;
 
     public IommufdSubsystem(Machine machine) {
         this(machine, List.of());
@@ -21,11 +22,17 @@ public final class IommufdSubsystem {
 
     public IommufdSubsystem(Machine machine, List<IoctlHandler> extraHandlers) {
         this.machine = machine;
+        this.iommu = new IommuCore(machine);
         this.extraHandlers.addAll(extraHandlers);
     }
 
     public Machine machine() {
         return machine;
+    }
+
+    /** The machine's IOMMU core: bound drivers, probed devices, DMA ownership. */
+    public IommuCore iommu() {
+        return iommu;
     }
 
     /** Adds a handler to every context opened from now on. */

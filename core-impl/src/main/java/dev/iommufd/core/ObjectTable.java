@@ -164,6 +164,25 @@ public final class ObjectTable {
     }
 
     /**
+     * {@code iommufd_object_put_and_try_destroy}: gives back the caller's reference and destroys the object if the
+     * table's reference is then the only one; otherwise the object simply stays (no error).
+     */
+    public void putAndTryDestroy(IommufdObject obj) {
+        synchronized (this) {
+            if (obj.users <= 1) {
+                throw new IllegalStateException(obj + ": the caller holds no reference");
+            }
+            if (obj.users != 2 || obj.id <= 0 || obj.id >= slots.length || slots[obj.id] != obj || states[obj.id] != LIVE) {
+                obj.users--;
+                return;
+            }
+            obj.users = 0;
+            release(obj.id);
+        }
+        obj.destroy();
+    }
+
+    /**
      * Tombstones a LIVE object's ID ({@code REMOVE_OBJ_TOMBSTONE}): the ID stays reserved until close. The caller
      * destroys the object itself.
      */

@@ -200,7 +200,7 @@ public final class MockDomain implements IommuDomain {
         if ((this.flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {
             throw ErrnoException.notSupported("read_and_clear_dirty on a mock domain allocated without DIRTY_TRACKING");
         }
-        if (!dirtyTracking && dirty != null) {
+        if (!dirtyTracking && dirty != null && dirty.hasBitmap()) {
             throw ErrnoException.of(Errno.EINVAL, "dirty tracking is not enabled on the domain");
         }
         if (size <= 0) {
