@@ -136,6 +136,35 @@ class MockDmaTest {
     }
 
     @Test
+    void dmaThroughAOneMegabyteIopte() {
+        MockDevice dev = bench.device(MOCK_FLAGS_DEVICE_HUGE_IOVA);
+        MockDomain d = paging(dev, 0);
+        d.attachDevice(dev);
+        long pa = bench.memory.frames().allocate(8); // 1 MiB, naturally aligned
+        long iova = MOCK_APERTURE_START + (7L << 20);
+        d.mapPages(iova, pa, 1 << 20, 1, RW);
+        byte[] big = new byte[6000];
+        java.util.Arrays.fill(big, (byte) 0x5a);
+        assertEquals(DmaStatus.OK, dev.function().dmaWrite(DmaAttributes.NONE, iova + 0xf_f000, big, 0, 4096));
+        assertEquals(DmaStatus.FAULT, dev.function().dmaWrite(DmaAttributes.NONE, iova + 0xf_f000, big, 0, 6000),
+                "runs past the block into unmapped IOVA");
+        assertEquals(0x5a, bench.memory.read8(pa + 0xf_ffff), "bytes before the failing page were transferred");
+        long misses = bench.machine.mmio().read64(MockBench.MMIO_BASE + MockRegisters.IOTLB_MISSES);
+        byte[] small = new byte[16];
+        assertEquals(DmaStatus.OK, dev.function().dmaRead(iova + 0x1000, small));
+        assertEquals(DmaStatus.OK, dev.function().dmaRead(iova + 0x1000, small));
+        assertEquals(misses + 1, bench.machine.mmio().read64(MockBench.MMIO_BASE + MockRegisters.IOTLB_MISSES),
+                "the second read hit the IOTLB");
+        IotlbGather g = new IotlbGather();
+        assertEquals(1 << 20, d.unmapPages(iova, 1 << 20, 1, g));
+        d.iotlbSync(g);
+        assertEquals(DmaStatus.FAULT, dev.function().dmaRead(iova + 0x1000, small));
+        bench.driver.blocked().attachDevice(dev);
+        d.free();
+        bench.memory.frames().free(pa, 8);
+    }
+
+    @Test
     void identityDomainPassesPhysicalAddresses() {
         MockDevice dev = bench.device(0);
         long pa = bench.dataFrame();

@@ -15,6 +15,7 @@ import dev.iommufd.api.uapi.UserStruct;
 import dev.iommufd.core.IommufdContext;
 import dev.iommufd.core.IommufdFd;
 import dev.iommufd.core.IommufdSubsystem;
+import dev.iommufd.platform.IommuUnitConfig;
 import dev.iommufd.platform.MachineConfig;
 import dev.iommufd.platform.MachineProfile;
 import dev.iommufd.platform.MapKind;
@@ -23,6 +24,7 @@ import dev.iommufd.platform.ProcessCapability;
 import dev.iommufd.platform.Prot;
 import dev.iommufd.platform.UserProcess;
 import dev.iommufd.sim.SimulatedMachine;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -41,6 +43,10 @@ public final class Selftest implements AutoCloseable {
     public static final long MOCK_PAGE_SIZE = PAGE_SIZE / 2;
     public static final int MAP_RW = IommuIoasMap.FLAG_WRITEABLE | IommuIoasMap.FLAG_READABLE;
     public static final int MAP_FIXED_RW = IommuIoasMap.FLAG_FIXED_IOVA | MAP_RW;
+    /** The mock IOMMU unit of the machine. */
+    public static final String MOCK_UNIT = "mock0";
+    /** Its register window, in q35's PCI hole. */
+    public static final long MOCK_MMIO_BASE = 0xfeb0_0000L;
     /** Where the ioctl argument structs are built. */
     private static final long ARG_SIZE = 64 * 1024;
 
@@ -59,7 +65,9 @@ public final class Selftest implements AutoCloseable {
     private final Random random = new Random(42);
 
     public Selftest() {
-        machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(256L << 20).build());
+        // One mock IOMMU unit (the selftest's mock driver binds to it); its registers sit in q35's PCI hole.
+        machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(256L << 20)
+                .iommu(new IommuUnitConfig(MOCK_UNIT, "mock", MOCK_MMIO_BASE, "default", Map.of())).build());
         proc = machine.spawn("iommufd-selftest", 0);
         // The selftests run as root.
         proc.grant(ProcessCapability.CAP_IPC_LOCK);
