@@ -9,6 +9,12 @@ import java.nio.ByteBuffer;
 /**
  * The kernel's selftest uAPI numbers ({@code drivers/iommu/iommufd/iommufd_test.h}) that the mock driver
  * implements, and the {@code iommu_copy_struct_from_user*} rules it copies vendor data with.
+ *
+ * <p>Version: the v6.17-era mock (xarray page table in the kernel), matching SPI version 1: {@code struct
+ * iommu_hwpt_selftest} is {@code {u32 iotlb}} and paging domains take no user data; huge IOPTEs come from the
+ * MOCK_FLAGS_DEVICE_HUGE_IOVA device flag. Newer kernels (generic page table mock) add {@code u32 pagetable_type}
+ * (MOCK_IOMMUPT_DEFAULT / MOCK_IOMMUPT_HUGE) to that struct, accept it for paging domains and drop HUGE_IOVA; this
+ * driver does not implement that variant.
  */
 public final class MockSelftestUapi {
     /** MOCK_APERTURE_START: 16 MiB. */

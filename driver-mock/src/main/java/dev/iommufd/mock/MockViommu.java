@@ -28,7 +28,8 @@ import java.util.Map;
  * {@link #inData()}, {@link #outData()}, {@link #mmapPhysicalAddress()}, {@link #mmapLength()},
  * {@link #outputStruct(long)}, {@link #vdevice(long)}.
  *
- * <p>Lock: the vDEVICE maps are guarded by this object.
+ * <p>Lock: the vDEVICE maps are guarded by this object. Lock order: the driver's lock before this one; this object
+ * never calls into the driver while holding its own lock.
  */
 public final class MockViommu implements Viommu {
     /** Length of the mmap-able region: 2 CPU pages. */
@@ -165,11 +166,13 @@ public final class MockViommu implements Viommu {
     }
 
     @Override
-    public synchronized void destroy() {
-        if (destroyed) {
-            return;
+    public void destroy() {
+        synchronized (this) { // released before taking the driver's lock (attach takes driver, then vIOMMU)
+            if (destroyed) {
+                return;
+            }
+            destroyed = true;
         }
-        destroyed = true;
         if (mmapPa != 0) {
             driver.memory().frames().free(mmapPa, 1);
         }

@@ -194,6 +194,12 @@ final class SmmuMaster implements DeviceHandle {
         if (old instanceof Smmuv3PagingDomain && old != now && !pasidDomains.containsValue(old)) {
             ((Smmuv3PagingDomain) old).removeMaster(this);
         }
+        if (old instanceof Smmuv3NestedDomain && !(now instanceof Smmuv3NestedDomain)) {
+            Smmuv3PagingDomain parent = ((Smmuv3NestedDomain) old).viommu.parent;
+            if (parent != now && !pasidDomains.containsValue(parent)) {
+                parent.removeMaster(this);
+            }
+        }
     }
 
     /**
@@ -261,9 +267,7 @@ final class SmmuMaster implements DeviceHandle {
         }
         EntryTargets.abortSte(target);
         steWriter.writeEntry(target);
-        if (domain instanceof Smmuv3PagingDomain) {
-            ((Smmuv3PagingDomain) domain).removeMaster(this);
-        }
+        detachedFrom(domain, null);
         domain = null;
         if (cdTable != null) {
             clearCd0();
@@ -272,8 +276,52 @@ final class SmmuMaster implements DeviceHandle {
         }
     }
 
-    /** Forwards an event to this master's vIOMMU, when it has one (nesting is not implemented: none). */
+    /** The vDEVICE of this master, if any; guarded by this. */
+    private Smmuv3Viommu.VDev vdevice;
+
+    synchronized void setVdevice(Smmuv3Viommu.VDev v) {
+        vdevice = v;
+    }
+
+    /**
+     * {@code arm_smmu_attach_dev_nested}: EBUSY while PASIDs use the CD table; installs the nested STE and makes
+     * the nest parent invalidate this master's ATC.
+     */
+    synchronized void attachNested(Smmuv3NestedDomain d) {
+        if (!pasidDomains.isEmpty()) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EBUSY,
+                    "%s has PASIDs attached: a nested domain cannot take its RID", this);
+        }
+        IommuDomain old = domain;
+        d.makeSte(target, ats);
+        steWriter.writeEntry(target);
+        clearCd0();
+        domain = d;
+        d.viommu.parent.addMaster(this);
+        if (old instanceof Smmuv3NestedDomain && ((Smmuv3NestedDomain) old).viommu.parent != d.viommu.parent) {
+            ((Smmuv3NestedDomain) old).viommu.parent.removeMaster(this);
+        }
+        detachedFrom(old, d);
+    }
+
+    /**
+     * {@code arm_smmu_handle_evt} for a master attached to a nested domain with a vDEVICE: the event goes to the
+     * vIOMMU's vEVENTQ with the virtual StreamID.
+     */
     void reportToViommu(long[] evt) {
+        Smmuv3Viommu.VDev v;
+        IommuDomain d;
+        synchronized (this) {
+            v = vdevice;
+            d = domain;
+        }
+        if (v != null && d instanceof Smmuv3NestedDomain && ((Smmuv3NestedDomain) d).viommu == vdeviceViommu(v)) {
+            vdeviceViommu(v).reportEvent(v.vsid, evt);
+        }
+    }
+
+    private static Smmuv3Viommu vdeviceViommu(Smmuv3Viommu.VDev v) {
+        return v.owner();
     }
 
     /** For tests: the STE writer (to pin its sequences). */

@@ -134,6 +134,11 @@ final class Smmuv3Driver implements IommuDriver {
                 return m.smmu.features.httuDirty && m.smmu.features.stage1;
             case ENFORCE_CACHE_COHERENCY:
                 return m.smmu.features.coherent;
+            case NESTING:
+            case VIOMMU:
+                return m.smmu.features.stage1 && m.smmu.features.stage2;
+            case PASID:
+                return m.maxPasidLog2() > 0;
             default:
                 return capabilities().contains(capability);
         }
@@ -174,6 +179,38 @@ final class Smmuv3Driver implements IommuDriver {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "smmuv3 paging domains take no driver data (type %d)", data.type());
         }
         return new Smmuv3PagingDomain(this, m.smmu, flags);
+    }
+
+    /**
+     * Nested domains of SMMUv3 come from a vIOMMU ({@code arm_vsmmu_alloc_domain_nested}); the kernel's driver has
+     * no {@code domain_alloc_nested} of its own since v6.13.
+     */
+    @Override
+    public IommuDomain allocNestedDomain(DeviceHandle device, IommuDomain parent, int flags, UserData data) {
+        master(device, this);
+        throw ErrnoException.of(Errno.EOPNOTSUPP,
+                "smmuv3 nested domains are allocated through a vIOMMU (IOMMU_VIOMMU_TYPE_ARM_SMMUV3)");
+    }
+
+    /** {@code arm_vsmmu_init} with {@code arm_smmu_get_viommu_size}'s checks. */
+    @Override
+    public dev.iommufd.spi.Viommu allocViommu(DeviceHandle device, IommuDomain parent, int type, UserData data) {
+        SmmuMaster m = master(device, this);
+        if (type != Smmuv3Viommu.TYPE_ARM_SMMUV3) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "vIOMMU type %d is not supported by smmuv3", type);
+        }
+        SmmuFeatures f = m.smmu.features;
+        if (!(f.stage1 && f.stage2)) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s cannot nest", m.smmu.name);
+        }
+        if (!f.coherent && !f.fwb) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s is neither coherent nor S2FWB-capable", m.smmu.name);
+        }
+        if (!(parent instanceof Smmuv3PagingDomain) || !((Smmuv3PagingDomain) parent).nestParent
+                || ((Smmuv3PagingDomain) parent).smmu != m.smmu) {
+            throw ErrnoException.of(Errno.EINVAL, "the vIOMMU parent must be a NEST_PARENT domain of SMMU %s", m.smmu.name);
+        }
+        return new Smmuv3Viommu(this, (Smmuv3PagingDomain) parent);
     }
 
     @Override

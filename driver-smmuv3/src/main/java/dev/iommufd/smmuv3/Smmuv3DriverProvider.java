@@ -16,7 +16,8 @@ import java.util.Set;
 /**
  * The Arm SMMUv3 driver ({@code drivers/iommu/arm/arm-smmu-v3}). Capabilities are what works on every SMMU the
  * model can present: paging (stage 1, or stage 2 when stage 1 is absent), blocking and identity domains,
- * cache-coherency enforcement (COHACC), dirty tracking (HTTU with DBM; per device through
+ * cache-coherency enforcement (COHACC), PASIDs through CD tables, nesting through vIOMMUs
+ * (NEST_PARENT stage-2 domains, vDEVICEs, guest invalidation commands, vEVENTQ events), dirty tracking (HTTU with DBM; per device through
  * {@code deviceCapable}, as the kernel's {@code arm_smmu_capable}) and the ARM_SMMUV3 hw_info structure.
  */
 @AutoService(IommuDriverProvider.class)
@@ -46,7 +47,8 @@ public final class Smmuv3DriverProvider implements IommuDriverProvider {
     @Override
     public Set<Capability> capabilities() {
         return EnumSet.of(Capability.PAGING, Capability.BLOCKED_DOMAIN, Capability.IDENTITY_DOMAIN,
-                Capability.ENFORCE_CACHE_COHERENCY, Capability.DIRTY_TRACKING, Capability.PASID, Capability.HW_INFO);
+                Capability.ENFORCE_CACHE_COHERENCY, Capability.DIRTY_TRACKING, Capability.PASID,
+                Capability.NESTING, Capability.VIOMMU, Capability.HW_INFO);
     }
 
     @Override

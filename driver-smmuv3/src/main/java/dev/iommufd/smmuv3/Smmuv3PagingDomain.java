@@ -36,6 +36,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
     private final Smmuv3Driver driver;
     final SmmuInstance smmu;
     final boolean stage2;
+    /** Allocated with NEST_PARENT: the stage 2 of nested domains (S2FWB when the SMMU has FWB). */
+    final boolean nestParent;
     final LpaeIoPageTable pageTable;
     final int asid;
     final int vmid;
@@ -55,8 +57,11 @@ final class Smmuv3PagingDomain implements IommuDomain {
         SmmuFeatures f = smmu.features;
         boolean nestParent = (flags & DomainAllocFlags.NEST_PARENT) != 0;
         boolean dirty = (flags & DomainAllocFlags.DIRTY_TRACKING) != 0;
-        if (nestParent) {
-            throw ErrnoException.notSupported("smmuv3 NEST_PARENT domains (nesting not implemented)");
+        if (nestParent && !(f.stage1 && f.stage2)) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s cannot nest (needs both stages)", smmu.name);
+        }
+        if (nestParent && dirty) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "dirty tracking is a stage-1 feature; a NEST_PARENT is stage 2");
         }
         if (dirty && !(f.httuDirty && f.stage1)) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "SMMU %s cannot track dirty state (no HTTU dirty on stage 1)",
@@ -65,7 +70,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
         if ((flags & DomainAllocFlags.PASID) != 0 && !f.stage1) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "PASID domains need stage 1, which SMMU %s lacks", smmu.name);
         }
-        this.stage2 = !f.stage1;
+        this.nestParent = nestParent;
+        this.stage2 = !f.stage1 || nestParent;
         TranslationGranule g = f.granule();
         int ias;
         int oas;
@@ -76,7 +82,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
             ias = f.ias;
             oas = f.oas;
         }
-        this.pageTable = new LpaeIoPageTable(smmu.memory, stage2, g, ias, oas, dirty, false, f.pgsizeBitmap);
+        this.pageTable = new LpaeIoPageTable(smmu.memory, stage2, g, ias, oas, dirty, nestParent && f.fwb, f.pgsizeBitmap);
         int a = 0;
         int v = 0;
         try {
@@ -119,7 +125,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
     }
 
     void makeSte(long[] target, boolean ats) {
-        EntryTargets.s2DomainSte(target, pageTable, vmid, ats, false, smmu.features.attrTypesOverride,
+        EntryTargets.s2DomainSte(target, pageTable, vmid, ats, nestParent && smmu.features.fwb,
+                smmu.features.attrTypesOverride,
                 smmu.features.coherent);
     }
 
@@ -224,6 +231,11 @@ final class Smmuv3PagingDomain implements IommuDomain {
                     Command.tlbiAddress(cmd, op, vmid, asid, va, leaf, 0, 0, 0, 0);
                     smmu.cmdq.add(cmd);
                 }
+            }
+            if (nestParent) {
+                // the combined stage-1+2 entries of nested domains are not covered by TLBI_S2_IPA
+                Command.tlbiNhAll(cmd, vmid);
+                smmu.cmdq.add(cmd);
             }
             smmu.cmdq.sync();
         }

@@ -353,7 +353,10 @@ class Smmuv3DriverTest {
             assertEquals(b.machine.mmio().read32(regs + SmmuRegisters.AIDR), bb.getInt(36));
             assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class, () -> b.driver.hwInfo(dev, 1)).errno());
             assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
-                    () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT, null)).errno());
+                    () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT | DomainAllocFlags.DIRTY_TRACKING,
+                            null)).errno(), "a NEST_PARENT is stage 2; dirty tracking is stage 1");
+            assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
+                    () -> b.driver.allocPagingDomain(dev, 1 << 7, null)).errno(), "unknown flag");
             IommuDomain d = b.driver.allocPagingDomain(dev, 0, null);
             assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> d.mapPages(0, 0x4000_0000L, 4096, 1, 0)).errno());
             assertEquals(Errno.ERANGE, assertThrows(ErrnoException.class,
@@ -366,6 +369,16 @@ class Smmuv3DriverTest {
             assertEquals(4096, d.unmapPages(0x1000, 4096, 1, g));
             d.iotlbSync(g);
             d.free();
+        }
+    }
+
+    @Test
+    void qemuPresetCannotNest() {
+        try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
+            DeviceHandle dev = b.driver.probeDevice(b.function(BDF));
+            assertFalse(b.driver.deviceCapable(dev, dev.iommufd.spi.Capability.NESTING));
+            assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
+                    () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT, null)).errno());
         }
     }
 
