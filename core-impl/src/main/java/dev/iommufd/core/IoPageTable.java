@@ -669,6 +669,58 @@ public final class IoPageTable {
         }
     }
 
+    /**
+     * {@code iopt_cut_iova}: splits the areas holding each IOVA so that the IOVA becomes the last byte of the left
+     * part (VFIO type1 v1 unmap semantics; native IOAS_UNMAP never splits). An IOVA in no area, or at an area's
+     * first or last byte, is skipped. Stops at the first failure (earlier splits stay).
+     *
+     * @throws ErrnoException EBUSY (area being unmapped); EINVAL (split point misaligned, access pins in the area,
+     *         or the area is mapped in a domain while huge pages are enabled)
+     */
+    public void cutIova(long[] iovas) {
+        lock.lock();
+        try {
+            for (long iova : iovas) {
+                int idx = areas.indexOf(iova);
+                if (idx < 0) {
+                    continue;
+                }
+                IoArea a = areas.payload(idx);
+                if (iova == a.iova || iova == a.last) {
+                    continue;
+                }
+                if (a.preventAccess) {
+                    throw ErrnoException.of(Errno.EBUSY, "area [%#x, %#x] is being unmapped", a.iova, a.last);
+                }
+                long newStart = iova + 1;
+                if (Long.remainderUnsigned(newStart, iovaAlignment) != 0 || Long.remainderUnsigned(a.startByte(newStart), iovaAlignment) != 0) {
+                    throw ErrnoException.of(Errno.EINVAL, "split point %#x is not aligned to %#x", newStart, iovaAlignment);
+                }
+                if (a.numAccesses != 0) {
+                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] has access pins", a.iova, a.last);
+                }
+                if (a.domainFilled && !disableLargePages) {
+                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] may be mapped with huge pages", a.iova, a.last);
+                }
+                IoArea left = new IoArea(a.iova, iova, a.pages, a.startByte, a.prot);
+                IoArea right = new IoArea(newStart, a.last, a.pages, a.startByte(newStart), a.prot);
+                if (a.domainFilled) {
+                    // Same coverage, two spans: add the halves before dropping the whole (no pin changes hands).
+                    a.pages.addDomainSpan(left.firstIndex(), left.lastIndex());
+                    a.pages.addDomainSpan(right.firstIndex(), right.lastIndex());
+                    a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+                    left.domainFilled = true;
+                    right.domainFilled = true;
+                }
+                areas.removeAt(idx);
+                areas.insert(left.iova, left.last, left);
+                areas.insert(right.iova, right.last, right);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---------------------------------------------------------------- domains
 
     /**

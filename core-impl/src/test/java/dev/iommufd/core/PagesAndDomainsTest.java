@@ -346,4 +346,78 @@ class PagesAndDomainsTest {
         access.close();
         t.unmap(ioasId, 0, -1L);
     }
+
+    @Test
+    void cutIovaSplitsOnlyWhenHugePagesAreOff() { // §5.5 iopt_area_split / iopt_cut_iova (VFIO type1 v1)
+        IoPageTable iopt = iopt(ioasId);
+        t.mapFixed(ioasId, t.buffer, BUFFER_SIZE, 0);
+        iopt.cutIova(new long[] {4 * PAGE_SIZE - 1, 0, BUFFER_SIZE - 1, 1L << 40}); // a split, two edges, a hole
+        assertEquals(List.of(new IovaRange(0, 4 * PAGE_SIZE - 1), new IovaRange(4 * PAGE_SIZE, BUFFER_SIZE - 1)), iopt.areaRanges());
+        RecordingDomain d = domain();
+        iopt.addDomain(d);
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> iopt.cutIova(new long[] {8 * PAGE_SIZE - 1})).errno());
+        iopt.removeDomain(d);
+        assertEquals(0, t.optionRc(IommuOption.OPTION_HUGE_PAGES, IommuOption.OP_SET, ioasId, 0));
+        RecordingDomain small = domain();
+        iopt.addDomain(small);
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> iopt.cutIova(new long[] {8 * PAGE_SIZE - 2})).errno(),
+                "split point not page aligned");
+        iopt.cutIova(new long[] {8 * PAGE_SIZE - 1});
+        assertPins(t.buffer, BUFFER_SIZE, 1);
+        assertEquals(4 * PAGE_SIZE, t.fd.ioasUnmap(ioasId, 4 * PAGE_SIZE, 4 * PAGE_SIZE));
+        assertPins(t.buffer + 4 * PAGE_SIZE, 4 * PAGE_SIZE, 0);
+        assertPins(t.buffer + 8 * PAGE_SIZE, 8 * PAGE_SIZE, 1);
+        assertMirrors(small, 8 * PAGE_SIZE, t.buffer + 8 * PAGE_SIZE, 8 * PAGE_SIZE);
+        assertEquals(-1L, small.iovaToPhys(5 * PAGE_SIZE));
+        t.unmap(ioasId, 0, -1L);
+        assertTrue(small.leaves.isEmpty());
+        iopt.removeDomain(small);
+    }
+
+    @Test
+    void forkGone() { // ports iommufd_ioas.fork_gone (both variants, with a recording domain for the mock one)
+        long aperture = 1L << 24;
+        for (boolean withDomain : new boolean[] {false, true}) {
+            RecordingDomain early = domain();
+            if (withDomain) {
+                iopt(ioasId).addDomain(early);
+            }
+            dev.iommufd.platform.UserProcess child = t.machine.spawn("child", 0);
+            dev.iommufd.api.Iommufd childFd = t.fd.inheritedBy(child);
+            long childBuf = child.mmap(0, BUFFER_SIZE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            byte[] data = new byte[(int) BUFFER_SIZE];
+            new java.util.Random(7).nextBytes(data);
+            child.write(childBuf, data, 0, data.length);
+            childFd.ioasMap(ioasId, Selftest.MAP_FIXED_RW, childBuf, BUFFER_SIZE, aperture);
+            childFd.close();
+            child.exit();
+            RecordingDomain late = domain();
+            if (withDomain) {
+                // the pages were pinned while the child lived; the new domain reuses them
+                iopt(ioasId).addDomain(late);
+                IommufdAccess access = t.fd.accessCreate(new AccessOps() {
+                    @Override
+                    public boolean needsPinPages() {
+                        return false;
+                    }
+
+                    @Override
+                    public void unmap(IommufdAccess a, long iova, long length) {
+                    }
+                });
+                access.attach(ioasId);
+                byte[] back = new byte[data.length];
+                access.rw(aperture, back, 0, back.length, 0);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(data, back);
+                access.close();
+                iopt(ioasId).removeDomain(late);
+                iopt(ioasId).removeDomain(early);
+            } else {
+                assertEquals(Errno.EFAULT, assertThrows(ErrnoException.class, () -> iopt(ioasId).addDomain(late)).errno(),
+                        "pinning from a dead mm");
+                assertEquals(List.of(new IovaRange(0, -1L)), iopt(ioasId).iovaRanges());
+            }
+            t.unmap(ioasId, 0, -1L);
+        }
+    }
 }

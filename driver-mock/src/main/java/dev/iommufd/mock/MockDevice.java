@@ -41,7 +41,9 @@ public final class MockDevice implements DeviceHandle {
     // guarded by the driver's lock
     private IommuDomain domain;
     private final Map<Integer, IommuDomain> pasidDomains = new HashMap<>();
-    long pasidDirectory;
+    /** The PASID directory's physical address, or {@link #NO_PASID_DIRECTORY} (0 is a valid address). */
+    long pasidDirectory = NO_PASID_DIRECTORY;
+    static final long NO_PASID_DIRECTORY = -1;
     boolean pasid1024FakeError;
     private volatile MockViommu viommu;
     private volatile long vdevId;

@@ -490,7 +490,7 @@ public final class MockIommu implements IommuDriver {
         }
         if (domain == blocked) {
             long entry = pasidEntry(d, pasid, false);
-            if (entry != 0) {
+            if (entry >= 0) {
                 memory.write64(entry, 0);
             }
             d.pasidDomainsLocked().remove(pasid);
@@ -501,12 +501,12 @@ public final class MockIommu implements IommuDriver {
         d.pasidDomainsLocked().put(pasid, domain);
     }
 
-    /** The PASID table entry of {@code pasid}, allocating the directory and table when {@code create}; 0 if none. */
+    /** The PASID table entry of {@code pasid}, allocating the directory and table when {@code create}; -1 if none. */
     private long pasidEntry(MockDevice d, int pasid, boolean create) {
         FrameAllocator frames = memory.frames();
-        if (d.pasidDirectory == 0) {
+        if (d.pasidDirectory == MockDevice.NO_PASID_DIRECTORY) {
             if (!create) {
-                return 0;
+                return -1;
             }
             d.pasidDirectory = frames.allocate(MockContextEntry.PASID_DIR_ORDER);
             memory.write64(MockContextEntry.dtePa(d.binding().deviceTable, d.rid()) + 8,
@@ -516,7 +516,7 @@ public final class MockIommu implements IommuDriver {
         long de = memory.read64(dirEntry);
         if ((de & MockContextEntry.PASID_DIR_PRESENT) == 0) {
             if (!create) {
-                return 0;
+                return -1;
             }
             long table = frames.allocateFrame();
             de = table | MockContextEntry.PASID_DIR_PRESENT;
@@ -526,7 +526,7 @@ public final class MockIommu implements IommuDriver {
     }
 
     private void freePasidTables(MockDevice d) {
-        if (d.pasidDirectory == 0) {
+        if (d.pasidDirectory == MockDevice.NO_PASID_DIRECTORY) {
             return;
         }
         FrameAllocator frames = memory.frames();
@@ -537,7 +537,7 @@ public final class MockIommu implements IommuDriver {
             }
         }
         frames.free(d.pasidDirectory, MockContextEntry.PASID_DIR_ORDER);
-        d.pasidDirectory = 0;
+        d.pasidDirectory = MockDevice.NO_PASID_DIRECTORY;
     }
 
     /** {@code set_dirty_tracking}: records the switch and rewrites DE in every context that uses the domain. */

@@ -173,7 +173,7 @@ public final class MockViommu implements Viommu {
             }
             destroyed = true;
         }
-        if (mmapPa != 0) {
+        if (hasData) {
             driver.memory().frames().free(mmapPa, 1);
         }
         driver.viommuDestroyed(this);
@@ -194,7 +194,7 @@ public final class MockViommu implements Viommu {
         return hasData;
     }
 
-    /** Test hook: the physical address of the mmap-able region, 0 without user data. */
+    /** Test hook: the physical address of the mmap-able region (meaningful only with {@link #hasUserData()}). */
     public long mmapPhysicalAddress() {
         return mmapPa;
     }

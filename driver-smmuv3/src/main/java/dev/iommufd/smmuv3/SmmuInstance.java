@@ -292,8 +292,22 @@ final class SmmuInstance {
             mmio.write32(regs + PRIQ_CONS, priqCons);
         }
         for (Object[] r : toReport) {
-            driver.context().faultSink().reportPageFault((SmmuMaster) r[0], (IoPageFault) r[1]);
+            SmmuMaster m = (SmmuMaster) r[0];
+            IoPageFault f = (IoPageFault) r[1];
+            if (m.iopfEnabled()) {
+                driver.context().faultSink().reportPageFault(m, f);
+            } else if (f.lastPage()) {
+                // arm_smmu_handle_ppr for a master without IOPF: answer the group with DENY at once
+                respond(m.sid, f.pasidValid(), f.pasid(), f.grpid(), Command.PRI_RESP_DENY);
+            }
         }
+    }
+
+    /** Issues CMD_PRI_RESP + CMD_SYNC. */
+    void respond(int sid, boolean ssv, int ssid, int grpid, int resp) {
+        long[] c = new long[2];
+        Command.priResp(c, sid, ssid, ssv, grpid, resp);
+        cmdq.issueWithSync(c);
     }
 
     /** {@code arm_smmu_handle_ppr}: a PRIQ record as an {@link IoPageFault}. */

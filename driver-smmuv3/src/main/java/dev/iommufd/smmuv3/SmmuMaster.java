@@ -29,6 +29,59 @@ final class SmmuMaster implements DeviceHandle {
     private IommuDomain domain;
     /** PASID attachments (SSID -> stage-1 domain); guarded by this. */
     private final java.util.Map<Integer, Smmuv3PagingDomain> pasidDomains = new java.util.HashMap<>();
+    /** Copy of {@link #pasidDomains} as parallel arrays, for allocation-free ATC invalidation; replaced under this. */
+    private volatile int[] pasidIds = new int[0];
+    private volatile Smmuv3PagingDomain[] pasidOwners = new Smmuv3PagingDomain[0];
+    /** Whether the RID's ATS translations come from a given paging domain; guarded by this, read racily. */
+    private volatile IommuDomain ridDomain;
+
+    private void publishPasids() {
+        int[] ids = new int[pasidDomains.size()];
+        Smmuv3PagingDomain[] owners = new Smmuv3PagingDomain[ids.length];
+        int i = 0;
+        for (java.util.Map.Entry<Integer, Smmuv3PagingDomain> e : pasidDomains.entrySet()) {
+            ids[i] = e.getKey();
+            owners[i++] = e.getValue();
+        }
+        pasidIds = ids;
+        pasidOwners = owners;
+        ridDomain = domain;
+    }
+
+    /**
+     * {@code arm_smmu_atc_inv_domain} for this master: one CMD_ATC_INV per use of {@code d} (its RID and each PASID
+     * attached to it) covering {@code [iova, iova + size)} ({@code arm_smmu_atc_inv_to_cmd}: the smallest naturally
+     * aligned span). The caller holds the command queue's lock and syncs. Allocation-free.
+     */
+    void addAtcInvalidations(IommuDomain d, long iova, long size, long[] cmd, CommandQueue q) {
+        if (!ats) {
+            return;
+        }
+        long addr;
+        int log2Span;
+        if (size == 0) {
+            addr = 0;
+            log2Span = dev.iommufd.smmuv3.layout.Command.ATC_INV_SIZE_ALL;
+        } else {
+            long pageStart = iova >>> 12;
+            long pageEnd = (iova + size - 1) >>> 12;
+            log2Span = 64 - Long.numberOfLeadingZeros(pageStart ^ pageEnd);
+            addr = (pageStart & ~((1L << log2Span) - 1)) << 12;
+        }
+        IommuDomain rid = ridDomain;
+        if (rid == d || rid instanceof Smmuv3NestedDomain && ((Smmuv3NestedDomain) rid).viommu.parent == d) {
+            dev.iommufd.smmuv3.layout.Command.atcInv(cmd, sid, 0, false, addr, log2Span);
+            q.add(cmd);
+        }
+        int[] ids = pasidIds;
+        Smmuv3PagingDomain[] owners = pasidOwners;
+        for (int i = 0; i < ids.length && i < owners.length; i++) {
+            if (owners[i] == d) {
+                dev.iommufd.smmuv3.layout.Command.atcInv(cmd, sid, ids[i], true, addr, log2Span);
+                q.add(cmd);
+            }
+        }
+    }
     private final long[] target = new long[8];
     private final long[] cmd = new long[2];
     private final SteWriter steWriter = new SteWriter();
@@ -42,7 +95,8 @@ final class SmmuMaster implements DeviceHandle {
         this.steAddress = smmu.streamTable.ensureSte(sid);
         // arm_smmu_probe_device: ssid_bits = min(SMMU SSIDSIZE, the function's PASID width)
         this.ssidBits = Math.min(smmu.features.ssidBits, function.pasidBits());
-        this.ats = false; // ATS not enabled (no device ATC is modelled)
+        // arm_smmu_ats_supported: the SMMU and the function both implement ATS
+        this.ats = smmu.features.ats && function.atsCapable();
     }
 
     @Override
@@ -53,6 +107,11 @@ final class SmmuMaster implements DeviceHandle {
     @Override
     public IommuDriver driver() {
         return driver;
+    }
+
+    /** PRI page requests reach the core: the SMMU has a PRI queue and the function has ATS and PRI. */
+    boolean iopfEnabled() {
+        return ats && smmu.features.pri && function.priCapable();
     }
 
     @Override
@@ -166,6 +225,7 @@ final class SmmuMaster implements DeviceHandle {
         domain = d;
         d.addMaster(this);
         detachedFrom(old, d);
+        publishPasids();
     }
 
     /**
@@ -188,6 +248,7 @@ final class SmmuMaster implements DeviceHandle {
         clearCd0();
         domain = d;
         detachedFrom(old, d);
+        publishPasids();
     }
 
     private void detachedFrom(IommuDomain old, IommuDomain now) {
@@ -228,6 +289,7 @@ final class SmmuMaster implements DeviceHandle {
         d.makeCd(target);
         writeCd(pasid, target);
         Smmuv3PagingDomain previous = pasidDomains.put(pasid, d);
+        publishPasids();
         d.addMaster(this);
         if (previous != null && previous != d && !pasidDomains.containsValue(previous) && previous != domain) {
             previous.removeMaster(this);
@@ -250,6 +312,7 @@ final class SmmuMaster implements DeviceHandle {
         if (d == null) {
             return;
         }
+        publishPasids();
         java.util.Arrays.fill(target, 0);
         writeCd(pasid, target);
         if (!pasidDomains.containsValue(d) && d != domain) {
@@ -269,6 +332,7 @@ final class SmmuMaster implements DeviceHandle {
         steWriter.writeEntry(target);
         detachedFrom(domain, null);
         domain = null;
+        publishPasids();
         if (cdTable != null) {
             clearCd0();
             cdTable.free();
@@ -302,6 +366,7 @@ final class SmmuMaster implements DeviceHandle {
             ((Smmuv3NestedDomain) old).viommu.parent.removeMaster(this);
         }
         detachedFrom(old, d);
+        publishPasids();
     }
 
     /**

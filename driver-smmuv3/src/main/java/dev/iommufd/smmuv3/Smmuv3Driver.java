@@ -139,6 +139,8 @@ final class Smmuv3Driver implements IommuDriver {
                 return m.smmu.features.stage1 && m.smmu.features.stage2;
             case PASID:
                 return m.maxPasidLog2() > 0;
+            case IOPF:
+                return m.iopfEnabled();
             default:
                 return capabilities().contains(capability);
         }
@@ -179,6 +181,36 @@ final class Smmuv3Driver implements IommuDriver {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "smmuv3 paging domains take no driver data (type %d)", data.type());
         }
         return new Smmuv3PagingDomain(this, m.smmu, flags);
+    }
+
+    /**
+     * {@code page_response}: CMD_PRI_RESP for the group (IOMMU_PAGE_RESP_SUCCESS -> Success, INVALID ->
+     * InvalidRequest, FAILURE -> ResponseFailure), then CMD_SYNC.
+     */
+    @Override
+    public void pageResponse(DeviceHandle device, dev.iommufd.spi.PageResponse response) {
+        SmmuMaster m = master(device, this);
+        if (!m.iopfEnabled()) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "%s does not use PRI page requests", device);
+        }
+        int resp;
+        switch (response.code()) {
+            case dev.iommufd.spi.PageResponse.SUCCESS:
+                resp = dev.iommufd.smmuv3.layout.Command.PRI_RESP_SUCC;
+                break;
+            case dev.iommufd.spi.PageResponse.INVALID:
+                resp = dev.iommufd.smmuv3.layout.Command.PRI_RESP_FAIL;
+                break;
+            case dev.iommufd.spi.PageResponse.FAILURE:
+                resp = dev.iommufd.smmuv3.layout.Command.PRI_RESP_DENY;
+                break;
+            default:
+                throw ErrnoException.of(Errno.EINVAL, "page response code %d is not a valid code", response.code());
+        }
+        if ((response.grpid() >>> 9) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "PRG index %d does not fit 9 bits", response.grpid());
+        }
+        m.smmu.respond(m.sid, response.pasidValid(), response.pasid(), response.grpid(), resp);
     }
 
     /**

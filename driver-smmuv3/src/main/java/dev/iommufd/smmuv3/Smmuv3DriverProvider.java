@@ -48,7 +48,7 @@ public final class Smmuv3DriverProvider implements IommuDriverProvider {
     public Set<Capability> capabilities() {
         return EnumSet.of(Capability.PAGING, Capability.BLOCKED_DOMAIN, Capability.IDENTITY_DOMAIN,
                 Capability.ENFORCE_CACHE_COHERENCY, Capability.DIRTY_TRACKING, Capability.PASID,
-                Capability.NESTING, Capability.VIOMMU, Capability.HW_INFO);
+                Capability.NESTING, Capability.VIOMMU, Capability.IOPF, Capability.HW_INFO);
     }
 
     @Override

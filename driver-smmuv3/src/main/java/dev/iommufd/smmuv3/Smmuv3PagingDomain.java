@@ -187,6 +187,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
         synchronized (smmu.cmdq) {
             addContextInvalidation();
             smmu.cmdq.sync();
+            addAtcInvalidations(0, 0);
         }
     }
 
@@ -237,6 +238,22 @@ final class Smmuv3PagingDomain implements IommuDomain {
                 Command.tlbiNhAll(cmd, vmid);
                 smmu.cmdq.add(cmd);
             }
+            smmu.cmdq.sync();
+            addAtcInvalidations(iova, size);
+        }
+    }
+
+    /** {@code arm_smmu_atc_inv_domain}: device TLBs of ATS masters, after the IOTLB; one CMD_SYNC. */
+    private void addAtcInvalidations(long iova, long size) {
+        SmmuMaster[] ms = masters;
+        boolean any = false;
+        for (SmmuMaster m : ms) {
+            if (m.ats) {
+                m.addAtcInvalidations(this, iova, size, cmd, smmu.cmdq);
+                any = true;
+            }
+        }
+        if (any) {
             smmu.cmdq.sync();
         }
     }

@@ -14,6 +14,7 @@ import dev.iommufd.platform.PciFunction;
 import dev.iommufd.smmuv3.layout.BitField;
 import dev.iommufd.smmuv3.layout.EventRecord;
 import dev.iommufd.smmuv3.layout.SmmuRegisters;
+import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.DomainAllocFlags;
 import dev.iommufd.spi.DomainType;
@@ -376,7 +377,7 @@ class Smmuv3DriverTest {
     void qemuPresetCannotNest() {
         try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
             DeviceHandle dev = b.driver.probeDevice(b.function(BDF));
-            assertFalse(b.driver.deviceCapable(dev, dev.iommufd.spi.Capability.NESTING));
+            assertFalse(b.driver.deviceCapable(dev, Capability.NESTING));
             assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
                     () -> b.driver.allocPagingDomain(dev, DomainAllocFlags.NEST_PARENT, null)).errno());
         }

@@ -22,7 +22,7 @@ final class BlockedDomain extends VtdDomain {
     @Override
     public void attachDevice(DeviceHandle handle) {
         VtdDevice d = device(handle);
-        synchronized (d) {
+        synchronized (driver.configLock) {
             VtdDomain old = d.domain;
             if (old == this) {
                 return;
@@ -43,7 +43,7 @@ final class BlockedDomain extends VtdDomain {
     public void setDevicePasid(DeviceHandle handle, int pasid, IommuDomain oldDomain) {
         VtdDevice d = device(handle);
         d.checkPasid(pasid);
-        synchronized (d) {
+        synchronized (driver.configLock) {
             d.clearPasidEntry(pasid);
             VtdDomain old = d.pasidDomains.remove(pasid);
             if (old != null) {

@@ -42,7 +42,7 @@ final class IdentityDomain extends VtdDomain {
     public void attachDevice(DeviceHandle handle) {
         VtdDevice d = device(handle);
         check(d);
-        synchronized (d) {
+        synchronized (driver.configLock) {
             VtdDomain old = d.domain;
             if (old == this) {
                 return;
@@ -65,7 +65,7 @@ final class IdentityDomain extends VtdDomain {
         VtdDevice d = device(handle);
         check(d);
         d.checkPasid(pasid);
-        synchronized (d) {
+        synchronized (driver.configLock) {
             VtdDomain old = d.pasidDomains.get(pasid);
             if (old == this) {
                 return;

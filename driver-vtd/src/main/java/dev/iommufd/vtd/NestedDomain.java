@@ -127,7 +127,7 @@ final class NestedDomain extends VtdDomain {
         if (!d.unit.scalable || !d.unit.has(ExtendedCapabilityRegister.NEST)) {
             throw ErrnoException.of(Errno.EINVAL, "vtd: %s behind %s cannot use nested translation", d.function.address(), d.unit.name);
         }
-        synchronized (d) {
+        synchronized (driver.configLock) {
             VtdDomain old = pasid == 0 ? d.domain : d.pasidDomains.get(pasid);
             if (old == this) {
                 return;

@@ -234,7 +234,7 @@ final class PagingDomain extends VtdDomain {
     public void attachDevice(DeviceHandle handle) {
         VtdDevice d = device(handle);
         checkCompatible(d);
-        synchronized (d) {
+        synchronized (driver.configLock) {
             VtdDomain old = d.domain;
             if (old == this) {
                 return;
@@ -267,7 +267,7 @@ final class PagingDomain extends VtdDomain {
         }
         d.checkPasid(pasid);
         checkCompatible(d);
-        synchronized (d) {
+        synchronized (driver.configLock) {
             VtdDomain old = d.pasidDomains.get(pasid);
             if (old == this) {
                 return;
@@ -304,7 +304,7 @@ final class PagingDomain extends VtdDomain {
         if ((flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "vtd: domain was not allocated with DIRTY_TRACKING");
         }
-        synchronized (this) {
+        synchronized (driver.configLock) {
             if (dirtyTracking == enable) {
                 return;
             }

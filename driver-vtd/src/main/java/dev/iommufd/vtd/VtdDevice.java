@@ -18,8 +18,9 @@ import java.util.Map;
  * A probed device (Linux {@code struct device_domain_info}): its unit, its context entry and, in scalable mode,
  * its PASID directory and PASID tables (Linux {@code intel_pasid_alloc_table}).
  *
- * <p>Lock: the device's monitor guards the attachment state and its table entries; the unit's monitor is
- * taken inside it for the shared context tables.
+ * <p>Locks: {@link #domain} and {@link #pasidDomains} change only under the driver's {@code configLock}; the
+ * device's monitor guards its context entry and PASID tables; the unit's monitor is taken inside it for the
+ * shared context tables.
  */
 final class VtdDevice implements DeviceHandle {
     final VtdDriver driver;
@@ -36,7 +37,9 @@ final class VtdDevice implements DeviceHandle {
     private long pasidDir;
     private int pasidDirOrder;
     private boolean contextInstalled;
+    /** Guarded by the driver's configLock. */
     VtdDomain domain;
+    /** Guarded by the driver's configLock. */
     final Map<Integer, VtdDomain> pasidDomains = new HashMap<>();
 
     VtdDevice(VtdDriver driver, PciFunction function, DmarUnit unit) {

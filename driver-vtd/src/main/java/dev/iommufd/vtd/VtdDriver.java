@@ -32,7 +32,11 @@ import java.util.Map;
  * brought up through its registers: fault interrupt, queued invalidation, page request queue (scalable mode
  * with ECAP.PRS), root table, translation enable. Scalable mode is used when the unit reports ECAP.SMTS and QI.
  *
- * <p>Lock: the driver's monitor guards {@link #devices}.
+ * <h2>Locks</h2>
+ * {@link #configLock} serialises every configuration change (attach, PASID attach, dirty-tracking switch,
+ * release); under it a device's monitor, then a domain's monitor, then a unit's monitor and its QI lock may be
+ * taken, in that order. The driver's monitor guards {@link #devices}. Map/unmap/flush paths take only the QI
+ * lock.
  */
 final class VtdDriver implements IommuDriver {
     /** IOMMU_HW_INFO_TYPE_INTEL_VTD. */
@@ -44,6 +48,8 @@ final class VtdDriver implements IommuDriver {
     final List<DmarUnit> units = new ArrayList<>();
     private final Map<Long, VtdDevice> devices = new HashMap<>(); // unit index << 16 | rid
     final BlockedDomain blocked;
+    /** Serialises configuration changes; see the class comment for the lock order. */
+    final Object configLock = new Object();
     final IdentityDomain identity;
 
     VtdDriver(VtdDriverProvider provider, DriverContext context) {
@@ -105,9 +111,9 @@ final class VtdDriver implements IommuDriver {
     }
 
     @Override
-    public synchronized void releaseDevice(DeviceHandle handle) {
+    public void releaseDevice(DeviceHandle handle) {
         VtdDevice d = blocked.device(handle);
-        synchronized (d) {
+        synchronized (configLock) {
             if (d.domain != null && d.domain != blocked) {
                 blocked.attachDevice(d);
             }
@@ -116,7 +122,9 @@ final class VtdDriver implements IommuDriver {
             }
             d.release();
         }
-        devices.remove(((long) units.indexOf(d.unit) << 16) | d.rid);
+        synchronized (this) {
+            devices.remove(((long) units.indexOf(d.unit) << 16) | d.rid);
+        }
     }
 
     synchronized VtdDevice deviceAt(DmarUnit u, int rid) {

@@ -461,7 +461,7 @@ public final class MockIommuUnit implements IommuUnitModel {
         int msiData = 0;
         boolean queued = false;
         synchronized (registerLock) {
-            if (pageRequest && pqBase != 0 && ((pqTail + 1) & (PQ_ENTRIES - 1)) != pqHead) {
+            if (pageRequest && ((pqTail + 1) & (PQ_ENTRIES - 1)) != pqHead) {
                 long entry = pqBase + (long) pqTail * MockPageRequest.SIZE;
                 long w0 = (iova & MockPageRequest.ADDR_MASK) | MockPageRequest.LAST
                         | ((access & Translation.ACCESS_READ) != 0 ? MockPageRequest.READ : 0)
@@ -504,6 +504,7 @@ public final class MockIommuUnit implements IommuUnitModel {
     @Override
     public void visitStructureFrames(LongConsumer framePhysicalAddress) {
         long dt = dtbr;
+        int c = ctrl;
         long pq;
         synchronized (registerLock) {
             pq = pqBase;
@@ -514,11 +515,11 @@ public final class MockIommuUnit implements IommuUnitModel {
                 framePhysicalAddress.accept(pa);
             }
         };
-        if (pq != 0) {
+        if ((c & CTRL_PQE) != 0) {
             once.accept(pq);
         }
-        if (dt == 0) {
-            return;
+        if ((c & CTRL_TE) == 0) {
+            return; // physical address 0 is RAM: only TE says the device table is in use
         }
         for (int f = 0; f < (1 << MockContextEntry.DEVICE_TABLE_ORDER); f++) {
             once.accept(dt + (long) f * PhysicalMemory.FRAME_SIZE);

@@ -630,7 +630,11 @@ final class VtdUnit implements IommuUnitModel {
 
     private void tailWrite(long v) {
         long t = v & IQ_OFFSET_MASK;
-        if ((iqa & IQA_DW_256) != 0 && (t & 0x10) != 0 || (t >>> queueShift()) >= iqEntries(iqa)) {
+        if ((iqa & IQA_DW_256) != 0 && (t & 0x10) != 0) {
+            queueError(IQEI_TAIL_MISALIGNED);
+            return;
+        }
+        if ((t >>> queueShift()) >= iqEntries(iqa)) {
             queueError(IQEI_TAIL_INVALID);
             return;
         }
@@ -663,7 +667,7 @@ final class VtdUnit implements IommuUnitModel {
                 long q3 = wide ? mem.read64(a + 24) : 0;
                 err = execute(q0, q1, q2, q3, wide);
             } catch (BusErrorException e) {
-                err = IQEI_TYPE_INVALID;
+                err = IQEI_FETCH_ERROR;
             }
             if (err != 0) {
                 queueError(err);
@@ -682,6 +686,10 @@ final class VtdUnit implements IommuUnitModel {
         }
         int g = InvalidationDescriptor.granularity(q0);
         int did = InvalidationDescriptor.did(q0);
+        if (sm && type >= InvalidationDescriptor.TYPE_PASID_IOTLB && type <= InvalidationDescriptor.TYPE_PAGE_GROUP_RESPONSE
+                && !scalableMode()) {
+            return IQEI_INVALID_TTM;
+        }
         switch (type) {
             case InvalidationDescriptor.TYPE_CONTEXT_CACHE: {
                 if ((q0 & InvalidationDescriptor.RSVD_CC_LO) != 0 || q1 != 0) {

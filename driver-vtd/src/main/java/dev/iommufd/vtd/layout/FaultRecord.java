@@ -26,6 +26,7 @@ public final class FaultRecord {
     public static final long FI_MASK = 0xffff_ffff_ffff_f000L;
     // qword 1 (bit numbers relative to bit 64)
     public static final int SID_SHIFT = 0;
+    public static final long T2 = 1L << 28;
     public static final long PRIV = 1L << 29;
     public static final long EXE = 1L << 30;
     public static final long PP = 1L << 31;

@@ -207,16 +207,24 @@ public final class VtdRegisters {
     /** IQH/IQT: bits 18:4 hold the byte offset of a 128-bit descriptor. */
     public static final long IQ_OFFSET_MASK = 0x7_fff0L;
     public static final int ICS_IWC = 1;
-    /** IQER.IQEI: the info field (bits 3:0). */
+    /** IQER.IQEI: the info field (bits 3:0). Codes as the spec lists them (11.4.9.9). */
     public static final int IQER_IQEI_MASK = 0xf;
-    /** IQEI 1: the tail register was written with a value that is not valid (bit 4 set with 256-bit descriptors, beyond the queue). */
+    /** IQEI 0: no information available. */
+    public static final int IQEI_NONE = 0;
+    /** IQEI 1: the tail pointer is beyond the queue. */
     public static final int IQEI_TAIL_INVALID = 1;
-    /** IQEI 2: a descriptor type is unknown or invalid. */
-    public static final int IQEI_TYPE_INVALID = 2;
-    /** IQEI 3: reserved bits set in a descriptor. */
-    public static final int IQEI_RESERVED = 3;
-    /** IQEI 5: a descriptor with a 128-bit width was found in 256-bit mode or vice versa (DW mismatch). */
+    /** IQEI 2: a descriptor could not be fetched. */
+    public static final int IQEI_FETCH_ERROR = 2;
+    /** IQEI 3: a descriptor type is unknown or not valid for this unit. */
+    public static final int IQEI_TYPE_INVALID = 3;
+    /** IQEI 4: reserved fields of a descriptor are set (or a field value is out of range). */
+    public static final int IQEI_RESERVED = 4;
+    /** IQEI 5: the descriptor width (IQA.DW) does not suit the descriptor (page group responses are 256-bit). */
     public static final int IQEI_WIDTH = 5;
+    /** IQEI 6: the tail pointer is misaligned (bit 4 set with 256-bit descriptors). */
+    public static final int IQEI_TAIL_MISALIGNED = 6;
+    /** IQEI 7: the descriptor type is not valid in the current translation table mode (RTADDR.TTM). */
+    public static final int IQEI_INVALID_TTM = 7;
 
     /** Number of descriptors in the queue: {@code 2^(QS+8)} 128-bit or {@code 2^(QS+7)} 256-bit ones. */
     public static int iqEntries(long iqa) {

@@ -312,11 +312,15 @@ class ScalableModelTest {
         long q = b.enableQueue(true);
         b.w64(IQT_REG, 0x10); // bit 4 with 256-bit descriptors
         assertEquals(FSTS_IQE, b.r32(FSTS_REG) & FSTS_IQE);
+        assertEquals(IQEI_TAIL_MISALIGNED, b.r64(IQER_REG) & IQER_IQEI_MASK);
+        b.w32(FSTS_REG, FSTS_IQE);
+        b.w64(IQT_REG, 0x2_0000); // beyond the 2-page queue of 256 descriptors
         assertEquals(IQEI_TAIL_INVALID, b.r64(IQER_REG) & IQER_IQEI_MASK);
         b.w32(FSTS_REG, FSTS_IQE);
         b.submit(q, true, InvalidationDescriptor.waitLo(false, false, false, 0), 0, 1, 0); // qword 2 must be 0
         assertEquals(IQEI_RESERVED, b.r64(IQER_REG) & IQER_IQEI_MASK);
         ModelBench narrow = new ModelBench("server");
+        narrow.enable(new ScalableTables(narrow).root, true);
         long nq = narrow.enableQueue(false);
         narrow.submit(nq, false, InvalidationDescriptor.pageGroupResponseLo(0x20, 0, false, 0), 0);
         assertEquals(IQEI_WIDTH, narrow.r64(IQER_REG) & IQER_IQEI_MASK, "page group responses are 256-bit only");
@@ -324,6 +328,7 @@ class ScalableModelTest {
 
     @Test
     void deviceTlbAndPageGroupResponseDescriptorsComplete() {
+        on();
         long q = b.enableQueue(true);
         b.submit(q, true,
                 InvalidationDescriptor.deviceTlbLo(0x20, 0, 0), InvalidationDescriptor.deviceTlbHi(0, 52), 0, 0,
@@ -335,6 +340,14 @@ class ScalableModelTest {
         assertEquals(InvalidationDescriptor.pageGroupResponseLo(0x20, 5, true, 0), b.unit.lastPageGroupResponse());
         b.submit(q, true, InvalidationDescriptor.deviceTlbLo(0x20, 0, 0x7), 0, 0, 0); // PFSID without ECAP.DIT
         assertEquals(IQEI_RESERVED, b.r64(IQER_REG) & IQER_IQEI_MASK);
+    }
+
+    @Test
+    void scalableOnlyDescriptorsInLegacyModeAreTtmErrors() {
+        b.enable(t.root, false); // a scalable-capable unit running legacy tables
+        long q = b.enableQueue(false);
+        b.submit(q, false, InvalidationDescriptor.pasidCache(InvalidationDescriptor.PC_G_GLOBAL, 0, 0), 0);
+        assertEquals(IQEI_INVALID_TTM, b.r64(IQER_REG) & IQER_IQEI_MASK);
     }
 
     // ---------------- page requests ----------------

@@ -1,0 +1,51 @@
+/**
+ * iommufd itself: the kernel's drivers/iommu/iommufd (main.c, ioas.c, io_pagetable.c, pages.c; device.c,
+ * hw_pagetable.c and the rest build on these).
+ *
+ * <h2>Shape</h2>
+ * <pre>
+ *  IommufdSubsystem (per Machine, /dev/iommu) ── open(process) ──► IommufdFd (typed api.Iommufd, one per process)
+ *                                                                      │
+ *                                                                      ▼
+ *  IommufdIoctl (dispatch, table by nr) ◄── IommufdContext (struct iommufd_ctx: ObjectTable, account mode,
+ *      IoasIoctls parse structs ─────────► shared implementation of every IOAS-level operation)
+ *                                                                      │ objects
+ *                                     Ioas ── IoPageTable (areas, allowed, reserved, domains, accesses)
+ *                                                   │ IoArea ──► IoPages (pinned PFNs + accounting)
+ *                                                   └─ IommuMapping (iommu_map / iommu_unmap) ──► spi.IommuDomain
+ *                                     Access (in-kernel user: pin / rw / unmap notification)
+ * </pre>
+ *
+ * <h2>Building on it (devices, HWPTs, faults, vIOMMU, VFIO compat)</h2>
+ * <ul>
+ *   <li><b>Objects</b>: extend {@link dev.iommufd.core.IommufdObject} with an {@link dev.iommufd.core.ObjectKind};
+ *       create with {@code ctx.objects().allocate(obj)} then {@code finalizeObject(obj)} (or {@code abort(obj)} on
+ *       failure, which runs {@code abort()}); look up with {@code objects().get(id, kind, Class)} and give back with
+ *       {@code put(obj)}; long-term dependencies take {@code addUser(dep)} and give it back in {@code destroy()}.
+ *       IOMMU_DESTROY is {@code destroyUser(id)} (EBUSY unless only the table holds it); kernel-owned objects
+ *       (devices bound by VFIO) are removed with {@code destroyByOwner(obj)}; {@code tombstone(obj)} keeps an ID
+ *       until close (vDEVICE).
+ *   <li><b>Domains in an IOAS</b> ({@link dev.iommufd.core.IoPageTable}): {@code addDomain(domain)} (aperture
+ *       reservations owned by the domain, alignment, fills every area, all or nothing), {@code removeDomain(domain)}
+ *       (never fails), {@code enforceDeviceReservedRegions(owner, regions)} → SW_MSI start or -1,
+ *       {@code reserve(owner, start, last)}, {@code unreserveOwner(owner)}, {@code iovaAlignment()},
+ *       {@code domains()}, {@code areaRanges()}, {@code cutIova(iovas)} (VFIO type1 v1). The IOAS of an ID:
+ *       {@code ctx.getIoas(id)} (+ {@code objects().put}).
+ *   <li><b>ioctls</b>: implement {@link dev.iommufd.core.IoctlHandler} (or {@code IoctlHandler.of(nr, size,
+ *       minSize, body)}) with the layout class of {@code dev.iommufd.api.uapi}; register per context with
+ *       {@code ctx.ioctls().register(h)}, for every context with {@link dev.iommufd.core.IommufdSubsystem#registerIoctl}
+ *       (or add it to {@code IommufdContext}'s constructor next to {@code IoasIoctls.registerAll} for core
+ *       commands). The handler reads {@code call.cmd()}, calls the shared typed implementation, writes outputs into
+ *       the struct and calls {@code call.respond()}. ioctls outside the table (VFIO container compat) go to
+ *       {@code ctx.ioctls().setCompatHandler(...)}.
+ *   <li><b>Typed API</b>: add the method to {@code api.Iommufd} and to {@link dev.iommufd.core.IommufdFd}, both
+ *       calling the same {@link dev.iommufd.core.IommufdContext} (or object) method as the ioctl handler.
+ *   <li><b>Selftests</b>: IOMMU_TEST_CMD lives in the tests ({@code core.selftest.SelftestIoctl}); add ops with
+ *       {@code registerOp(op, body)}; {@code Selftest} is the fixture (iommufd_utils.h helpers, teardown checks).
+ * </ul>
+ *
+ * <h2>Locks</h2>
+ * ObjectTable (its monitor, short) → IoPageTable.lock (iova + domains) → IoPages.lock. The table lock is never held
+ * while calling an access's unmap op. Access and context monitors guard only their own fields.
+ */
+package dev.iommufd.core;
