@@ -1,6 +1,8 @@
 package dev.iommufd.spi;
 
 import dev.iommufd.platform.Machine;
+import dev.iommufd.platform.MachineConfig;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -57,4 +59,18 @@ public interface IommuDriverProvider {
      *         are not usable
      */
     IommuDriver bind(DriverContext context);
+
+    /**
+     * The machine this driver is conformance-tested on (the TCK's launcher and {@code iommufd-sim tck} build it
+     * for every rule): at least one unit of one of {@link #hardwareModels()} with a preset the driver supports,
+     * and PCI functions behind it. To be checked fully it should carry at least two plain endpoints (isolation
+     * rules), and, for drivers declaring {@link Capability#PASID} or {@link Capability#IOPF}, one function with
+     * a PASID capability and one with ATS and PRI.
+     *
+     * <p>Additive in SPI version 1: the default returns empty, and the TCK reports that as a failed required
+     * rule (a driver the TCK cannot run is misconfigured, never silently skipped).
+     */
+    default Optional<MachineConfig> referenceMachine() {
+        return Optional.empty();
+    }
 }

@@ -81,6 +81,13 @@ public final class IommuCore implements FaultSink, ViommuEventSink {
                 if (d.provider().id().equals(provider.id())) {
                     throw ErrnoException.of(Errno.EEXIST, "driver %s is already bound to the machine", provider.id());
                 }
+                // Refuse before provider.bind: binding initialises the units through their registers, which would
+                // take a unit away from the driver already driving it (and its close() would then disable it).
+                for (dev.iommufd.spi.hw.IommuUnitModel u : machine.iommuUnits()) {
+                    if (provider.hardwareModels().contains(u.model()) && d.units().contains(u.name())) {
+                        throw ErrnoException.of(Errno.EEXIST, "unit %s is already driven by %s", u.name(), d.provider().id());
+                    }
+                }
             }
         }
         IommuDriver driver = provider.bind(new Context());

@@ -3,6 +3,7 @@ package dev.iommufd.mock;
 import static dev.iommufd.mock.MockSelftestUapi.*;
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.iommufd.api.Errno;
 import dev.iommufd.mock.hw.MockRegisters;
 import dev.iommufd.platform.DmaAttributes;
 import dev.iommufd.platform.DmaStatus;
@@ -116,6 +117,45 @@ class MockDmaTest {
         d.iotlbSync(g);
         assertEquals(DmaStatus.FAULT, dev.function().dmaWrite(IOVA, bytes("gone")), "invalidated");
         d.free();
+    }
+
+    @Test
+    void aDriverThatForgetsToInvalidateLeavesDmaReachingUnmappedMemory() {
+        MockDevice dev = bench.device(0);
+        MockDomain d = paging(dev, 0);
+        d.attachDevice(dev);
+        long pa = bench.dataFrame();
+        d.mapPages(IOVA, pa, 2048, 1, RW);
+        assertEquals(DmaStatus.OK, dev.function().dmaRead(IOVA, new byte[4]));
+        bench.driver.setInvalidationSuppressed(true);
+        unmapAndSync(d, IOVA, 1);
+        assertEquals(DmaStatus.OK, dev.function().dmaWrite(IOVA, bytes("leak")), "the TCK's negative case");
+        assertEquals('l', bench.memory.read8(pa));
+        d.flushIotlbAll();
+        assertEquals(DmaStatus.OK, dev.function().dmaRead(IOVA, new byte[4]), "flush suppressed too");
+        bench.driver.setInvalidationSuppressed(false);
+        d.flushIotlbAll();
+        assertEquals(DmaStatus.FAULT, dev.function().dmaRead(IOVA, new byte[4]));
+        bench.driver.blocked().attachDevice(dev);
+        d.free();
+    }
+
+    @Test
+    void anInjectedMapFailureIsEnoentAndMapsNothing() {
+        MockDevice dev = bench.device(0);
+        MockDomain d = paging(dev, 0);
+        long pa = bench.dataFrame();
+        int[] calls = {0};
+        bench.driver.setMapFailureInjector(() -> ++calls[0] == 2);
+        d.mapPages(IOVA, pa, 2048, 1, RW);
+        MockPagingDomainTest.assertErrno(Errno.ENOENT, () -> d.mapPages(IOVA + 0x800, pa, 2048, 1, RW),
+                "the second call fails");
+        assertEquals(IommuDomain.NO_TRANSLATION, d.iovaToPhys(IOVA + 0x800));
+        d.mapPages(IOVA + 0x800, pa, 2048, 1, RW);
+        bench.driver.setMapFailureInjector(null);
+        unmapAndSync(d, IOVA, 2);
+        d.free();
+        assertEquals(3, calls[0]);
     }
 
     @Test

@@ -107,6 +107,9 @@ public final class MockDomain implements IommuDomain {
         if ((prot & (IoProt.READ | IoProt.WRITE)) == 0) {
             throw ErrnoException.of(Errno.EINVAL, "prot %#x has neither READ nor WRITE", prot);
         }
+        if (driver.injectMapFailure()) {
+            throw ErrnoException.of(Errno.ENOENT, "injected failure (iommufd_should_fail) mapping iova %#x", iova);
+        }
         try {
             table.map(iova, paddr, pgsize, pgcount, prot);
         } catch (MockIoPageTable.PartialMapException e) {

@@ -39,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * The mock IOMMU driver bound to a machine: the kernel selftest's {@code mock_ops} over every unit of hardware
@@ -71,6 +72,8 @@ public final class MockIommu implements IommuDriver {
     private final AtomicLong warnings = new AtomicLong();
     private final Set<MockViommu> viommus = new HashSet<>();
     private boolean closed;
+    private volatile boolean invalidationSuppressed;
+    private volatile BooleanSupplier mapFailureInjector;
 
     MockIommu(IommuDriverProvider provider, DriverContext context) {
         this.provider = provider;
@@ -557,13 +560,43 @@ public final class MockIommu implements IommuDriver {
         }
     }
 
+    /**
+     * TCK hook (negative self-tests): while {@code suppressed}, IOTLB syncs and flushes skip the unit's invalidation
+     * commands but still free the gathered table pages, which is exactly the bug of a driver that forgets to
+     * invalidate. Stale translations then stay usable by DMA. Never set outside tests.
+     */
+    public void setInvalidationSuppressed(boolean suppressed) {
+        invalidationSuppressed = suppressed;
+    }
+
+    /**
+     * Fault-injection hook for the core's {@code iommufd_fail_nth} port: the kernel mock's map_pages consults
+     * {@code iommufd_should_fail()} and fails with ENOENT. When {@code shouldFail} (null: none) returns true at the
+     * start of a map_pages call, the call fails with ENOENT and maps nothing.
+     */
+    public void setMapFailureInjector(BooleanSupplier shouldFail) {
+        mapFailureInjector = shouldFail;
+    }
+
+    /** Whether the installed injector asks this map_pages call to fail. */
+    boolean injectMapFailure() {
+        BooleanSupplier s = mapFailureInjector;
+        return s != null && s.getAsBoolean();
+    }
+
     void invalidateRange(int tag, long first, long last) {
+        if (invalidationSuppressed) {
+            return;
+        }
         for (int i = 0; i < unitArray.length; i++) {
             unitArray[i].invalidateRange(tag, first, last);
         }
     }
 
     void invalidateTag(int tag) {
+        if (invalidationSuppressed) {
+            return;
+        }
         for (int i = 0; i < unitArray.length; i++) {
             unitArray[i].invalidateTag(tag);
         }

@@ -3,7 +3,11 @@ package dev.iommufd.mock;
 import com.google.auto.service.AutoService;
 import dev.iommufd.mock.hw.MockHardwareModelProvider;
 import dev.iommufd.mock.hw.MockRegisters;
+import dev.iommufd.platform.IommuUnitConfig;
 import dev.iommufd.platform.Machine;
+import dev.iommufd.platform.MachineConfig;
+import dev.iommufd.platform.MachineProfile;
+import dev.iommufd.platform.PciFunctionSpec;
 import dev.iommufd.spi.Availability;
 import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DriverContext;
@@ -12,6 +16,7 @@ import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -77,6 +82,22 @@ public final class MockIommuProvider implements IommuDriverProvider {
         } catch (RuntimeException e) {
             return Availability.no("reading the mock unit's registers failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A q35 machine with one mock unit ({@code mock0}, preset {@code default}) and four functions behind it: two
+     * plain endpoints, one with 8 PASID bits (so that PASIDs past max_pasids exist), one with 20 PASID bits, ATS and PRI.
+     */
+    @Override
+    public Optional<MachineConfig> referenceMachine() {
+        return Optional.of(MachineConfig.builder(MachineProfile.Q35)
+                .ramSize(128L << 20) // below the mock unit's default MMIO base 0x0a00_0000
+                .iommu(IommuUnitConfig.of("mock0", MockHardwareModelProvider.ID, MockHardwareModelProvider.PRESET_DEFAULT))
+                .device(PciFunctionSpec.endpoint("0000:00:03.0", "mock0"))
+                .device(PciFunctionSpec.endpoint("0000:00:04.0", "mock0"))
+                .device(PciFunctionSpec.endpoint("0000:00:05.0", "mock0").withPasid(8))
+                .device(PciFunctionSpec.endpoint("0000:00:06.0", "mock0").withPasid(MockSelftestUapi.MOCK_PASID_WIDTH).withPri())
+                .build());
     }
 
     @Override

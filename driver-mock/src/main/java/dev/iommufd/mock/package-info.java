@@ -34,6 +34,8 @@
  * IOMMU_VIOMMU_ALLOC out fields      MockViommu.outputStruct(mmapOffset), mmapPhysicalAddress(), mmapLength()
  * kernel WARN_ON counters            MockIommu.warningCount(), MockDomain.warningCount()
  * page responses received            MockDevice.pageResponseCount(), lastPageResponse()
+ * iommufd_should_fail() in map_pages MockIommu.setMapFailureInjector(BooleanSupplier)  (ENOENT, maps nothing)
+ * TCK: a driver forgetting to flush  MockIommu.setInvalidationSuppressed(true)
  * </pre>
  * The core reaches these by casting: its {@code IommuDriver} to {@link dev.iommufd.mock.MockIommu}, a HWPT's
  * domain to {@link dev.iommufd.mock.MockDomain} / {@link dev.iommufd.mock.MockNestedDomain}, a device's handle to

@@ -1,0 +1,174 @@
+package dev.iommufd.tck.rules;
+
+import static dev.iommufd.tck.Area.IOTLB;
+
+import dev.iommufd.platform.DmaStatus;
+import dev.iommufd.platform.PciFunction;
+import dev.iommufd.spi.Capability;
+import dev.iommufd.spi.DeviceHandle;
+import dev.iommufd.spi.IoProt;
+import dev.iommufd.spi.IommuDomain;
+import dev.iommufd.spi.IotlbGather;
+import dev.iommufd.tck.Rule;
+import dev.iommufd.tck.fixture.TckFixture;
+import java.util.List;
+
+/**
+ * TLB: what the hardware caches, observed through DMA. Every rule first warms the unit's IOTLB with a DMA, so a
+ * driver that forgets an invalidation is caught by the stale entry.
+ */
+final class IotlbRules {
+    private IotlbRules() {
+    }
+
+    static final String INVALIDATE = "iotlb_sync must invalidate the gathered range in the unit's IOTLB (and device TLBs) "
+            + "before returning; check the invalidation command/register write and its completion wait";
+
+    static List<Rule> rules() {
+        return List.of(
+                Rule.required("TLB-1", IOTLB,
+                        "An attached device's DMA reaches exactly the mapped physical page, in both directions.",
+                        "include/linux/iommu.h attach_dev/map_pages; the architecture's translation walk", f -> {
+                            PciFunction fn = f.function(0);
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain d = f.paging(h, 0);
+                            long pg = TckFixture.minPage(d);
+                            long pa = f.buffer(pg);
+                            long iova = f.iova(d, pg);
+                            TckFixture.map(d, iova, pa, pg, 1, IoProt.READ | IoProt.WRITE);
+                            d.attachDevice(h);
+                            byte[] w = TckFixture.pattern(3, 64);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(fn, TckFixture.UNTAGGED, iova + 64, w), "DMA write to a mapped page",
+                                    "attach_dev must point the device's context at the domain's tables");
+                            Expect.bytes(w, f.readPhys(pa + 64, 64), "memory after the DMA write", "the leaf must hold pa");
+                            byte[] cpu = TckFixture.pattern(4, 64);
+                            f.writePhys(pa + 512, cpu);
+                            byte[] r = new byte[64];
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova + 512, r), "DMA read of a mapped page", "");
+                            Expect.bytes(cpu, r, "DMA read of a mapped page", "the leaf must hold pa");
+                        }),
+                Rule.required("TLB-2", IOTLB,
+                        "After unmapPages and iotlbSync, DMA to the unmapped IOVA faults even though the IOTLB held the translation.",
+                        "include/linux/iommu.h iotlb_sync; IommuDomain javadoc ('Unmapped IOVA must stop translating once the "
+                                + "gather has been synced'); VT-d 6.5 (IOTLB invalidation), SMMUv3 4.4 (CMD_TLBI_*)",
+                        f -> {
+                            PciFunction fn = f.function(0);
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain d = f.paging(h, 0);
+                            long pg = TckFixture.minPage(d);
+                            long pa = f.buffer(pg);
+                            long iova = f.iova(d, pg);
+                            TckFixture.map(d, iova, pa, pg, 1, IoProt.READ | IoProt.WRITE);
+                            d.attachDevice(h);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova, new byte[8]), "warming DMA read", "");
+                            Expect.equal(pg, TckFixture.unmap(d, iova, pg, 1), "unmapPages", "");
+                            byte[] w = TckFixture.pattern(5, 8);
+                            DmaStatus st = TckFixture.dmaWrite(fn, TckFixture.UNTAGGED, iova, w);
+                            Expect.dma(DmaStatus.FAULT, st, "DMA write after unmap + iotlbSync", "a stale IOTLB entry still translated "
+                                    + "the unmapped IOVA: " + INVALIDATE);
+                        }),
+                Rule.required("TLB-3", IOTLB,
+                        "After unmap, sync and a new map of the same IOVA to another page, DMA reaches the new page, never the old one.",
+                        "include/linux/iommu.h iotlb_sync/iotlb_sync_map; VT-d 6.1 (caching mode: invalidate after map)", f -> {
+                            PciFunction fn = f.function(0);
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain d = f.paging(h, 0);
+                            long pg = TckFixture.minPage(d);
+                            long oldPa = f.buffer(pg);
+                            long newPa = f.buffer(pg);
+                            long iova = f.iova(d, pg);
+                            TckFixture.map(d, iova, oldPa, pg, 1, IoProt.READ | IoProt.WRITE);
+                            d.attachDevice(h);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova, new byte[8]), "warming DMA read", "");
+                            TckFixture.unmap(d, iova, pg, 1);
+                            TckFixture.map(d, iova, newPa, pg, 1, IoProt.READ | IoProt.WRITE);
+                            byte[] w = TckFixture.pattern(6, 32);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(fn, TckFixture.UNTAGGED, iova, w), "DMA write after remap", "");
+                            Expect.bytes(w, f.readPhys(newPa, 32), "the new page after a DMA write through the remapped IOVA",
+                                    "the write went elsewhere (stale IOTLB entry for the old page?): " + INVALIDATE);
+                            Expect.that(!java.util.Arrays.equals(w, f.readPhys(oldPa, 32)),
+                                    "a DMA write through the remapped IOVA reached the OLD page: %s", INVALIDATE);
+                        }),
+                Rule.required("TLB-4", IOTLB,
+                        "flushIotlbAll (after a queued gather when DEFERRED_FLUSH is declared; after a plain sync otherwise) makes "
+                                + "every unmapped IOVA fault.",
+                        "include/linux/iommu.h flush_iotlb_all, iommu_iotlb_gather.queued; drivers/iommu/dma-iommu.c flush queue",
+                        f -> {
+                            PciFunction fn = f.function(0);
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain d = f.paging(h, 0);
+                            long pg = TckFixture.minPage(d);
+                            long pa = f.buffer(pg);
+                            long[] iovas = f.iovas(d, pg, 3);
+                            for (long iova : iovas) {
+                                TckFixture.map(d, iova, pa, pg, 1, IoProt.READ | IoProt.WRITE);
+                            }
+                            d.attachDevice(h);
+                            for (long iova : iovas) {
+                                Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova, new byte[8]), "warming DMA read", "");
+                            }
+                            IotlbGather g = new IotlbGather();
+                            g.setQueued(f.declares(Capability.DEFERRED_FLUSH));
+                            for (long iova : iovas) {
+                                d.unmapPages(iova, pg, 1, g);
+                            }
+                            d.iotlbSync(g);
+                            if (!f.declares(Capability.DEFERRED_FLUSH)) {
+                                for (long iova : iovas) {
+                                    Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova, new byte[8]),
+                                            "DMA after a sync of a gather marked queued, by a driver without DEFERRED_FLUSH",
+                                            "without DEFERRED_FLUSH, iotlb_sync must invalidate even when gather.queued() is true");
+                                }
+                            }
+                            g.reset();
+                            d.flushIotlbAll();
+                            for (long iova : iovas) {
+                                Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova, new byte[8]),
+                                        "DMA after flushIotlbAll", "flush_iotlb_all must invalidate every translation of the domain");
+                            }
+                        }),
+                Rule.required("TLB-5", IOTLB,
+                        "unmapPages into an empty gather frees no table page: emptied tables are freed only by iotlbSync (after the "
+                                + "invalidation) or by free().",
+                        "IommuDomain javadoc ('only then frees emptied table pages'); include/linux/iommu.h iommu_iotlb_gather.freelist",
+                        f -> {
+                            IommuDomain d = f.paging();
+                            long pg = TckFixture.minPage(d);
+                            long pa = f.buffer(pg);
+                            long[] iovas = f.iovas(d, pg, 4);
+                            for (long iova : iovas) {
+                                TckFixture.map(d, iova, pa, pg, 1, IoProt.READ);
+                            }
+                            for (long iova : iovas) {
+                                IotlbGather g = new IotlbGather();
+                                long before = f.allocatedFrames();
+                                d.unmapPages(iova, pg, 1, g);
+                                Expect.that(f.allocatedFrames() >= before, "unmapPages freed %d frames before iotlbSync: a device "
+                                        + "may still walk them; queue them with IotlbGather.addFreedTable", before - f.allocatedFrames());
+                                d.iotlbSync(g);
+                                Expect.that(g.freelistSize() == 0, "iotlbSync left %d table pages in the gather; drain the freelist",
+                                        g.freelistSize());
+                                g.reset();
+                            }
+                        }),
+                Rule.required("TLB-6", IOTLB,
+                        "Unmapping one page leaves its neighbours reachable by DMA.",
+                        "include/linux/iommu.h unmap_pages (only the range asked)", f -> {
+                            PciFunction fn = f.function(0);
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain d = f.paging(h, 0);
+                            long pg = TckFixture.minPage(d);
+                            long pa = f.buffer(3 * pg);
+                            long iova = f.iova(d, 3 * pg);
+                            for (int i = 0; i < 3; i++) {
+                                TckFixture.map(d, iova + i * pg, pa + i * pg, pg, 1, IoProt.READ | IoProt.WRITE);
+                            }
+                            d.attachDevice(h);
+                            TckFixture.unmap(d, iova + pg, pg, 1);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova, new byte[8]), "DMA to the page before", "");
+                            Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova + pg, new byte[8]), "DMA to the unmapped page", "");
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova + 2 * pg, new byte[8]), "DMA to the page after",
+                                    "unmap_pages must clear only the leaves asked for");
+                        }));
+    }
+}
