@@ -46,7 +46,7 @@ public final class HwptNested extends HwPagetable {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "nested HWPT: flags %#x (valid %#x), data_len %d, driver %s nesting",
                     flags, VALID_FLAGS, dataLen, idev.driver().provider().id());
         }
-        if (parent.autoDomain || !parent.nestParent || parent.domain.driver() != idev.driver()) {
+        if (parent.autoDomain || !parent.nestParent || parent.domain.driver() != idev.handle().driver()) {
             throw ErrnoException.of(Errno.EINVAL, "HWPT %d is not a NEST_PARENT HWPT of device %d's driver", parent.id(), idev.id());
         }
         HwptNested h = new HwptNested(ctx, parent, flags);

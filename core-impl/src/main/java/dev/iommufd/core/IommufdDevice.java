@@ -35,19 +35,23 @@ public final class IommufdDevice extends IommufdObject {
     final IommufdContext ctx;
     final PciFunction function;
     final DeviceHandle handle;
+    /** The bound driver of the function's unit ({@code dev->iommu->iommu_dev->ops}). */
+    final IommuDriver driver;
     final Igroup igroup;
     final boolean enforceCacheCoherency;
     private final boolean holdsFile;
     private boolean bound;
     private boolean holdingFile;
 
-    private IommufdDevice(IommufdContext ctx, PciFunction function, DeviceHandle handle, Igroup igroup, boolean holdsFile) {
+    private IommufdDevice(IommufdContext ctx, PciFunction function, IommuDriver driver, DeviceHandle handle, Igroup igroup,
+            boolean holdsFile) {
         super(ObjectKind.DEVICE);
         this.ctx = ctx;
         this.function = function;
+        this.driver = driver;
         this.handle = handle;
         this.igroup = igroup;
-        this.enforceCacheCoherency = handle.driver().deviceCapable(handle, Capability.ENFORCE_CACHE_COHERENCY);
+        this.enforceCacheCoherency = driver.deviceCapable(handle, Capability.ENFORCE_CACHE_COHERENCY);
         this.holdsFile = holdsFile;
     }
 
@@ -60,7 +64,7 @@ public final class IommufdDevice extends IommufdObject {
     }
 
     public IommuDriver driver() {
-        return handle.driver();
+        return driver;
     }
 
     // ---------------------------------------------------------------- bind / unbind
@@ -75,6 +79,7 @@ public final class IommufdDevice extends IommufdObject {
     public static IommufdDevice bind(IommufdContext ctx, PciFunction function, boolean holdsFile) {
         IommuCore core = ctx.subsystem().iommu();
         DeviceHandle handle = core.probe(function);
+        IommuDriver driver = core.driverOf(function);
         Igroup igroup = Igroup.get(ctx, function.group());
         try {
             core.claim(function, ctx);
@@ -82,7 +87,7 @@ public final class IommufdDevice extends IommufdObject {
             igroup.put();
             throw e;
         }
-        IommufdDevice d = new IommufdDevice(ctx, function, handle, igroup, holdsFile);
+        IommufdDevice d = new IommufdDevice(ctx, function, driver, handle, igroup, holdsFile);
         try {
             ctx.objects().allocate(d);
         } catch (RuntimeException e) {

@@ -281,6 +281,28 @@ class MockDriverSemanticsTest {
         plain.destroy();
     }
 
+    @Test
+    void hwQueuesFollowTheSelftestRules() {
+        MockDevice dev = bench.device(0);
+        MockDomain parent = paging(dev, DomainAllocFlags.NEST_PARENT);
+        long pa = bench.dataFrame();
+        long iova = MOCK_APERTURE_START;
+        parent.mapPages(iova, pa, 2048, 2, 3);
+        MockViommu v = (MockViommu) bench.driver.allocViommu(dev, parent, IOMMU_VIOMMU_TYPE_SELFTEST, null);
+        assertTrue(MockViommu.hwQueueTypeSupported(IOMMU_HW_QUEUE_TYPE_SELFTEST));
+        assertFalse(MockViommu.hwQueueTypeSupported(0), "IOMMU_HW_QUEUE_TYPE_DEFAULT");
+        assertErrno(Errno.EIO, () -> v.initHwQueue(1, iova, pa), "index 1 before 0");
+        assertErrno(Errno.EINVAL, () -> v.initHwQueue(IOMMU_TEST_HW_QUEUE_MAX, iova, pa), "index 2");
+        assertErrno(Errno.EFAULT, () -> v.initHwQueue(0, iova, pa + 0x800), "base_pa is not the parent's translation");
+        MockViommu.MockHwQueue q0 = v.initHwQueue(0, iova, pa);
+        assertErrno(Errno.EEXIST, () -> v.initHwQueue(0, iova, pa), "slot used");
+        MockViommu.MockHwQueue q1 = v.initHwQueue(1, iova + 0x400, pa + 0x400);
+        assertErrno(Errno.EBUSY, q0::destroy, "q1 depends on q0");
+        q1.destroy();
+        q0.destroy();
+        assertEquals(0, v.initHwQueue(0, iova + 0x800, pa + 0x800).index(), "slot free again");
+    }
+
     private static FakeUserDataArray viommuInv(int entryLen, int[]... entries) {
         return FakeUserDataArray.of(IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, entryLen, 12, entries);
     }

@@ -86,6 +86,10 @@ public final class MockSelftestUapi {
     public static final int IOMMU_VIOMMU_INVALIDATE_SELFTEST_SIZE = 12;
     /** IOMMU_VEVENTQ_TYPE_SELFTEST. */
     public static final int IOMMU_VEVENTQ_TYPE_SELFTEST = 0xbeefbeef;
+    /** IOMMU_HW_QUEUE_TYPE_SELFTEST. */
+    public static final int IOMMU_HW_QUEUE_TYPE_SELFTEST = 0xdeadbeef;
+    /** IOMMU_TEST_HW_QUEUE_MAX: hardware queues per mock vIOMMU. */
+    public static final int IOMMU_TEST_HW_QUEUE_MAX = 2;
     /** IOMMU_TEST_DEV_CACHE_DEFAULT. */
     public static final int IOMMU_TEST_DEV_CACHE_DEFAULT = 0xbaddad;
 

@@ -43,6 +43,7 @@ public final class MockViommu implements Viommu {
     private final Map<Long, MockVDevice> byVirtualId = new HashMap<>();
     private final Map<MockDevice, MockVDevice> byDevice = new HashMap<>();
     private boolean destroyed;
+    private final MockHwQueue[] hwQueues = new MockHwQueue[IOMMU_TEST_HW_QUEUE_MAX];
 
     MockViommu(MockIommu driver, MockDomain parent, UserData data) {
         this.driver = driver;
@@ -177,6 +178,82 @@ public final class MockViommu implements Viommu {
             driver.memory().frames().free(mmapPa, 1);
         }
         driver.viommuDestroyed(this);
+    }
+
+    /**
+     * Test hook for IOMMU_HW_QUEUE_ALLOC ({@code get_hw_queue_size}): whether the mock vIOMMU has hardware queues of
+     * {@code type} (only IOMMU_HW_QUEUE_TYPE_SELFTEST; the core answers EOPNOTSUPP otherwise).
+     */
+    public static boolean hwQueueTypeSupported(int type) {
+        return type == IOMMU_HW_QUEUE_TYPE_SELFTEST;
+    }
+
+    /**
+     * Test hook for IOMMU_HW_QUEUE_ALLOC ({@code mock_hw_queue_init_phys}), after the core validated and pinned the
+     * guest queue memory: queue {@code index} at {@code baseIova} of the nest parent, which the core resolved to
+     * {@code basePa}.
+     *
+     * @throws ErrnoException EINVAL for an index of IOMMU_TEST_HW_QUEUE_MAX or more; EEXIST when the slot is used;
+     *         EIO when queue {@code index - 1} does not exist; EFAULT when {@code basePa} is not what the parent
+     *         domain translates {@code baseIova} to
+     */
+    public synchronized MockHwQueue initHwQueue(int index, long baseIova, long basePa) {
+        if (index < 0 || index >= IOMMU_TEST_HW_QUEUE_MAX) {
+            throw ErrnoException.of(Errno.EINVAL, "hw queue index %d is not below %d", index, IOMMU_TEST_HW_QUEUE_MAX);
+        }
+        if (hwQueues[index] != null) {
+            throw ErrnoException.of(Errno.EEXIST, "hw queue %d already exists", index);
+        }
+        if (index > 0 && hwQueues[index - 1] == null) {
+            throw ErrnoException.of(Errno.EIO, "hw queue %d needs queue %d first", index, index - 1);
+        }
+        if (parent.iovaToPhys(baseIova) != basePa) {
+            throw ErrnoException.of(Errno.EFAULT, "hw queue base %#x is not at physical %#x in the parent", baseIova, basePa);
+        }
+        MockHwQueue q = new MockHwQueue(index, baseIova, basePa);
+        hwQueues[index] = q;
+        return q;
+    }
+
+    /** A mock hardware queue ({@code struct mock_hw_queue}); queue {@code i > 0} depends on queue {@code i - 1}. */
+    public final class MockHwQueue {
+        private final int index;
+        private final long baseIova;
+        private final long basePa;
+
+        MockHwQueue(int index, long baseIova, long basePa) {
+            this.index = index;
+            this.baseIova = baseIova;
+            this.basePa = basePa;
+        }
+
+        public int index() {
+            return index;
+        }
+
+        public long baseIova() {
+            return baseIova;
+        }
+
+        public long basePhysicalAddress() {
+            return basePa;
+        }
+
+        /**
+         * Destroys the queue.
+         *
+         * @throws ErrnoException EBUSY while the next queue (which depends on this one) exists
+         */
+        public void destroy() {
+            synchronized (MockViommu.this) {
+                if (index + 1 < IOMMU_TEST_HW_QUEUE_MAX && hwQueues[index + 1] != null) {
+                    throw ErrnoException.of(Errno.EBUSY, "hw queue %d depends on queue %d", index + 1, index);
+                }
+                if (hwQueues[index] == this) {
+                    hwQueues[index] = null;
+                }
+            }
+        }
     }
 
     /** Test hook: {@code in_data}, or 0 without user data. */

@@ -32,6 +32,8 @@
  * IOMMU_TEST_OP_TRIGGER_IOPF         MockDevice.triggerIopf(pasid, grpid, perm, addr)
  * IOMMU_TEST_OP_TRIGGER_VEVENT       MockDevice.triggerVevent()                 (ENOENT when not via a vIOMMU)
  * IOMMU_VIOMMU_ALLOC out fields      MockViommu.outputStruct(mmapOffset), mmapPhysicalAddress(), mmapLength()
+ * IOMMU_HW_QUEUE_ALLOC               MockViommu.hwQueueTypeSupported(type), initHwQueue(index, iova, basePa),
+ *                                    MockHwQueue.destroy() (EBUSY while the next queue exists)
  * kernel WARN_ON counters            MockIommu.warningCount(), MockDomain.warningCount()
  * page responses received            MockDevice.pageResponseCount(), lastPageResponse()
  * iommufd_should_fail() in map_pages MockIommu.setMapFailureInjector(BooleanSupplier)  (ENOENT, maps nothing)

@@ -249,6 +249,11 @@ final class DmarUnit {
         return contextTables[i];
     }
 
+    /** The context table for {@code bus}/{@code devfn} if one was installed, else 0. Caller holds {@code this}. */
+    long existingContextTable(int bus, int devfn) {
+        return contextTables[bus * 2 + (scalable && devfn >= 0x80 ? 1 : 0)];
+    }
+
     // =====================================================================================================
     // Domain IDs
     // =====================================================================================================
@@ -463,7 +468,15 @@ final class DmarUnit {
         clearFaults();
     }
 
+    private final Object eventLock = new Object();
+
     private void clearFaults() {
+        synchronized (eventLock) {
+            clearFaultsLocked();
+        }
+    }
+
+    private void clearFaultsLocked() {
         int fro = CapabilityRegister.faultRecordOffset(cap);
         int n = CapabilityRegister.faultRecordCount(cap);
         int fsts = mmio.read32(base + FSTS_REG);
@@ -481,6 +494,15 @@ final class DmarUnit {
 
     /** Linux prq_event_thread: clears PPR, reports every request between PQH and PQT, advances PQH. */
     private void drainPageRequests() {
+        synchronized (prqLock) {
+            drainPageRequestsLocked();
+        }
+    }
+
+    /** Serialises page-request draining: the handler may run on several DMA threads at once. */
+    private final Object prqLock = new Object();
+
+    private void drainPageRequestsLocked() {
         mmio.write32(base + PRS_REG, PRS_PPR);
         long head = mmio.read64(base + PQH_REG) & PQ_OFFSET_MASK;
         long tail = mmio.read64(base + PQT_REG) & PQ_OFFSET_MASK;

@@ -97,7 +97,14 @@ final class VtdDevice implements DeviceHandle {
 
     /** Clears the legacy context entry and flushes the context cache, the old domain's IOTLB and the device TLB. */
     synchronized void clearLegacyContext() {
-        long ea = legacyEntry();
+        long ctp;
+        synchronized (unit) {
+            ctp = unit.existingContextTable(rid >>> 8, rid & 0xff);
+        }
+        if (ctp == 0) {
+            return;
+        }
+        long ea = ContextEntry.entryAddress(ctp, rid & 0xff);
         long lo = mem().read64(ea);
         if (!ContextEntry.present(lo)) {
             return;

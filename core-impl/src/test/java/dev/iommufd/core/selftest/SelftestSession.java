@@ -57,10 +57,14 @@ final class SelftestSession implements AutoCloseable {
     }
 
     SelftestSession(long ram) {
+        this(ram, new MockIommuProvider());
+    }
+
+    SelftestSession(long ram, dev.iommufd.spi.IommuDriverProvider driver) {
         machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(ram)
                 .iommu(new IommuUnitConfig("mock0", "mock", 0xfed9_0000L, "default", java.util.Map.of())).build());
         subsystem = new IommufdSubsystem(machine);
-        subsystem.iommu().bind(new MockIommuProvider());
+        subsystem.iommu().bind(driver);
         MockDomainOps.register(selftest);
         subsystem.registerIoctl(selftest);
         proc = machine.spawn("iommufd-selftest", 0);
