@@ -201,6 +201,86 @@ public interface Iommufd extends AutoCloseable {
         throw ErrnoException.notSupported("HWPT invalidation");
     }
 
+    // ---------------------------------------------------------------- event queues, vIOMMU (eventq.c, viommu.c)
+
+    /**
+     * IOMMU_FAULT_QUEUE_ALLOC (flags 0): a FAULT object and its file, to which HWPTs allocated with
+     * IOMMU_HWPT_FAULT_ID_VALID deliver I/O page faults.
+     */
+    default ObjectAndFd faultQueueAlloc() {
+        throw ErrnoException.notSupported("fault queues");
+    }
+
+    /** The event queue file with descriptor number {@code fd} of this iommufd. @throws ErrnoException EBADF */
+    default EventQueueFile eventQueueFile(int fd) {
+        throw ErrnoException.notSupported("event queue files");
+    }
+
+    /**
+     * IOMMU_VIOMMU_ALLOC: a vIOMMU of vendor {@code type} over the NEST_PARENT HWPT {@code hwptId} on the IOMMU
+     * instance of device {@code devId}.
+     *
+     * @param data the vendor data ({@code data_uptr}/{@code data_len}), or null; the driver's output is written
+     *        back into it when the driver produces any
+     */
+    default int viommuAlloc(int devId, int hwptId, int type, byte[] data) {
+        throw ErrnoException.notSupported("vIOMMU");
+    }
+
+    /** IOMMU_VDEVICE_ALLOC: device {@code devId}'s virtual ID {@code virtId} on vIOMMU {@code viommuId}. */
+    default int vdeviceAlloc(int viommuId, int devId, long virtId) {
+        throw ErrnoException.notSupported("vDEVICE");
+    }
+
+    /** IOMMU_VEVENTQ_ALLOC (flags 0): a vEVENTQ of {@code type} with room for {@code depth} events. */
+    default ObjectAndFd veventqAlloc(int viommuId, int type, int depth) {
+        throw ErrnoException.notSupported("vEVENTQ");
+    }
+
+    /**
+     * IOMMU_HW_QUEUE_ALLOC (flags 0): a hardware queue of the vIOMMU whose memory is {@code length} bytes at
+     * {@code nestingParentIova} of the parent HWPT's IOAS (pinned while the queue exists).
+     */
+    default int hwQueueAlloc(int viommuId, int type, int index, long nestingParentIova, long length) {
+        throw ErrnoException.notSupported("HW queues");
+    }
+
+    // ---------------------------------------------------------------- VFIO type1 container compatibility
+
+    /**
+     * IOMMU_VFIO_IOAS: {@code op} 0 GET (returns the compat IOAS ID), 1 SET {@code ioasId}, 2 CLEAR.
+     *
+     * @return the compat IOAS ID for GET, else 0
+     */
+    default int vfioIoas(int op, int ioasId) {
+        throw ErrnoException.notSupported("VFIO compatibility");
+    }
+
+    /** VFIO_CHECK_EXTENSION: 1 when supported, else 0. */
+    default int vfioCheckExtension(long extension) {
+        throw ErrnoException.notSupported("VFIO compatibility");
+    }
+
+    /** VFIO_SET_IOMMU: {@code VFIO_TYPE1_IOMMU} (1) or {@code VFIO_TYPE1v2_IOMMU} (3). */
+    default void vfioSetIommu(long type) {
+        throw ErrnoException.notSupported("VFIO compatibility");
+    }
+
+    /** VFIO_IOMMU_GET_INFO. */
+    default VfioIommuInfo vfioIommuGetInfo() {
+        throw ErrnoException.notSupported("VFIO compatibility");
+    }
+
+    /** VFIO_IOMMU_MAP_DMA: always at {@code iova}; {@code flags} READ (1) | WRITE (2). */
+    default void vfioMapDma(int flags, long vaddr, long iova, long size) {
+        throw ErrnoException.notSupported("VFIO compatibility");
+    }
+
+    /** VFIO_IOMMU_UNMAP_DMA; {@code flags} 0 or UNMAP_ALL (2). @return bytes unmapped */
+    default long vfioUnmapDma(int flags, long iova, long size) {
+        throw ErrnoException.notSupported("VFIO compatibility");
+    }
+
     /** Closes this descriptor; the last close releases the file, destroying every object leaf first. */
     @Override
     void close();

@@ -101,6 +101,14 @@ public interface IommuDriver extends AutoCloseable {
         throw ErrnoException.notSupported("vIOMMU");
     }
 
+    /**
+     * {@code iommu_ops->user_pasid_table}: the guest owns the PASID table, so a page request with a PASID that has
+     * no attachment of its own goes to the NESTED domain attached to the device's RID.
+     */
+    default boolean userPasidTable() {
+        return false;
+    }
+
     /** Releases every unit (disables translation) and all driver memory. */
     @Override
     void close();

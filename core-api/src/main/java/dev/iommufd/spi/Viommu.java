@@ -32,8 +32,49 @@ public interface Viommu {
         throw ErrnoException.notSupported("vDEVICE");
     }
 
+    /**
+     * The vendor structure to copy back to {@code data_uptr} after {@code viommu_init} (the kernel driver calls
+     * {@code iommu_copy_struct_to_user} itself), or null for none. The core writes {@code min(data_len, length)}
+     * bytes.
+     */
+    default byte[] userDataOut() {
+        return null;
+    }
+
+    /**
+     * {@code get_hw_queue_size}: non-zero when the vIOMMU supports hardware queues of {@code type}
+     * ({@code enum iommu_hw_queue_type}); 0 makes IOMMU_HW_QUEUE_ALLOC fail with EOPNOTSUPP.
+     */
+    default int hwQueueSize(int type) {
+        return 0;
+    }
+
+    /**
+     * {@code hw_queue_init_phys}: a hardware queue of {@code type} at {@code index} whose memory starts at
+     * {@code baseIova} of the parent domain, physically contiguous at {@code basePa}, {@code length} bytes. The core
+     * pinned the memory and keeps it pinned until {@link HwQueue#destroy}.
+     *
+     * @throws ErrnoException the vendor's errno (index order, EEXIST, EFAULT for a base that does not translate)
+     */
+    default HwQueue initHwQueue(int type, int index, long baseIova, long basePa, long length) {
+        throw ErrnoException.notSupported("hardware queues");
+    }
+
     /** Frees the vIOMMU; the core guarantees no vDevice or nested domain remains. */
     void destroy();
+
+    /** A hardware queue (the kernel's {@code struct iommufd_hw_queue} driver part). */
+    interface HwQueue {
+        /**
+         * {@code iommufd_hw_queue_depend}: the queue this one depends on (the core then refuses to destroy that
+         * one first, EBUSY), or null.
+         */
+        default HwQueue dependsOn() {
+            return null;
+        }
+
+        void destroy();
+    }
 
     /** A vDevice (the kernel's {@code struct iommufd_vdevice} driver part). */
     interface VDevice {

@@ -91,6 +91,9 @@ final class DeviceAttach {
             if (pasid == IommufdDevice.NO_PASID) {
                 hwpt.paging().ioas.iopt().unreserveOwner(idev);
             }
+            if (hwpt.fault != null) {
+                hwpt.fault.autoRespond(idev, pasid); // iommufd_fault_domain_detach_dev (core3)
+            }
             return hwpt;
         } finally {
             g.lock.unlock();
@@ -146,6 +149,9 @@ final class DeviceAttach {
                 }
             }
             a.hwpt = hwpt;
+            if (old.fault != null) {
+                old.fault.autoRespond(idev, pasid); // iommufd_fault_domain_replace_dev (core3)
+            }
             int n = a.devices.size();
             for (int i = 0; i < n; i++) {
                 idev.ctx.objects().addUser(hwpt);

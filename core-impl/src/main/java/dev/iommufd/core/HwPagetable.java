@@ -25,6 +25,8 @@ public abstract class HwPagetable extends IommufdObject {
     IommuDomain domain;
     /** {@code pasid_compat}: allocated with IOMMU_HWPT_ALLOC_PASID, so it may be attached to PASIDs. */
     final boolean pasidCompat;
+    /** {@code hwpt->fault}: where I/O page faults of devices attached here go (set before finalize), or null. */
+    FaultQueue fault;
 
     HwPagetable(ObjectKind kind, IommufdContext ctx, boolean pasidCompat) {
         super(kind);
@@ -82,7 +84,7 @@ public abstract class HwPagetable extends IommufdObject {
                         }
                     }
                     case HWPT_PAGING -> h = HwptNested.alloc(ctx, (HwptPaging) pt, idev, flags, dataLen, data);
-                    case VIOMMU -> throw ErrnoException.notSupported("nested HWPT allocation through a vIOMMU");
+                    case VIOMMU -> h = HwptNested.allocOnViommu(ctx, (IommufdViommu) pt, idev, flags, data);
                     default -> throw ErrnoException.of(Errno.EINVAL, "pt_id %d is a %s, not an IOAS, HWPT_PAGING or VIOMMU",
                             ptId, pt.kind());
                 }
@@ -91,9 +93,7 @@ public abstract class HwPagetable extends IommufdObject {
             }
             if ((flags & DomainAllocFlags.FAULT_ID_VALID) != 0) {
                 try {
-                    IommufdObject fault = ctx.objects().get(faultId, ObjectKind.FAULT, IommufdObject.class);
-                    ctx.objects().put(fault);
-                    throw ErrnoException.notSupported("IO page fault delivery to FAULT objects (fault_id)");
+                    h.useFault(faultId);
                 } catch (RuntimeException e) {
                     ctx.objects().abort(h);
                     throw e;
@@ -102,6 +102,26 @@ public abstract class HwPagetable extends IommufdObject {
             return h;
         } finally {
             ctx.objects().put(idev);
+        }
+    }
+
+    /**
+     * {@code iommufd_get_fault} + {@code hwpt->fault = fault}: the HWPT holds a {@code users} reference on the FAULT
+     * object until it is destroyed ({@link #putFault}).
+     *
+     * @throws ErrnoException ENOENT when {@code faultId} is not a FAULT object
+     */
+    void useFault(int faultId) {
+        FaultQueue f = ctx.objects().get(faultId, ObjectKind.FAULT, FaultQueue.class);
+        fault = f; // the lookup reference becomes the HWPT's long-term one
+    }
+
+    /** Gives back the FAULT reference (destroy and abort of both HWPT kinds). */
+    final void putFault() {
+        FaultQueue f = fault;
+        if (f != null) {
+            fault = null;
+            ctx.objects().put(f);
         }
     }
 
@@ -152,7 +172,7 @@ public abstract class HwPagetable extends IommufdObject {
         try {
             return switch (obj.kind()) {
                 case HWPT_NESTED -> ((HwptNested) obj).domain.cacheInvalidateUser(array);
-                case VIOMMU -> throw ErrnoException.notSupported("cache invalidation through a vIOMMU");
+                case VIOMMU -> ((IommufdViommu) obj).cacheInvalidate(array);
                 default -> throw ErrnoException.of(Errno.EINVAL, "hwpt_id %d is a %s, not a nested HWPT or vIOMMU", hwptId,
                         obj.kind());
             };

@@ -20,6 +20,8 @@ public final class HwptNested extends HwPagetable {
 
     final HwptPaging parent;
     private boolean holdsParent;
+    /** The vIOMMU it was allocated through (holding a {@code users} reference on it), or null (core3). */
+    IommufdViommu viommu;
 
     private HwptNested(IommufdContext ctx, HwptPaging parent, int flags) {
         super(ObjectKind.HWPT_NESTED, ctx, (flags & DomainAllocFlags.PASID) != 0);
@@ -68,8 +70,44 @@ public final class HwptNested extends HwPagetable {
         return h;
     }
 
+    /**
+     * {@code iommufd_viommu_alloc_hwpt_nested} (IOMMU_HWPT_ALLOC with pt_id = a vIOMMU): flags other than
+     * FAULT_ID_VALID and ALLOC_PASID (EOPNOTSUPP), the ID, a {@code users} reference on the vIOMMU, the vIOMMU's
+     * {@code alloc_domain_nested} (driver errors). The parent is the vIOMMU's nest-parent HWPT. ID reserved, not
+     * finalized (core3).
+     */
+    static HwptNested allocOnViommu(IommufdContext ctx, IommufdViommu viommu, IommufdDevice idev, int flags,
+            Supplier<UserData> data) {
+        if ((flags & ~VALID_FLAGS) != 0) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "vIOMMU nested HWPT flags %#x (valid %#x)", flags, VALID_FLAGS);
+        }
+        HwptNested h = new HwptNested(ctx, viommu.parent, flags);
+        ctx.objects().allocate(h);
+        ctx.objects().addUser(viommu);
+        h.viommu = viommu;
+        try {
+            FaultInjection.check("alloc_domain_nested");
+            IommuDomain d = viommu.driverViommu.allocNestedDomain(idev.handle(), flags & ~DomainAllocFlags.FAULT_ID_VALID,
+                    data.get());
+            if (d.type() != DomainType.NESTED) {
+                d.free();
+                throw ErrnoException.of(Errno.EINVAL, "driver returned a %s domain for a nested allocation", d.type());
+            }
+            h.domain = d;
+        } catch (RuntimeException e) {
+            ctx.objects().abort(h);
+            throw e;
+        }
+        return h;
+    }
+
     @Override
     protected void destroy() {
+        putFault();
+        if (viommu != null) {
+            ctx.objects().put(viommu);
+            viommu = null;
+        }
         if (domain != null) {
             domain.free();
             domain = null;

@@ -87,6 +87,7 @@ public final class HwptPaging extends HwPagetable {
         h.holdsIoas = true;
         boolean attached = false;
         try {
+            FaultInjection.check("domain_alloc_paging");
             h.domain = idev.driver().allocPagingDomain(idev.handle(), flags & ~DomainAllocFlags.FAULT_ID_VALID,
                     data == null ? null : data.get());
             if (idev.enforceCacheCoherency) {
@@ -124,6 +125,7 @@ public final class HwptPaging extends HwPagetable {
     /** Destroy and abort: leaves the IOAS (unmapping and maybe unpinning everything), frees the domain. */
     @Override
     protected void destroy() {
+        putFault();
         if (domainAdded) {
             ioas.mutex.lock();
             try {

@@ -22,6 +22,8 @@ final class IoArea {
     boolean preventAccess;
     /** Access pins inside the area ({@code num_accesses}); UNMAP notifies accesses while non-zero. */
     int numAccesses;
+    /** {@code num_locks}: pins of internal accesses (HW queues); IOAS_UNMAP answers EBUSY while non-zero (core3). */
+    int numLocks;
 
     IoArea(long iova, long last, IoPages pages, long startByte, int prot) {
         this.iova = iova;

@@ -514,6 +514,7 @@ public final class IoPageTable {
                 }
                 cur = last + 1;
             }
+            FaultInjection.check("iopt_alloc_area");
             List<IoArea> created = new ArrayList<>(slices.size());
             cur = iova;
             for (PagesSlice s : slices) {
@@ -626,6 +627,10 @@ public final class IoPageTable {
                         throw new ErrnoException(Errno.ENOENT, String.format(
                                 "area [%#x, %#x] is not fully inside the unmap range [%#x, %#x]", a.iova, a.last, start, last),
                                 unmapped, null);
+                    }
+                    if (a.numLocks > 0) {
+                        throw new ErrnoException(Errno.EBUSY, String.format(
+                                "area [%#x, %#x] is pinned by an internal access (HW queue)", a.iova, a.last), unmapped, null);
                     }
                     if (a.iova != start) {
                         tries = 0;
@@ -905,6 +910,7 @@ public final class IoPageTable {
         try {
             while (nextRun(a)) {
                 failedAt = runIova;
+                FaultInjection.check("iommu_map");
                 IommuMapping.map(domain, bitmap, runIova, runPa, runSize, a.prot | IoProt.CACHE, gather);
             }
         } catch (RuntimeException e) {
@@ -1161,6 +1167,7 @@ public final class IoPageTable {
         long last = iova + length - 1;
         lock.lock();
         try {
+            FaultInjection.check("iopt_area_add_access");
             long npages = ((last >>> IoPages.PAGE_SHIFT) - (iova >>> IoPages.PAGE_SHIFT)) + 1;
             long[] out = new long[(int) npages];
             List<IoArea> pinnedAreas = new ArrayList<>();
@@ -1209,6 +1216,39 @@ public final class IoPageTable {
                 }
                 throw e;
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Pins for an internal access ({@code iommufd_access_create_internal}, used by HW queues): {@link #accessPin}
+     * for reading, and every area of the range counts a lock so that IOAS_UNMAP fails with EBUSY instead of
+     * notifying (core3). Undo with {@link #internalUnpin}.
+     */
+    long[] internalPin(long iova, long length) {
+        lock.lock();
+        try {
+            long[] pa = accessPin(iova, length, false);
+            for (int i = areas.firstIntersecting(iova, iova + length - 1); i >= 0 && i < areas.size()
+                    && Long.compareUnsigned(areas.payload(i).iova, iova + length - 1) <= 0; i++) {
+                areas.payload(i).numLocks++;
+            }
+            return pa;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Releases {@link #internalPin}. */
+    void internalUnpin(long iova, long length) {
+        lock.lock();
+        try {
+            for (int i = areas.firstIntersecting(iova, iova + length - 1); i >= 0 && i < areas.size()
+                    && Long.compareUnsigned(areas.payload(i).iova, iova + length - 1) <= 0; i++) {
+                areas.payload(i).numLocks--;
+            }
+            accessUnpin(iova, length);
         } finally {
             lock.unlock();
         }

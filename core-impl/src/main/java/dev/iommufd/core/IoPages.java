@@ -324,6 +324,7 @@ public final class IoPages {
         try {
             while (done < n) {
                 long addr = base + ((index + done) << PAGE_SHIFT);
+                FaultInjection.check("pin_user_pages");
                 int got;
                 if (origin == Origin.USER) {
                     if (!sourceProcess.alive()) {
@@ -397,6 +398,7 @@ public final class IoPages {
         if (n == 0) {
             return;
         }
+        FaultInjection.check("iopt_pages_update_pinned");
         long limitPages = sourceProcess.rlimitMemlock() >>> PAGE_SHIFT;
         switch (accountMode) {
             case USER -> sourceUser.chargeLockedVm(n, limitPages);

@@ -52,6 +52,7 @@ public final class IommuCore implements FaultSink, ViommuEventSink {
     private final Map<IommuGroup, Ownership> owners = new HashMap<>();
     private final Map<PciFunction, Object> bound = new HashMap<>();
     private volatile FaultSink faultHandler;
+    private volatile ViommuEventSink eventHandler;
     private final AtomicLong lostEvents = new AtomicLong();
     private final AtomicLong autoResponses = new AtomicLong();
 
@@ -247,8 +248,23 @@ public final class IommuCore implements FaultSink, ViommuEventSink {
         }
     }
 
+    /** Installs iommufd's vIOMMU event delivery (vEVENTQs); null counts every event lost. */
+    public void setEventHandler(ViommuEventSink handler) {
+        this.eventHandler = handler;
+    }
+
+    /** The owner (iommufd context) {@code function} is bound by, or null. */
+    synchronized Object ownerOf(PciFunction function) {
+        return bound.get(function);
+    }
+
     @Override
     public void reportEvent(Viommu viommu, int type, byte[] data) {
+        ViommuEventSink h = eventHandler;
+        if (h != null) {
+            h.reportEvent(viommu, type, data);
+            return;
+        }
         lostEvents.incrementAndGet();
     }
 

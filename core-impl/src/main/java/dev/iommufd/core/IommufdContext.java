@@ -40,6 +40,10 @@ public final class IommufdContext {
     private List<IommufdObject> leakedAtRelease = List.of();
     /** {@code ictx->groups}: the igroups of bound devices, by IOMMU group id (guarded by itself). */
     final java.util.Map<Integer, Igroup> groups = new java.util.HashMap<>();
+    /** The descriptors of FAULT and vEVENTQ files (core3). */
+    final EventFiles eventFiles = new EventFiles();
+    /** The VFIO container compatibility state: {@code ictx->vfio_ioas} (core3). */
+    final VfioCompat vfioCompat = new VfioCompat(this);
 
     IommufdContext(IommufdSubsystem subsystem, Machine machine, AccountMode accountMode) {
         this.subsystem = subsystem;
@@ -48,6 +52,9 @@ public final class IommufdContext {
         IoasIoctls.registerAll(ioctls);
         DeviceIoctls.registerAll(ioctls);
         HwptIoctls.registerAll(ioctls);
+        EventqIoctls.registerAll(ioctls);
+        ViommuIoctls.registerAll(ioctls);
+        VfioCompat.registerAll(ioctls);
     }
 
     public Machine machine() {

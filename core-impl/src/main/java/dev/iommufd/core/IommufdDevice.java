@@ -42,6 +42,8 @@ public final class IommufdDevice extends IommufdObject {
     private final boolean holdsFile;
     private boolean bound;
     private boolean holdingFile;
+    /** {@code idev->vdev}: the device's vDEVICE, or null (guarded by the igroup lock; core3). */
+    VDevice vdev;
 
     private IommufdDevice(IommufdContext ctx, PciFunction function, IommuDriver driver, DeviceHandle handle, Igroup igroup,
             boolean holdsFile) {
@@ -116,6 +118,7 @@ public final class IommufdDevice extends IommufdObject {
      * @throws ErrnoException EBUSY while attached (or looked up by an in-flight call)
      */
     public void unbind() {
+        VDevice.revoke(this); // iommufd_device_pre_destroy: tombstones the vDEVICE (core3)
         ctx.objects().destroyByOwner(this);
     }
 

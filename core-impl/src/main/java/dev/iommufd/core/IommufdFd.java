@@ -213,6 +213,95 @@ public final class IommufdFd implements Iommufd {
         return HwptIoctls.invalidate(ctx, process, hwptId, dataType, dataUptr, entryLen, entryNum);
     }
 
+    // ---------------------------------------------------------------- event queues, vIOMMU, VFIO compat (core3)
+
+    @Override
+    public dev.iommufd.api.ObjectAndFd faultQueueAlloc() {
+        checkOpen();
+        EventFile f = FaultQueue.alloc(ctx, process, 0);
+        f.publish();
+        return new dev.iommufd.api.ObjectAndFd(f.objectId(), f.fd());
+    }
+
+    @Override
+    public dev.iommufd.api.EventQueueFile eventQueueFile(int fd) {
+        checkOpen();
+        return ctx.eventFiles.get(fd);
+    }
+
+    @Override
+    public int viommuAlloc(int devId, int hwptId, int type, byte[] data) {
+        checkOpen();
+        IommufdViommu v = IommufdViommu.alloc(ctx, 0, type, devId, hwptId,
+                data == null || data.length == 0 ? null : () -> new dev.iommufd.spi.UserData(type, data.clone()));
+        byte[] out = data == null || data.length == 0 ? null : v.driverViommu.userDataOut();
+        if (out != null) {
+            System.arraycopy(out, 0, data, 0, Math.min(out.length, data.length));
+        }
+        ctx.objects().finalizeObject(v);
+        return v.id();
+    }
+
+    @Override
+    public int vdeviceAlloc(int viommuId, int devId, long virtId) {
+        checkOpen();
+        VDevice v = VDevice.alloc(ctx, viommuId, devId, virtId);
+        ctx.objects().finalizeObject(v);
+        return v.id();
+    }
+
+    @Override
+    public dev.iommufd.api.ObjectAndFd veventqAlloc(int viommuId, int type, int depth) {
+        checkOpen();
+        EventFile f = Veventq.alloc(ctx, process, 0, viommuId, type, depth, 0);
+        f.publish();
+        return new dev.iommufd.api.ObjectAndFd(f.objectId(), f.fd());
+    }
+
+    @Override
+    public int hwQueueAlloc(int viommuId, int type, int index, long nestingParentIova, long length) {
+        checkOpen();
+        HwQueue q = HwQueue.alloc(ctx, 0, viommuId, type, index, nestingParentIova, length);
+        ctx.objects().finalizeObject(q);
+        return q.id();
+    }
+
+    @Override
+    public int vfioIoas(int op, int ioasId) {
+        checkOpen();
+        return ctx.vfioCompat.vfioIoas(op, ioasId);
+    }
+
+    @Override
+    public int vfioCheckExtension(long extension) {
+        checkOpen();
+        return ctx.vfioCompat.checkExtension(extension);
+    }
+
+    @Override
+    public void vfioSetIommu(long type) {
+        checkOpen();
+        ctx.vfioCompat.setIommu(type);
+    }
+
+    @Override
+    public dev.iommufd.api.VfioIommuInfo vfioIommuGetInfo() {
+        checkOpen();
+        return ctx.vfioCompat.getInfo();
+    }
+
+    @Override
+    public void vfioMapDma(int flags, long vaddr, long iova, long size) {
+        checkOpen();
+        ctx.vfioCompat.mapDma(process, flags, vaddr, iova, size);
+    }
+
+    @Override
+    public long vfioUnmapDma(int flags, long iova, long size) {
+        checkOpen();
+        return ctx.vfioCompat.unmapDma(flags, iova, size);
+    }
+
     @Override
     public void close() {
         synchronized (this) {

@@ -15,6 +15,8 @@ public final class IommufdSubsystem {
     private final Machine machine;
     private final List<IoctlHandler> extraHandlers = new CopyOnWriteArrayList<>();
     private final IommuCore iommu;
+    /** Fault and vIOMMU event routing to FAULT objects and vEVENTQs (core3). */
+    final IopfRouter events;
 
     public IommufdSubsystem(Machine machine) {
         this(machine, List.of());
@@ -23,6 +25,9 @@ public final class IommufdSubsystem {
     public IommufdSubsystem(Machine machine, List<IoctlHandler> extraHandlers) {
         this.machine = machine;
         this.iommu = new IommuCore(machine);
+        this.events = new IopfRouter(iommu);
+        iommu.setFaultHandler(events);
+        iommu.setEventHandler(events);
         this.extraHandlers.addAll(extraHandlers);
     }
 

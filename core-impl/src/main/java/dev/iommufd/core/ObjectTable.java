@@ -41,6 +41,7 @@ public final class ObjectTable {
         if (obj.id != 0) {
             throw new IllegalStateException(obj + " already has an ID");
         }
+        FaultInjection.check("iommufd_object_alloc");
         int id = lowestFree;
         while (id < slots.length && states[id] != FREE) {
             id++;

@@ -363,6 +363,12 @@ public final class MockIommu implements IommuDriver {
         return identity;
     }
 
+    /** {@code mock_ops.user_pasid_table = true}: PASID page requests without their own domain go to the RID's nested domain. */
+    @Override
+    public boolean userPasidTable() {
+        return true;
+    }
+
     @Override
     public void pageResponse(DeviceHandle device, PageResponse response) {
         MockDevice d = owned(device);

@@ -215,8 +215,29 @@ public final class MockViommu implements Viommu {
         return q;
     }
 
+    /**
+     * {@code mock_viommu_init}'s copy-back of {@code struct iommu_viommu_selftest} through the SPI. The iommufd mmap
+     * of the region is not modelled, so {@code out_mmap_offset} is 0 (see {@link #outputStruct}).
+     */
+    @Override
+    public byte[] userDataOut() {
+        return hasData ? outputStruct(0) : null;
+    }
+
+    /** {@code mock_get_hw_queue_size} through the SPI: {@link #hwQueueTypeSupported}. */
+    @Override
+    public int hwQueueSize(int type) {
+        return hwQueueTypeSupported(type) ? 1 : 0;
+    }
+
+    /** {@code mock_hw_queue_init_phys} through the SPI: {@link #initHwQueue(int, long, long)}. */
+    @Override
+    public HwQueue initHwQueue(int type, int index, long baseIova, long basePa, long length) {
+        return initHwQueue(index, baseIova, basePa);
+    }
+
     /** A mock hardware queue ({@code struct mock_hw_queue}); queue {@code i > 0} depends on queue {@code i - 1}. */
-    public final class MockHwQueue {
+    public final class MockHwQueue implements HwQueue {
         private final int index;
         private final long baseIova;
         private final long basePa;
@@ -239,11 +260,20 @@ public final class MockViommu implements Viommu {
             return basePa;
         }
 
+        /** {@code iommufd_hw_queue_depend(this, prev)}: queue {@code index - 1}. */
+        @Override
+        public HwQueue dependsOn() {
+            synchronized (MockViommu.this) {
+                return index > 0 ? hwQueues[index - 1] : null;
+            }
+        }
+
         /**
          * Destroys the queue.
          *
          * @throws ErrnoException EBUSY while the next queue (which depends on this one) exists
          */
+        @Override
         public void destroy() {
             synchronized (MockViommu.this) {
                 if (index + 1 < IOMMU_TEST_HW_QUEUE_MAX && hwQueues[index + 1] != null) {

@@ -84,4 +84,14 @@ class RuleCatalogTest {
         assertEquals(Status.FAILED, r.outcome("TLB-1").status());
         assertTrue(r.outcome("TLB-1").message().contains("cannot be built"), r.outcome("TLB-1").message());
     }
+
+    /** The vendor guide's rule tables are generated from the registry and must not go stale. */
+    @Test
+    void vendorGuideListsTheCurrentCatalogue() throws Exception {
+        String guide = java.nio.file.Files.readString(java.nio.file.Path.of("VENDOR-GUIDE.md"));
+        assertTrue(guide.contains(dev.iommufd.tck.report.RuleCatalogue.markdown()),
+                "regenerate section 7 of tck/VENDOR-GUIDE.md with TckLauncher --list-rules --markdown");
+        long required = RuleCatalog.all().stream().filter(r -> r.level() == Level.REQUIRED).count();
+        assertTrue(guide.contains(RuleCatalog.all().size() + " rules: " + required + " REQUIRED"), "rule counts in the guide");
+    }
 }

@@ -66,6 +66,7 @@ final class SelftestSession implements AutoCloseable {
         subsystem = new IommufdSubsystem(machine);
         subsystem.iommu().bind(driver);
         MockDomainOps.register(selftest);
+        EventOps.register(selftest);
         subsystem.registerIoctl(selftest);
         proc = machine.spawn("iommufd-selftest", 0);
         proc.grant(ProcessCapability.CAP_IPC_LOCK);

@@ -43,6 +43,23 @@ public final class Expect {
         throw new RuleViolation(String.format("%s must fail with %s but succeeded. %s", operation, errno, hint));
     }
 
+    /** Fails unless {@code op} throws an {@link ErrnoException} with one of {@code allowed}; returns it. */
+    public static ErrnoException errnoIn(java.util.Set<Errno> allowed, String operation, String hint, Runnable op) {
+        try {
+            op.run();
+        } catch (ErrnoException e) {
+            if (!allowed.contains(e.errno())) {
+                throw new RuleViolation(String.format("%s must fail with one of %s but failed with %s (\"%s\"). %s", operation,
+                        allowed, e.errno(), e.getMessage(), hint), e);
+            }
+            return e;
+        } catch (RuntimeException e) {
+            throw new RuleViolation(String.format("%s must fail with ErrnoException(%s) but threw %s. %s", operation, allowed, e,
+                    hint), e);
+        }
+        throw new RuleViolation(String.format("%s must fail with %s but succeeded. %s", operation, allowed, hint));
+    }
+
     /** Fails unless {@code op} completes; an ErrnoException becomes a violation naming the operation. */
     public static <T> T works(String operation, String hint, Supplier<T> op) {
         try {

@@ -18,6 +18,12 @@ final class MapRules {
     }
 
     static final int RW = IoProt.READ | IoProt.WRITE;
+
+    /**
+     * What a map outside the aperture may fail with: EINVAL (this SPI's "precondition broken"), or the errno the
+     * kernel's page-table code returns for it: ERANGE (io-pgtable-arm.c arm_lpae_map_pages, iova beyond ias).
+     */
+    static final java.util.Set<Errno> OUT_OF_RANGE = java.util.EnumSet.of(Errno.EINVAL, Errno.ERANGE);
     static final long ONE_GIB = 1L << 30;
 
     static List<Rule> rules() {
@@ -120,9 +126,9 @@ final class MapRules {
                             expectNothing(d, iova, bad);
                         }),
                 Rule.required("MAP-8", MAP,
-                        "mapPages of a range that leaves the aperture fails with EINVAL and maps nothing.",
-                        "include/linux/iommu.h iommu_domain_geometry.force_aperture; drivers/iommu/io-pgtable-arm.c "
-                                + "(iova beyond ias: -ERANGE mapped to EINVAL by this SPI)",
+                        "mapPages of a range that leaves the aperture fails with EINVAL (or ERANGE, as io-pgtable-arm) and maps nothing.",
+                        "IommuDomain.mapPages javadoc (EINVAL); drivers/iommu/io-pgtable-arm.c arm_lpae_map_pages (iova beyond ias: "
+                                + "-ERANGE, accepted too)",
                         MapRules::outsideAperture),
                 Rule.required("MAP-9", MAP,
                         "mapPages with prot lacking both READ and WRITE fails with EINVAL and maps nothing.",
@@ -186,6 +192,13 @@ final class MapRules {
                                     "unmap every leaf in range, across map-call boundaries");
                             expectNothing(d, iova, 6 * pg);
                         }),
+                Rule.required("MAP-17", MAP,
+                        "An IOVA range once mapped with small pages and unmapped can be mapped with a larger page: the driver "
+                                + "replaces (and frees) the empty table in the way.",
+                        "drivers/iommu/io-pgtable-arm.c arm_lpae_init_pte ('We need to unmap and free the old table before "
+                                + "overwriting it with a block entry'); drivers/iommu/intel/iommu.c __domain_mapping ('Ensure that "
+                                + "old small page tables are removed to make room for superpage(s)')",
+                        MapRules::largerAfterSmaller),
                 Rule.optional("MAP-13", MAP,
                         "unmapPages that runs into a hole stops there and returns the bytes unmapped before it.",
                         "IommuDomain.unmapPages javadoc; drivers/iommu/io-pgtable-arm.c __arm_lpae_unmap (returns i * size at a hole)",
@@ -224,10 +237,12 @@ final class MapRules {
     private static void everyPageSize(TckFixture f) {
         IommuDomain d = f.paging();
         long bm = d.geometry().pgsizeBitmap();
+        int k = 0;
         for (long pg = Long.lowestOneBit(bm); pg != 0 && pg <= ONE_GIB; pg = Long.lowestOneBit(bm & ~((pg << 1) - 1))) {
             long size = pg;
             long pa = size <= (2L << 20) ? f.buffer(size) : size;
-            long iova = f.iova(d, size);
+            long iova = f.iovas(d, size, k + 1)[k]; // a fresh IOVA per size: MAP-17 checks reuse across sizes
+            k++;
             long r = Expect.works(String.format("mapPages(pgsize %#x)", size), "every size in pgsize_bitmap must map",
                     () -> TckFixture.map(d, iova, pa, size, 1, RW));
             Expect.equal(size, r, String.format("mapPages(pgsize %#x) return value", size), "return pgsize * pgcount");
@@ -236,6 +251,34 @@ final class MapRules {
                     "unmap the leaf whole and return its size");
             expectNothing(d, iova, size);
         }
+    }
+
+    private static void largerAfterSmaller(TckFixture f) {
+        IommuDomain d = f.paging();
+        long bm = d.geometry().pgsizeBitmap();
+        long small = Long.lowestOneBit(bm);
+        long big = Long.lowestOneBit(bm & ~small);
+        if (big == 0 || big > ONE_GIB) {
+            throw new RuleNotApplicable(String.format("the domain has one page size up to 1 GiB (bitmap %#x)", bm));
+        }
+        long iova = f.iova(d, big);
+        long smallPa = f.buffer(small);
+        long base = f.allocatedFrames();
+        TckFixture.map(d, iova, smallPa, small, 1, RW);
+        TckFixture.map(d, iova + big - small, smallPa, small, 1, RW);
+        TckFixture.unmap(d, iova, small, 1);
+        TckFixture.unmap(d, iova + big - small, small, 1);
+        long bigPa = big;
+        long r = Expect.works(String.format("mapPages(pgsize %#x) where %#x pages were mapped and unmapped", big, small),
+                "a table left empty by unmaps must not block a larger leaf: free or replace it",
+                () -> TckFixture.map(d, iova, bigPa, big, 1, RW));
+        Expect.equal(big, r, "mapPages return value", "");
+        expectTranslates(d, iova, bigPa, big);
+        Expect.equal(big, TckFixture.unmap(d, iova, big, 1), "unmapPages of the larger page", "");
+        expectNothing(d, iova, big);
+        f.free(d);
+        Expect.that(f.allocatedFrames() <= base, "after replacing small-page tables with a larger page, unmapping and freeing, %d "
+                + "frames are still allocated: the replaced table must be freed (after an IOTLB sync)", f.allocatedFrames() - base);
     }
 
     private static void outsideAperture(TckFixture f) {
@@ -247,18 +290,18 @@ final class MapRules {
         boolean checked = false;
         if (a.last() != -1L && Long.compareUnsigned(a.last() + 1 + pg, a.last()) > 0) {
             long beyond = a.last() + 1;
-            Expect.errno(Errno.EINVAL, String.format("mapPages at %#x, past the aperture's last %#x", beyond, a.last()),
+            Expect.errnoIn(OUT_OF_RANGE, String.format("mapPages at %#x, past the aperture's last %#x", beyond, a.last()),
                     "check the range against the aperture (the walk must not truncate the IOVA)",
                     () -> d.mapPages(beyond, pa, pg, 1, RW));
             long straddle = a.last() + 1 - pg;
-            Expect.errno(Errno.EINVAL, String.format("mapPages of 2 pages at %#x, straddling the aperture's end", straddle),
+            Expect.errnoIn(OUT_OF_RANGE, String.format("mapPages of 2 pages at %#x, straddling the aperture's end", straddle),
                     "check the whole range, not only its first page", () -> d.mapPages(straddle, pa, pg, 2, RW));
             expectNothing(d, straddle, pg);
             checked = true;
         }
         if (first.start() != 0) {
             long below = first.start() - pg;
-            Expect.errno(Errno.EINVAL, String.format("mapPages at %#x, below the aperture's start %#x", below, first.start()),
+            Expect.errnoIn(OUT_OF_RANGE, String.format("mapPages at %#x, below the aperture's start %#x", below, first.start()),
                     "check the range against the aperture", () -> d.mapPages(below, pa, pg, 1, RW));
             checked = true;
         }
