@@ -110,6 +110,14 @@ public final class IoPageTable {
         }
     }
 
+    /**
+     * Whether an area intersects {@code [start, last]} (1) or not (0); the caller holds {@link #lock}. A binary
+     * search over primitive arrays: allocates nothing.
+     */
+    int areasIntersecting(long start, long last) {
+        return areas.firstIntersecting(start, last) >= 0 ? 1 : 0;
+    }
+
     /** The areas as IOVA ranges, ascending (for tests and VFIO compat). */
     public List<IovaRange> areaRanges() {
         lock.lock();

@@ -14,6 +14,15 @@
  *                                                   │ IoArea ──► IoPages (pinned PFNs + accounting)
  *                                                   └─ IommuMapping (iommu_map / iommu_unmap) ──► spi.IommuDomain
  *                                     Access (in-kernel user: pin / rw / unmap notification)
+ *
+ *  devices and HWPTs (device.c, hw_pagetable.c):
+ *  IommuCore (per subsystem: bound drivers, probed DeviceHandles, DMA ownership, fault/event sinks)
+ *  IommufdDevice (bind/unbind, attach/replace/detach per PASID) ── Igroup (per IOMMU group: pasid → Attachment)
+ *      DeviceAttach (hw_pagetable_attach/detach/replace, reserved regions, PASID compat, driver calls)
+ *  HwPagetable ─┬─ HwptPaging (domain in an Ioas: auto or manual; Ioas.hwpts in creation order)
+ *               └─ HwptNested (NESTED domain over a NEST_PARENT HwptPaging)
+ *  DeviceIoctls (GET_HW_INFO) / HwptIoctls (HWPT_ALLOC, SET_DIRTY_TRACKING, GET_DIRTY_BITMAP, INVALIDATE)
+ *      IovaBitmap (the user's dirty bitmap, OR-only), UserMemoryDataArray (invalidation entries from user memory)
  * </pre>
  *
  * <h2>Building on it (devices, HWPTs, faults, vIOMMU, VFIO compat)</h2>
@@ -47,5 +56,10 @@
  * <h2>Locks</h2>
  * ObjectTable (its monitor, short) → IoPageTable.lock (iova + domains) → IoPages.lock. The table lock is never held
  * while calling an access's unmap op. Access and context monitors guard only their own fields.
+ * Devices and HWPTs: Ioas.mutex (ioas->mutex: HWPT_PAGING creation, automatic domain selection) → Igroup.lock
+ * (igroup->lock: attachments, hardware attach) → IoPageTable.lock (reserved regions, domain fill). The context's
+ * {@code groups} map and IommuCore's monitor are leaf locks; drivers are called under Igroup.lock (attach) or
+ * IoPageTable.lock (map, dirty), never under the ObjectTable monitor. Automatic HWPTs are put (and maybe destroyed)
+ * only after every lock is dropped.
  */
 package dev.iommufd.core;

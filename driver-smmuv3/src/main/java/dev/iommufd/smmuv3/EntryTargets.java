@@ -50,10 +50,10 @@ final class EntryTargets {
 
     /** {@code arm_smmu_make_s2_domain_ste} for an {@link LpaeIoPageTable}. */
     static void s2DomainSte(long[] t, LpaeIoPageTable pt, int vmid, boolean ats, boolean fwb, boolean attrTypesOverride,
-            boolean coherentWalk) {
+            boolean coherentWalk, boolean stall) {
         int cache = coherentWalk ? StreamTableEntry.CACHE_WBRA : 0;
         s2DomainSte(t, vmid, pt.tsz(), pt.sl0(), cache, cache, coherentWalk ? StreamTableEntry.SH_ISH : 0,
-                pt.granule.s2tg(), SmmuRegisters.addressSizeEncoding(pt.oas), pt.pgd, ats, fwb, false, attrTypesOverride);
+                pt.granule.s2tg(), SmmuRegisters.addressSizeEncoding(pt.oas), pt.pgd, ats, fwb, stall, attrTypesOverride);
     }
 
     /** {@code arm_smmu_make_s2_domain_ste} from raw VTCR fields ({@code struct arm_lpae_s2_cfg}). */
@@ -72,10 +72,10 @@ final class EntryTargets {
     }
 
     /** {@code arm_smmu_make_s1_cd} for an {@link LpaeIoPageTable}. */
-    static void s1Cd(long[] t, LpaeIoPageTable pt, int asid, boolean httu, boolean coherentWalk) {
+    static void s1Cd(long[] t, LpaeIoPageTable pt, int asid, boolean httu, boolean coherentWalk, boolean stall) {
         int cache = coherentWalk ? 1 : 0; // WBWA
         s1Cd(t, asid, pt.tsz(), pt.granule.tg0(), cache, cache, coherentWalk ? 3 : 0,
-                SmmuRegisters.addressSizeEncoding(pt.oas), pt.pgd, ContextDescriptor.LINUX_MAIR, httu, false);
+                SmmuRegisters.addressSizeEncoding(pt.oas), pt.pgd, ContextDescriptor.LINUX_MAIR, httu, stall);
     }
 
     /** {@code arm_smmu_make_s1_cd} from raw TCR fields ({@code struct arm_lpae_s1_cfg}). */

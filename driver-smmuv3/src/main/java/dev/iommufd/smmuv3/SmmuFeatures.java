@@ -28,6 +28,8 @@ final class SmmuFeatures {
     final boolean fwb;
     final boolean attrTypesOverride;
     final boolean stall;
+    /** STALL_MODEL=0b10: every fault stalls ({@code ARM_SMMU_FEAT_STALL_FORCE}). */
+    final boolean stallForce;
     final int asidBits;
     final int vmidBits;
     final int sidBits;
@@ -59,6 +61,7 @@ final class SmmuFeatures {
         hyp = (idr0 & IDR0_HYP) != 0;
         int stallModel = idr0 >>> IDR0_STALL_MODEL_SHIFT & 3;
         stall = stallModel == IDR0_STALL_MODEL_STALL_TERMINATE || stallModel == IDR0_STALL_MODEL_FORCED;
+        stallForce = stallModel == IDR0_STALL_MODEL_FORCED;
         asidBits = (idr0 & IDR0_ASID16) != 0 ? 16 : 8;
         vmidBits = (idr0 & IDR0_VMID16) != 0 ? 16 : 8;
         int ttf = idr0 >>> IDR0_TTF_SHIFT & 3;

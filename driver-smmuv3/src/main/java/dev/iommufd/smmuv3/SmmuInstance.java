@@ -259,15 +259,65 @@ final class SmmuInstance {
             evtqCons = evtqCons & ~Q_OVERFLOW_FLAG | prod & Q_OVERFLOW_FLAG;
             mmio.write32(regs + EVENTQ_CONS, evtqCons);
         }
+        reportStalls();
     }
+
+    /** Stalled faults drained with the event log lock held, reported after it is released. */
+    private final List<Object[]> stalled = new ArrayList<>();
 
     private void dispatchEvent(long[] evt) {
         int id = (int) BitField.extract(EventRecord.ID, evt[0]);
         int sid = (int) BitField.extract(EventRecord.SID, evt[0]);
         SmmuMaster master = master(sid);
+        if ((evt[1] & BitField.mask(EventRecord.STALL)) != 0) {
+            stalled.add(new Object[] {master, evt});
+            return;
+        }
         if (master != null && EventRecord.forwardedToVeventq(id)) {
             master.reportToViommu(evt);
         }
+    }
+
+    /**
+     * {@code arm_smmu_handle_evt} for a stalled transaction: an I/O page fault (grpid = STAG) for a master that
+     * stalls, otherwise CMD_RESUME with abort at once.
+     */
+    private void reportStalls() {
+        List<Object[]> todo;
+        synchronized (eventLog) {
+            if (stalled.isEmpty()) {
+                return;
+            }
+            todo = new ArrayList<>(stalled);
+            stalled.clear();
+        }
+        for (Object[] s : todo) {
+            SmmuMaster m = (SmmuMaster) s[0];
+            long[] evt = (long[]) s[1];
+            int sid = (int) BitField.extract(EventRecord.SID, evt[0]);
+            int stag = (int) BitField.extract(EventRecord.STAG, evt[1]);
+            if (m == null || !m.stallEnabled) {
+                resume(sid, stag, Command.RESUME_ABORT);
+                continue;
+            }
+            int flags = IoPageFault.FLAG_LAST_PAGE;
+            int pasid = 0;
+            if ((evt[0] & BitField.mask(EventRecord.SSV)) != 0) {
+                flags |= IoPageFault.FLAG_PASID_VALID;
+                pasid = (int) BitField.extract(EventRecord.SSID, evt[0]);
+            }
+            int perm = (evt[1] & BitField.mask(EventRecord.RNW)) != 0 ? IoPageFault.PERM_READ : IoPageFault.PERM_WRITE;
+            perm |= (evt[1] & BitField.mask(EventRecord.IND)) != 0 ? IoPageFault.PERM_EXEC : 0;
+            perm |= (evt[1] & BitField.mask(EventRecord.PNU)) != 0 ? IoPageFault.PERM_PRIV : 0;
+            driver.context().faultSink().reportPageFault(m, new IoPageFault(flags, pasid, stag, perm, evt[2], 0, 0));
+        }
+    }
+
+    /** CMD_RESUME + CMD_SYNC ({@code arm_smmu_page_response} for stalls). */
+    void resume(int sid, int stag, int resp) {
+        long[] c = new long[2];
+        Command.resume(c, sid, stag, resp);
+        cmdq.issueWithSync(c);
     }
 
     /** The PRIQ interrupt handler ({@code arm_smmu_priq_thread}): page requests go to the core's fault queue. */

@@ -23,6 +23,11 @@ final class SmmuMaster implements DeviceHandle {
     final long steAddress;
     final int ssidBits;
     final boolean ats;
+    /**
+     * {@code master->stall_enabled}: PCI functions cannot stall ("dma-can-stall" is a platform-device property),
+     * so only an SMMU whose STALL_MODEL forces stalling enables it.
+     */
+    final boolean stallEnabled;
     /** Guarded by this. */
     private ContextDescriptorTable cdTable;
     /** Guarded by this. */
@@ -97,6 +102,7 @@ final class SmmuMaster implements DeviceHandle {
         this.ssidBits = Math.min(smmu.features.ssidBits, function.pasidBits());
         // arm_smmu_ats_supported: the SMMU and the function both implement ATS
         this.ats = smmu.features.ats && function.atsCapable();
+        this.stallEnabled = smmu.features.stallForce;
     }
 
     @Override
@@ -109,9 +115,14 @@ final class SmmuMaster implements DeviceHandle {
         return driver;
     }
 
-    /** PRI page requests reach the core: the SMMU has a PRI queue and the function has ATS and PRI. */
+    /** Linux sets S1STALLD when the SMMU can stall but the master does not. */
+    boolean stallDisable() {
+        return smmu.features.stall && !stallEnabled;
+    }
+
+    /** PRI page requests reach the core (SMMU PRI queue, function with ATS and PRI); or the master stalls. */
     boolean iopfEnabled() {
-        return ats && smmu.features.pri && function.priCapable();
+        return stallEnabled || ats && smmu.features.pri && function.priCapable();
     }
 
     @Override
@@ -208,17 +219,17 @@ final class SmmuMaster implements DeviceHandle {
             if (cdTable == null) {
                 cdTable = new ContextDescriptorTable(smmu.memory, ssidBits, smmu.features.twoLevelCdtab);
             }
-            d.makeCd(target);
+            d.makeCd(target, stallEnabled);
             writeCd(0, target);
             EntryTargets.cdTableSte(target, cdTable.base, cdTable.s1Fmt, cdTable.s1CdMax, ats,
-                    StreamTableEntry.S1DSS_SSID0, false, smmu.features.attrTypesOverride);
+                    StreamTableEntry.S1DSS_SSID0, stallDisable(), smmu.features.attrTypesOverride);
             steWriter.writeEntry(target);
         } else {
             if (!pasidDomains.isEmpty()) {
                 throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EBUSY,
                         "%s has PASIDs attached: a stage-2 domain cannot serve its RID", this);
             }
-            d.makeSte(target, ats);
+            d.makeSte(target, ats, stallEnabled);
             steWriter.writeEntry(target);
             clearCd0();
         }
@@ -237,7 +248,7 @@ final class SmmuMaster implements DeviceHandle {
         boolean blocked = d.type() == dev.iommufd.spi.DomainType.BLOCKED;
         if (!pasidDomains.isEmpty()) {
             EntryTargets.cdTableSte(target, cdTable.base, cdTable.s1Fmt, cdTable.s1CdMax, ats,
-                    blocked ? StreamTableEntry.S1DSS_TERMINATE : StreamTableEntry.S1DSS_BYPASS, false,
+                    blocked ? StreamTableEntry.S1DSS_TERMINATE : StreamTableEntry.S1DSS_BYPASS, stallDisable(),
                     smmu.features.attrTypesOverride);
         } else if (blocked) {
             EntryTargets.abortSte(target);
@@ -286,7 +297,7 @@ final class SmmuMaster implements DeviceHandle {
         if (cdTable == null) {
             cdTable = new ContextDescriptorTable(smmu.memory, ssidBits, smmu.features.twoLevelCdtab);
         }
-        d.makeCd(target);
+        d.makeCd(target, stallEnabled);
         writeCd(pasid, target);
         Smmuv3PagingDomain previous = pasidDomains.put(pasid, d);
         publishPasids();
@@ -297,7 +308,7 @@ final class SmmuMaster implements DeviceHandle {
         if (!ridOnCdTable) {
             boolean blocked = domain == null || domain.type() == dev.iommufd.spi.DomainType.BLOCKED;
             EntryTargets.cdTableSte(target, cdTable.base, cdTable.s1Fmt, cdTable.s1CdMax, ats,
-                    blocked ? StreamTableEntry.S1DSS_TERMINATE : StreamTableEntry.S1DSS_BYPASS, false,
+                    blocked ? StreamTableEntry.S1DSS_TERMINATE : StreamTableEntry.S1DSS_BYPASS, stallDisable(),
                     smmu.features.attrTypesOverride);
             steWriter.writeEntry(target);
         }
@@ -357,7 +368,7 @@ final class SmmuMaster implements DeviceHandle {
                     "%s has PASIDs attached: a nested domain cannot take its RID", this);
         }
         IommuDomain old = domain;
-        d.makeSte(target, ats);
+        d.makeSte(target, ats, stallEnabled);
         steWriter.writeEntry(target);
         clearCd0();
         domain = d;

@@ -207,8 +207,17 @@ final class Smmuv3Driver implements IommuDriver {
             default:
                 throw ErrnoException.of(Errno.EINVAL, "page response code %d is not a valid code", response.code());
         }
-        if ((response.grpid() >>> 9) != 0) {
+        if (!m.stallEnabled && (response.grpid() >>> 9) != 0) {
             throw ErrnoException.of(Errno.EINVAL, "PRG index %d does not fit 9 bits", response.grpid());
+        }
+        if (m.stallEnabled) {
+            // arm_smmu_page_response: retry the stalled transaction on success, abort it otherwise
+            if ((response.grpid() >>> 16) != 0) {
+                throw ErrnoException.of(Errno.EINVAL, "STAG %d does not fit 16 bits", response.grpid());
+            }
+            m.smmu.resume(m.sid, response.grpid(), response.code() == dev.iommufd.spi.PageResponse.SUCCESS
+                    ? dev.iommufd.smmuv3.layout.Command.RESUME_RETRY : dev.iommufd.smmuv3.layout.Command.RESUME_ABORT);
+            return;
         }
         m.smmu.respond(m.sid, response.pasidValid(), response.pasid(), response.grpid(), resp);
     }

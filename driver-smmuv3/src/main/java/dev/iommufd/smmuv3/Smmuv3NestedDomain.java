@@ -63,20 +63,20 @@ final class Smmuv3NestedDomain implements IommuDomain {
     }
 
     /** {@code arm_smmu_make_nested_domain_ste}. */
-    void makeSte(long[] t, boolean ats) {
+    void makeSte(long[] t, boolean ats, boolean stall) {
         int cfg = (ste0 & BitField.mask(StreamTableEntry.V)) == 0 ? StreamTableEntry.CONFIG_ABORT
                 : (int) BitField.extract(StreamTableEntry.CONFIG, ste0);
         Smmuv3PagingDomain parent = viommu.parent;
         switch (cfg) {
             case StreamTableEntry.CONFIG_S1_TRANS:
-                parent.makeSte(t, ats);
+                parent.makeSte(t, ats, stall);
                 t[0] = BitField.place(StreamTableEntry.V, 1)
                         | BitField.place(StreamTableEntry.CONFIG, StreamTableEntry.CONFIG_NESTED)
                         | ste0 & ~BitField.mask(StreamTableEntry.CONFIG);
                 t[1] |= ste1 | BitField.mask(StreamTableEntry.MEV);
                 break;
             case StreamTableEntry.CONFIG_BYPASS:
-                parent.makeSte(t, ats);
+                parent.makeSte(t, ats, stall);
                 break;
             default:
                 EntryTargets.abortSte(t);

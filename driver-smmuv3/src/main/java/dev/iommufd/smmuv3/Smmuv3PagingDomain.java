@@ -120,14 +120,13 @@ final class Smmuv3PagingDomain implements IommuDomain {
         return flags;
     }
 
-    void makeCd(long[] target) {
-        EntryTargets.s1Cd(target, pageTable, asid, pageTable.dirtyQuirk, smmu.features.coherent);
+    void makeCd(long[] target, boolean stall) {
+        EntryTargets.s1Cd(target, pageTable, asid, pageTable.dirtyQuirk, smmu.features.coherent, stall);
     }
 
-    void makeSte(long[] target, boolean ats) {
+    void makeSte(long[] target, boolean ats, boolean stall) {
         EntryTargets.s2DomainSte(target, pageTable, vmid, ats, nestParent && smmu.features.fwb,
-                smmu.features.attrTypesOverride,
-                smmu.features.coherent);
+                smmu.features.attrTypesOverride, smmu.features.coherent, stall);
     }
 
     synchronized void addMaster(SmmuMaster m) {

@@ -96,8 +96,9 @@ class Smmuv3SequenceAndAllocationTest {
             int rid = fn.rid();
             long sink = 0;
             for (int round = 0; round < 3; round++) {
+                int iterations = round == 2 ? 10_000 : 2000;
                 long before = allocatedBytes();
-                for (int i = 0; i < 2000; i++) {
+                for (int i = 0; i < iterations; i++) {
                     long iova = 0x10_0000L + (i & 15) * 4096L;
                     d.mapPages(iova, pa + (i & 15) * 4096L, 4096, 1, IoProt.READ | IoProt.WRITE);
                     for (int k = 0; k < 4; k++) {
@@ -109,10 +110,10 @@ class Smmuv3SequenceAndAllocationTest {
                     g.reset();
                 }
                 long used = allocatedBytes() - before;
-                long empty = allocatedBytes();
-                long overhead = allocatedBytes() - empty; // what reading the counter itself costs
                 if (round == 2) {
-                    assertEquals(0, used - overhead, "bytes allocated by 2000 map/translate/unmap/sync rounds");
+                    // reading the counter costs a few hundred bytes; one allocation per operation would cost
+                    // at least 16 bytes x 10,000 iterations
+                    assertTrue(used < 4096, used + " bytes allocated by 10,000 map/translate/unmap/sync rounds");
                 }
             }
             assertTrue(sink != 0);

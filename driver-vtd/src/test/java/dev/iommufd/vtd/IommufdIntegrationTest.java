@@ -136,4 +136,46 @@ class IommufdIntegrationTest {
             }
         }
     }
+
+    /** IOMMU_HWPT_ALLOC(DIRTY_TRACKING), SET_DIRTY_TRACKING, DMA writes, GET_DIRTY_BITMAP (iommufd_dirty_tracking selftests). */
+    @Test
+    void dirtyBitmapReportsPagesTheDeviceWrote() {
+        try (SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(1L << 30)
+                .iommu(new IommuUnitConfig("dmar0", "vtd", 0, "server", java.util.Map.of()))
+                .device(PciFunctionSpec.endpoint("00:04.0", "dmar0")).build())) {
+            IommufdSubsystem subsystem = new IommufdSubsystem(machine);
+            subsystem.iommu().bind(new VtdDriverProvider());
+            UserProcess proc = machine.spawn("vmm", 0);
+            proc.grant(ProcessCapability.CAP_IPC_LOCK);
+            long buf = proc.mmap(0x10_0000_0000L, 8 * PS, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            long bitmap = proc.mmap(0, PS, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            try (IommufdFd fd = subsystem.open(proc)) {
+                PciFunction f = machine.pci().function(PciAddress.parse("00:04.0"));
+                int dev = fd.bindDevice(f);
+                assertEquals(HwInfo.CAP_DIRTY_TRACKING, fd.getHwInfo(dev, 0, 0).capabilities() & HwInfo.CAP_DIRTY_TRACKING);
+                int ioas = fd.ioasAlloc();
+                long iova = 0x100_0000L;
+                fd.ioasMap(ioas, RW_FIXED, buf, 8 * PS, iova);
+                int hwpt = fd.hwptAlloc(dev, ioas, DomainAllocFlags.DIRTY_TRACKING, 0, null, 0);
+                fd.deviceAttach(dev, 0, hwpt);
+                fd.hwptSetDirtyTracking(hwpt, true);
+                assertEquals(DmaStatus.OK, f.dmaWrite(iova + 2 * PS + 5, new byte[] {1}));
+                assertEquals(DmaStatus.OK, f.dmaWrite(iova + 6 * PS, new byte[] {1}));
+                assertEquals(DmaStatus.OK, f.dmaRead(iova + 4 * PS, new byte[1]));
+                fd.hwptGetDirtyBitmap(hwpt, 0, iova, 8 * PS, PS, bitmap);
+                byte[] bits = new byte[1];
+                proc.read(bitmap, bits, 0, 1);
+                assertEquals((1 << 2) | (1 << 6), bits[0] & 0xff);
+                proc.write(bitmap, new byte[1], 0, 1);
+                fd.hwptGetDirtyBitmap(hwpt, 0, iova, 8 * PS, PS, bitmap);
+                proc.read(bitmap, bits, 0, 1);
+                assertEquals(0, bits[0], "the first read cleared the dirty bits");
+                assertEquals(DmaStatus.OK, f.dmaWrite(iova + 2 * PS, new byte[] {1}));
+                fd.hwptGetDirtyBitmap(hwpt, 0, iova, 8 * PS, PS, bitmap);
+                proc.read(bitmap, bits, 0, 1);
+                assertEquals(1 << 2, bits[0] & 0xff, "the flush after clearing made the unit set D again");
+                fd.deviceDetach(dev, 0);
+            }
+        }
+    }
 }

@@ -531,4 +531,84 @@ class IommufdIoasDomainTest {
             }
         }
     }
+
+    /** check_access_rw over the IOVA of the shared buffer: reads and writes through the access match the memory. */
+    private static void checkAccessRw(SelftestSession s, int access, long iova, long va) {
+        long tmp = s.scratch();
+        byte[] pattern = new byte[64];
+        for (int i = 0; i < pattern.length; i++) {
+            pattern[i] = (byte) (31 * i + 7);
+        }
+        s.proc.write(va + PS - 32, pattern, 0, 64);
+        UserStruct rw = testCmd(IommuTestCmd.OP_ACCESS_RW, access).put64(IommuTestCmd.OFFSET_ACCESS_RW_IOVA, iova + PS - 32)
+                .put64(IommuTestCmd.OFFSET_ACCESS_RW_LENGTH, 64).put64(IommuTestCmd.OFFSET_ACCESS_RW_UPTR, tmp);
+        ok(s.test(rw));
+        byte[] got = new byte[64];
+        s.proc.read(tmp, got, 0, 64);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(pattern, got, "read through the access across a page");
+        byte[] back = new byte[64];
+        java.util.Arrays.fill(back, (byte) 0x77);
+        s.proc.write(tmp, back, 0, 64);
+        ok(s.test(rw.put32(IommuTestCmd.OFFSET_ACCESS_RW_FLAGS, IommuTestCmd.MOCK_ACCESS_RW_WRITE)));
+        s.proc.read(va + PS - 32, got, 0, 64);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(back, got, "written through the access");
+    }
+
+    /** The selftests' MAP_SHARED buffer as seen by a forked child: a memfd mapped at the same VA in both. */
+    private static long sharedBuffer(SelftestSession s, dev.iommufd.platform.UserProcess child, dev.iommufd.platform.MemFd mfd) {
+        long va = 0x60_0000_0000L;
+        s.proc.mmapFile(va, BUFFER_SIZE, Prot.READ_WRITE, mfd, 0);
+        child.mmapFile(va, BUFFER_SIZE, Prot.READ_WRITE, mfd, 0);
+        return va;
+    }
+
+    private static int createAccess(SelftestSession s, int ioas) {
+        UserStruct create = testCmd(IommuTestCmd.OP_CREATE_ACCESS, ioas);
+        ok(s.test(create));
+        return create.u32(IommuTestCmd.OFFSET_CREATE_ACCESS_OUT_ACCESS_FD);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void forkGone(Variant v) { // iommufd_ioas.fork_gone
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            int access = createAccess(s, f.ioasId);
+            dev.iommufd.platform.MemFd mfd = s.proc.memfdCreate("shared", BUFFER_SIZE, 0);
+            dev.iommufd.platform.UserProcess child = s.machine.spawn("child", 0);
+            child.grant(dev.iommufd.platform.ProcessCapability.CAP_IPC_LOCK);
+            long va = sharedBuffer(s, child, mfd);
+            try (dev.iommufd.api.Iommufd childFd = s.fd.inheritedBy(child)) {
+                childFd.ioasMap(f.ioasId, RW_FIXED, va, BUFFER_SIZE, MOCK_APERTURE_START); // the mapping belongs to the child's mm
+            }
+            child.exit();
+            if (f.stdevId != 0) {
+                s.mockDomain(f.ioasId); // everything was pinned in the child: copied from one domain to the other
+                checkAccessRw(s, access, MOCK_APERTURE_START, va);
+            } else {
+                err(Errno.EFAULT, s.mockDomainRc(f.ioasId, 0, null)); // pinning from a gone mm
+            }
+            s.selftest.closeAccess(s.fd.context(), access);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void forkPresent(Variant v) { // iommufd_ioas.fork_present
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            int access = createAccess(s, f.ioasId);
+            dev.iommufd.platform.MemFd mfd = s.proc.memfdCreate("shared", BUFFER_SIZE, 0);
+            dev.iommufd.platform.UserProcess child = s.machine.spawn("child", 0);
+            child.grant(dev.iommufd.platform.ProcessCapability.CAP_IPC_LOCK);
+            long va = sharedBuffer(s, child, mfd);
+            try (dev.iommufd.api.Iommufd childFd = s.fd.inheritedBy(child)) {
+                childFd.ioasMap(f.ioasId, RW_FIXED, va, BUFFER_SIZE, MOCK_APERTURE_START);
+            }
+            s.mockDomain(f.ioasId); // pins from the live child's mm
+            checkAccessRw(s, access, MOCK_APERTURE_START, va);
+            child.exit();
+            s.selftest.closeAccess(s.fd.context(), access);
+        }
+    }
 }

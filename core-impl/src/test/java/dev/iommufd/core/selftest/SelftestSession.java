@@ -110,6 +110,11 @@ final class SelftestSession implements AutoCloseable {
         assertEquals(-expected.number(), rc, () -> "expected " + expected + " but got " + (rc == 0 ? "success" : Errno.of(-rc)));
     }
 
+    static void err(Errno expected, int rc, String why) {
+        assertEquals(-expected.number(), rc, () -> why + ": expected " + expected + " but got "
+                + (rc == 0 ? "success" : Errno.of(-rc)));
+    }
+
     static UserStruct struct(int size) {
         UserStruct s = new UserStruct(size);
         s.put32(0, size);

@@ -93,6 +93,14 @@ final class Smmuv3Unit implements IommuUnitModel {
     private int priqIrqCfg2;
 
     private int pendingIrqs;
+    /** Outstanding stalled transactions (StreamID, STAG), at most IDR5.STALL_MAX; guarded by lock. */
+    private final int[] stalledSid = new int[64];
+    private final int[] stalledTag = new int[64];
+    private int stalledCount;
+    private int nextStag;
+    /** Stall fields of the event being recorded. */
+    private boolean eventStall;
+    private int eventStag;
     private int nextPrgIndex;
     private long eventsRecorded;
     private long eventsLost;
@@ -528,11 +536,21 @@ final class Smmuv3Unit implements IommuUnitModel {
                 }
                 return CERROR_NONE; // the device retries on its own; nothing is held in the SMMU
             case Command.OP_RESUME:
-            case Command.OP_STALL_TERM:
+            case Command.OP_STALL_TERM: {
                 if (id.stallModel() == IDR0_STALL_MODEL_TERMINATE) {
                     return CERROR_ILL; // IHI0070 4.7: no stall support
                 }
-                return CERROR_ILL; // stall model not implemented
+                boolean all = op == Command.OP_STALL_TERM;
+                int stag = (int) BitField.extract(Command.RESUME_STAG, c1);
+                for (int i = stalledCount - 1; i >= 0; i--) {
+                    if (stalledSid[i] == sid && (all || stalledTag[i] == stag)) {
+                        stalledCount--;
+                        stalledSid[i] = stalledSid[stalledCount];
+                        stalledTag[i] = stalledTag[stalledCount];
+                    }
+                }
+                return CERROR_NONE; // a RESUME matching no stalled transaction is ignored
+            }
             case Command.OP_CMD_SYNC: {
                 int cs = (int) BitField.extract(Command.SYNC_CS, c0);
                 if (cs == 3) {
@@ -583,7 +601,8 @@ final class Smmuv3Unit implements IommuUnitModel {
             e0 |= BitField.mask(EventRecord.SSV) | (long) (ssid & 0xfffff) << 12;
         }
         boolean write = (access & Translation.ACCESS_WRITE) != 0;
-        long e1 = (write ? 0 : BitField.mask(EventRecord.RNW))
+        long e1 = (eventStall ? BitField.mask(EventRecord.STALL) | eventStag & 0xffff : 0)
+                | (write ? 0 : BitField.mask(EventRecord.RNW))
                 | (!write && (access & Translation.ACCESS_EXEC) != 0 ? BitField.mask(EventRecord.IND) : 0)
                 | ((access & Translation.ACCESS_PRIV) != 0 ? BitField.mask(EventRecord.PNU) : 0);
         long e3 = 0;
@@ -912,6 +931,9 @@ final class Smmuv3Unit implements IommuUnitModel {
                     out.pageRequest(r);
                     return r;
                 }
+                if (stallFault(r, w.faultS2 == 0 ? w.stall : w.s2Stall, sid, ssid, iova, access, out)) {
+                    return r;
+                }
                 return fault(out, r, sid, ssid, iova, access, w.faultRecord);
             }
             ipa = w.s1Output;
@@ -926,6 +948,9 @@ final class Smmuv3Unit implements IommuUnitModel {
                 return r;
             }
             if (r != 0) {
+                if (stallFault(r, w.s2Stall, sid, ssid, iova, access, out)) {
+                    return r;
+                }
                 return fault(out, r, sid, ssid, iova, access, w.faultRecord);
             }
             shift = Math.min(shift, w.s2Shift);
@@ -938,6 +963,39 @@ final class Smmuv3Unit implements IommuUnitModel {
         tlb.fill(kind, vmid, asid, iova, ipa, shift, perm);
         out.ok(ipa, 1L << shift);
         return 0;
+    }
+
+    /**
+     * The stall model (IHI0070 3.12.2): a translation-related fault (F_TRANSLATION, F_ADDR_SIZE, F_ACCESS,
+     * F_PERMISSION) of a stream configured to stall (CD.S / STE.S2S) is recorded with Stall=1 and a STAG and held
+     * until CMD_RESUME or CMD_STALL_TERM; the device sees {@link Translation#PAGE_REQUEST} and retries after the
+     * response. When IDR5.STALL_MAX transactions are already stalled the fault terminates instead.
+     */
+    private boolean stallFault(int eventId, boolean stalls, int sid, int ssid, long iova, int access, Translation out) {
+        if (!stalls || eventId < EventRecord.F_TRANSLATION || eventId > EventRecord.F_PERMISSION) {
+            return false;
+        }
+        int max = Math.min(stalledSid.length, Math.max(1, id.idr5 >>> IDR5_STALL_MAX_SHIFT & 0xffff));
+        if (stalledCount >= max) {
+            return false;
+        }
+        int stag = nextStag;
+        nextStag = (nextStag + 1) & 0xffff;
+        stalledSid[stalledCount] = sid;
+        stalledTag[stalledCount] = stag;
+        stalledCount++;
+        eventStall = true;
+        eventStag = stag;
+        recordEvent(eventId, sid, ssid, iova, access);
+        eventStall = false;
+        out.pageRequest(eventId);
+        return true;
+    }
+
+    int stalledTransactions() {
+        synchronized (lock) {
+            return stalledCount;
+        }
     }
 
     /** PRI: a stage-1 translation fault of a PRI-capable function whose STE enables ATS becomes a page request. */

@@ -57,6 +57,8 @@ final class TranslationTableWalker {
     boolean s2Hd;
     boolean s2Record;
     boolean s2Ptw;
+    /** STE.S2S: stage-2 translation faults stall. */
+    boolean s2Stall;
 
     // ---- decoded CD (TTB0 range index 0, TTB1 range index 1)
     final int[] tsz = new int[2];
@@ -72,6 +74,8 @@ final class TranslationTableWalker {
     boolean ha;
     boolean hd;
     boolean record;
+    /** CD.S: stage-1 translation faults stall. */
+    boolean stall;
     int asid;
     long mair;
 
@@ -265,6 +269,7 @@ final class TranslationTableWalker {
         if (BitField.isSet(ste, StreamTableEntry.S2ENDI)) {
             return EventRecord.C_BAD_STE; // big-endian tables not implemented (TTENDIAN must not say BE-capable)
         }
+        s2Stall = s2s;
         s2Affd = BitField.isSet(ste, StreamTableEntry.S2AFFD);
         s2Record = BitField.isSet(ste, StreamTableEntry.S2R);
         s2Ptw = BitField.isSet(ste, StreamTableEntry.S2PTW);
@@ -287,10 +292,10 @@ final class TranslationTableWalker {
             return EventRecord.C_BAD_CD;
         }
         boolean s = BitField.isSet(cd, ContextDescriptor.S);
-        int stall = id.stallModel();
+        int stallModel = id.stallModel();
         if (s1Stalld && s || id.termModel() && !BitField.isSet(cd, ContextDescriptor.A)
-                || stall == SmmuRegisters.IDR0_STALL_MODEL_TERMINATE && s
-                || stall == SmmuRegisters.IDR0_STALL_MODEL_FORCED && !s) {
+                || stallModel == SmmuRegisters.IDR0_STALL_MODEL_TERMINATE && s
+                || stallModel == SmmuRegisters.IDR0_STALL_MODEL_FORCED && !s) {
             return EventRecord.C_BAD_CD;
         }
         if (!BitField.isSet(cd, ContextDescriptor.AA64) || (id.ttf() & 2) == 0) {
@@ -346,6 +351,7 @@ final class TranslationTableWalker {
         wxn = BitField.isSet(cd, ContextDescriptor.WXN);
         pan = BitField.isSet(cd, ContextDescriptor.PAN);
         record = BitField.isSet(cd, ContextDescriptor.R);
+        stall = s;
         mair = cd[3];
         return 0;
     }

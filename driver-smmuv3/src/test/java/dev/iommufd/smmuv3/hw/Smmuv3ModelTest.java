@@ -661,4 +661,115 @@ class Smmuv3ModelTest {
             assertTrue(b.unit.tlbLiveEntries() > 0);
         }
     }
+
+    @Test
+    void remainingInvalidationCommands() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            long[] c = new long[2];
+            // TLBI_NH_VAA: every ASID
+            assertTrue(b.translate(SID, NO_PASID, VA_4K, R).isOk());
+            b.writeStruct(0x7000_3020L, 0x4567_BF47L);
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VAA, 0, 0, VA_4K & ~0xfffL, true, 0, 0, 0, 0);
+            b.command(c);
+            assertEquals(0x4567_BABCL, b.translate(SID, NO_PASID, VA_4K, R).physicalAddress());
+            // TLBI_NH_ALL of the stream's VMID (0 on an SMMU without stage 2)
+            b.writeStruct(0x7000_3020L, 0x4567_8F47L);
+            Command.tlbiNhAll(c, 0);
+            b.command(c);
+            assertEquals(0x4567_8ABCL, b.translate(SID, NO_PASID, VA_4K, R).physicalAddress());
+            // CFGI_STE_RANGE: Range=3 covers 16 StreamIDs from SID & ~15
+            b.writeStruct(b.steAddress(st[0], SID), 0x1L);
+            Command.cfgiSteRange(c, SID + 5, 3);
+            b.command(c);
+            assertEquals(Translation.FAULT, b.translate(SID, NO_PASID, VA_4K, R).status());
+            // CFGI_CD_ALL
+            b.writeStruct(b.steAddress(st[0], SID), CD_4K | 0xBL);
+            Command.cfgiAll(c);
+            b.command(c);
+            assertTrue(b.translate(SID, NO_PASID, VA_4K, R).isOk());
+            b.writeStruct(CD_4K, 0);
+            Command.cfgiCdAll(c, SID);
+            b.command(c);
+            Command.tlbiNsnhAll(c);
+            b.command(c);
+            assertEquals(EventRecord.C_BAD_CD, b.translate(SID, NO_PASID, VA_4K, R).faultReason());
+            // PREFETCH_* are accepted; TLBI_S12_VMALL, ATC_INV and PRI_RESP are illegal on this SMMU (no S2/ATS/PRI)
+            assertEquals(b.command(Command.OP_PREFETCH_CONFIG | (long) SID << 32, 0) & 0xfffff,
+                    b.mmio.read32(b.regs + CMDQ_PROD));
+            Command.tlbiS12Vmall(c, 1);
+            int cons = b.command(c);
+            assertEquals(CERROR_ILL, cons >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK);
+        }
+        try (ModelBench s = new ModelBench("server", Map.of(), ModelBench.device(BDF))) {
+            s.linearStreamTable(8);
+            long[] c = new long[2];
+            Command.atcInv(c, SID, 0, false, 0x10_0000L, 8);
+            assertEquals(1, s.command(c), "ATC_INV accepted with IDR0.ATS");
+            Command.priResp(c, SID, 0, false, 1, 3);
+            int cons = s.command(c);
+            assertEquals(CERROR_ILL, cons >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK, "PRI_RESP Resp=3 is reserved");
+        }
+    }
+
+    @Test
+    void structureFramesAreFoundFromTheRegisters() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            java.util.Set<Long> frames = new java.util.HashSet<>();
+            b.unit.visitStructureFrames(frames::add);
+            assertTrue(frames.contains(st[0]), "stream table");
+            assertTrue(frames.contains(b.cmdq), "command queue");
+            assertTrue(frames.contains(b.evtq), "event queue");
+            assertTrue(frames.contains(CD_4K), "CD");
+            for (long table : new long[] {0x7000_0000L, 0x7000_1000L, 0x7000_2000L, 0x7000_3000L}) {
+                assertTrue(frames.contains(table), "page table " + Long.toHexString(table));
+            }
+            assertTrue(!frames.contains(0x4567_8000L), "data pages are not structures");
+        }
+    }
+
+    static long serverIdr0WithStallModel(int model) {
+        try (ModelBench probe = new ModelBench("server", Map.of())) {
+            long idr0 = probe.mmio.read32(probe.regs + IDR0) & 0xffff_ffffL;
+            return idr0 & ~(3L << IDR0_STALL_MODEL_SHIFT) | (long) model << IDR0_STALL_MODEL_SHIFT;
+        }
+    }
+
+    @Test
+    void stallModelHoldsFaultsUntilResume() {
+        long idr0 = serverIdr0WithStallModel(IDR0_STALL_MODEL_STALL_TERMINATE);
+        // STALL_MAX = 1, OAS 48, all granules
+        try (ModelBench b = new ModelBench("server", Map.of("IDR0", idr0, "IDR5", 0x1_0075L), ModelBench.device(BDF))) {
+            long st = b.linearStreamTable(8);
+            build4kTables(b);
+            b.writeStruct(CD_4K, CD_4K_DW0 | 1L << 44, 0x7000_0000L, 0, 0x0000_0000_f404_ff44L); // CD.S=1
+            b.writeStruct(b.steAddress(st, SID), CD_4K | 0xBL);
+            long va = va4k(1, 2, 3, 5, 0x40);
+            Translation t = b.translate(SID, NO_PASID, va, W);
+            assertEquals(Translation.PAGE_REQUEST, t.status(), "stalled: the device retries after the response");
+            long[] e = b.nextEvent();
+            assertEvent(e, EventRecord.F_TRANSLATION, SID, va, false, 0, EventRecord.CLASS_IN);
+            assertEquals(1, BitField.extract(EventRecord.STALL, e[1]));
+            int stag = (int) BitField.extract(EventRecord.STAG, e[1]);
+            assertEquals(1, b.unit.stalledTransactions());
+            // STALL_MAX reached: the next fault terminates with an ordinary event
+            assertEquals(Translation.FAULT, b.translate(SID, NO_PASID, va, R).status());
+            assertEquals(0, BitField.extract(EventRecord.STALL, b.nextEvent()[1]));
+            long[] c = new long[2];
+            Command.resume(c, SID, stag + 1, Command.RESUME_RETRY); // no such STAG: ignored
+            b.command(c);
+            assertEquals(1, b.unit.stalledTransactions());
+            Command.resume(c, SID, stag, Command.RESUME_RETRY);
+            assertEquals(0, b.command(c) >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK);
+            assertEquals(0, b.unit.stalledTransactions());
+            assertEquals(Translation.PAGE_REQUEST, b.translate(SID, NO_PASID, va, W).status());
+            b.nextEvent();
+            b.command(Command.OP_STALL_TERM | (long) SID << 32, 0);
+            assertEquals(0, b.unit.stalledTransactions());
+            // S1STALLD=1 forbids CD.S=1
+            b.writeStruct(b.steAddress(st, SID + 1), CD_4K | 0xBL, 1L << 27);
+            assertEquals(EventRecord.C_BAD_CD, b.translate(SID + 1, NO_PASID, va, R).faultReason());
+        }
+    }
 }

@@ -1,0 +1,70 @@
+package dev.iommufd.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.iommufd.platform.MachineConfig;
+import dev.iommufd.platform.MachineProfile;
+import dev.iommufd.platform.UserProcess;
+import dev.iommufd.sim.SimulatedMachine;
+import java.lang.management.ManagementFactory;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The IOVA allocator and area lookups allocate nothing (counted with the JVM's per-thread allocation counter, not
+ * timed): a table with 1000 areas and 100 reserved ranges, 10 000 allocations and lookups per round. The best of
+ * a few rounds is taken so that one-off JIT activity does not count, and what reading the counter allocates is
+ * measured and allowed.
+ */
+class HotPathAllocationTest {
+
+    private static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
+    }
+
+    @Test
+    void iovaAllocationAndLookupsAllocateNothing() {
+        assumeTrue(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean);
+        try (SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(64L << 20).build())) {
+            UserProcess proc = machine.spawn("p", 0);
+            IoPageTable iopt = new IoPageTable(machine.memory());
+            for (int i = 0; i < 100; i++) {
+                iopt.reserve("r", (1L << 32) + i * (1L << 24), (1L << 32) + i * (1L << 24) + 0xfff);
+            }
+            for (int i = 0; i < 1000; i++) {
+                IoPages pages = IoPages.ofUser(proc, 0x7000_0000_0000L, 0x3000, true);
+                iopt.mapPages(List.of(new IoPageTable.PagesSlice(pages, 0, 0x3000)), 0x3000, 0, 3, true);
+            }
+            assertEquals(1000, iopt.areaCount());
+            long sink = 0;
+            long bestAlloc = Long.MAX_VALUE;
+            long bestLookup = Long.MAX_VALUE;
+            long overhead = Long.MAX_VALUE; // what reading the counter itself allocates
+            iopt.lock.lock();
+            try {
+                for (int round = 0; round < 4; round++) {
+                    long before = allocatedBytes();
+                    for (int i = 0; i < 10_000; i++) {
+                        sink += iopt.allocIova(0x7000_0000_0000L + (i & 0xff) * 0x1000L, 0x2000 + (i & 7) * 0x1000L);
+                    }
+                    bestAlloc = Math.min(bestAlloc, allocatedBytes() - before);
+                    before = allocatedBytes();
+                    for (int i = 0; i < 10_000; i++) {
+                        sink += iopt.areasIntersecting(i * 0x10_0000L, i * 0x10_0000L + 0xfff);
+                    }
+                    bestLookup = Math.min(bestLookup, allocatedBytes() - before);
+                    before = allocatedBytes();
+                    overhead = Math.min(overhead, allocatedBytes() - before);
+                }
+            } finally {
+                iopt.lock.unlock();
+            }
+            assertEquals(overhead, bestAlloc, "bytes allocated by 10 000 IOVA allocations");
+            assertEquals(overhead, bestLookup, "bytes allocated by 10 000 area lookups");
+            assertTrue(sink != 0);
+            iopt.unmapAll();
+        }
+    }
+}
