@@ -55,7 +55,7 @@ public abstract class HwPagetable extends IommufdObject {
      *
      * @param data the vendor data, read from user space only when the driver asks for it
      * @throws ErrnoException EINVAL (data_type/data_len mismatch; pt_id unknown or of a kind that cannot parent a
-     *         HWPT), ENOENT (dev_id, fault_id), EOPNOTSUPP (flags; vIOMMU parents and fault queues: not implemented),
+     *         HWPT), ENOENT (dev_id, fault_id), EOPNOTSUPP (flags),
      *         and the errors of {@link HwptPaging#alloc} / {@link HwptNested#alloc}
      */
     static HwPagetable alloc(IommufdContext ctx, int flags, int devId, int ptId, int dataType, int dataLen,

@@ -12,7 +12,7 @@ import java.util.function.Supplier;
 /**
  * A user-managed HWPT ({@code struct iommufd_hwpt_nested}): a NESTED domain built by the driver from vendor data
  * over a nest-parent {@link HwptPaging}, on which it holds a {@code users} reference (so the parent cannot be
- * destroyed first). Allocation through a vIOMMU is not implemented (EOPNOTSUPP at IOMMU_HWPT_ALLOC). Immutable.
+ * destroyed first), or through a vIOMMU (then on the vIOMMU instead). Immutable.
  */
 public final class HwptNested extends HwPagetable {
     /** {@code iommufd_hwpt_nested_alloc}'s accepted flags. */

@@ -37,9 +37,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Faults</h2>
  * The core is the drivers' {@link FaultSink} and {@link ViommuEventSink}. Page requests are handed to the
- * iommufd fault delivery installed with {@link #setFaultHandler}; without one (FAULT objects are not implemented
- * yet), a group's last page request is answered INVALID, as the kernel does for a device with no fault-capable
- * domain. vIOMMU events are counted as lost until vEVENTQs exist.
+ * iommufd fault delivery installed with {@link #setFaultHandler} (the subsystem installs its FAULT-queue router);
+ * without one, a group's last page request is answered INVALID, as the kernel does for a device with no
+ * fault-capable domain. vIOMMU events go to {@link #setEventHandler}'s vEVENTQ delivery, or are counted lost.
  *
  * <p>Thread-safe: all state is guarded by {@code this}; drivers are called outside it except for
  * {@code probeDevice}/{@code releaseDevice}.

@@ -321,9 +321,10 @@ final class PagingDomain extends VtdDomain {
         if ((this.flags & DomainAllocFlags.DIRTY_TRACKING) == 0) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "vtd: domain was not allocated with DIRTY_TRACKING");
         }
-        // Linux fails with EINVAL when tracking is off *and* a bitmap is given; iommufd calls with a NULL bitmap to
-        // clear stale dirty bits before enabling. The SPI's DirtyRecorder cannot say "no bitmap", so reads are
-        // accepted either way (a disabled domain simply has no new D bits).
+        // Linux: EINVAL when tracking is off and a bitmap is given; iommufd clears with a NULL bitmap before enabling
+        if (!dirtyTracking && dirty.hasBitmap()) {
+            throw ErrnoException.of(Errno.EINVAL, "vtd: dirty tracking is not enabled on this domain");
+        }
         if (size == 0) {
             return;
         }

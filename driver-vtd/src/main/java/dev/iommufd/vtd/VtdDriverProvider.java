@@ -1,7 +1,11 @@
 package dev.iommufd.vtd;
 
 import com.google.auto.service.AutoService;
+import dev.iommufd.platform.IommuUnitConfig;
 import dev.iommufd.platform.Machine;
+import dev.iommufd.platform.MachineConfig;
+import dev.iommufd.platform.MachineProfile;
+import dev.iommufd.platform.PciFunctionSpec;
 import dev.iommufd.spi.Availability;
 import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DriverContext;
@@ -11,6 +15,8 @@ import dev.iommufd.spi.SpiVersion;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import dev.iommufd.vtd.layout.VtdRegisters;
 import java.util.EnumSet;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -47,6 +53,21 @@ public final class VtdDriverProvider implements IommuDriverProvider {
     @Override
     public Set<Capability> capabilities() {
         return CAPABILITIES;
+    }
+
+    /**
+     * A q35 machine with one "server" unit (scalable mode, every feature the driver implements) at QEMU's base,
+     * two plain isolated endpoints, a function with a 20-bit PASID capability, and one with PASID, ATS and PRI.
+     */
+    @Override
+    public Optional<MachineConfig> referenceMachine() {
+        return Optional.of(MachineConfig.builder(MachineProfile.Q35).ramSize(1L << 30)
+                .iommu(new IommuUnitConfig("dmar0", "vtd", 0, "server", Map.of()))
+                .device(PciFunctionSpec.endpoint("0000:00:04.0", "dmar0"))
+                .device(PciFunctionSpec.endpoint("0000:00:05.0", "dmar0"))
+                .device(PciFunctionSpec.endpoint("0000:00:06.0", "dmar0").withPasid(20))
+                .device(PciFunctionSpec.endpoint("0000:00:07.0", "dmar0").withPasid(20).withPri())
+                .build());
     }
 
     @Override

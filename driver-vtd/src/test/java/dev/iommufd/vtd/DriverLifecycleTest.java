@@ -153,4 +153,39 @@ class DriverLifecycleTest {
             }
         }
     }
+
+    @Test
+    void referenceMachineOffersEveryDeclaredCapability() {
+        VtdDriverProvider p = new VtdDriverProvider();
+        try (SimulatedMachine m = SimulatedMachine.create(p.referenceMachine().orElseThrow())) {
+            assertTrue(p.probe(m).available());
+            VtdDriver d = (VtdDriver) p.bind(new dev.iommufd.spi.DriverContext() {
+                @Override
+                public dev.iommufd.platform.Machine machine() {
+                    return m;
+                }
+
+                @Override
+                public dev.iommufd.spi.FaultSink faultSink() {
+                    return (device, fault) -> { };
+                }
+
+                @Override
+                public dev.iommufd.spi.ViommuEventSink viommuEventSink() {
+                    return (viommu, type, data) -> { };
+                }
+            });
+            Set<dev.iommufd.spi.Capability> offered = new HashSet<>();
+            for (PciFunction f : m.pci().functions()) {
+                dev.iommufd.spi.DeviceHandle h = d.probeDevice(f);
+                for (dev.iommufd.spi.Capability c : p.capabilities()) {
+                    if (d.deviceCapable(h, c)) {
+                        offered.add(c);
+                    }
+                }
+            }
+            assertEquals(p.capabilities(), offered);
+            d.close();
+        }
+    }
 }

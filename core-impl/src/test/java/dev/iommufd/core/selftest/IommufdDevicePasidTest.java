@@ -10,8 +10,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Port of FIXTURE(iommufd_device_pasid) TEST_F(pasid_attach) of tools/testing/selftests/iommu/iommufd.c for both
- * variants (no_pasid: with a second, non-PASID device; has_pasid). The steps that need FAULT queues (the iopf HWPT,
- * pasid 2048 with TRIGGER_IOPF) and vIOMMUs (nested[2]) are not ported yet: those objects are not implemented.
+ * variants (no_pasid: with a second, non-PASID device; has_pasid). The FAULT-queue steps (the iopf HWPT, pasid 2048
+ * with TRIGGER_IOPF) are ported in {@link FaultQueueTest}; nested[2] (allocated on a vIOMMU, unused) is left out.
  */
 class IommufdDevicePasidTest {
     private static final int ATTACH = IommuTestCmd.OP_PASID_ATTACH;

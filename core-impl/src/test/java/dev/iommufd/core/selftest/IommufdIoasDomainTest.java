@@ -179,7 +179,7 @@ class IommufdIoasDomainTest {
 
     @ParameterizedTest
     @EnumSource(Variant.class)
-    void allocHwptNested(Variant v) { // iommufd_ioas.alloc_hwpt_nested (without the FAULT queue steps)
+    void allocHwptNested(Variant v) { // iommufd_ioas.alloc_hwpt_nested (its FAULT queue steps: FaultQueueTest)
         try (Fixture f = new Fixture(v)) {
             SelftestSession s = f.s;
             long data = s.scratch();
@@ -608,6 +608,217 @@ class IommufdIoasDomainTest {
             s.mockDomain(f.ioasId); // pins from the live child's mm
             checkAccessRw(s, access, MOCK_APERTURE_START, va);
             child.exit();
+            s.selftest.closeAccess(s.fd.context(), access);
+        }
+    }
+
+    private static int addReservedRc(SelftestSession s, int ioas, long start, long length) {
+        return s.test(testCmd(IommuTestCmd.OP_ADD_RESERVED, ioas).put64(IommuTestCmd.OFFSET_ADD_RESERVED_START, start)
+                .put64(IommuTestCmd.OFFSET_ADD_RESERVED_LENGTH, length));
+    }
+
+    private static int allowRc(SelftestSession s, int ioas, long[][] ranges) {
+        long va = s.scratch() + 1024;
+        for (int i = 0; i < ranges.length; i++) {
+            s.proc.write64(va + 16L * i, ranges[i][0]);
+            s.proc.write64(va + 16L * i + 8, ranges[i][1]);
+        }
+        return s.ioctl(dev.iommufd.api.uapi.IommuIoasAllowIovas.REQUEST, struct(dev.iommufd.api.uapi.IommuIoasAllowIovas.SIZE)
+                .put32(dev.iommufd.api.uapi.IommuIoasAllowIovas.OFFSET_IOAS_ID, ioas)
+                .put32(dev.iommufd.api.uapi.IommuIoasAllowIovas.OFFSET_NUM_IOVAS, ranges.length)
+                .put64(dev.iommufd.api.uapi.IommuIoasAllowIovas.OFFSET_ALLOWED_IOVAS, va));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void unmapFullyContainedAreas(Variant v) { // iommufd_ioas.unmap_fully_contained_areas
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            long base = f.baseIova + 4 * PS;
+            for (int i = 0; i != 4; i++) {
+                s.mapFixed(f.ioasId, s.buffer, 8 * PS, base + i * 16 * PS);
+            }
+            err(Errno.ENOENT, s.unmapRc(f.ioasId, base - 4 * PS, 8 * PS));
+            err(Errno.ENOENT, s.unmapRc(f.ioasId, base + 3 * 16 * PS + 8 * PS - 4 * PS, 8 * PS));
+            UserStruct c = struct(dev.iommufd.api.uapi.IommuIoasUnmap.SIZE).put32(dev.iommufd.api.uapi.IommuIoasUnmap.OFFSET_IOAS_ID, f.ioasId)
+                    .put64(dev.iommufd.api.uapi.IommuIoasUnmap.OFFSET_IOVA, base - 4 * PS)
+                    .put64(dev.iommufd.api.uapi.IommuIoasUnmap.OFFSET_LENGTH, 3 * 16 * PS + 8 * PS + 4 * PS);
+            ok(s.ioctl(dev.iommufd.api.uapi.IommuIoasUnmap.REQUEST, c));
+            assertEquals(32 * PS, c.u64(dev.iommufd.api.uapi.IommuIoasUnmap.OFFSET_LENGTH));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void areaAutoIova(Variant v) { // iommufd_ioas.area_auto_iova
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            long[] iovas = new long[10];
+            for (int i = 0; i != 10; i++) {
+                iovas[i] = s.map(f.ioasId, s.buffer, PS);
+            }
+            for (int i = 0; i != 10; i++) {
+                s.unmap(f.ioasId, iovas[i], PS);
+            }
+            for (int i = 0; i != 10; i++) {
+                long length = PS * (i + 1);
+                iovas[i] = f.stdevId != 0 ? s.map(f.ioasId, s.buffer, length) : s.map(f.ioasId, 1L << 31, length);
+                assertEquals(0, iovas[i] % Long.lowestOneBit(length), "aligned to the length's lowest bit");
+            }
+            for (int i = 0; i != 10; i++) {
+                s.unmap(f.ioasId, iovas[i], PS * (i + 1));
+            }
+            ok(addReservedRc(s, f.ioasId, 4 * PS, 100 * PS));
+            for (int i = 0; i != 10; i++) {
+                long length = PS * (i + 1);
+                iovas[i] = s.map(f.ioasId, s.buffer, length);
+                assertEquals(0, iovas[i] % Long.lowestOneBit(length));
+                org.junit.jupiter.api.Assertions.assertFalse(iovas[i] > 4 * PS && iovas[i] < 104 * PS, "avoids the reserved range");
+            }
+            for (int i = 0; i != 10; i++) {
+                s.unmap(f.ioasId, iovas[i], PS * (i + 1));
+            }
+            err(Errno.EADDRINUSE, allowRc(s, f.ioasId, new long[][] {{PS, 600 * PS}}));
+            long start = f.stdevId != 0 ? MOCK_APERTURE_START + PS : 200 * PS;
+            long last = f.stdevId != 0 ? MOCK_APERTURE_START + 600 * PS - 1 : 600 * PS - 1;
+            ok(allowRc(s, f.ioasId, new long[][] {{start, last}}));
+            for (int i = 0; i != 10; i++) {
+                long length = PS * (i + 1);
+                iovas[i] = s.map(f.ioasId, s.buffer, length);
+                assertEquals(0, iovas[i] % Long.lowestOneBit(length));
+                assertTrue(iovas[i] >= start && iovas[i] <= last && iovas[i] + length > start && iovas[i] + length <= last + 1,
+                        "inside the allowed range");
+            }
+            for (int i = 0; i != 10; i++) {
+                s.unmap(f.ioasId, iovas[i], PS * (i + 1));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void reservedOverflow(Variant v) { // iommufd_ioas.reserved_overflow (syzbot)
+        try (Fixture f = new Fixture(v)) {
+            ok(addReservedRc(f.s, f.ioasId, 6, 0xffff_ffff_ffff_8001L));
+            err(Errno.ENOSPC, f.s.mapRc(f.ioasId, f.s.buffer, 0x5000, 0, RW, new long[1]));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void areaAllowed(Variant v) { // iommufd_ioas.area_allowed
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            long[][] r = {{f.baseIova, f.baseIova + 600 * PS}};
+            ok(allowRc(s, f.ioasId, r));
+            err(Errno.EADDRINUSE, addReservedRc(s, f.ioasId, f.baseIova + PS, PS));
+            ok(allowRc(s, f.ioasId, new long[0][]));
+            ok(addReservedRc(s, f.ioasId, f.baseIova + PS, PS));
+            err(Errno.EADDRINUSE, allowRc(s, f.ioasId, r));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void copySweep(Variant v) { // iommufd_ioas.copy_sweep
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            int dst = s.ioasAlloc();
+            long lastIova = MOCK_APERTURE_START + BUFFER_SIZE - (v.mockDomains > 0 ? 1 : 2);
+            s.mapFixed(f.ioasId, s.buffer, lastIova - MOCK_APERTURE_START + 1, MOCK_APERTURE_START);
+            for (long iova = MOCK_APERTURE_START - PS; iova <= lastIova; iova += 511) {
+                int rc = s.ioctl(IommuIoasCopy.REQUEST, copyCmd(dst, f.ioasId, iova, MOCK_APERTURE_START, MOCK_PAGE_SIZE));
+                if (iova < MOCK_APERTURE_START || iova + MOCK_PAGE_SIZE - 1 > lastIova) {
+                    err(Errno.ENOENT, rc);
+                } else {
+                    ok(rc);
+                    s.unmap(dst, MOCK_APERTURE_START, MOCK_PAGE_SIZE);
+                }
+            }
+            s.destroy(dst);
+        }
+    }
+
+    /** check_access_rw of iommufd.c: every (iova, length) around a page boundary, both directions, then all. */
+    private static void checkAccessRwFull(SelftestSession s, int access, long iova, int defFlags) {
+        java.util.Random rnd = new java.util.Random(iova ^ defFlags);
+        byte[] content = new byte[(int) BUFFER_SIZE];
+        rnd.nextBytes(content);
+        s.proc.write(s.buffer, content, 0, content.length);
+        long tmp = s.scratch();
+        byte[] got = new byte[64];
+        for (long rwIova = iova + PS - 50; rwIova != iova + PS + 50; rwIova++) {
+            int off = (int) (rwIova - iova);
+            for (int length = 1; length != 64; length++) {
+                UserStruct rw = testCmd(IommuTestCmd.OP_ACCESS_RW, access).put64(IommuTestCmd.OFFSET_ACCESS_RW_IOVA, rwIova)
+                        .put64(IommuTestCmd.OFFSET_ACCESS_RW_LENGTH, length).put64(IommuTestCmd.OFFSET_ACCESS_RW_UPTR, tmp)
+                        .put32(IommuTestCmd.OFFSET_ACCESS_RW_FLAGS, defFlags);
+                ok(s.test(rw));
+                s.proc.read(tmp, got, 0, length);
+                assertTrue(java.util.Arrays.equals(got, 0, length, content, off, off + length), "read at " + off + "+" + length);
+                byte[] w = new byte[length];
+                rnd.nextBytes(w);
+                s.proc.write(tmp, w, 0, length);
+                ok(s.test(rw.put32(IommuTestCmd.OFFSET_ACCESS_RW_FLAGS, defFlags | IommuTestCmd.MOCK_ACCESS_RW_WRITE)));
+                s.proc.read(s.buffer + off, got, 0, length);
+                assertTrue(java.util.Arrays.equals(got, 0, length, w, 0, length), "written at " + off + "+" + length);
+                System.arraycopy(w, 0, content, off, length);
+            }
+        }
+        long big = s.proc.mmap(0, BUFFER_SIZE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+        ok(s.test(testCmd(IommuTestCmd.OP_ACCESS_RW, access).put64(IommuTestCmd.OFFSET_ACCESS_RW_IOVA, iova)
+                .put64(IommuTestCmd.OFFSET_ACCESS_RW_LENGTH, BUFFER_SIZE).put64(IommuTestCmd.OFFSET_ACCESS_RW_UPTR, big)
+                .put32(IommuTestCmd.OFFSET_ACCESS_RW_FLAGS, defFlags)));
+        byte[] all = new byte[(int) BUFFER_SIZE];
+        s.proc.read(big, all, 0, all.length);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(content, all);
+        s.proc.munmap(big, BUFFER_SIZE);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void accessRw(Variant v) { // iommufd_ioas.access_rw
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            int access = createAccess(s, f.ioasId);
+            long iova = s.map(f.ioasId, s.buffer, BUFFER_SIZE);
+            checkAccessRwFull(s, access, iova, 0);
+            checkAccessRwFull(s, access, iova, IommuTestCmd.MOCK_ACCESS_RW_SLOW_PATH);
+            s.unmap(f.ioasId, iova, BUFFER_SIZE);
+            s.selftest.closeAccess(s.fd.context(), access);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void accessRwUnaligned(Variant v) { // iommufd_ioas.access_rw_unaligned
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            int access = createAccess(s, f.ioasId);
+            long iova = f.baseIova + MOCK_PAGE_SIZE;
+            s.mapFixed(f.ioasId, s.buffer, BUFFER_SIZE, iova);
+            checkAccessRwFull(s, access, iova, 0);
+            s.unmap(f.ioasId, iova, BUFFER_SIZE);
+            s.selftest.closeAccess(s.fd.context(), access);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void accessPinUnmap(Variant v) { // iommufd_ioas.access_pin_unmap
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            UserStruct create = testCmd(IommuTestCmd.OP_CREATE_ACCESS, f.ioasId)
+                    .put32(IommuTestCmd.OFFSET_CREATE_ACCESS_FLAGS, IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+            ok(s.test(create));
+            int access = create.u32(IommuTestCmd.OFFSET_CREATE_ACCESS_OUT_ACCESS_FD);
+            s.mapFixed(f.ioasId, s.buffer, BUFFER_SIZE, MOCK_APERTURE_START);
+            UserStruct pages = testCmd(IommuTestCmd.OP_ACCESS_PAGES, access).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_IOVA, MOCK_APERTURE_START)
+                    .put64(IommuTestCmd.OFFSET_ACCESS_PAGES_LENGTH, BUFFER_SIZE).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_UPTR, s.buffer);
+            ok(s.test(pages));
+            s.unmap(f.ioasId, MOCK_APERTURE_START, BUFFER_SIZE); // the access is told to unpin
+            err(Errno.ENOENT, s.test(testCmd(IommuTestCmd.OP_DESTROY_ACCESS_PAGES, access)
+                    .put32(IommuTestCmd.OFFSET_DESTROY_ACCESS_PAGES_ID, pages.u32(IommuTestCmd.OFFSET_ACCESS_PAGES_OUT_ID))));
             s.selftest.closeAccess(s.fd.context(), access);
         }
     }

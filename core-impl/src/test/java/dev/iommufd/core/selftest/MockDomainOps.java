@@ -24,8 +24,7 @@ import java.util.List;
 /**
  * The device-dependent IOMMU_TEST_CMD ops of drivers/iommu/iommufd/selftest.c over driver-mock: MOCK_DOMAIN,
  * MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_IOTLB, DEV_CHECK_CACHE, DIRTY, PASID_ATTACH,
- * PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT. TRIGGER_IOPF and TRIGGER_VEVENT stay unregistered (EOPNOTSUPP)
- * until fault queues and vIOMMUs exist.
+ * PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT. (TRIGGER_IOPF and TRIGGER_VEVENT are {@link EventOps}.)
  */
 final class MockDomainOps {
     /** Test-only PASID probe range for {@link #attachedPasids}: the PASIDs the selftests use. */
