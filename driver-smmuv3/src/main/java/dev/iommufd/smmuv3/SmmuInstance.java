@@ -59,7 +59,7 @@ final class SmmuInstance {
     private int priqCons;
     /** Raw events (4 dwords each) most recently drained, oldest first; guarded by itself. */
     final List<long[]> eventLog = new ArrayList<>();
-    private long gerrorInterrupts;
+    private final java.util.concurrent.atomic.AtomicLong gerrorInterrupts = new java.util.concurrent.atomic.AtomicLong();
 
     SmmuInstance(Smmuv3Driver driver, String name, long regs, MmioBus mmio, PhysicalMemory memory,
             InterruptController interrupts) {
@@ -224,21 +224,19 @@ final class SmmuInstance {
 
     // ---- event queue
 
+    /** The GERROR interrupt: counted only (command errors are handled synchronously by the command queue). */
     private void handleGerror() {
-        synchronized (eventLog) {
-            gerrorInterrupts++;
-        }
+        gerrorInterrupts.incrementAndGet();
     }
 
     long gerrorInterrupts() {
-        synchronized (eventLog) {
-            return gerrorInterrupts;
-        }
+        return gerrorInterrupts.get();
     }
 
     /** The EVTQ interrupt handler ({@code arm_smmu_evtq_thread}): drains records and dispatches them. */
     void drainEventQueue() {
         int shift = features.evtqShift;
+        List<long[]> drained = new ArrayList<>();
         synchronized (eventLog) {
             int prod = mmio.read32(regs + EVENTQ_PROD);
             while (!queueEmpty(prod, evtqCons, shift)) {
@@ -252,17 +250,22 @@ final class SmmuInstance {
                     eventLog.remove(0);
                 }
                 eventLog.add(evt);
-                dispatchEvent(evt);
+                drained.add(evt);
                 prod = mmio.read32(regs + EVENTQ_PROD);
             }
             // acknowledge overflow by copying OVFLG into OVACKFLG
             evtqCons = evtqCons & ~Q_OVERFLOW_FLAG | prod & Q_OVERFLOW_FLAG;
             mmio.write32(regs + EVENTQ_CONS, evtqCons);
         }
+        // dispatched without the queue lock: reporting takes master locks, which may be held by a thread that is
+        // waiting for the command queue
+        for (long[] evt : drained) {
+            dispatchEvent(evt);
+        }
         reportStalls();
     }
 
-    /** Stalled faults drained with the event log lock held, reported after it is released. */
+    /** Stalled faults found by {@link #dispatchEvent}, reported by {@link #reportStalls}; guarded by eventLog. */
     private final List<Object[]> stalled = new ArrayList<>();
 
     private void dispatchEvent(long[] evt) {
@@ -270,7 +273,9 @@ final class SmmuInstance {
         int sid = (int) BitField.extract(EventRecord.SID, evt[0]);
         SmmuMaster master = master(sid);
         if ((evt[1] & BitField.mask(EventRecord.STALL)) != 0) {
-            stalled.add(new Object[] {master, evt});
+            synchronized (eventLog) {
+                stalled.add(new Object[] {master, evt});
+            }
             return;
         }
         if (master != null && EventRecord.forwardedToVeventq(id)) {

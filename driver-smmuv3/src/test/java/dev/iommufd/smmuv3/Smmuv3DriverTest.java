@@ -175,6 +175,48 @@ class Smmuv3DriverTest {
             byte[] back = new byte[128];
             b.machine.memory().readBytes(pa + 0xff00, back, 0, 128);
             assertArrayEquals(data, back);
+            // a 512 MiB block at level 2 (RAM at 0x6000_0000 is 512 MiB aligned; decoded only)
+            d.mapPages(0x0000_0400_A000_0000L, 0x6000_0000L, 512L << 20, 1, RW | IoProt.CACHE);
+            assertEquals(0x6000_0F45L, leaf(b, d, 0x0000_0400_A000_0000L, 2));
+            dev.iommufd.spi.hw.Translation t = b.machine.iommuUnit(DriverBench.UNIT).translate(fn.rid(), -1,
+                    0x0000_0400_A123_4567L, 1, new dev.iommufd.spi.hw.Translation());
+            assertEquals(0x6123_4567L, t.physicalAddress());
+            assertEquals(512L << 20, t.pageSize());
+        }
+    }
+
+    /** Stage-2 domains with 16K (two concatenated level-1 tables for a 48-bit IPA) and 64K granules. */
+    @Test
+    void stage2SixteenAndSixtyFourKilobyteGranules() {
+        long idr0;
+        try (DriverBench probe = new DriverBench("server", Map.of())) {
+            idr0 = probe.machine.mmio().read32(probe.smmu().regs) & 0xffff_ffffL & ~SmmuRegisters.IDR0_S1P;
+        }
+        for (long idr5 : new long[] {0x25L, 0x45L}) { // OAS 48 with GRAN16K, with GRAN64K
+            try (DriverBench b = new DriverBench("server", Map.of("IDR0", idr0, "IDR5", idr5), DriverBench.device(BDF))) {
+                PciFunction fn = b.function(BDF);
+                DeviceHandle dev = b.driver.probeDevice(fn);
+                Smmuv3PagingDomain d = (Smmuv3PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+                assertTrue(d.stage2);
+                boolean g16 = idr5 == 0x25L;
+                assertEquals(1, d.pageTable.startLevel);
+                assertEquals(g16 ? 12 : 6, d.pageTable.startBits, g16 ? "2 concatenated level-1 tables" : "64 entries");
+                assertEquals(2, d.pageTable.sl0(), "SL0 for a level-1 start with 16K/64K");
+                d.attachDevice(dev);
+                long size = g16 ? 16384 : 65536;
+                long pa = b.machine.memory().frames().allocate(g16 ? 2 : 4);
+                long iova = 0x0000_8000_0000_0000L | size * 3; // IPA bit 47 set: the second concatenated table for 16K
+                d.mapPages(iova, pa, size, 1, RW | IoProt.CACHE);
+                assertEquals(pa | 0x7FFL, leaf(b, d, iova, 3));
+                byte[] data = pattern(40, 11);
+                assertEquals(DmaStatus.OK, fn.dmaWrite(iova + 8, data));
+                byte[] back = new byte[40];
+                b.machine.memory().readBytes(pa + 8, back, 0, 40);
+                assertArrayEquals(data, back);
+                long ste2 = b.machine.memory().read64(b.smmu().streamTable.ensureSte(fn.rid()) + 16);
+                assertEquals(16, ste2 >>> 32 & 0x3f, "S2T0SZ for a 48-bit IPA");
+                assertEquals(g16 ? 2 : 1, ste2 >>> 46 & 3, "S2TG");
+            }
         }
     }
 

@@ -188,4 +188,26 @@ class DriverLifecycleTest {
             d.close();
         }
     }
+
+    /** Caching mode (CAP.CM, QEMU's caching-mode=on): not-present to present changes are invalidated too. */
+    @Test
+    void cachingModeInvalidatesOnAttachAndMap() {
+        long cap = 0x00d2_008c_222f_0606L | dev.iommufd.vtd.layout.CapabilityRegister.CM;
+        try (DriverBench b = new DriverBench("qemu", Map.of("CAP_REG", cap), PciFunctionSpec.endpoint("00:04.0", "dmar0"))) {
+            VtdDevice dev = b.probe("00:04.0");
+            PagingDomain d = (PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+            b.clearQueue();
+            d.attachDevice(dev);
+            var cc = b.queued(InvalidationDescriptor.TYPE_CONTEXT_CACHE);
+            assertEquals(1, cc.size());
+            assertEquals(InvalidationDescriptor.contextCache(3, 0, 0x20, 0), cc.get(0)[0]);
+            assertEquals(InvalidationDescriptor.iotlbLo(2, 2), b.queued(InvalidationDescriptor.TYPE_IOTLB).get(0)[0]);
+            b.clearQueue();
+            d.mapPages(0x8000, b.frame(), 4096, 1, RW);
+            d.iotlbSyncMap(0x8000, 4096);
+            var psi = b.queued(InvalidationDescriptor.TYPE_IOTLB);
+            assertEquals(1, psi.size());
+            assertEquals(0x8040L, psi.get(0)[1], "page-selective, AM 0, IH 1");
+        }
+    }
 }

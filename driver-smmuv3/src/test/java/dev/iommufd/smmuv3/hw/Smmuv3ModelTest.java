@@ -772,4 +772,71 @@ class Smmuv3ModelTest {
             assertEquals(EventRecord.C_BAD_CD, b.translate(SID + 1, NO_PASID, va, R).faultReason());
         }
     }
+
+    static final int X = Translation.ACCESS_EXEC;
+    static final int P = Translation.ACCESS_PRIV;
+
+    @Test
+    void stage1ExecutePrivilegeAndTopByteChecks() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            b.writeStruct(0x7000_3050L, 0x0040_0000_4567_DF47L); // L3[10]: UXN
+            b.writeStruct(0x7000_3058L, 0x0020_0000_4567_EFC7L); // L3[11]: PXN, read-only, EL0
+            b.writeStruct(0x7000_3060L, 0x4567_FF07L); // L3[12]: AP[1]=0, privileged only
+            long uxn = va4k(1, 2, 3, 10, 0);
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID, NO_PASID, uxn, R | X).faultReason());
+            long[] e = b.nextEvent();
+            assertEvent(e, EventRecord.F_PERMISSION, SID, uxn, true, 0, EventRecord.CLASS_IN);
+            assertEquals(1, BitField.extract(EventRecord.IND, e[1]));
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID, NO_PASID, uxn, R | X | P).faultReason(),
+                    "EL0-writable pages are privileged-execute-never");
+            assertEquals(1, BitField.extract(EventRecord.PNU, b.nextEvent()[1]));
+            long pxn = va4k(1, 2, 3, 11, 0);
+            assertTrue(b.translate(SID, NO_PASID, pxn, R | X).isOk());
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID, NO_PASID, pxn, R | X | P).faultReason());
+            b.nextEvent();
+            long priv = va4k(1, 2, 3, 12, 0);
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID, NO_PASID, priv, R).faultReason());
+            b.nextEvent();
+            assertTrue(b.translate(SID, NO_PASID, priv, W | P).isOk());
+            // top byte: without TBI0 VA[63:56] must match VA[55]
+            long tagged = 0x5A00_0000_0000_0000L | VA_4K;
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, tagged, R).faultReason());
+            b.nextEvent();
+            // a second stream whose CD has TBI0 (bit 38), AFFD (bit 35) and PAN (bit 40)
+            long cd = 0x7010_0100L;
+            b.writeStruct(cd, CD_4K_DW0 | 1L << 38 | 1L << 35 | 1L << 40, 0x7000_0000L, 0, 0x0000_0000_f404_ff44L);
+            b.writeStruct(b.steAddress(st[0], SID + 1), cd | 0xBL);
+            assertEquals(0x4567_8ABCL, b.translate(SID + 1, NO_PASID, tagged, R).physicalAddress(), "TBI0 ignores the tag");
+            assertTrue(b.translate(SID + 1, NO_PASID, va4k(1, 2, 3, 6, 0), R).isOk(), "AFFD: AF=0 does not fault");
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID + 1, NO_PASID, VA_4K, R | P).faultReason(),
+                    "PAN: privileged data access to an EL0 page");
+        }
+    }
+
+    @Test
+    void stage2HardwareUpdatesAndExecuteNever() {
+        try (ModelBench b = new ModelBench("server", Map.of(), ModelBench.device(BDF))) {
+            long st = b.linearStreamTable(8);
+            buildS2Tables(b);
+            b.writeStruct(0x7302_0030L, 0x0008_0000_4580_237FL); // L3[6]: DBM, S2AP=RO, AF=0
+            b.writeStruct(0x7302_0038L, 0x0040_0000_4580_37FFL); // L3[7]: XN
+            b.writeStruct(b.steAddress(st, SID), 0xDL, 0, S2_DW2 | 1L << 56 | 1L << 55, 0x7300_0000L); // S2HA|S2HD
+            long ipa = 0x0000_0080_8060_6000L;
+            assertTrue(b.translate(SID, NO_PASID, ipa, R).isOk());
+            assertEquals(0x0008_0000_4580_277FL, b.memory.read64(0x7302_0030L), "S2 AF set by the SMMU");
+            assertTrue(b.translate(SID, NO_PASID, ipa, W).isOk());
+            assertEquals(0x0008_0000_4580_27FFL, b.memory.read64(0x7302_0030L), "S2AP[1] set: dirty");
+            long xn = ipa + 0x1000;
+            assertTrue(b.translate(SID, NO_PASID, xn, R).isOk());
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID, NO_PASID, xn, R | X).faultReason());
+            long[] e = b.nextEvent();
+            assertEvent(e, EventRecord.F_PERMISSION, SID, xn, true, 1, EventRecord.CLASS_IN);
+            // without S2HA an AF=0 leaf faults at stage 2
+            b.writeStruct(0x7302_0040L, 0x4580_437BL); // L3[8]: AF=0, RW
+            b.writeStruct(b.steAddress(st, SID + 1), 0xDL, 0, S2_DW2, 0x7300_0000L);
+            assertEquals(EventRecord.F_ACCESS, b.translate(SID + 1, NO_PASID, ipa + 0x2000, R).faultReason());
+            assertEvent(b.nextEvent(), EventRecord.F_ACCESS, SID + 1, ipa + 0x2000, true, 1, EventRecord.CLASS_IN);
+        }
+    }
 }

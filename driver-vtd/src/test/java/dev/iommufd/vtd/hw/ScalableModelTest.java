@@ -264,6 +264,9 @@ class ScalableModelTest {
         // a first-stage table outside the second stage's address width
         t.nested(1, 1L << 50);
         fault(FaultReason.SM_NESTED_FS_TABLE_BEYOND_SS, go(1, va, R));
+        // a first-stage leaf whose output GPA is beyond the second stage's 48-bit width
+        b.mem.write64(hpa[3] + SecondStagePte.index(va + 4096, 1) * 8L, FirstStagePte.leaf(1L << 49, 1, true));
+        fault(FaultReason.SM_BEYOND_SS_AGAW, go(NP, va + 4096, R));
         // a first-stage table GPA the second stage does not map
         t.nested(2, 0x80_0000);
         fault(FaultReason.SM_SS_NOT_PRESENT, go(2, va, R));
