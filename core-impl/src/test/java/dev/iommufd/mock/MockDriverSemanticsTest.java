@@ -386,6 +386,7 @@ class MockDriverSemanticsTest {
         MockDomain parent = paging(dev, DomainAllocFlags.NEST_PARENT);
         MockNestedDomain n0 = nested(dev, parent, DomainAllocFlags.PASID);
         assertErrno(Errno.EINVAL, () -> s2.setDevicePasid(noPasid, 100, bench.driver.blocked()), "no PASID capability");
+        assertErrno(Errno.EINVAL, () -> s2.setDevicePasid(noPasid, 0, bench.driver.blocked()), "not even PASID 0");
         assertErrno(Errno.EINVAL, () -> s2.setDevicePasid(dev, 1 << 20, bench.driver.blocked()), "pasid out of range");
 
         s2.setDevicePasid(dev, IOMMU_TEST_PASID_RESERVED, bench.driver.blocked());

@@ -481,7 +481,7 @@ public final class MockIommu implements IommuDriver {
     synchronized void setPasid(DeviceHandle device, int pasid, IommuDomain domain) {
         checkOpen();
         MockDevice d = owned(device);
-        if (pasid < 0 || pasid >= (1 << d.maxPasidLog2())) {
+        if (d.maxPasidLog2() == 0 || pasid < 0 || pasid >= (1 << d.maxPasidLog2())) {
             throw ErrnoException.of(Errno.EINVAL, "pasid %d is outside the %d PASID bits of %s", pasid, d.maxPasidLog2(), d);
         }
         long word = contextWord(domain);

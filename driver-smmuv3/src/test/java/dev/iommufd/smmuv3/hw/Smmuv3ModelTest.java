@@ -121,6 +121,21 @@ class Smmuv3ModelTest {
     }
 
     @Test
+    void queueSizesAreCappedByIdr1AndBasesLockWhileEnabled() {
+        try (ModelBench b = new ModelBench("qemu", Map.of())) {
+            b.mmio.write64(b.regs + CMDQ_BASE, 0x4000_0000L | 20); // CMDQS is 19
+            assertEquals(0x4000_0000L | 19, b.mmio.read64(b.regs + CMDQ_BASE) & ~Q_BASE_RWA);
+            b.mmio.write64(b.regs + EVENTQ_BASE, 0x4001_0000L | 7);
+            assertEquals(0x4001_0000L | 7, b.mmio.read64(b.regs + EVENTQ_BASE));
+            b.mmio.write32(b.regs + CR0, CR0_CMDQEN);
+            b.mmio.write64(b.regs + CMDQ_BASE, 0x4100_0000L | 4); // ignored while the queue is enabled
+            assertEquals(0x4000_0000L | 19, b.mmio.read64(b.regs + CMDQ_BASE));
+            b.mmio.write64(b.regs + PRIQ_BASE, 0x4002_0000L | 4); // no PRI on this SMMU: RES0
+            assertEquals(0, b.mmio.read64(b.regs + PRIQ_BASE));
+        }
+    }
+
+    @Test
     void cr0AckFollowsAndDisabledSmmuUsesGbpa() {
         try (ModelBench b = new ModelBench("qemu", Map.of(), ModelBench.device(BDF))) {
             b.mmio.write32(b.regs + CR0, CR0_CMDQEN | CR0_EVTQEN);
@@ -260,6 +275,11 @@ class Smmuv3ModelTest {
             long va = va4k(1, 2, 3, 8, 0);
             assertEquals(EventRecord.F_ADDR_SIZE, b.translate(SID + 1, NO_PASID, va, R).faultReason());
             assertEvent(b.nextEvent(), EventRecord.F_ADDR_SIZE, SID + 1, va, true, 0, EventRecord.CLASS_IN);
+            // a next-level table address beyond IPS is also F_ADDR_SIZE
+            b.writeStruct(0x7000_2038L, 0x1_0000_0003L); // L2[7]
+            long tableVa = va4k(1, 2, 7, 0, 0);
+            assertEquals(EventRecord.F_ADDR_SIZE, b.translate(SID + 1, NO_PASID, tableVa, R).faultReason());
+            assertEvent(b.nextEvent(), EventRecord.F_ADDR_SIZE, SID + 1, tableVa, true, 0, EventRecord.CLASS_IN);
         }
     }
 
@@ -837,6 +857,30 @@ class Smmuv3ModelTest {
             b.writeStruct(b.steAddress(st, SID + 1), 0xDL, 0, S2_DW2, 0x7300_0000L);
             assertEquals(EventRecord.F_ACCESS, b.translate(SID + 1, NO_PASID, ipa + 0x2000, R).faultReason());
             assertEvent(b.nextEvent(), EventRecord.F_ACCESS, SID + 1, ipa + 0x2000, true, 1, EventRecord.CLASS_IN);
+        }
+    }
+
+    @Test
+    void contiguousHintLetsOneTlbEntryCoverTheSet() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            // L3[16..31]: 16 contiguous 4 KiB pages (64 KiB aligned VA and PA) with Contiguous (bit 52)
+            for (int i = 16; i < 32; i++) {
+                b.writeStruct(0x7000_3000L + i * 8, 0x0010_0000_4570_0F47L + ((long) (i - 16) << 12));
+            }
+            long va = va4k(1, 2, 3, 20, 0x34);
+            Translation t = b.translate(SID, NO_PASID, va, R);
+            assertEquals(0x4570_4034L, t.physicalAddress());
+            assertEquals(64 * 1024, t.pageSize(), "one entry spans the contiguous set");
+            for (int i = 16; i < 32; i++) {
+                b.writeStruct(0x7000_3000L + i * 8, 0); // gone from memory, not invalidated
+            }
+            assertEquals(0x4570_F008L, b.translate(SID, NO_PASID, va4k(1, 2, 3, 31, 8), R).physicalAddress(),
+                    "another page of the set comes from the same TLB entry");
+            long[] c = new long[2];
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, va4k(1, 2, 3, 17, 0), true, 0, 0, 0, 0);
+            b.command(c); // invalidating any page of the set drops the entry
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, va, R).faultReason());
         }
     }
 }

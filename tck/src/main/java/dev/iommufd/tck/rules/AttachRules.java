@@ -115,6 +115,12 @@ final class AttachRules {
                             Expect.bytes(w, f.readPhys(pa, 16), "shared page", "");
                             Expect.dma(DmaStatus.OK, TckFixture.dmaRead(f0, TckFixture.UNTAGGED, iova, new byte[8]), "first device's DMA", "");
                         }),
+                Rule.required("ATT-8", ATTACH,
+                        "Attaching a domain to a device probed by another instance of the driver (another machine) fails with "
+                                + "EINVAL and leaves the device's current attachment working.",
+                        "IommuDomain.attachDevice javadoc (EINVAL when incompatible; 'on failure the old attachment stays'); "
+                                + "drivers/iommu/iommu.c __iommu_attach_group (domain->owner != ops: -EINVAL)",
+                        AttachRules::foreignDevice),
                 Rule.requiredWith(Capability.PASID, "ATT-5", ATTACH,
                         "setDevicePasid attaches a domain to one PASID: tagged DMA uses it, untagged DMA keeps the RID domain, and "
                                 + "the blocked domain's setDevicePasid removes it again.",
@@ -149,6 +155,38 @@ final class AttachRules {
                                     + "frames remain allocated: free per-device tables (PASID tables, context pages) on release",
                                     f.allocatedFrames() - base);
                         }));
+    }
+
+    private static void foreignDevice(TckFixture f) {
+        PciFunction fn = f.function(0);
+        DeviceHandle h = f.probe(fn);
+        IommuDomain d = f.paging(h, 0);
+        long iova = f.iova(d, TckFixture.minPage(d));
+        long pa = mapped(f, d, iova);
+        d.attachDevice(h);
+        try (dev.iommufd.sim.SimulatedMachine other = dev.iommufd.sim.SimulatedMachine.create(f.machineConfig())) {
+            dev.iommufd.spi.IommuDriver od = f.provider().bind(f.contextFor(other));
+            try {
+                DeviceHandle foreign = od.probeDevice(other.pci().function(fn.address()));
+                IommuDomain theirs = od.allocPagingDomain(foreign, 0, null);
+                try {
+                    Expect.errno(Errno.EINVAL, "attachDevice of a device probed by another driver instance",
+                            "check that the device is yours (the same bound driver) before touching any table",
+                            () -> theirs.attachDevice(h));
+                    Expect.errno(Errno.EINVAL, "attachDevice of this driver's domain to another instance's device",
+                            "check that the device is yours before touching any table", () -> d.attachDevice(foreign));
+                } finally {
+                    theirs.free();
+                    od.releaseDevice(foreign);
+                }
+            } finally {
+                od.close();
+            }
+        }
+        byte[] w = TckFixture.pattern(17, 16);
+        Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(fn, TckFixture.UNTAGGED, iova, w), "DMA after the refused attach",
+                "a failed attach must leave the old attachment in place");
+        Expect.bytes(w, f.readPhys(pa, 16), "page after the refused attach", "");
     }
 
     /** probe, attach (RID and a PASID when declared), detach, unmap, free, release. */

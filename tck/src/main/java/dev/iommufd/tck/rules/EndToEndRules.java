@@ -51,28 +51,32 @@ final class EndToEndRules {
     }
 
     static World world(TckFixture f, int fnIndex, int mapFlags, long fixedIova, int seed, boolean mapFirst) {
+        return world(f, fnIndex, mapFlags, fixedIova, seed, mapFirst, LEN, MapKind.ANONYMOUS);
+    }
+
+    static World world(TckFixture f, int fnIndex, int mapFlags, long fixedIova, int seed, boolean mapFirst, long len, MapKind kind) {
         SimulatedMachine m = f.machine();
         f.coreDriver();
         PciFunction fn = f.function(fnIndex);
         UserProcess p = m.spawn("tck-" + f.rule().id() + "-" + fnIndex, 1000 + fnIndex);
-        long va = p.mmap(0, LEN, Prot.READ_WRITE, MapKind.ANONYMOUS);
-        byte[] data = TckFixture.pattern(seed, (int) LEN);
+        long va = p.mmap(0, len, Prot.READ_WRITE, kind);
+        byte[] data = TckFixture.pattern(seed, (int) len);
         p.write(va, data, 0, data.length);
         Iommufd fd = Iommufd.open(m, p);
         int dev = core("IOMMU device bind of " + fn.address(), () -> fd.bindDevice(fn));
         int ioas = fd.ioasAlloc();
         int flags = mapFlags | IommuIoasMap.FLAG_FIXED_IOVA;
         core("attach of " + fn.address() + " to an empty IOAS", () -> fd.deviceAttach(dev, 0, ioas));
-        long iova = fixedIova != 0 ? fixedIova : usableIova(fd.ioasIovaRanges(ioas).ranges());
+        long iova = fixedIova != 0 ? fixedIova : usableIova(fd.ioasIovaRanges(ioas).ranges(), len);
         if (mapFirst) {
             // Learn the usable IOVA with the device attached, then map with nothing attached and attach again, so that
             // the core fills the new domain from existing areas (iopt_table_add_domain).
             fd.deviceDetach(dev, 0);
-            fd.ioasMap(ioas, flags, va, LEN, iova);
+            fd.ioasMap(ioas, flags, va, len, iova);
             core("attach of " + fn.address() + " to an IOAS with a mapping", () -> fd.deviceAttach(dev, 0, ioas));
         } else {
             long at = iova;
-            core("IOMMU_IOAS_MAP with " + fn.address() + " attached", () -> fd.ioasMap(ioas, flags, va, LEN, at));
+            core("IOMMU_IOAS_MAP with " + fn.address() + " attached", () -> fd.ioasMap(ioas, flags, va, len, at));
         }
         return new World(p, fd, ioas, dev, va, iova, fn);
     }
@@ -86,16 +90,16 @@ final class EndToEndRules {
                 || message.equals("device attach is not supported") || message.contains("not implemented"));
     }
 
-    /** The first 2 MiB-aligned IOVA at or above 16 MiB with room for {@link #LEN} in the IOAS's usable ranges. */
-    static long usableIova(List<IovaRange> ranges) {
+    /** The first 2 MiB-aligned IOVA at or above 16 MiB with room for {@code len} bytes in the IOAS's usable ranges. */
+    static long usableIova(List<IovaRange> ranges, long len) {
         for (IovaRange r : ranges) {
             long at = TckFixture.alignUp(Math.max(r.start(), 1L << 24), 2L << 20);
-            if (Long.compareUnsigned(at, r.start()) >= 0 && Long.compareUnsigned(at + LEN - 1, r.last()) <= 0
-                    && Long.compareUnsigned(at + LEN - 1, at) > 0) {
+            if (Long.compareUnsigned(at, r.start()) >= 0 && Long.compareUnsigned(at + len - 1, r.last()) <= 0
+                    && Long.compareUnsigned(at + len - 1, at) > 0) {
                 return at;
             }
         }
-        throw new RuleViolation("IOMMU_IOAS_IOVA_RANGES leaves no 64 KiB window above 16 MiB with the device attached: "
+        throw new RuleViolation("IOMMU_IOAS_IOVA_RANGES leaves no window for the buffer above 16 MiB with the device attached: "
                 + "check the domain's apertures and the device's reserved regions; ranges " + ranges);
     }
 
@@ -189,6 +193,38 @@ final class EndToEndRules {
                             b.close();
                             Expect.dma(DmaStatus.OK, TckFixture.dmaRead(a.fn, TckFixture.UNTAGGED, a.iova, ga), "device A after B left", "");
                             a.close();
+                        }),
+                Rule.required("E2E-6", END_TO_END,
+                        "A 4 MiB hugetlb buffer (2 MiB pages, physically contiguous within each) mapped at a 2 MiB-aligned IOVA "
+                                + "is reached byte for byte wherever the core splits it into the domain's page sizes, and "
+                                + "IOMMU_IOAS_UNMAP removes all of it.",
+                        "drivers/iommu/iommufd/pages.c batch_from_pages / batch_to_domain; drivers/iommu/iommu.c iommu_pgsize "
+                                + "(largest page size fitting alignment and length)",
+                        f -> {
+                            long len = 4L << 20;
+                            World w = world(f, 0, RW, 0, 37, false, len, MapKind.HUGETLB_2M);
+                            byte[] expect = TckFixture.pattern(37, (int) len);
+                            for (long off : new long[] {0, 4096, (2L << 20) - 8, 2L << 20, (3L << 20) + 123, len - 64}) {
+                                byte[] got = new byte[8];
+                                Expect.dma(DmaStatus.OK, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova + off, got),
+                                        String.format("device read at offset %#x of a hugetlb map", off),
+                                        "every page size the core chose (pgsize_bitmap) must map and translate");
+                                Expect.bytes(Arrays.copyOfRange(expect, (int) off, (int) off + 8), got,
+                                        String.format("device read at offset %#x", off), "a large leaf must add the offset within it");
+                            }
+                            byte[] dev = TckFixture.pattern(38, 8192);
+                            long at = (2L << 20) - 4096;
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(w.fn, TckFixture.UNTAGGED, w.iova + at, dev),
+                                    "device write across the 2 MiB boundary", "");
+                            byte[] seen = new byte[8192];
+                            w.process.read(w.va + at, seen, 0, seen.length);
+                            Expect.bytes(dev, seen, "process view of a device write across a huge-page boundary", "");
+                            w.fd.ioasUnmap(w.ioas, w.iova, len);
+                            for (long off = 0; off < len; off += 1L << 20) {
+                                Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova + off, new byte[8]),
+                                        "device read after unmapping the hugetlb map", "unmap and invalidate every leaf size");
+                            }
+                            w.close();
                         }),
                 Rule.required("E2E-5", END_TO_END,
                         "After detach, IOAS destroy and close, no page stays pinned and every frame the driver took is back.",
