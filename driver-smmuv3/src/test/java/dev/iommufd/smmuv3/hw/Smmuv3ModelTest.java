@@ -859,4 +859,28 @@ class Smmuv3ModelTest {
             assertEvent(b.nextEvent(), EventRecord.F_ACCESS, SID + 1, ipa + 0x2000, true, 1, EventRecord.CLASS_IN);
         }
     }
+
+    @Test
+    void contiguousHintLetsOneTlbEntryCoverTheSet() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            // L3[16..31]: 16 contiguous 4 KiB pages (64 KiB aligned VA and PA) with Contiguous (bit 52)
+            for (int i = 16; i < 32; i++) {
+                b.writeStruct(0x7000_3000L + i * 8, 0x0010_0000_4570_0F47L + ((long) (i - 16) << 12));
+            }
+            long va = va4k(1, 2, 3, 20, 0x34);
+            Translation t = b.translate(SID, NO_PASID, va, R);
+            assertEquals(0x4570_4034L, t.physicalAddress());
+            assertEquals(64 * 1024, t.pageSize(), "one entry spans the contiguous set");
+            for (int i = 16; i < 32; i++) {
+                b.writeStruct(0x7000_3000L + i * 8, 0); // gone from memory, not invalidated
+            }
+            assertEquals(0x4570_F008L, b.translate(SID, NO_PASID, va4k(1, 2, 3, 31, 8), R).physicalAddress(),
+                    "another page of the set comes from the same TLB entry");
+            long[] c = new long[2];
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, va4k(1, 2, 3, 17, 0), true, 0, 0, 0, 0);
+            b.command(c); // invalidating any page of the set drops the entry
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, va, R).faultReason());
+        }
+    }
 }
