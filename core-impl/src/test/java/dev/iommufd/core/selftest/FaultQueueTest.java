@@ -256,6 +256,9 @@ class FaultQueueTest {
         assertEquals(Errno.EFAULT, assertThrows(ErrnoException.class, () -> file().read(ro, REC, 0)).errno());
         UserStruct u = new UserStruct(file().read(REC));
         assertEquals(1, u.u32(IommuHwptPgfault.OFFSET_COOKIE), "the cookie was given back");
+        assertEquals(Errno.EFAULT, assertThrows(ErrnoException.class, () -> file().write(0x7f_0000_0000L, RESP, 0)).errno(),
+                "an unreadable response buffer");
+        assertEquals(1, file().write(response(1, 0)) / RESP, "the group still awaits its response");
     }
 
     // ---------------------------------------------------------------- auto responses and lifetime (§9.6, §9.1)
