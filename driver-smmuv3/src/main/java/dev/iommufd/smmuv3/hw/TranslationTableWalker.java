@@ -378,7 +378,7 @@ final class TranslationTableWalker {
             return EventRecord.F_TRANSLATION;
         }
         int inputBits = 64 - tsz[r];
-        long rangeBits = (va << 8) >> (8 + inputBits - 1); // VA[55:inputBits-1] sign-extended from bit 55
+        long rangeBits = (va << 8) >> (8 + inputBits); // VA[55:inputBits], sign-extended from bit 55
         if (r == 0 ? rangeBits != 0 : rangeBits != -1) {
             return EventRecord.F_TRANSLATION;
         }
