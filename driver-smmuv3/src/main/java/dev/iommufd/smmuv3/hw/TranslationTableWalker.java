@@ -79,6 +79,9 @@ final class TranslationTableWalker {
     int asid;
     long mair;
 
+    /** Decoding for inspection (frame visits): hardware updates (HTTU) are not performed. */
+    boolean probeOnly;
+
     // ---- fault details
     int faultS2;
     int faultClass;
@@ -587,7 +590,9 @@ final class TranslationTableWalker {
                 return EventRecord.F_ADDR_SIZE;
             }
             if ((desc & TranslationDescriptor.AF) == 0) {
-                if (s2Ha) {
+                if (s2Ha && probeOnly) {
+                    desc |= TranslationDescriptor.AF;
+                } else if (s2Ha) {
                     if (!memory.compareAndSet64(descPa, desc, desc | TranslationDescriptor.AF)) {
                         return RETRY;
                     }

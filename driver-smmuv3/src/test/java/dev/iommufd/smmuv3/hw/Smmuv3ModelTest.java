@@ -481,6 +481,13 @@ class Smmuv3ModelTest {
             e = b.nextEvent();
             assertEvent(e, EventRecord.F_WALK_EABT, SID, eabt, true, 1, EventRecord.CLASS_TT);
             assertEquals(0x2000_0000L, e[3] & BitField.mask(EventRecord.FETCH_ADDR));
+            // structure frames of a nested stream: the CD and the stage-1 tables are found through stage 2
+            java.util.Set<Long> frames = new java.util.HashSet<>();
+            b.unit.visitStructureFrames(frames::add);
+            for (long f : new long[] {0x7300_0000L, 0x7300_1000L, 0x7301_0000L, 0x7510_0000L, 0x7500_0000L,
+                    0x7500_1000L, 0x7500_2000L, 0x7500_3000L}) {
+                assertTrue(frames.contains(f), "frame " + Long.toHexString(f));
+            }
         }
     }
 
