@@ -405,6 +405,7 @@ final class TranslationTableWalker {
                     return s2;
                 }
                 descPa = s2Output;
+                stage1FaultContext();
             }
             long desc;
             try {
@@ -505,6 +506,14 @@ final class TranslationTableWalker {
         return shift + Integer.numberOfTrailingZeros(n);
     }
 
+    /** After a successful nested stage-2 lookup: later faults of this walk are stage-1 faults again. */
+    private void stage1FaultContext() {
+        faultS2 = 0;
+        faultClass = EventRecord.CLASS_IN;
+        faultIpa = 0;
+        faultRecord = record;
+    }
+
     /** The TLB permission bit an access needs. */
     static int requiredPermission(int access) {
         boolean priv = (access & Translation.ACCESS_PRIV) != 0;
@@ -529,6 +538,7 @@ final class TranslationTableWalker {
                 faultTtRnW = 0;
                 return s2;
             }
+            stage1FaultContext();
         }
         if (!memory.compareAndSet64(pa, expected, (expected | set) & ~clear)) {
             return RETRY;

@@ -458,6 +458,10 @@ class Smmuv3ModelTest {
             Translation t = b.translate(SID, NO_PASID, VA_4K, R);
             assertTrue(t.isOk());
             assertEquals(0x4567_8ABCL, t.physicalAddress());
+            // a stage-1 fault of a nested walk is reported as a stage-1 fault (S2=0, CLASS=IN)
+            long s1Hole = va4k(1, 2, 3, 5, 0);
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, s1Hole, R).faultReason());
+            assertEvent(b.nextEvent(), EventRecord.F_TRANSLATION, SID, s1Hole, true, 0, EventRecord.CLASS_IN);
             long va = va4k(1, 3, 0, 0, 0);
             assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, va, R).faultReason());
             long[] e = b.nextEvent();
