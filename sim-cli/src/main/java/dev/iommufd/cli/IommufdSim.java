@@ -26,8 +26,7 @@ public final class IommufdSim {
         this.terminal = terminal;
         this.debug = debug;
         add(new DriversCommand());
-        add(new UnavailableCommand("demo", "[--machine q35|virt|pseries]",
-                "Run an end-to-end DMA through iommufd and a driver on a simulated machine", STATUS + ": demo"));
+        add(new DemoCommand());
         add(new UnavailableCommand("tck", "[--driver ID]... [--driver-path DIR]...",
                 "Run the driver TCK against one or every driver and print the report", STATUS + ": TCK"));
         add(new UnavailableCommand("run", "SCENARIO",
