@@ -189,6 +189,8 @@ class BinaryDistributionTest {
             assertTrue(r.out().contains("\n" + id + " - ") || r.out().startsWith(id + " - "), () -> id + " in " + r);
             assertTrue(Pattern.compile("(?m)^  jar: +.*/lib/driver-" + Pattern.quote(id) + "-[^/]*\\.jar$")
                     .matcher(r.out()).find(), () -> id + " comes from its lib/ jar: " + r);
+            assertTrue(Pattern.compile("(?m)^" + Pattern.quote(id) + " - (?:.*\\n  .*)*\\n  available: +(?:yes|no: .+).*$")
+                    .matcher(r.out()).find(), () -> id + " was probed: " + r);
         }
     }
 

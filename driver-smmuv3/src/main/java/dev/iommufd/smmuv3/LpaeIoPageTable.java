@@ -185,7 +185,15 @@ final class LpaeIoPageTable {
             } catch (ErrnoException e) {
                 throw e.withProgress(done);
             }
-            if (ptep == 0 || memory.read64(ptep) != 0) {
+            long old = ptep == 0 ? TranslationDescriptor.TYPE_BLOCK : memory.read64(ptep);
+            if (old != 0 && TranslationDescriptor.isValid(old) && TranslationDescriptor.isTable(old, leafLevel)) {
+                // arm_lpae_init_pte: "unmap and free the old table before overwriting it with a block entry"
+                memory.write64(ptep, 0);
+                walkFlusher.flushWalk(va, pgsize);
+                freeSubtree(TranslationDescriptor.outputAddress(old, granule, granule.shift()), leafLevel + 1, null);
+                old = 0;
+            }
+            if (old != 0) {
                 throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped", va).withProgress(done);
             }
             memory.write64(ptep, leafTemplate | TranslationDescriptor.addressField(paddr + i * pgsize, granule));
@@ -216,6 +224,17 @@ final class LpaeIoPageTable {
             table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
         }
         return entryAddress(table, leafLevel, va);
+    }
+
+    /** {@code io_pgtable_tlb_flush_walk}: invalidates cached walks (non-leaf) of a range, synchronously. */
+    interface WalkFlusher {
+        void flushWalk(long iova, long size);
+    }
+
+    private volatile WalkFlusher walkFlusher = (iova, size) -> { };
+
+    void setWalkFlusher(WalkFlusher flusher) {
+        this.walkFlusher = flusher;
     }
 
     /** Callback used by {@link #unmap} to gather a page (the domain syncs when the gather needs it). */

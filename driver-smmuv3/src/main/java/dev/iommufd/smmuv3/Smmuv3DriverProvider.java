@@ -1,7 +1,11 @@
 package dev.iommufd.smmuv3;
 
 import com.google.auto.service.AutoService;
+import dev.iommufd.platform.IommuUnitConfig;
 import dev.iommufd.platform.Machine;
+import dev.iommufd.platform.MachineConfig;
+import dev.iommufd.platform.MachineProfile;
+import dev.iommufd.platform.PciFunctionSpec;
 import dev.iommufd.smmuv3.layout.SmmuRegisters;
 import dev.iommufd.spi.Availability;
 import dev.iommufd.spi.Capability;
@@ -11,6 +15,8 @@ import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import java.util.EnumSet;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -49,6 +55,21 @@ public final class Smmuv3DriverProvider implements IommuDriverProvider {
         return EnumSet.of(Capability.PAGING, Capability.BLOCKED_DOMAIN, Capability.IDENTITY_DOMAIN,
                 Capability.ENFORCE_CACHE_COHERENCY, Capability.DIRTY_TRACKING, Capability.PASID,
                 Capability.NESTING, Capability.VIOMMU, Capability.IOPF, Capability.HW_INFO);
+    }
+
+    /**
+     * A virt machine with one "server" SMMUv3 (both stages, HTTU, ATS/PRI, substreams): two plain endpoints, one
+     * with a 20-bit PASID capability, one with ATS and PRI.
+     */
+    @Override
+    public Optional<MachineConfig> referenceMachine() {
+        return Optional.of(MachineConfig.builder(MachineProfile.VIRT).ramSize(1L << 30)
+                .iommu(new IommuUnitConfig("smmu0", ID, 0, "server", Map.of()))
+                .device(PciFunctionSpec.endpoint("0000:00:01.0", "smmu0"))
+                .device(PciFunctionSpec.endpoint("0000:00:02.0", "smmu0"))
+                .device(PciFunctionSpec.endpoint("0000:00:03.0", "smmu0").withPasid(20))
+                .device(PciFunctionSpec.endpoint("0000:00:04.0", "smmu0").withPasid(20).withPri())
+                .build());
     }
 
     @Override

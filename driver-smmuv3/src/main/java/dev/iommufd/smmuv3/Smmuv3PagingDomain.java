@@ -97,6 +97,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
         }
         this.asid = a;
         this.vmid = v;
+        pageTable.setWalkFlusher((iova, size) -> invalidateRange(iova, size, pageTable.granule.size(), false));
         this.geometry = DomainGeometry.of(0, (1L << ias) - 1, pageTable.pgsizeBitmap);
     }
 

@@ -18,9 +18,6 @@ import java.util.List;
  * and one unit of each of the driver's hardware models with the model's default preset.
  */
 final class ProbeMachine {
-    /** A generic unit name; the model prefix keeps names distinct when a driver drives several models. */
-    private static final String UNIT_SUFFIX = "0";
-
     private ProbeMachine() {
     }
 
@@ -53,7 +50,7 @@ final class ProbeMachine {
                         + String.join(", ", models.ids()) + ")"), "");
             }
             String preset = hw.presets().get(0);
-            String unit = model.replace("-", "") + UNIT_SUFFIX;
+            String unit = unitName(model);
             config.iommu(IommuUnitConfig.of(unit, model, preset));
             description.append(description.length() == profile.id().length() ? " with " : ", ")
                     .append(model).append(" unit ").append(unit).append(" (preset ").append(preset).append(')');
@@ -67,6 +64,19 @@ final class ProbeMachine {
         } catch (RuntimeException | LinkageError e) {
             return new Outcome(Availability.no("probe failed: " + e, e), description.toString());
         }
+    }
+
+    /**
+     * The name of the probe machine's unit of {@code model}: {@code dmar0} for VT-d and {@code ivhd0} for AMD-Vi
+     * (as Linux names them in /sys/class/iommu), {@code smmu0} for SMMUv3, else {@code <model>-0}.
+     */
+    static String unitName(String model) {
+        return switch (model) {
+            case "vtd" -> "dmar0";
+            case "amdvi" -> "ivhd0";
+            case "smmuv3" -> "smmu0";
+            default -> model + "-0";
+        };
     }
 
     /** The profile on which {@code model} has its own default MMIO address, else q35. */

@@ -54,7 +54,7 @@ class DriversCommandTest {
                 + "  capabilities:    PAGING, PASID\n"
                 + "  hardware models: vtd\n"
                 + "  jar:             " + jar.toAbsolutePath().normalize() + "\n"
-                + "  available:       no: test driver saw q35 vtd0=vtd (probed on q35 with vtd unit vtd0 (preset qemu))\n"),
+                + "  available:       no: test driver saw q35 dmar0=vtd (probed on q35 with vtd unit dmar0 (preset qemu))\n"),
                 r::toString);
         assertEquals("", r.err());
     }

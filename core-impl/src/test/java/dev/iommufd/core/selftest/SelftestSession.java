@@ -49,7 +49,7 @@ final class SelftestSession implements AutoCloseable {
     final IommufdSubsystem subsystem;
     final SelftestIoctl selftest = new SelftestIoctl();
     final UserProcess proc;
-    final IommufdFd fd;
+    IommufdFd fd;
     final long buffer;
 
     SelftestSession() {
@@ -73,6 +73,11 @@ final class SelftestSession implements AutoCloseable {
         proc.setRlimitMemlock(Long.MAX_VALUE);
         proc.mmap(CMD_VA, 2 * PS, Prot.READ_WRITE, MapKind.ANONYMOUS);
         buffer = proc.mmap(BUFFER_VA, BUFFER_SIZE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+        fd = subsystem.open(proc);
+    }
+
+    /** Opens a new iommufd for the same process (the fail_nth fixture's setup after a teardown). */
+    void reopen() {
         fd = subsystem.open(proc);
     }
 

@@ -19,7 +19,8 @@ import java.util.Map;
  *       One deviation: IDR0.MSI=1, because this platform has no wired interrupts (QEMU signals wired IRQs).</li>
  *   <li>{@code server}: a current server SMMU: S1P+S2P, ASID16/VMID16, HTTU access+dirty, BTM, COHACC, ATS and
  *       PRI, MSI, 2-level CD tables, SSIDSIZE 20, SIDSIZE 16, attribute overrides, RIL, FWB, 48-bit OAS,
- *       4K/16K/64K granules. Stall is not modelled, so STALL_MODEL is terminate-only.</li>
+ *       4K/16K/64K granules. STALL_MODEL is terminate-only (PCI functions never stall); override IDR0 with
+ *       STALL_MODEL 0 (stall and terminate) or 2 (forced) to exercise the stall model.</li>
  * </ul>
  */
 final class IdRegisters {

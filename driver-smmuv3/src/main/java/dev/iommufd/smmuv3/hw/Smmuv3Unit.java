@@ -305,7 +305,7 @@ final class Smmuv3Unit implements IommuUnitModel {
                 break;
             case CMDQ_BASE:
                 if ((cr0 & CR0_CMDQEN) == 0) {
-                    cmdqBase = value & (Q_BASE_RWA | Q_BASE_ADDR_MASK | Math.min(value & Q_BASE_LOG2SIZE_MASK, id.cmdqs()));
+                    cmdqBase = value & (Q_BASE_RWA | Q_BASE_ADDR_MASK) | Math.min(value & Q_BASE_LOG2SIZE_MASK, id.cmdqs());
                 }
                 break;
             case EVENTQ_BASE:

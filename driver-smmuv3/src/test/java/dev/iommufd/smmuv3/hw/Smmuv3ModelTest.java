@@ -121,6 +121,21 @@ class Smmuv3ModelTest {
     }
 
     @Test
+    void queueSizesAreCappedByIdr1AndBasesLockWhileEnabled() {
+        try (ModelBench b = new ModelBench("qemu", Map.of())) {
+            b.mmio.write64(b.regs + CMDQ_BASE, 0x4000_0000L | 20); // CMDQS is 19
+            assertEquals(0x4000_0000L | 19, b.mmio.read64(b.regs + CMDQ_BASE) & ~Q_BASE_RWA);
+            b.mmio.write64(b.regs + EVENTQ_BASE, 0x4001_0000L | 7);
+            assertEquals(0x4001_0000L | 7, b.mmio.read64(b.regs + EVENTQ_BASE));
+            b.mmio.write32(b.regs + CR0, CR0_CMDQEN);
+            b.mmio.write64(b.regs + CMDQ_BASE, 0x4100_0000L | 4); // ignored while the queue is enabled
+            assertEquals(0x4000_0000L | 19, b.mmio.read64(b.regs + CMDQ_BASE));
+            b.mmio.write64(b.regs + PRIQ_BASE, 0x4002_0000L | 4); // no PRI on this SMMU: RES0
+            assertEquals(0, b.mmio.read64(b.regs + PRIQ_BASE));
+        }
+    }
+
+    @Test
     void cr0AckFollowsAndDisabledSmmuUsesGbpa() {
         try (ModelBench b = new ModelBench("qemu", Map.of(), ModelBench.device(BDF))) {
             b.mmio.write32(b.regs + CR0, CR0_CMDQEN | CR0_EVTQEN);
@@ -260,6 +275,11 @@ class Smmuv3ModelTest {
             long va = va4k(1, 2, 3, 8, 0);
             assertEquals(EventRecord.F_ADDR_SIZE, b.translate(SID + 1, NO_PASID, va, R).faultReason());
             assertEvent(b.nextEvent(), EventRecord.F_ADDR_SIZE, SID + 1, va, true, 0, EventRecord.CLASS_IN);
+            // a next-level table address beyond IPS is also F_ADDR_SIZE
+            b.writeStruct(0x7000_2038L, 0x1_0000_0003L); // L2[7]
+            long tableVa = va4k(1, 2, 7, 0, 0);
+            assertEquals(EventRecord.F_ADDR_SIZE, b.translate(SID + 1, NO_PASID, tableVa, R).faultReason());
+            assertEvent(b.nextEvent(), EventRecord.F_ADDR_SIZE, SID + 1, tableVa, true, 0, EventRecord.CLASS_IN);
         }
     }
 
