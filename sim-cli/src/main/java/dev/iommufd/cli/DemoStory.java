@@ -145,8 +145,8 @@ final class DemoStory {
                     say("hardware", "%s recorded the fault without a register change (suppressed or queued only)",
                             unit.name());
                 }
-                say("driver", "the fault interrupt ran the driver's handler, which consumed the record (as Linux"
-                        + " logs 'DMAR: [DMA Read] ... fault addr %#x' or an SMMU event F_TRANSLATION)", UNMAPPED_IOVA);
+                say("driver", "the unit's fault interrupt ran the driver's handler, which consumed the record (where"
+                        + " Linux logs it: dmar_fault() for VT-d, arm_smmu_evtq_thread() for SMMUv3)");
 
                 MachineSnapshot snap = snapshot ? MachineSnapshot.capture(machine, fd) : null;
 

@@ -33,8 +33,7 @@ public final class IommufdSim {
                 "Run a scenario file (machine, processes, iommufd calls, DMA) and print each step", STATUS + ": scenarios"));
         add(new UnavailableCommand("snapshot", "SCENARIO --output FILE",
                 "Export the machine state after a scenario as an iommufd-sim.snapshot/1 JSON file", STATUS + ": snapshot"));
-        add(new UnavailableCommand("decode", "SNAPSHOT [--unit NAME] [--iova ADDR]",
-                "Decode the IOMMU tables of a snapshot with the hardware walker", STATUS + ": decode"));
+        add(new DecodeCommand());
         add(new UnavailableCommand("bench", "[JMH options]",
                 "Run the JMH benchmarks of the table walkers, IOTLB and iommufd paths", STATUS + ": benchmarks"));
     }

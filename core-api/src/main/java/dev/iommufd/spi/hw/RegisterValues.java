@@ -28,6 +28,12 @@ public final class RegisterValues {
         return v == null ? OptionalLong.empty() : OptionalLong.of(v.value());
     }
 
+    /** The register called {@code name} (offset, width), or null when it was not recorded. */
+    public RegisterInfo info(String name) {
+        Value v = byName.get(name);
+        return v == null ? null : v.register();
+    }
+
     /** The register called {@code name}, or 0 when it was not recorded. */
     public long valueOr0(String name) {
         Value v = byName.get(name);
