@@ -29,10 +29,8 @@ public final class IommufdSim {
         add(new DemoCommand());
         add(new UnavailableCommand("tck", "[--driver ID]... [--driver-path DIR]...",
                 "Run the driver TCK against one or every driver and print the report", STATUS + ": TCK"));
-        add(new UnavailableCommand("run", "SCENARIO",
-                "Run a scenario file (machine, processes, iommufd calls, DMA) and print each step", STATUS + ": scenarios"));
-        add(new UnavailableCommand("snapshot", "SCENARIO --output FILE",
-                "Export the machine state after a scenario as an iommufd-sim.snapshot/1 JSON file", STATUS + ": snapshot"));
+        add(new RunCommand());
+        add(new SnapshotCommand());
         add(new DecodeCommand());
         add(new UnavailableCommand("bench", "[JMH options]",
                 "Run the JMH benchmarks of the table walkers, IOTLB and iommufd paths", STATUS + ": benchmarks"));
