@@ -90,6 +90,10 @@ class Smmuv3DriverTest {
             // hand-computed leaf: PA | nG(0x800) AF(0x400) SH=IS(0x300) AP[1](0x40) AttrIndx 1 (0x4) page (3)
             assertEquals(pa | 0xF47L, leaf(b, d, iova, 3));
             assertEquals(pa + 0x123, d.iovaToPhys(iova + 0x123));
+            // the last page of the 48-bit aperture
+            long top = (1L << 48) - 4096;
+            d.mapPages(top, pa, 4096, 1, RW);
+            assertEquals(DmaStatus.OK, fn.dmaRead(top + 0xff0, new byte[16]));
             byte[] data = pattern(64, 1);
             assertEquals(DmaStatus.OK, fn.dmaWrite(iova + 0x80, data));
             byte[] back = new byte[64];
@@ -456,6 +460,25 @@ class Smmuv3DriverTest {
             })).errno());
         } finally {
             none.close();
+        }
+    }
+
+    @Test
+    void smallSidSizeGivesALinearStreamTable() {
+        // IDR1 of the qemu preset with SIDSIZE 8: Linux uses a linear table when SIDSIZE <= STRTAB_SPLIT
+        long idr1 = 8 | 19 << SmmuRegisters.IDR1_EVENTQS_SHIFT | 19 << SmmuRegisters.IDR1_CMDQS_SHIFT;
+        try (DriverBench b = new DriverBench("qemu", Map.of("IDR1", idr1), DriverBench.device(BDF))) {
+            long regs = b.smmu().regs;
+            assertEquals(8, b.machine.mmio().read32(regs + SmmuRegisters.STRTAB_BASE_CFG), "LOG2SIZE 8, FMT linear");
+            assertFalse(b.smmu().streamTable.twoLevel);
+            PciFunction fn = b.function(BDF);
+            DeviceHandle dev = b.driver.probeDevice(fn);
+            assertEquals(b.smmu().streamTable.base + fn.rid() * 64L, b.smmu().streamTable.ensureSte(fn.rid()));
+            Smmuv3PagingDomain d = (Smmuv3PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+            d.attachDevice(dev);
+            long pa = b.machine.memory().frames().allocate(0);
+            d.mapPages(0x3000, pa, 4096, 1, RW);
+            assertEquals(DmaStatus.OK, fn.dmaWrite(0x3000, new byte[8]));
         }
     }
 
