@@ -66,6 +66,7 @@ public final class BuddyFrameAllocator implements FrameAllocator {
     @Override
     public long allocate(int order) {
         checkOrder(order);
+        dev.iommufd.core.FaultInjection.check("alloc_pages"); // fail_page_alloc (armed threads only)
         long block;
         synchronized (this) {
             int k = order;

@@ -416,6 +416,50 @@ class Smmuv3DriverTest {
     }
 
     @Test
+    void providerProbesTheRegistersAndNeedsAnSmmu() {
+        Smmuv3DriverProvider p = new Smmuv3DriverProvider();
+        try (DriverBench b = new DriverBench("qemu", Map.of())) {
+            assertTrue(p.probe(b.machine).available());
+        }
+        // AIDR major revision 1 is not SMMUv3
+        try (DriverBench probe = new DriverBench("qemu", Map.of())) {
+            dev.iommufd.sim.SimulatedMachine m = dev.iommufd.sim.SimulatedMachine.create(
+                    dev.iommufd.platform.MachineConfig.builder(dev.iommufd.platform.MachineProfile.VIRT)
+                            .iommu(new dev.iommufd.platform.IommuUnitConfig("smmu0", "smmuv3", 0, "qemu",
+                                    Map.of("AIDR", 0x10L)))
+                            .build());
+            try {
+                assertFalse(p.probe(m).available());
+            } finally {
+                m.close();
+            }
+        }
+        dev.iommufd.sim.SimulatedMachine none = dev.iommufd.sim.SimulatedMachine.create(
+                dev.iommufd.platform.MachineConfig.builder(dev.iommufd.platform.MachineProfile.VIRT).build());
+        try {
+            assertFalse(p.probe(none).available());
+            assertEquals(Errno.ENODEV, assertThrows(ErrnoException.class, () -> p.bind(new dev.iommufd.spi.DriverContext() {
+                @Override
+                public dev.iommufd.platform.Machine machine() {
+                    return none;
+                }
+
+                @Override
+                public dev.iommufd.spi.FaultSink faultSink() {
+                    return (d, f) -> { };
+                }
+
+                @Override
+                public dev.iommufd.spi.ViommuEventSink viommuEventSink() {
+                    return (v, t, data) -> { };
+                }
+            })).errno());
+        } finally {
+            none.close();
+        }
+    }
+
+    @Test
     void qemuPresetCannotNest() {
         try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
             DeviceHandle dev = b.driver.probeDevice(b.function(BDF));

@@ -275,6 +275,11 @@ class Smmuv3ModelTest {
             long va = va4k(1, 2, 3, 8, 0);
             assertEquals(EventRecord.F_ADDR_SIZE, b.translate(SID + 1, NO_PASID, va, R).faultReason());
             assertEvent(b.nextEvent(), EventRecord.F_ADDR_SIZE, SID + 1, va, true, 0, EventRecord.CLASS_IN);
+            // a next-level table address beyond IPS is also F_ADDR_SIZE
+            b.writeStruct(0x7000_2038L, 0x1_0000_0003L); // L2[7]
+            long tableVa = va4k(1, 2, 7, 0, 0);
+            assertEquals(EventRecord.F_ADDR_SIZE, b.translate(SID + 1, NO_PASID, tableVa, R).faultReason());
+            assertEvent(b.nextEvent(), EventRecord.F_ADDR_SIZE, SID + 1, tableVa, true, 0, EventRecord.CLASS_IN);
         }
     }
 
