@@ -68,6 +68,7 @@ class BrokenDriversTest {
         caught(r, "TLB-2", "stale IOTLB entry", "iotlb_sync must invalidate");
         caught(r, "TLB-3", "stale IOTLB entry for the old page");
         caught(r, "E2E-3", "IOMMU_IOAS_UNMAP");
+        caught(r, "TLB-7", "stale PASID-tagged IOTLB entry");
         assertTrue(r.requiredFailures() > 0);
     }
 

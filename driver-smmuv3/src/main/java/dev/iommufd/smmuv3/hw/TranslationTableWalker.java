@@ -24,7 +24,7 @@ import dev.iommufd.spi.hw.Translation;
  * <h2>Choices where the architecture leaves freedom</h2>
  * <ul>
  *   <li>Misaligned low bits of TTB0/TTB1/S2TTB (below the start table's size) are treated as zero.</li>
- *   <li>The contiguous hint is honoured only as permission to cache; TLB entries are per descriptor.</li>
+ *   <li>The contiguous hint is honoured: one TLB entry covers the whole contiguous set.</li>
  *   <li>No walk cache is modelled: only leaf translations are cached (so Leaf=1 invalidations suffice).</li>
  *   <li>AArch32 (LPAE) tables and big-endian tables are not implemented: the presets advertise AArch64-only,
  *       little-endian tables (IDR0.TTF=2, TTENDIAN=2), so S2AA64=0, CD.AA64=0 and ENDI=1 are ILLEGAL.</li>
@@ -479,12 +479,27 @@ final class TranslationTableWalker {
             if ((perm & requiredPermission(access)) == 0) {
                 return EventRecord.F_PERMISSION;
             }
-            s1Output = oa | (va & ((1L << shift) - 1));
-            s1Shift = shift;
+            int span = contiguousShift(desc, g, level, shift);
+            s1Output = (oa & -(1L << span)) | (va & ((1L << span) - 1));
+            s1Shift = span;
             s1Perm = perm;
             s1Global = (desc & TranslationDescriptor.NG) == 0;
             return 0;
         }
+    }
+
+    /**
+     * The contiguous hint (Arm ARM D8.6.1): a leaf with Contiguous=1 is one of an aligned set of
+     * {@link TranslationGranule#contiguousEntries} identical entries, so the translation may be cached for the whole
+     * set. The model honours it: the returned page (and the TLB entry) spans the set. A set programmed
+     * inconsistently gives UNPREDICTABLE results, as on hardware (this model uses the entry it walked).
+     */
+    static int contiguousShift(long desc, TranslationGranule g, int level, int shift) {
+        int n = g.contiguousEntries(level);
+        if ((desc & TranslationDescriptor.CONT) == 0 || n == 0) {
+            return shift;
+        }
+        return shift + Integer.numberOfTrailingZeros(n);
     }
 
     /** The TLB permission bit an access needs. */
@@ -608,8 +623,9 @@ final class TranslationTableWalker {
                     && (desc & TranslationDescriptor.S2_MEMATTR_MASK) >>> TranslationDescriptor.S2_MEMATTR_SHIFT < 4) {
                 return EventRecord.F_PERMISSION; // S2PTW: stage-1 walk hit stage-2 Device memory
             }
-            s2Output = oa | (ipa & ((1L << shift) - 1));
-            s2Shift = shift;
+            int span = contiguousShift(desc, g, level, shift);
+            s2Output = (oa & -(1L << span)) | (ipa & ((1L << span) - 1));
+            s2Shift = span;
             s2Perm = perm;
             faultS2 = 0;
             return 0;

@@ -462,6 +462,25 @@ class Smmuv3ModelTest {
             e = b.nextEvent();
             assertEvent(e, EventRecord.F_TRANSLATION, SID + 1, VA_4K, true, 1, EventRecord.CLASS_CD);
             assertEquals(0x8000_0000L, e[3] & BitField.mask(EventRecord.IPA));
+            // a stage-1 table in an IPA page stage 2 maps without read permission: F_PERMISSION, CLASS=TT, TTRnW=1
+            b.writeStruct(0x7300_0008L, 0x7303_0003L); // S2 L1[1] -> L2 table for IPA [1G, 2G)
+            b.writeStruct(0x7303_0000L, 0x7304_0003L); // L2[0] -> L3
+            b.writeStruct(0x7304_0000L, 0x7600_073FL); // L3[0]: IPA 0x4000_0000 -> PA 0x7600_0000, S2AP=none
+            b.writeStruct(0x7500_1020L, 0x4000_0003L); // stage-1 L1[4] -> table at IPA 0x4000_0000
+            long noRead = va4k(1, 4, 0, 0, 0);
+            assertEquals(EventRecord.F_PERMISSION, b.translate(SID, NO_PASID, noRead, R).faultReason());
+            e = b.nextEvent();
+            assertEvent(e, EventRecord.F_PERMISSION, SID, noRead, true, 1, EventRecord.CLASS_TT);
+            assertEquals(1, BitField.extract(EventRecord.TTRNW, e[1]));
+            assertEquals(0x4000_0000L, e[3] & BitField.mask(EventRecord.IPA));
+            // a stage-2 table in non-RAM: F_WALK_EABT at stage 2
+            b.writeStruct(0x7300_0010L, 0x2000_0003L); // S2 L1[2] -> table in non-RAM
+            b.writeStruct(0x7500_1028L, 0x8000_0003L); // stage-1 L1[5] -> table at IPA 0x8000_0000
+            long eabt = va4k(1, 5, 0, 0, 0);
+            assertEquals(EventRecord.F_WALK_EABT, b.translate(SID, NO_PASID, eabt, R).faultReason());
+            e = b.nextEvent();
+            assertEvent(e, EventRecord.F_WALK_EABT, SID, eabt, true, 1, EventRecord.CLASS_TT);
+            assertEquals(0x2000_0000L, e[3] & BitField.mask(EventRecord.FETCH_ADDR));
         }
     }
 
@@ -857,6 +876,30 @@ class Smmuv3ModelTest {
             b.writeStruct(b.steAddress(st, SID + 1), 0xDL, 0, S2_DW2, 0x7300_0000L);
             assertEquals(EventRecord.F_ACCESS, b.translate(SID + 1, NO_PASID, ipa + 0x2000, R).faultReason());
             assertEvent(b.nextEvent(), EventRecord.F_ACCESS, SID + 1, ipa + 0x2000, true, 1, EventRecord.CLASS_IN);
+        }
+    }
+
+    @Test
+    void contiguousHintLetsOneTlbEntryCoverTheSet() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            // L3[16..31]: 16 contiguous 4 KiB pages (64 KiB aligned VA and PA) with Contiguous (bit 52)
+            for (int i = 16; i < 32; i++) {
+                b.writeStruct(0x7000_3000L + i * 8, 0x0010_0000_4570_0F47L + ((long) (i - 16) << 12));
+            }
+            long va = va4k(1, 2, 3, 20, 0x34);
+            Translation t = b.translate(SID, NO_PASID, va, R);
+            assertEquals(0x4570_4034L, t.physicalAddress());
+            assertEquals(64 * 1024, t.pageSize(), "one entry spans the contiguous set");
+            for (int i = 16; i < 32; i++) {
+                b.writeStruct(0x7000_3000L + i * 8, 0); // gone from memory, not invalidated
+            }
+            assertEquals(0x4570_F008L, b.translate(SID, NO_PASID, va4k(1, 2, 3, 31, 8), R).physicalAddress(),
+                    "another page of the set comes from the same TLB entry");
+            long[] c = new long[2];
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, va4k(1, 2, 3, 17, 0), true, 0, 0, 0, 0);
+            b.command(c); // invalidating any page of the set drops the entry
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, va, R).faultReason());
         }
     }
 }

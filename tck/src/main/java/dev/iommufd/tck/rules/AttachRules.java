@@ -127,6 +127,37 @@ final class AttachRules {
                         "include/linux/iommu.h set_dev_pasid, blocked_domain->ops->set_dev_pasid; VT-d 9.5 (PASID entry), "
                                 + "SMMUv3 5.4 (CD table, SubstreamID)",
                         AttachRules::pasidAttach),
+                Rule.requiredWith(Capability.PASID, "ATT-9", ATTACH,
+                        "setDevicePasid of domain B on a PASID that uses domain A replaces A: tagged DMA then reaches B's "
+                                + "mappings and none of A's.",
+                        "include/linux/iommu.h set_dev_pasid (old domain argument); drivers/iommu/iommu.c "
+                                + "iommu_replace_device_pasid",
+                        f -> {
+                            PciFunction fn = f.pasidFunction();
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain rid = f.paging(h, DomainAllocFlags.PASID);
+                            IommuDomain a = f.paging(h, DomainAllocFlags.PASID);
+                            IommuDomain b = f.paging(h, DomainAllocFlags.PASID);
+                            long pg = TckFixture.minPage(a);
+                            long[] iovas = f.iovas(a, pg, 2);
+                            long paA = mapped(f, a, iovas[0]);
+                            long paB = mapped(f, b, iovas[1]);
+                            rid.attachDevice(h);
+                            int pasid = Math.min(11, (1 << Math.max(1, h.maxPasidLog2())) - 1);
+                            IommuDomain blocked = f.declares(Capability.BLOCKED_DOMAIN) ? f.driver().blockedDomain() : null;
+                            a.setDevicePasid(h, pasid, blocked);
+                            DmaAttributes tagged = DmaAttributes.pasid(pasid);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, tagged, iovas[0], new byte[8]), "tagged DMA through A", "");
+                            Expect.runs("setDevicePasid(B, old = A)", "replacing a PASID's domain must not need a detach",
+                                    () -> b.setDevicePasid(h, pasid, a));
+                            byte[] w = TckFixture.pattern(18, 16);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(fn, tagged, iovas[1], w), "tagged DMA to B after replace",
+                                    "set_dev_pasid must rewrite the PASID entry");
+                            Expect.bytes(w, f.readPhys(paB, 16), "B's page", "");
+                            Expect.dma(DmaStatus.FAULT, TckFixture.dmaWrite(fn, tagged, iovas[0], w), "tagged DMA to A's IOVA after replace",
+                                    "the PASID still reaches A: invalidate the PASID cache and A's PASID-tagged IOTLB entries");
+                            Expect.that(!Arrays.equals(w, f.readPhys(paA, 16)), "tagged DMA after replace landed in A's page");
+                        }),
                 Rule.requiredWith(Capability.PASID, "ATT-6", ATTACH,
                         "setDevicePasid with a PASID at or beyond 2^maxPasidLog2 fails with EINVAL and changes nothing.",
                         "drivers/iommu/iommu.c iommu_attach_device_pasid (pasid >= dev->iommu->max_pasids: -EINVAL)", f -> {

@@ -38,7 +38,13 @@ final class ConcurrencyRules {
                 Rule.required("CONC-2", CONCURRENCY,
                         "A device's DMA to a stable mapping keeps succeeding while other threads map and unmap elsewhere in the domain.",
                         "IommuDomain javadoc (concurrent map/unmap); include/linux/iommu.h iotlb_sync (range invalidation only)",
-                        ConcurrencyRules::dmaDuringChurn));
+                        ConcurrencyRules::dmaDuringChurn),
+                Rule.required("CONC-3", CONCURRENCY,
+                        "Two threads switching two devices between their own domains (attach/replace) at once never leave a device "
+                                + "reaching the other thread's domain, and every attach succeeds.",
+                        "IommuDriver javadoc ('all methods may be called concurrently'); drivers/iommu/intel/iommu.c "
+                                + "device_domain_lock / context table allocation under iommu->lock",
+                        ConcurrencyRules::concurrentAttach));
     }
 
     private static void disjoint(TckFixture f) throws Exception {
@@ -98,6 +104,54 @@ final class ConcurrencyRules {
             return null;
         } catch (RuntimeException | AssertionError e) {
             return "a thread mapping/unmapping its own range failed: " + e;
+        }
+    }
+
+    private static void concurrentAttach(TckFixture f) throws Exception {
+        PciFunction[] fns = {f.function(0), f.function(1)};
+        ExecutorService ex = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<String>> results = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                PciFunction fn = fns[t];
+                DeviceHandle h = f.probe(fn);
+                IommuDomain a = f.paging(h, 0);
+                IommuDomain b = f.paging(h, 0);
+                long pg = TckFixture.minPage(a);
+                long pa = f.buffer(pg);
+                long[] iovas = f.iovas(a, pg, 4);
+                long mine = iovas[2 * t];
+                long theirs = iovas[2 * (1 - t)];
+                TckFixture.map(a, mine, pa, pg, 1, IoProt.READ);
+                TckFixture.map(b, mine, pa, pg, 1, IoProt.READ);
+                results.add(ex.submit(() -> {
+                    try {
+                        for (int i = 0; i < ROUNDS; i++) {
+                            ((i & 1) == 0 ? a : b).attachDevice(h);
+                            if (TckFixture.dmaRead(fn, TckFixture.UNTAGGED, mine, new byte[8]) != DmaStatus.OK) {
+                                return "after attach in round " + i + ", " + fn.address() + " cannot reach its own domain's mapping";
+                            }
+                            if (TckFixture.dmaRead(fn, TckFixture.UNTAGGED, theirs, new byte[8]) != DmaStatus.FAULT) {
+                                return "in round " + i + ", " + fn.address() + " reaches the other device's IOVA: a concurrent "
+                                        + "attach of another device corrupted this device's context";
+                            }
+                        }
+                        return null;
+                    } catch (RuntimeException | AssertionError e) {
+                        return "concurrent attach on " + fn.address() + " failed: " + e;
+                    }
+                }));
+            }
+            for (Future<String> r : results) {
+                String problem = r.get(120, TimeUnit.SECONDS);
+                if (problem != null) {
+                    throw new RuleViolation(problem);
+                }
+            }
+        } catch (TimeoutException e) {
+            throw new RuleViolation("concurrent attaches did not finish in 120 s: a deadlock?");
+        } finally {
+            ex.shutdownNow();
         }
     }
 

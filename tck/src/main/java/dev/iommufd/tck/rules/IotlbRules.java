@@ -2,10 +2,12 @@ package dev.iommufd.tck.rules;
 
 import static dev.iommufd.tck.Area.IOTLB;
 
+import dev.iommufd.platform.DmaAttributes;
 import dev.iommufd.platform.DmaStatus;
 import dev.iommufd.platform.PciFunction;
 import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DeviceHandle;
+import dev.iommufd.spi.DomainAllocFlags;
 import dev.iommufd.spi.IoProt;
 import dev.iommufd.spi.IommuDomain;
 import dev.iommufd.spi.IotlbGather;
@@ -150,6 +152,30 @@ final class IotlbRules {
                                         g.freelistSize());
                                 g.reset();
                             }
+                        }),
+                Rule.requiredWith(Capability.PASID, "TLB-7", IOTLB,
+                        "For a domain attached only to a PASID, unmap and sync make the PASID-tagged DMA fault (PASID-tagged IOTLB "
+                                + "entries are invalidated too).",
+                        "VT-d 6.5.2.4 (PASID-based IOTLB invalidation), SMMUv3 4.4.1 (CMD_TLBI_NH_VA by ASID); "
+                                + "drivers/iommu/intel/cache.c cache_tag_flush_range (per-PASID tags)",
+                        f -> {
+                            PciFunction fn = f.pasidFunction();
+                            DeviceHandle h = f.probe(fn);
+                            IommuDomain rid = f.paging(h, DomainAllocFlags.PASID);
+                            IommuDomain d = f.paging(h, DomainAllocFlags.PASID);
+                            long pg = TckFixture.minPage(d);
+                            long pa = f.buffer(pg);
+                            long iova = f.iova(d, pg);
+                            TckFixture.map(d, iova, pa, pg, 1, IoProt.READ | IoProt.WRITE);
+                            rid.attachDevice(h);
+                            int pasid = Math.min(9, (1 << Math.max(1, h.maxPasidLog2())) - 1);
+                            d.setDevicePasid(h, pasid, f.declares(Capability.BLOCKED_DOMAIN) ? f.driver().blockedDomain() : null);
+                            DmaAttributes tagged = DmaAttributes.pasid(pasid);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, tagged, iova, new byte[8]), "warming PASID-tagged DMA read", "");
+                            TckFixture.unmap(d, iova, pg, 1);
+                            Expect.dma(DmaStatus.FAULT, TckFixture.dmaWrite(fn, tagged, iova, new byte[8]),
+                                    "PASID-tagged DMA after unmap + iotlbSync", "a stale PASID-tagged IOTLB entry still translated: "
+                                            + "iotlb_sync must invalidate every tag the domain is used under (domain ID + PASID, ASID)");
                         }),
                 Rule.required("TLB-6", IOTLB,
                         "Unmapping one page leaves its neighbours reachable by DMA.",
