@@ -7,10 +7,10 @@ package dev.iommufd.spi;
 public interface FaultSink {
 
     /**
-     * Reports one page request. Requests without LAST_PAGE are kept until the group's last one arrives. When no
-     * domain with a fault handler is attached to the device/PASID, the core answers the group itself with
-     * {@link PageResponse#FAILURE} (the kernel's {@code iommu_report_device_fault} {@code err_abort} path); groups
-     * delivered to a FAULT object are answered by user space, or INVALID when the attachment goes away.
+     * Reports one page request. When no domain with a fault handler is attached to the device/PASID, the core
+     * answers the request with {@link PageResponse#INVALID} at once ({@code iopf_error_response}). Otherwise
+     * requests without LAST_PAGE are kept until the group's last one arrives; the group is answered by user space
+     * (through the FAULT object), INVALID when its attachment goes away, or FAILURE when the core cannot take it.
      */
     void reportPageFault(DeviceHandle device, IoPageFault fault);
 }

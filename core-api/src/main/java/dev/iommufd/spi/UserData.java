@@ -9,7 +9,7 @@ import java.util.Objects;
 /**
  * A vendor structure from user space ({@code struct iommu_user_data}): a type and the bytes the user passed
  * ({@code data_len} of them, already copied in by the core). Drivers read it with {@link #copyStruct}, which
- * applies the kernel's {@code iommu_copy_struct_from_user} rules.
+ * applies the kernel's {@code __iommu_copy_struct_from_user} rules.
  */
 public final class UserData {
     private final int type;
@@ -37,13 +37,14 @@ public final class UserData {
      * @param expectedType the data type the driver handles
      * @param kernelSize {@code sizeof} the driver's struct
      * @param minSize {@code offsetofend} of the last field of the first uAPI version
-     * @throws ErrnoException EINVAL on a type mismatch, input shorter than {@code minSize}; E2BIG when longer than
-     *         {@code kernelSize} with non-zero trailing bytes
+     * @throws ErrnoException EINVAL on a type mismatch, or when {@code data_len} is shorter than {@code minSize} or
+     *         longer than {@code kernelSize} (the iommu rule is stricter than {@code copy_struct_from_user})
      */
     public ByteBuffer copyStruct(int expectedType, int kernelSize, int minSize) {
         if (type != expectedType) {
-            throw ErrnoException.of(Errno.EINVAL, "data_type %d is not the expected %d", type, expectedType);
+            throw ErrnoException.of(Errno.EINVAL, "data_type %#x is not the expected %#x", type, expectedType);
         }
+        UserStructs.checkIommuLength(bytes.length, kernelSize, minSize, "data");
         return UserStructs.copyStruct(bytes, 0, bytes.length, kernelSize, minSize, "data");
     }
 

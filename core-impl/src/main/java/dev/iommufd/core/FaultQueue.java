@@ -121,7 +121,10 @@ final class FaultQueue extends EventQueue {
                         at += RECORD;
                     }
                 } catch (ErrnoException e) {
-                    rc = e; // EFAULT: the cookie was never published; the group stays at the head
+                    // EFAULT: the cookie is erased and the group restored at the head; like the kernel, the bytes
+                    // of the group's records copied before the failure still count in the return value.
+                    rc = e;
+                    done = at;
                     break;
                 }
                 deliver.pollFirst();
@@ -155,8 +158,12 @@ final class FaultQueue extends EventQueue {
             try {
                 in.get(done, b);
             } catch (ErrnoException e) {
-                // The kernel returns copy_from_user's remainder (a positive byte count) when nothing was consumed.
-                return done > 0 ? done : RESPONSE;
+                // EFAULT when nothing was consumed (stable fix aaca2aa9; before it, the kernel returned
+                // copy_from_user's positive remainder).
+                if (done > 0) {
+                    return done;
+                }
+                throw ErrnoException.of(Errno.EFAULT, "response record at offset %d is not readable", done);
             }
             int cookie = r.u32(IommuHwptPageResponse.OFFSET_COOKIE);
             int code = r.u32(IommuHwptPageResponse.OFFSET_CODE);

@@ -29,8 +29,7 @@ import java.util.List;
  * {@link #ioas} is a weak pointer: no reference is held, and it stops naming an IOAS once that IOAS is destroyed
  * (the lookup then fails and {@link #compatIoas} answers ENODEV). Guarded by {@code this}.
  *
- * <p>Not implemented (EOPNOTSUPP): VFIO_NOIOMMU (no no-iommu mode in the model), and TYPE1 (v1) unmaps that must
- * cut an area ({@code iopt_cut_iova}); v1 unmaps on area boundaries work.
+ * <p>Not modelled: VFIO_NOIOMMU (there is no no-iommu mode; SET_IOMMU(NOIOMMU) is EINVAL, CHECK_EXTENSION 0).
  */
 final class VfioCompat {
     static final int VFIO_TYPE = ';';
@@ -305,7 +304,7 @@ final class VfioCompat {
     /**
      * VFIO_IOMMU_UNMAP_DMA after the argsz check: flags other than UNMAP_ALL (EINVAL), the compat IOAS (ENODEV);
      * UNMAP_ALL needs iova = size = 0 (EINVAL). A ranged unmap removes whole areas (nothing mapped: 0 bytes, no
-     * error); in TYPE1 mode (large pages disabled) the range's ends would first be cut.
+     * error); in TYPE1 mode (large pages disabled) the areas are first cut at the range's ends.
      *
      * @return bytes unmapped (also in {@link ErrnoException#progress()} on failure)
      */
@@ -322,23 +321,12 @@ final class VfioCompat {
                 return a.iopt().unmapAll();
             }
             if (a.iopt().largePagesDisabled()) {
-                checkNoCutNeeded(a, iova, size);
+                // TYPE1 (v1): cut the areas at the range's ends first (iopt_cut_iova), none at -1 for iova 0.
+                a.iopt().cutIova(iova != 0 ? new long[] {iova + size - 1, iova - 1} : new long[] {iova + size - 1});
             }
             return a.iopt().unmapIova(iova, size);
         } finally {
             ctx.objects().put(a);
-        }
-    }
-
-    /** TYPE1 would {@code iopt_cut_iova} at iova - 1 and iova + size - 1; the model cannot cut areas yet. */
-    private static void checkNoCutNeeded(Ioas a, long iova, long size) {
-        long last = iova + size - 1;
-        for (IovaRange r : a.iopt().areaRanges()) {
-            boolean cutsStart = iova != 0 && Long.compareUnsigned(r.start(), iova) < 0 && Long.compareUnsigned(r.last(), iova) >= 0;
-            boolean cutsEnd = Long.compareUnsigned(r.start(), last) <= 0 && Long.compareUnsigned(r.last(), last) > 0;
-            if (cutsStart || cutsEnd) {
-                throw ErrnoException.notSupported("TYPE1 (v1) unmap inside area " + r + " (iopt_cut_iova)");
-            }
         }
     }
 

@@ -1,23 +1,16 @@
 package dev.iommufd.mock;
 
-import dev.iommufd.api.Errno;
-import dev.iommufd.api.ErrnoException;
-import dev.iommufd.spi.UserDataArray;
+import dev.iommufd.spi.AbstractUserDataArray;
 import dev.iommufd.spi.UserStructs;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
-/** A user array held in a byte array, copied with the SPI's rules ({@link UserStructs}). */
-final class FakeUserDataArray implements UserDataArray {
-    private final int type;
-    private final int entryLength;
-    private final int count;
+/** A user array held in a byte array, copied with the kernel's rules ({@link AbstractUserDataArray}, {@link UserStructs}). */
+final class FakeUserDataArray extends AbstractUserDataArray {
     private final byte[] bytes;
 
     FakeUserDataArray(int type, int entryLength, int count, byte[] bytes) {
-        this.type = type;
-        this.entryLength = entryLength;
-        this.count = count;
+        super(type, entryLength, count);
         this.bytes = bytes;
     }
 
@@ -37,25 +30,7 @@ final class FakeUserDataArray implements UserDataArray {
     }
 
     @Override
-    public int type() {
-        return type;
-    }
-
-    @Override
-    public int entryLength() {
-        return entryLength;
-    }
-
-    @Override
-    public int entryCount() {
-        return count;
-    }
-
-    @Override
-    public ByteBuffer copyEntry(int index, int expectedType, int kernelSize, int minSize) {
-        if (type != expectedType || index < 0 || index >= count) {
-            throw ErrnoException.of(Errno.EINVAL, "bad type or index");
-        }
-        return UserStructs.copyStruct(bytes, index * entryLength, entryLength, kernelSize, minSize, "entry");
+    protected void readEntry(int index, byte[] dst) {
+        System.arraycopy(bytes, index * dst.length, dst, 0, dst.length);
     }
 }

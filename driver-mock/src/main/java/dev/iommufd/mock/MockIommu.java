@@ -344,8 +344,7 @@ public final class MockIommu implements IommuDriver {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "nested data_type %s is not IOMMU_HWPT_DATA_SELFTEST",
                     data == null ? "NONE" : String.format("%#x", data.type()));
         }
-        ByteBuffer b = copyFromUser(data, IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_SELFTEST_SIZE, IOMMU_HWPT_SELFTEST_SIZE,
-                "nested data");
+        ByteBuffer b = data.copyStruct(IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_SELFTEST_SIZE, IOMMU_HWPT_SELFTEST_SIZE);
         return new MockNestedDomain(this, parent, viommu, flags, b.getInt(0));
     }
 

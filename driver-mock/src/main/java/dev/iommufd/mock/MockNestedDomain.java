@@ -76,8 +76,8 @@ public final class MockNestedDomain implements IommuDomain {
                         entries.type());
             }
             for (; done < entries.entryCount(); done++) {
-                ByteBuffer b = copyEntryFromUser(entries, done, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-                        IOMMU_HWPT_INVALIDATE_SELFTEST_SIZE, IOMMU_HWPT_INVALIDATE_SELFTEST_SIZE, "nested invalidation");
+                ByteBuffer b = entries.copyEntry(done, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+                        IOMMU_HWPT_INVALIDATE_SELFTEST_SIZE, IOMMU_HWPT_INVALIDATE_SELFTEST_SIZE);
                 int entryFlags = b.getInt(0);
                 int id = b.getInt(4);
                 if ((entryFlags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) != 0) {

@@ -1,14 +1,8 @@
 package dev.iommufd.mock;
 
-import dev.iommufd.api.Errno;
-import dev.iommufd.api.ErrnoException;
-import dev.iommufd.spi.UserData;
-import dev.iommufd.spi.UserDataArray;
-import java.nio.ByteBuffer;
-
 /**
  * The kernel's selftest uAPI numbers ({@code drivers/iommu/iommufd/iommufd_test.h}) that the mock driver
- * implements, and the {@code iommu_copy_struct_from_user*} rules it copies vendor data with.
+ * implements.
  *
  * <p>Version: the v6.17-era mock (xarray page table in the kernel), matching SPI version 1: {@code struct
  * iommu_hwpt_selftest} is {@code {u32 iotlb}} and paging domains take no user data; huge IOPTEs come from the
@@ -94,33 +88,5 @@ public final class MockSelftestUapi {
     public static final int IOMMU_TEST_DEV_CACHE_DEFAULT = 0xbaddad;
 
     private MockSelftestUapi() {
-    }
-
-    /**
-     * {@code __iommu_copy_struct_from_user}: a type mismatch, input shorter than {@code minSize} or LONGER than
-     * {@code kernelSize} is EINVAL (iommu's rule is stricter than plain {@code copy_struct_from_user}).
-     */
-    static ByteBuffer copyFromUser(UserData data, int type, int kernelSize, int minSize, String what) {
-        if (data.type() != type) {
-            throw ErrnoException.of(Errno.EINVAL, "%s: data_type %#x is not %#x", what, data.type(), type);
-        }
-        if (data.length() < minSize || data.length() > kernelSize) {
-            throw ErrnoException.of(Errno.EINVAL, "%s: data_len %d is outside [%d, %d]", what, data.length(), minSize,
-                    kernelSize);
-        }
-        return data.copyStruct(type, kernelSize, minSize);
-    }
-
-    /** {@code __iommu_copy_struct_from_user_array} for entry {@code index}: the same length rule per entry. */
-    static ByteBuffer copyEntryFromUser(UserDataArray array, int index, int type, int kernelSize, int minSize,
-            String what) {
-        if (array.type() != type) {
-            throw ErrnoException.of(Errno.EINVAL, "%s: data_type %#x is not %#x", what, array.type(), type);
-        }
-        if (array.entryLength() < minSize || array.entryLength() > kernelSize) {
-            throw ErrnoException.of(Errno.EINVAL, "%s: entry_len %d is outside [%d, %d]", what, array.entryLength(),
-                    minSize, kernelSize);
-        }
-        return array.copyEntry(index, type, kernelSize, minSize);
     }
 }

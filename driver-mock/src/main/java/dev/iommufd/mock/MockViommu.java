@@ -49,8 +49,8 @@ public final class MockViommu implements Viommu {
         this.driver = driver;
         this.parent = parent;
         if (data != null) {
-            ByteBuffer b = copyFromUser(data, IOMMU_VIOMMU_TYPE_SELFTEST, IOMMU_VIOMMU_SELFTEST_SIZE,
-                    IOMMU_VIOMMU_SELFTEST_MIN_SIZE, "vIOMMU data");
+            ByteBuffer b = data.copyStruct(IOMMU_VIOMMU_TYPE_SELFTEST, IOMMU_VIOMMU_SELFTEST_SIZE,
+                    IOMMU_VIOMMU_SELFTEST_MIN_SIZE);
             this.hasData = true;
             this.inData = b.getInt(0);
             this.mmapPa = driver.memory().frames().allocate(1);
@@ -102,7 +102,7 @@ public final class MockViommu implements Viommu {
         }
         int[] cmds = new int[3 * n];
         for (int i = 0; i < n; i++) {
-            ByteBuffer b = entries.copyEntry(i, IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, IOMMU_VIOMMU_INVALIDATE_SELFTEST_SIZE, 0);
+            ByteBuffer b = entries.copyFullArrayEntry(i, IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, IOMMU_VIOMMU_INVALIDATE_SELFTEST_SIZE);
             cmds[3 * i] = b.getInt(0);
             cmds[3 * i + 1] = b.getInt(4);
             cmds[3 * i + 2] = b.getInt(8);

@@ -1,20 +1,14 @@
 package dev.iommufd.vtd;
 
-import dev.iommufd.api.Errno;
-import dev.iommufd.api.ErrnoException;
-import dev.iommufd.spi.UserDataArray;
-import dev.iommufd.spi.UserStructs;
+import dev.iommufd.spi.AbstractUserDataArray;
 import java.nio.ByteBuffer;
 
 /** An in-memory {@link UserDataArray} of fixed-length little-endian entries. */
-final class TestUserDataArray implements UserDataArray {
-    private final int type;
-    private final int entryLength;
+final class TestUserDataArray extends AbstractUserDataArray {
     private final byte[][] entries;
 
     TestUserDataArray(int type, int entryLength, byte[]... entries) {
-        this.type = type;
-        this.entryLength = entryLength;
+        super(type, entryLength, entries.length);
         this.entries = entries;
     }
 
@@ -26,25 +20,7 @@ final class TestUserDataArray implements UserDataArray {
     }
 
     @Override
-    public int type() {
-        return type;
-    }
-
-    @Override
-    public int entryLength() {
-        return entryLength;
-    }
-
-    @Override
-    public int entryCount() {
-        return entries.length;
-    }
-
-    @Override
-    public ByteBuffer copyEntry(int index, int expectedType, int kernelSize, int minSize) {
-        if (expectedType != type || index < 0 || index >= entries.length) {
-            throw ErrnoException.of(Errno.EINVAL, "bad entry request");
-        }
-        return UserStructs.copyStruct(entries[index], 0, entryLength, kernelSize, minSize, "entry");
+    protected void readEntry(int index, byte[] dst) {
+        System.arraycopy(entries[index], 0, dst, 0, Math.min(dst.length, entries[index].length));
     }
 }

@@ -256,6 +256,9 @@ class FaultQueueTest {
         assertEquals(Errno.EFAULT, assertThrows(ErrnoException.class, () -> file().read(ro, REC, 0)).errno());
         UserStruct u = new UserStruct(file().read(REC));
         assertEquals(1, u.u32(IommuHwptPgfault.OFFSET_COOKIE), "the cookie was given back");
+        assertEquals(Errno.EFAULT, assertThrows(ErrnoException.class, () -> file().write(0x7f_0000_0000L, RESP, 0)).errno(),
+                "an unreadable response buffer");
+        assertEquals(1, file().write(response(1, 0)) / RESP, "the group still awaits its response");
     }
 
     // ---------------------------------------------------------------- auto responses and lifetime (§9.6, §9.1)
@@ -275,15 +278,37 @@ class FaultQueueTest {
         assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> file().write(response(1, 0))).errno());
     }
 
-    /** A HWPT without a FAULT object: the IOMMU core answers the group FAILURE at once. */
+    /**
+     * A HWPT without a FAULT object: the IOMMU core answers every request INVALID at once, partial ones included
+     * (io-pgfault.c iopf_error_response).
+     */
     @Test
-    void noFaultObjectAnswersFailure() {
+    void noFaultHandlerAnswersEachRequestInvalid() {
         setUpAttached(0);
         s.replace(stdevId, parentId);
         int before = mockDevice().pageResponseCount();
-        report(IoPageFault.FLAG_LAST_PAGE, 0, 9, 0x1000);
+        report(0, 0, 9, 0x1000);
         assertEquals(before + 1, mockDevice().pageResponseCount());
-        assertEquals(PageResponse.FAILURE, mockDevice().lastPageResponse().code());
+        assertEquals(PageResponse.INVALID, mockDevice().lastPageResponse().code());
+        report(IoPageFault.FLAG_LAST_PAGE, 0, 9, 0x2000);
+        assertEquals(before + 2, mockDevice().pageResponseCount());
+        assertEquals(9, mockDevice().lastPageResponse().grpid());
+    }
+
+    /** A PASID request with no attachment of its own goes to the NESTED domain on the RID (user_pasid_table). */
+    @Test
+    void pasidRequestFallsBackToTheNestedRidDomain() {
+        setUpAttached(0);
+        report(IoPageFault.FLAG_LAST_PAGE | IoPageFault.FLAG_PASID_VALID, 77, 1, 0x1000);
+        UserStruct u = new UserStruct(file().read(REC));
+        assertEquals(77, u.u32(IommuHwptPgfault.OFFSET_PASID));
+        // Moved to the (paging, not nested) parent: no handler any more.
+        file().write(response(1, 0));
+        s.replace(stdevId, parentId);
+        int before = mockDevice().pageResponseCount();
+        report(IoPageFault.FLAG_LAST_PAGE | IoPageFault.FLAG_PASID_VALID, 77, 2, 0x1000);
+        assertEquals(before + 1, mockDevice().pageResponseCount());
+        assertEquals(PageResponse.INVALID, mockDevice().lastPageResponse().code());
     }
 
     /** The FAULT is held by its HWPT and by its open file (EBUSY); destroying it answers pending groups INVALID. */
