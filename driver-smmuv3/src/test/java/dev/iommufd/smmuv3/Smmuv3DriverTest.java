@@ -90,6 +90,10 @@ class Smmuv3DriverTest {
             // hand-computed leaf: PA | nG(0x800) AF(0x400) SH=IS(0x300) AP[1](0x40) AttrIndx 1 (0x4) page (3)
             assertEquals(pa | 0xF47L, leaf(b, d, iova, 3));
             assertEquals(pa + 0x123, d.iovaToPhys(iova + 0x123));
+            // the last page of the 48-bit aperture
+            long top = (1L << 48) - 4096;
+            d.mapPages(top, pa, 4096, 1, RW);
+            assertEquals(DmaStatus.OK, fn.dmaRead(top + 0xff0, new byte[16]));
             byte[] data = pattern(64, 1);
             assertEquals(DmaStatus.OK, fn.dmaWrite(iova + 0x80, data));
             byte[] back = new byte[64];

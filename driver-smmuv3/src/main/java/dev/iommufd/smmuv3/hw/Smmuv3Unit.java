@@ -1084,48 +1084,78 @@ final class Smmuv3Unit implements IommuUnitModel {
             words[i] = safeRead(steAddr + 8L * i);
         }
         TranslationTableWalker w = new TranslationTableWalker(memory, id);
+        w.probeOnly = true;
         if (w.decodeSte(words) != 0) {
             return;
         }
         boolean s1 = StreamTableEntry.stage1Enabled(w.config);
         boolean s2 = StreamTableEntry.stage2Enabled(w.config);
         if (s2) {
-            visitTable(w.s2Ttb, w.s2Granule, w.s2StartLevel, w.s2StartBits, frame);
+            visitTable(null, w.s2Ttb, w.s2Granule, w.s2StartLevel, w.s2StartBits, frame);
         }
-        if (!s1 || s2) {
-            return; // nested CD tables live in guest IPA space: reached through the stage-2 tables above
+        if (!s1) {
+            return;
         }
+        // with stage 2 enabled, CD tables and stage-1 tables are IPAs: visited through the stage-2 walk
+        TranslationTableWalker space = s2 ? w : null;
         long ctx = w.s1ContextPtr;
         long cdCount = 1L << w.s1CdMax;
         long[] cdWords = new long[8];
         if (w.s1Fmt == StreamTableEntry.S1FMT_LINEAR) {
-            visitRange(ctx, cdCount * ContextDescriptor.SIZE, frame);
+            visitRange(space, ctx, cdCount * ContextDescriptor.SIZE, frame);
             for (long i = 0; i < cdCount; i++) {
-                visitCd(ctx + i * ContextDescriptor.SIZE, cdWords, frame);
+                visitCd(space, ctx + i * ContextDescriptor.SIZE, cdWords, frame);
             }
         } else {
             int split = w.s1Fmt == StreamTableEntry.S1FMT_4K_L2 ? ContextDescriptor.SPLIT_4K : ContextDescriptor.SPLIT_64K;
             long l1Count = Math.max(1, cdCount >>> split);
-            visitRange(ctx, l1Count * ContextDescriptor.L1_SIZE, frame);
+            visitRange(space, ctx, l1Count * ContextDescriptor.L1_SIZE, frame);
             for (long i = 0; i < l1Count; i++) {
-                long l1 = safeRead(ctx + i * 8);
+                long l1 = read(space, ctx + i * 8);
                 if ((l1 & ContextDescriptor.L1_V) == 0) {
                     continue;
                 }
                 long leaf = l1 & ContextDescriptor.L1_L2PTR_MASK;
-                visitRange(leaf, (long) ContextDescriptor.SIZE << split, frame);
+                visitRange(space, leaf, (long) ContextDescriptor.SIZE << split, frame);
                 for (long j = 0; j < 1L << split; j++) {
-                    visitCd(leaf + j * ContextDescriptor.SIZE, cdWords, frame);
+                    visitCd(space, leaf + j * ContextDescriptor.SIZE, cdWords, frame);
                 }
             }
         }
     }
 
-    private void visitCd(long cdAddr, long[] words, LongConsumer frame) {
+    /** The PA of {@code address} in {@code space} (null: physical), or -1 when stage 2 does not map it. */
+    private static long toPa(TranslationTableWalker space, long address) {
+        if (space == null) {
+            return address;
+        }
+        return space.stage2(address, false, false, EventRecord.CLASS_TT) == 0 ? space.s2Output : -1;
+    }
+
+    private long read(TranslationTableWalker space, long address) {
+        long pa = toPa(space, address);
+        return pa < 0 ? 0 : safeRead(pa);
+    }
+
+    private static void visitRange(TranslationTableWalker space, long address, long length, LongConsumer frame) {
+        if (space == null) {
+            visitRange(address, length, frame);
+            return;
+        }
+        for (long a = address & ~0xfffL; a < address + length; a += PhysicalMemory.FRAME_SIZE) {
+            long pa = toPa(space, a);
+            if (pa >= 0) {
+                frame.accept(pa & ~0xfffL);
+            }
+        }
+    }
+
+    private void visitCd(TranslationTableWalker space, long cdAddr, long[] words, LongConsumer frame) {
         for (int i = 0; i < 8; i++) {
-            words[i] = safeRead(cdAddr + 8L * i);
+            words[i] = read(space, cdAddr + 8L * i);
         }
         TranslationTableWalker w = new TranslationTableWalker(memory, id);
+        w.probeOnly = true;
         if (w.decodeCd(words, false) != 0) {
             return;
         }
@@ -1134,21 +1164,22 @@ final class Smmuv3Unit implements IommuUnitModel {
                 TranslationGranule g = w.granule[r];
                 int inputBits = 64 - w.tsz[r];
                 int level = g.startLevel(inputBits);
-                visitTable(w.ttb[r], g, level, inputBits - g.levelShift(level), frame);
+                visitTable(space, w.ttb[r], g, level, inputBits - g.levelShift(level), frame);
             }
         }
     }
 
-    private void visitTable(long table, TranslationGranule g, int level, int bits, LongConsumer frame) {
+    private void visitTable(TranslationTableWalker space, long table, TranslationGranule g, int level, int bits,
+            LongConsumer frame) {
         long entries = 1L << bits;
-        visitRange(table, entries * 8, frame);
+        visitRange(space, table, entries * 8, frame);
         if (level == 3) {
             return;
         }
         for (long i = 0; i < entries; i++) {
-            long desc = safeRead(table + i * 8);
+            long desc = read(space, table + i * 8);
             if (TranslationDescriptor.isValid(desc) && TranslationDescriptor.isTable(desc, level)) {
-                visitTable(TranslationDescriptor.outputAddress(desc, g, g.shift()), g, level + 1, g.stride(), frame);
+                visitTable(space, TranslationDescriptor.outputAddress(desc, g, g.shift()), g, level + 1, g.stride(), frame);
             }
         }
     }

@@ -79,6 +79,9 @@ final class TranslationTableWalker {
     int asid;
     long mair;
 
+    /** Decoding for inspection (frame visits): hardware updates (HTTU) are not performed. */
+    boolean probeOnly;
+
     // ---- fault details
     int faultS2;
     int faultClass;
@@ -375,7 +378,7 @@ final class TranslationTableWalker {
             return EventRecord.F_TRANSLATION;
         }
         int inputBits = 64 - tsz[r];
-        long rangeBits = (va << 8) >> (8 + inputBits - 1); // VA[55:inputBits-1] sign-extended from bit 55
+        long rangeBits = (va << 8) >> (8 + inputBits); // VA[55:inputBits], sign-extended from bit 55
         if (r == 0 ? rangeBits != 0 : rangeBits != -1) {
             return EventRecord.F_TRANSLATION;
         }
@@ -402,6 +405,7 @@ final class TranslationTableWalker {
                     return s2;
                 }
                 descPa = s2Output;
+                stage1FaultContext();
             }
             long desc;
             try {
@@ -502,6 +506,14 @@ final class TranslationTableWalker {
         return shift + Integer.numberOfTrailingZeros(n);
     }
 
+    /** After a successful nested stage-2 lookup: later faults of this walk are stage-1 faults again. */
+    private void stage1FaultContext() {
+        faultS2 = 0;
+        faultClass = EventRecord.CLASS_IN;
+        faultIpa = 0;
+        faultRecord = record;
+    }
+
     /** The TLB permission bit an access needs. */
     static int requiredPermission(int access) {
         boolean priv = (access & Translation.ACCESS_PRIV) != 0;
@@ -526,6 +538,7 @@ final class TranslationTableWalker {
                 faultTtRnW = 0;
                 return s2;
             }
+            stage1FaultContext();
         }
         if (!memory.compareAndSet64(pa, expected, (expected | set) & ~clear)) {
             return RETRY;
@@ -587,7 +600,9 @@ final class TranslationTableWalker {
                 return EventRecord.F_ADDR_SIZE;
             }
             if ((desc & TranslationDescriptor.AF) == 0) {
-                if (s2Ha) {
+                if (s2Ha && probeOnly) {
+                    desc |= TranslationDescriptor.AF;
+                } else if (s2Ha) {
                     if (!memory.compareAndSet64(descPa, desc, desc | TranslationDescriptor.AF)) {
                         return RETRY;
                     }

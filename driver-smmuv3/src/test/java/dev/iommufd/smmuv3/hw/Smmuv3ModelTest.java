@@ -234,6 +234,13 @@ class Smmuv3ModelTest {
             t = b.translate(SID, NO_PASID, va4k(1, 3, 0, 0, 0) + 0x1234_5678, R);
             assertEquals(0x5234_5678L, t.physicalAddress());
             assertEquals(1L << 30, t.pageSize());
+            // the top VA bit of the 48-bit range (bit 47) is part of the L0 index, not out of range
+            b.writeStruct(0x7000_0000L + 256 * 8, 0x7000_1003L); // L0[256] -> the same L1 table
+            t = b.translate(SID, NO_PASID, va4k(256, 2, 3, 4, 0xABC), R);
+            assertTrue(t.isOk());
+            assertEquals(0x4567_8ABCL, t.physicalAddress());
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, 1L << 48, R).faultReason(), "bit 48");
+            b.nextEvent();
             assertNull(b.nextEvent());
         }
     }
@@ -451,6 +458,10 @@ class Smmuv3ModelTest {
             Translation t = b.translate(SID, NO_PASID, VA_4K, R);
             assertTrue(t.isOk());
             assertEquals(0x4567_8ABCL, t.physicalAddress());
+            // a stage-1 fault of a nested walk is reported as a stage-1 fault (S2=0, CLASS=IN)
+            long s1Hole = va4k(1, 2, 3, 5, 0);
+            assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, s1Hole, R).faultReason());
+            assertEvent(b.nextEvent(), EventRecord.F_TRANSLATION, SID, s1Hole, true, 0, EventRecord.CLASS_IN);
             long va = va4k(1, 3, 0, 0, 0);
             assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, va, R).faultReason());
             long[] e = b.nextEvent();
@@ -481,6 +492,13 @@ class Smmuv3ModelTest {
             e = b.nextEvent();
             assertEvent(e, EventRecord.F_WALK_EABT, SID, eabt, true, 1, EventRecord.CLASS_TT);
             assertEquals(0x2000_0000L, e[3] & BitField.mask(EventRecord.FETCH_ADDR));
+            // structure frames of a nested stream: the CD and the stage-1 tables are found through stage 2
+            java.util.Set<Long> frames = new java.util.HashSet<>();
+            b.unit.visitStructureFrames(frames::add);
+            for (long f : new long[] {0x7300_0000L, 0x7300_1000L, 0x7301_0000L, 0x7510_0000L, 0x7500_0000L,
+                    0x7500_1000L, 0x7500_2000L, 0x7500_3000L}) {
+                assertTrue(frames.contains(f), "frame " + Long.toHexString(f));
+            }
         }
     }
 

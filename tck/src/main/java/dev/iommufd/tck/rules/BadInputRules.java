@@ -73,7 +73,7 @@ final class BadInputRules {
                                     }
                                 } catch (ErrnoException e) {
                                     Expect.that(e.errno() == Errno.EINVAL || (i == 2 && MapRules.OUT_OF_RANGE.contains(e.errno())),
-                                            "bad map #%d failed with %s, expected EINVAL%s", i, e.errno(), i == 2 ? " or ERANGE" : "");
+                                            "bad map #%d failed with %s, expected EINVAL%s", i, e.errno(), i == 2 ? " (or ERANGE/EFAULT)" : "");
                                 }
                             }
                             Expect.equal(base, f.allocatedFrames(), "frames after rejected maps", "validate before allocating tables");

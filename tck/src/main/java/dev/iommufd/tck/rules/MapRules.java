@@ -21,9 +21,10 @@ final class MapRules {
 
     /**
      * What a map outside the aperture may fail with: EINVAL (this SPI's "precondition broken"), or the errno the
-     * kernel's page-table code returns for it: ERANGE (io-pgtable-arm.c arm_lpae_map_pages, iova beyond ias).
+     * kernel's drivers return for it: ERANGE (io-pgtable-arm.c arm_lpae_map_pages, iova beyond ias), EFAULT
+     * (intel/iommu.c intel_iommu_map, "iommu width (%d) is not sufficient for the mapped address").
      */
-    static final java.util.Set<Errno> OUT_OF_RANGE = java.util.EnumSet.of(Errno.EINVAL, Errno.ERANGE);
+    static final java.util.Set<Errno> OUT_OF_RANGE = java.util.EnumSet.of(Errno.EINVAL, Errno.ERANGE, Errno.EFAULT);
     static final long ONE_GIB = 1L << 30;
 
     static List<Rule> rules() {
@@ -126,9 +127,9 @@ final class MapRules {
                             expectNothing(d, iova, bad);
                         }),
                 Rule.required("MAP-8", MAP,
-                        "mapPages of a range that leaves the aperture fails with EINVAL (or ERANGE, as io-pgtable-arm) and maps nothing.",
+                        "mapPages of a range that leaves the aperture fails with EINVAL (or ERANGE/EFAULT, as io-pgtable-arm/intel) and maps nothing.",
                         "IommuDomain.mapPages javadoc (EINVAL); drivers/iommu/io-pgtable-arm.c arm_lpae_map_pages (iova beyond ias: "
-                                + "-ERANGE, accepted too)",
+                                + "-ERANGE) and drivers/iommu/intel/iommu.c intel_iommu_map (-EFAULT), accepted too",
                         MapRules::outsideAperture),
                 Rule.required("MAP-9", MAP,
                         "mapPages with prot lacking both READ and WRITE fails with EINVAL and maps nothing.",
