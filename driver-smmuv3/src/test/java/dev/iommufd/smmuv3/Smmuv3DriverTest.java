@@ -464,6 +464,25 @@ class Smmuv3DriverTest {
     }
 
     @Test
+    void smallSidSizeGivesALinearStreamTable() {
+        // IDR1 of the qemu preset with SIDSIZE 8: Linux uses a linear table when SIDSIZE <= STRTAB_SPLIT
+        long idr1 = 8 | 19 << SmmuRegisters.IDR1_EVENTQS_SHIFT | 19 << SmmuRegisters.IDR1_CMDQS_SHIFT;
+        try (DriverBench b = new DriverBench("qemu", Map.of("IDR1", idr1), DriverBench.device(BDF))) {
+            long regs = b.smmu().regs;
+            assertEquals(8, b.machine.mmio().read32(regs + SmmuRegisters.STRTAB_BASE_CFG), "LOG2SIZE 8, FMT linear");
+            assertFalse(b.smmu().streamTable.twoLevel);
+            PciFunction fn = b.function(BDF);
+            DeviceHandle dev = b.driver.probeDevice(fn);
+            assertEquals(b.smmu().streamTable.base + fn.rid() * 64L, b.smmu().streamTable.ensureSte(fn.rid()));
+            Smmuv3PagingDomain d = (Smmuv3PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+            d.attachDevice(dev);
+            long pa = b.machine.memory().frames().allocate(0);
+            d.mapPages(0x3000, pa, 4096, 1, RW);
+            assertEquals(DmaStatus.OK, fn.dmaWrite(0x3000, new byte[8]));
+        }
+    }
+
+    @Test
     void qemuPresetCannotNest() {
         try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
             DeviceHandle dev = b.driver.probeDevice(b.function(BDF));

@@ -1,0 +1,263 @@
+package dev.iommufd.benchmarks;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.iommufd.spi.IommuDomain;
+import java.lang.reflect.Method;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.openjdk.jmh.annotations.Benchmark;
+
+/**
+ * Every benchmark method runs once, directly (no JMH, no timing), on small spans, and returns what it must: proof
+ * that the suite still runs against the current drivers and core. CI runs this with the normal test command.
+ */
+class BenchmarksSmokeTest {
+    static final long MIB = 1L << 20;
+
+    @AfterAll
+    static void dropShared() {
+        SharedFixtures.clear();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void mapUnmapBenchmarksMapAndUnmapWhatTheySay(Format format) {
+        MapUnmapBenchmark b = new MapUnmapBenchmark();
+        for (long size : new long[] {4096, 2 * MIB, 1L << 30}) {
+            MapUnmapBenchmark.Warm w = new MapUnmapBenchmark.Warm();
+            w.format = format;
+            w.pageSize = size;
+            w.setUp();
+            try {
+                assertEquals(2 * 256 * size, b.mapOne(w), "mapOne maps 256 pages and unmaps them");
+                assertEquals(IommuDomain.NO_TRANSLATION, w.f.domain.iovaToPhys(w.first), "mapOne leaves the window empty");
+                assertEquals(2 * 256 * size, b.unmapOne(w));
+                assertEquals(w.f.blockPa, w.f.domain.iovaToPhys(MapUnmapBenchmark.WINDOW), "the sentinel stays");
+            } finally {
+                w.tearDown();
+            }
+        }
+        MapUnmapBenchmark.Unmapped u = new MapUnmapBenchmark.Unmapped();
+        u.format = format;
+        u.setUp();
+        u.unmapped();
+        assertEquals(256 * 4096L, b.map256(u));
+        u.unmapped();
+        assertEquals(IommuDomain.NO_TRANSLATION, u.f.domain.iovaToPhys(u.first + 255 * 4096L));
+        u.tearDown();
+        MapUnmapBenchmark.Mapped m = new MapUnmapBenchmark.Mapped();
+        m.format = format;
+        m.setUp();
+        m.mapped();
+        assertEquals(256 * 4096L, b.unmap256(m));
+        m.tearDown();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void bulkMapBuildsAndFreesTheTables(Format format) {
+        BulkMapBenchmark b = new BulkMapBenchmark();
+        BulkMapBenchmark.Empty e = new BulkMapBenchmark.Empty();
+        e.format = format;
+        e.pageSize = 4096;
+        e.span = 2L << 30;
+        e.setUp();
+        long before = e.f.allocatedFrames();
+        e.empty();
+        long after = b.mapAll(e);
+        // 2 GiB of 4K pages: 1024 leaf tables plus at least one level-2 table
+        assertTrue(after - before >= 1025, "table frames allocated: " + (after - before));
+        e.f.unmapSpan(BulkMapBenchmark.BASE, e.span, e.pageSize);
+        e.mapped = false;
+        e.tearDown();
+        BulkMapBenchmark.Full full = new BulkMapBenchmark.Full();
+        full.format = format;
+        full.pageSize = 1L << 30;
+        full.span = 4L << 30;
+        full.setUp();
+        long empty = full.f.allocatedFrames();
+        full.full();
+        assertTrue(b.unmapAll(full) <= empty + 2, "1G leaves need no more than the upper tables");
+        full.tearDown();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void translationsReachTheBlock(Format format) {
+        TranslateBenchmark b = new TranslateBenchmark();
+        b.format = format;
+        b.span = 64 * MIB;
+        b.setUp();
+        long lo = b.f.blockPa;
+        long hi = lo + DomainFixture.BLOCK;
+        for (long pa : new long[] {b.hit90(), b.missIndependent(), b.missDependent(), b.missSequential()}) {
+            assertTrue(pa >= lo && pa < hi, "translated into the block: " + Long.toHexString(pa));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void invalidationsRun(Format format) {
+        InvalidationBenchmark b = new InvalidationBenchmark();
+        InvalidationBenchmark.Filled s = new InvalidationBenchmark.Filled();
+        s.format = format;
+        s.iotlb = "half";
+        s.setUp();
+        try {
+            assertTrue(b.page(s));
+            assertTrue(b.range16(s));
+            s.refill();
+            assertEquals(s.rid, b.domainWide(s));
+        } finally {
+            s.tearDown();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void ioasScenariosRunThroughTheWholeStack(Format format) {
+        IoasBenchmark b = new IoasBenchmark();
+        IoasBenchmark.RangeUnmapped r = new IoasBenchmark.RangeUnmapped();
+        r.format = format;
+        r.span = 16 * MIB;
+        r.setUp();
+        r.unmapped();
+        assertEquals(IoasBenchmark.Range.IOVA, b.ioasMapAll(r));
+        r.tearDown();
+        IoasBenchmark.RangeMapped rm = new IoasBenchmark.RangeMapped();
+        rm.format = format;
+        rm.span = 16 * MIB;
+        rm.setUp();
+        rm.mappedState();
+        assertEquals(16 * MIB, b.ioasUnmapAll(rm));
+        rm.tearDown();
+
+        IoasBenchmark.Nic nic = new IoasBenchmark.Nic();
+        nic.format = format;
+        nic.setUp();
+        long pa = b.churn64k(nic);
+        assertTrue(pa != 0, "the churned buffer translated");
+        nic.tearDown();
+
+        IoasBenchmark.LiveAreas live = new IoasBenchmark.LiveAreas();
+        live.format = format;
+        live.areas = 100;
+        live.setUp();
+        assertEquals(101 * 4096L, b.allocIova(live), "the lowest hole is above the packed areas");
+        live.tearDown();
+
+        IoasBenchmark.Fragmented frag = new IoasBenchmark.Fragmented();
+        frag.format = format;
+        frag.holes = 64;
+        frag.setUp();
+        assertEquals(128 * 4096L, b.allocIovaFragmented(frag), "8 KiB fits only above every one-page hole");
+        frag.tearDown();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void dirtyHarvestFindsTheDirtiedPages(Format format) {
+        DirtyHarvestBenchmark b = new DirtyHarvestBenchmark();
+        b.format = format;
+        b.span = 64 * MIB;
+        b.setUp();
+        b.dirtyPages();
+        assertEquals(b.span / 64, b.harvestSparse());
+        assertEquals(b.span / 64 / 4096, Long.bitCount(b.recorder.bits[0]) * (long) b.recorder.bits.length,
+                "one bit in 64 set");
+        DirtyHarvestBenchmark.AllDirty all = new DirtyHarvestBenchmark.AllDirty();
+        all.dirtyAll(b);
+        assertEquals(b.span, b.harvestAllNoClear(all));
+        assertEquals(b.span, b.harvestAllNoClear(all), "NO_CLEAR leaves the bits set");
+        b.harvest(0);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void concurrencyBenchmarksRunPerThread(Format format) {
+        ConcurrencyBenchmark b = new ConcurrencyBenchmark();
+        ConcurrencyBenchmark.Shared s = new ConcurrencyBenchmark.Shared();
+        s.format = format;
+        s.setUp();
+        try {
+            ConcurrencyBenchmark.Worker w0 = new ConcurrencyBenchmark.Worker();
+            ConcurrencyBenchmark.Worker w1 = new ConcurrencyBenchmark.Worker();
+            w0.setUp(s);
+            w1.setUp(s);
+            assertFalse(w0.window == w1.window, "disjoint windows");
+            assertFalse(w0.rid == w1.rid, "two devices");
+            assertEquals(2 * 16 * 4096L, b.mapUnmap(s, w0));
+            assertEquals(2 * 16 * 4096L, b.mapUnmap(s, w1));
+            assertTrue(b.translate(s, w0) >= s.f.blockPa);
+            assertTrue(b.translate(s, w1) >= s.f.blockPa);
+        } finally {
+            s.tearDown();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void memoryFootprintIsMeasured(Format format) {
+        // 1 GiB in 4K pages: 512 leaf tables and one level-2 table per 262144 pages (the root pre-exists)
+        double table = MemoryFootprint.tableBytesPerPage(format, 1L << 30);
+        assertTrue(table >= 512 * 4096.0 / 262144 && table <= 8.1, "table bytes per page " + table);
+        double entry = MemoryFootprint.iotlbBytesPerEntry(format);
+        assertTrue(entry >= 8 && entry <= 256, "IOTLB bytes per entry " + entry);
+        double area = MemoryFootprint.heapBytesPerArea(format, 2000);
+        assertTrue(area > 0, "an area costs heap: " + area);
+    }
+
+    @Test
+    void everyTargetNamesARealBenchmarkOrDerivedRow() throws Exception {
+        Set<String> ids = new HashSet<>();
+        for (Target t : Targets.ALL) {
+            assertTrue(ids.add(t.id()), "duplicate id " + t.id());
+            for (Target d : BenchSuite.dependencies(t)) {
+                String b = d.benchmark();
+                if (b.startsWith("B11:") || b.startsWith("B13:") || b.equals("B7:ratio")) {
+                    continue;
+                }
+                int dot = b.indexOf('.');
+                Class<?> c = Class.forName("dev.iommufd.benchmarks." + b.substring(0, dot));
+                Method m = null;
+                for (Method k : c.getMethods()) {
+                    if (k.getName().equals(b.substring(dot + 1)) && k.isAnnotationPresent(Benchmark.class)) {
+                        m = k;
+                    }
+                }
+                assertNotNull(m, t.id() + " names " + b + ", which is not a @Benchmark");
+            }
+        }
+    }
+
+    @Test
+    void onlySelectsScenarioFamiliesNotPrefixes() {
+        Target b1 = BenchSuite.byId("B1-4K");
+        Target b4b = BenchSuite.byId("B4b-2M-map");
+        Target b10 = BenchSuite.byId("B10-1/64");
+        assertTrue(BenchSuite.selected(b1, Set.of("B1")));
+        assertFalse(BenchSuite.selected(b10, Set.of("B1")), "B1 does not select B10");
+        assertTrue(BenchSuite.selected(b4b, Set.of("B4")), "B4 selects B4b");
+        assertFalse(BenchSuite.selected(b4b, Set.of("B6")));
+        assertTrue(BenchSuite.selected(b10, Set.of()));
+    }
+
+    @Test
+    void jsonCarriesScoreUnitErrorTargetAndVerdict() {
+        Target t = BenchSuite.byId("B2");
+        String json = BenchSuite.json(java.util.List.of(new BenchSuite.Row(t, "vtd-ss", 612.5, 3.25),
+                new BenchSuite.Row(t, "smmuv3-lpae4k", Double.NaN, Double.NaN)), true, 1.0);
+        assertTrue(json.contains("{\"scenario\": \"B2\", \"format\": \"vtd-ss\", \"score\": 612.5, \"unit\": \"ns/call\","
+                + " \"error\": 3.25, \"target\": 600.0, \"comparison\": \"<=\", \"met\": false"), json);
+        assertTrue(json.contains("\"score\": null") && json.contains("\"met\": null"), json);
+        assertTrue(json.contains("\"nproc\""), json);
+    }
+}
