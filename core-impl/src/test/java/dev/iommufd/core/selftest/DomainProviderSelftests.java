@@ -540,7 +540,13 @@ public abstract class DomainProviderSelftests {
             SelftestSession s = f.s;
             err(Errno.EOPNOTSUPP, s.hwptAllocRc(f.idev[0], f.ioasId, ~IommuHwptAlloc.FLAG_NEST_PARENT));
             int hwpt0 = s.hwptAlloc(f.idev[0], f.ioasId, 0);
-            int hwpt1 = s.hwptAlloc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_NEST_PARENT);
+            int hwpt1;
+            if (provider().supports(SelftestDomainProvider.Feature.NEST_PARENT)) {
+                hwpt1 = s.hwptAlloc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_NEST_PARENT);
+            } else { // the driver refuses a nest parent; the rest of the test runs with a second plain HWPT
+                err(Errno.EOPNOTSUPP, s.hwptAllocRc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_NEST_PARENT), provider().name());
+                hwpt1 = s.hwptAlloc(f.idev[0], f.ioasId, 0);
+            }
             assertNotEquals(hwpt0, hwpt1);
             s.replace(f.stdev[0], hwpt0);
             err(Errno.EBUSY, s.destroyRc(hwpt0));

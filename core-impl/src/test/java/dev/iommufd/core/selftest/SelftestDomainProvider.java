@@ -26,6 +26,8 @@ public interface SelftestDomainProvider {
     enum Feature {
         /** IOMMU_HWPT_ALLOC_DIRTY_TRACKING, SET_DIRTY_TRACKING, GET_DIRTY_BITMAP driven by real DMA. */
         DIRTY_TRACKING,
+        /** IOMMU_HWPT_ALLOC_NEST_PARENT (VT-d: scalable mode with ECAP.NEST; SMMUv3: stage 2). */
+        NEST_PARENT,
         /** A device without dirty-tracking support (MOCK_FLAGS_DEVICE_NO_DIRTY). */
         DEVICE_WITHOUT_DIRTY,
         /** The mock-only IOMMU_TEST_CMD ops (MD_CHECK_MAP, MD_CHECK_IOTLB, DEV_CHECK_CACHE, DIRTY, TRIGGER_*). */
@@ -71,6 +73,27 @@ public interface SelftestDomainProvider {
      * each {start, last}.
      */
     java.util.List<long[]> reservedIovas();
+
+    /**
+     * The PCI function a real driver's provider plugs for mock device flags: MOCK_FLAGS_DEVICE_PASID becomes a
+     * 20-bit PASID capability (MOCK_PASID_WIDTH); NO_DIRTY and HUGE_IOVA describe the mock's page table and have no
+     * PCI equivalent.
+     *
+     * @throws ErrnoException EINVAL for unknown flags; EOPNOTSUPP for NO_DIRTY / HUGE_IOVA
+     */
+    static PciFunction plugForMockFlags(Machine machine, String unit, String provider, int mockFlags) {
+        if ((mockFlags & ~dev.iommufd.mock.MockSelftestUapi.MOCK_FLAGS_DEVICE_VALID) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "mock device flags %#x has unknown bits", mockFlags);
+        }
+        int unsupported = mockFlags & (dev.iommufd.mock.MockSelftestUapi.MOCK_FLAGS_DEVICE_NO_DIRTY
+                | dev.iommufd.mock.MockSelftestUapi.MOCK_FLAGS_DEVICE_HUGE_IOVA);
+        if (unsupported != 0) {
+            throw ErrnoException.of(Errno.EOPNOTSUPP, "%s: mock device flags %#x (NO_DIRTY / HUGE_IOVA) not implemented: "
+                    + "they describe the mock's page table, not a PCI function", provider, unsupported);
+        }
+        boolean pasid = (mockFlags & dev.iommufd.mock.MockSelftestUapi.MOCK_FLAGS_DEVICE_PASID) != 0;
+        return plugEndpoint(machine, unit, pasid ? dev.iommufd.mock.MockSelftestUapi.MOCK_PASID_WIDTH : 0);
+    }
 
     /**
      * Plugs an endpoint behind {@code unit} at the first free address of bus 1..255 (device 0..31, function 0).
