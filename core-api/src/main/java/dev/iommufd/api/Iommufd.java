@@ -245,6 +245,18 @@ public interface Iommufd extends AutoCloseable {
         throw ErrnoException.notSupported("HW queues");
     }
 
+    /**
+     * {@code mmap(NULL, length, prot, MAP_SHARED, iommufd, offset)} of a region a vIOMMU registered
+     * ({@code iommufd_viommu_alloc_mmap}, reported through the driver's output data).
+     *
+     * @return the user address of the mapping
+     * @throws ErrnoException EOPNOTSUPP: not implemented (the platform has no PFN-map VMAs for MMIO pages yet)
+     */
+    default long mmap(long length, int prot, long offset) {
+        throw ErrnoException.of(Errno.EOPNOTSUPP,
+                "not implemented: mmap of iommufd vIOMMU MMIO regions (needs PFN-map VMAs in the platform)");
+    }
+
     // ---------------------------------------------------------------- VFIO type1 container compatibility
 
     /**

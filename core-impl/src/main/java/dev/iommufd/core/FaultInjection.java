@@ -13,15 +13,18 @@ import dev.iommufd.api.ErrnoException;
  * allocation, pinning, domain allocation, map_pages, the anonymous file of an event queue. Each names itself
  * after the kernel function it stands for.
  *
- * <p>Per thread, like the kernel's per-task attribute. When no thread ever armed, a check is one volatile read.
+ * <p>Per thread, like the kernel's per-task attribute. While no thread is armed, a check is one volatile read and
+ * allocates nothing (hot paths call it).
  */
 public final class FaultInjection {
-    private static volatile boolean everArmed;
+    /** Threads currently armed (with a countdown not yet fired or disarmed). */
+    private static final java.util.concurrent.atomic.AtomicInteger ARMED = new java.util.concurrent.atomic.AtomicInteger();
     private static final ThreadLocal<State> STATE = ThreadLocal.withInitial(State::new);
 
     private static final class State {
         int remaining;
         String fired;
+        boolean counted;
     }
 
     private FaultInjection() {
@@ -32,10 +35,10 @@ public final class FaultInjection {
         if (nth < 0) {
             throw new IllegalArgumentException("nth " + nth);
         }
-        everArmed = true;
         State s = STATE.get();
         s.remaining = nth;
         s.fired = null;
+        setCounted(s, nth > 0);
     }
 
     /**
@@ -44,13 +47,11 @@ public final class FaultInjection {
      * @return the name of the point that failed since {@link #arm}, or null when the countdown never reached it
      */
     public static String disarm() {
-        if (!everArmed) {
-            return null;
-        }
         State s = STATE.get();
         String fired = s.fired;
         s.remaining = 0;
         s.fired = null;
+        setCounted(s, false);
         return fired;
     }
 
@@ -60,7 +61,7 @@ public final class FaultInjection {
      * @throws ErrnoException ENOMEM when this is the armed N-th point of the calling thread
      */
     public static void check(String point) {
-        if (!everArmed) {
+        if (ARMED.get() == 0) {
             return;
         }
         State s = STATE.get();
@@ -69,7 +70,15 @@ public final class FaultInjection {
         }
         if (--s.remaining == 0) {
             s.fired = point;
+            setCounted(s, false);
             throw ErrnoException.of(Errno.ENOMEM, "fault injection: %s failed", point);
+        }
+    }
+
+    private static void setCounted(State s, boolean armed) {
+        if (armed != s.counted) {
+            s.counted = armed;
+            ARMED.addAndGet(armed ? 1 : -1);
         }
     }
 }

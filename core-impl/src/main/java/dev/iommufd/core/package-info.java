@@ -23,6 +23,16 @@
  *               └─ HwptNested (NESTED domain over a NEST_PARENT HwptPaging)
  *  DeviceIoctls (GET_HW_INFO) / HwptIoctls (HWPT_ALLOC, SET_DIRTY_TRACKING, GET_DIRTY_BITMAP, INVALIDATE)
  *      IovaBitmap (the user's dirty bitmap, OR-only), UserMemoryDataArray (invalidation entries from user memory)
+ *
+ *  event queues, vIOMMU, VFIO compat (eventq.c, viommu.c, vfio_compat.c):
+ *  IopfRouter (per subsystem: IommuCore's FaultSink/ViommuEventSink; partial page requests, handler lookup)
+ *  EventQueue ─┬─ FaultQueue (FAULT: IopfGroups to deliver, cookies awaiting a response) ◄── HwPagetable.fault
+ *              └─ Veventq (vEVENTQ: events, floating LOST_EVENTS header, sequence) ◄── IommufdViommu.veventqs
+ *  EventFile (the anon file: fd in the context's EventFiles, holds the object and the context)
+ *  IommufdViommu (spi.Viommu over a NEST_PARENT HwptPaging) ── VDevice (virt_id; tombstoned at unbind)
+ *                                                         └── HwQueue (pins guest memory: IoArea.numLocks)
+ *  EventqIoctls / ViommuIoctls; VfioCompat (IOMMU_VFIO_IOAS + the VFIO type1 container ioctls)
+ *  FaultInjection (fail-nth style injection points, per thread)
  * </pre>
  *
  * <h2>Building on it (devices, HWPTs, faults, vIOMMU, VFIO compat)</h2>
@@ -61,5 +71,9 @@
  * {@code groups} map and IommuCore's monitor are leaf locks; drivers are called under Igroup.lock (attach) or
  * IoPageTable.lock (map, dirty), never under the ObjectTable monitor. Automatic HWPTs are put (and maybe destroyed)
  * only after every lock is dropped.
+ * Faults and events: Igroup.lock → IopfRouter partials monitor; Igroup.lock → EventQueue.lock (delivery, auto
+ * response collection); IommufdViommu.veventqLock (read: producers, write: add/remove) → EventQueue.lock;
+ * IommufdViommu's monitor guards its vDEVICE map (taken under Igroup.lock at VDEVICE_ALLOC). EventQueue.lock is a
+ * leaf and no driver is called under it; page responses go to the driver under Igroup.lock at most.
  */
 package dev.iommufd.core;

@@ -106,6 +106,13 @@ class BrokenDriversTest {
         assertTrue(r.outcome("NEST-1").message().contains("does not declare"), r.outcome("NEST-1").message());
     }
 
+    /** The IOTLB must be flushed after dirty bits are cleared (iopt_read_and_clear_dirty_data syncs the gather). */
+    @Test
+    void dirtyClearWithoutFlushIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.StaleDirtyProvider());
+        caught(r, "DIRTY-4", "was not reported dirty", "DirtyRecorder.gather()");
+    }
+
     /** io-pgtable's -EEXIST for a map over a live entry (MAP-5). */
     @Test
     void wrongErrnoIsNamed() {

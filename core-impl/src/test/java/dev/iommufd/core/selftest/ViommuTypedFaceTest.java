@@ -56,6 +56,8 @@ class ViommuTypedFaceTest {
         byte[] data = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putInt(0x1234).array();
         int viommu = fd.viommuAlloc(dev, parent, MockSelftestUapi.IOMMU_VIOMMU_TYPE_SELFTEST, data);
         assertEquals(0x1234, ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt(4), "out_data written back");
+        long mmapLength = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getLong(16);
+        assertEquals(Errno.EOPNOTSUPP, errno(() -> fd.mmap(mmapLength, 3, 0)), "vIOMMU mmap is not implemented");
         int vdev = fd.vdeviceAlloc(viommu, dev, 0x77);
         assertEquals(Errno.EEXIST, errno(() -> fd.vdeviceAlloc(viommu, dev, 0x78)), "one vDEVICE per device");
         assertEquals(Errno.EBUSY, errno(() -> fd.destroy(viommu)));

@@ -115,7 +115,45 @@ final class IdRegisters {
             }
             r[idx] = (int) v;
         }
-        return new IdRegisters(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+        IdRegisters id = new IdRegisters(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+        id.checkImplemented();
+        return id;
+    }
+
+    private static ErrnoException notImplemented(String what) {
+        return ErrnoException.of(Errno.EOPNOTSUPP, "smmuv3 model: not implemented: %s", what);
+    }
+
+    /**
+     * Refuses ID values that advertise what this model does not implement, so that no configuration claims a
+     * feature that would then silently misbehave; refuses reserved encodings with EINVAL.
+     */
+    private void checkImplemented() {
+        if (ttf() == 0) {
+            throw ErrnoException.of(Errno.EINVAL, "IDR0.TTF=0 is reserved");
+        }
+        if ((ttf() & 1) != 0) {
+            throw notImplemented("AArch32 (VMSAv8-32 LPAE) translation tables (IDR0.TTF=" + ttf() + ")");
+        }
+        if (ttEndian() != SmmuRegisters.IDR0_TTENDIAN_LE) {
+            throw notImplemented("big-endian translation tables (IDR0.TTENDIAN=" + ttEndian() + ")");
+        }
+        if (hyp()) {
+            throw notImplemented("the EL2 StreamWorld (IDR0.Hyp=1)");
+        }
+        if (stallModel() == 3) {
+            throw ErrnoException.of(Errno.EINVAL, "IDR0.STALL_MODEL=3 is reserved");
+        }
+        if ((idr5 & (SmmuRegisters.IDR5_DS | 1 << 8)) != 0) {
+            throw notImplemented("FEAT_LPA2 / 128-bit descriptors (IDR5.DS, IDR5.D128)");
+        }
+        if ((idr1 & (SmmuRegisters.IDR1_REL | SmmuRegisters.IDR1_QUEUES_PRESET | SmmuRegisters.IDR1_TABLES_PRESET
+                | 1 << 31)) != 0) {
+            throw notImplemented("preset/relative queue and table bases or ECMDQ (IDR1.REL/QUEUES_PRESET/TABLES_PRESET/ECMDQ)");
+        }
+        if ((idr5 & (SmmuRegisters.IDR5_GRAN4K | SmmuRegisters.IDR5_GRAN16K | SmmuRegisters.IDR5_GRAN64K)) == 0) {
+            throw ErrnoException.of(Errno.EINVAL, "IDR5 advertises no translation granule");
+        }
     }
 
     boolean s1p() {

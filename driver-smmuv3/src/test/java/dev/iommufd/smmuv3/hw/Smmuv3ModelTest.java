@@ -102,6 +102,22 @@ class Smmuv3ModelTest {
         assertEquals(Errno.EINVAL, e.errno());
         assertTrue(e.getMessage().contains("IDR9"));
         assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> new ModelBench("bogus", Map.of())).errno());
+        // advertising what the model does not implement fails loudly
+        long qemuIdr0;
+        try (ModelBench q = new ModelBench("qemu", Map.of())) {
+            qemuIdr0 = q.mmio.read32(q.regs + IDR0) & 0xffff_ffffL;
+        }
+        long aarch32 = qemuIdr0 | 1L << IDR0_TTF_SHIFT;
+        ErrnoException e32 = assertThrows(ErrnoException.class, () -> new ModelBench("qemu", Map.of("IDR0", aarch32)));
+        assertEquals(Errno.EOPNOTSUPP, e32.errno());
+        assertTrue(e32.getMessage().contains("not implemented: AArch32"));
+        long mixedEndian = qemuIdr0 & ~(3L << IDR0_TTENDIAN_SHIFT);
+        assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
+                () -> new ModelBench("qemu", Map.of("IDR0", mixedEndian))).errno());
+        assertEquals(Errno.EOPNOTSUPP, assertThrows(ErrnoException.class,
+                () -> new ModelBench("qemu", Map.of("IDR5", 0xF4L))).errno(), "IDR5.DS");
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class,
+                () -> new ModelBench("qemu", Map.of("IDR5", 0x4L))).errno(), "no granule");
     }
 
     @Test

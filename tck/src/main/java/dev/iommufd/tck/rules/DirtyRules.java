@@ -30,6 +30,7 @@ final class DirtyRules {
         @Override
         public void record(long iova, long length) {
             ranges.add(new long[] {iova, length});
+            gather.addRange(iova, length); // as the core's iommu_dirty_bitmap_record: the cleared range gets flushed
         }
 
         @Override
@@ -84,6 +85,20 @@ final class DirtyRules {
                             Expect.that(read(s.d, s.iova, s.pg, true).covers(s.iova), "not reported dirty with NO_CLEAR");
                             Expect.that(read(s.d, s.iova, s.pg, false).covers(s.iova),
                                     "a page reported with DIRTY_NO_CLEAR was cleared anyway: leave the D bits with NO_CLEAR");
+                        }),
+                Rule.requiredWith(Capability.DIRTY_TRACKING, "DIRTY-4", DIRTY,
+                        "After read-and-clear (and the IOTLB sync of its gather), a new DMA write to the same page is reported "
+                                + "dirty again: the hardware must not keep a cached entry that skips setting the dirty bit.",
+                        "drivers/iommu/iommufd/io_pagetable.c iopt_read_and_clear_dirty_data (iommu_iotlb_sync after clearing); "
+                                + "VT-d 3.6.2 / SMMUv3 3.13.3 (dirty state update on a cached translation)",
+                        f -> {
+                            Setup s = setup(f);
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(s.fn, TckFixture.UNTAGGED, s.iova, new byte[8]), "first DMA write", "");
+                            Expect.that(read(s.d, s.iova, s.pg, false).covers(s.iova), "the first write is not reported dirty");
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaWrite(s.fn, TckFixture.UNTAGGED, s.iova + 8, new byte[8]), "second DMA write", "");
+                            Expect.that(read(s.d, s.iova, s.pg, false).covers(s.iova), "a DMA write after read-and-clear was not "
+                                    + "reported dirty: the IOTLB still held an entry marked dirty; add every cleared range to "
+                                    + "DirtyRecorder.gather() (the core syncs it) or invalidate it yourself");
                         }),
                 Rule.requiredWith(Capability.DIRTY_TRACKING, "DIRTY-3", DIRTY,
                         "setDirtyTracking and readAndClearDirty on a domain allocated without DIRTY_TRACKING fail with EOPNOTSUPP.",
