@@ -128,8 +128,8 @@ final class SimulatedUserProcess implements UserProcess {
     @Override
     public long mmap(long addr, long length, int prot, MapKind kind) {
         Objects.requireNonNull(kind, "kind");
-        if (kind == MapKind.SHARED) {
-            throw ErrnoException.of(Errno.EINVAL, "pid %d: a MAP_SHARED mapping needs a file: use mmapFile", pid);
+        if (kind == MapKind.SHARED || kind == MapKind.PRIVATE_FILE) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: a %s mapping needs a file: use mmapFile", pid, kind);
         }
         checkMapArgs(addr, length, prot, kind.pageShift());
         mmapLock.writeLock().lock();
@@ -147,6 +147,21 @@ final class SimulatedUserProcess implements UserProcess {
 
     @Override
     public long mmapFile(long addr, long length, int prot, MemFd file, long offset) {
+        return mmapFile(addr, length, prot, file, offset, MapKind.SHARED);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A private mapping's copies live in a {@link UserPages} of the mapping's own, created with it; until a page is
+     * written or pinned, the mapping costs no frame of its own.
+     */
+    @Override
+    public long mmapFile(long addr, long length, int prot, MemFd file, long offset, MapKind kind) {
+        Objects.requireNonNull(kind, "kind");
+        if (kind != MapKind.SHARED && kind != MapKind.PRIVATE_FILE) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: %s is not a file mapping kind", pid, kind);
+        }
         Objects.requireNonNull(file, "file");
         if (!(file instanceof SimulatedMemFd)) {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: %s is not a memfd of this machine", pid, file);
@@ -162,8 +177,11 @@ final class SimulatedUserProcess implements UserProcess {
         try {
             checkAliveForMapping();
             long at = place(addr, length, shift);
+            UserPages copies = kind == MapKind.PRIVATE_FILE
+                    ? new UserPages(length >>> shift, shift - PhysicalMemory.FRAME_SHIFT, memory.frames(), pins)
+                    : null;
             memfd.retainForMapping();
-            insert(new Vma(at, at + length, prot, MapKind.SHARED, shift, null, memfd, offset >>> shift));
+            insert(new Vma(at, at + length, prot, kind, shift, copies, memfd, offset >>> shift));
             return at;
         } finally {
             mmapLock.writeLock().unlock();
@@ -262,7 +280,7 @@ final class SimulatedUserProcess implements UserProcess {
             while (remaining > 0) {
                 Vma v = vmas[find(cur)];
                 int n = (int) Math.min(remaining, v.pageSize() - (cur & (v.pageSize() - 1)));
-                memory.writeBytes(v.touch(cur), src, off, n);
+                memory.writeBytes(v.touchForWrite(cur, memory), src, off, n);
                 cur += n;
                 off += n;
                 remaining -= n;
@@ -297,12 +315,12 @@ final class SimulatedUserProcess implements UserProcess {
         try {
             checkAccessible(va, 8, true);
             if ((va & 7) == 0) {
-                memory.write64(vmas[find(va)].touch(va), value);
+                memory.write64(vmas[find(va)].touchForWrite(va, memory), value);
                 return;
             }
             for (int i = 0; i < 8; i++) {
                 long b = va + i;
-                memory.write8(vmas[find(b)].touch(b), (byte) (value >>> (8 * i)));
+                memory.write8(vmas[find(b)].touchForWrite(b, memory), (byte) (value >>> (8 * i)));
             }
         } finally {
             mmapLock.readLock().unlock();
@@ -354,7 +372,8 @@ final class SimulatedUserProcess implements UserProcess {
                 }
                 long pa;
                 try {
-                    pa = v.touch(addr);
+                    // FOLL_LONGTERM: in a COW (private file) mapping even a R/O pin unshares first.
+                    pa = v.touchForWrite(addr, memory);
                 } catch (ErrnoException e) {
                     if (i > 0) {
                         return i;
@@ -525,8 +544,13 @@ final class SimulatedUserProcess implements UserProcess {
                 pieces++;
             }
             if (v.anon != null) {
-                v.anon.drop(v.pageIndex(cutStart), v.pageIndex(cutEnd));
-            } else {
+                if (v.file != null) {
+                    v.anon.drop(v.copyIndex(cutStart), v.copyIndex(cutEnd));
+                } else {
+                    v.anon.drop(v.pageIndex(cutStart), v.pageIndex(cutEnd));
+                }
+            }
+            if (v.file != null) {
                 // One mapping became `pieces` mappings of the file.
                 if (pieces == 2) {
                     v.file.retainSplit();

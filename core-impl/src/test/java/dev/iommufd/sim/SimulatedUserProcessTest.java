@@ -262,6 +262,81 @@ class SimulatedUserProcessTest {
     }
 
     @Test
+    void privateFileMappingIsCopyOnWrite() { // mmap(MAP_PRIVATE) of a file: reads share, the first write copies
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            UserProcess p = m.spawn("app", 1000);
+            MemFd f = p.memfdCreate("f", 4 * PAGE, 0);
+            long shared = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0);
+            long priv = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0, MapKind.PRIVATE_FILE);
+            p.write64(shared + PAGE, 0x1111L);
+            p.write64(shared + 2 * PAGE, 0x2222L);
+            long fileFrames = fa.allocatedFrames();
+            assertEquals(0x1111L, p.read64(priv + PAGE), "an unwritten private page reads the file");
+            assertEquals(p.translate(shared + PAGE), p.translate(priv + PAGE), "same physical page before COW");
+            assertEquals(fileFrames, fa.allocatedFrames(), "reading costs no private frame");
+            p.write64(priv + PAGE + 8, 0x3333L); // COW break
+            assertEquals(fileFrames + 1, fa.allocatedFrames(), "the first write copies the page");
+            assertTrue(p.translate(priv + PAGE) != p.translate(shared + PAGE), "the private copy is another page");
+            assertEquals(0x1111L, p.read64(priv + PAGE), "the copy starts with the file's bytes");
+            assertEquals(0x3333L, p.read64(priv + PAGE + 8));
+            assertEquals(0L, p.read64(shared + PAGE + 8), "the file does not see a private write");
+            p.write64(shared + PAGE, 0x4444L);
+            assertEquals(0x1111L, p.read64(priv + PAGE), "a copied page no longer follows the file");
+            p.write64(shared + 2 * PAGE, 0x5555L);
+            assertEquals(0x5555L, p.read64(priv + 2 * PAGE), "an uncopied page still follows the file");
+            // munmap of part of the private mapping frees its copy only.
+            p.munmap(priv, 2 * PAGE);
+            assertEquals(fileFrames, fa.allocatedFrames());
+            assertEquals(0x5555L, p.read64(priv + 2 * PAGE), "the remainder keeps its offset in the file");
+            p.munmap(priv + 2 * PAGE, 2 * PAGE);
+            fails(Errno.EINVAL, () -> p.mmap(0, PAGE, Prot.READ_WRITE, MapKind.PRIVATE_FILE), "needs a file");
+            fails(Errno.EINVAL, () -> p.mmapFile(0, PAGE, Prot.READ_WRITE, f, 0, MapKind.ANONYMOUS), "not a file kind");
+            p.munmap(shared, 4 * PAGE);
+            f.close();
+            assertEquals(0, fa.allocatedFrames(), "nothing leaked");
+        }
+    }
+
+    @Test
+    void longTermPinOfAPrivateFileMappingUnsharesEvenForReading() { // gup_must_unshare: R/O FOLL_LONGTERM in a COW mapping
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            UserProcess p = m.spawn("app", 1000);
+            MemFd f = p.memfdCreate("f", 2 * PAGE, 0);
+            long shared = p.mmapFile(0, 2 * PAGE, Prot.READ_WRITE, f, 0);
+            p.write64(shared, 0xabcdL);
+            long filePage = p.translate(shared);
+            long rw = p.mmapFile(0, 2 * PAGE, Prot.READ_WRITE, f, 0, MapKind.PRIVATE_FILE);
+            long ro = p.mmapFile(0, 2 * PAGE, Prot.READ, f, 0, MapKind.PRIVATE_FILE);
+            long[] out = new long[2];
+            assertEquals(1, p.pinPages(rw, 1, false, out, 0));
+            assertTrue(out[0] != filePage, "the R/O long-term pin is on a private copy");
+            assertEquals(out[0], p.translate(rw), "which now backs the address");
+            assertEquals(0, p.pinCount(filePage));
+            assertEquals(1, p.pinCount(out[0]));
+            assertEquals(0xabcdL, m.memory().read64(out[0]), "a copy of the file's bytes");
+            p.write64(rw, 7);
+            assertEquals(out[0], p.translate(rw), "a later write does not move the pinned page");
+            assertEquals(7, m.memory().read64(out[0]));
+            // A PROT_READ private mapping is still a COW mapping (VM_MAYWRITE): a R/O pin unshares too;
+            // a FOLL_WRITE pin faults.
+            assertEquals(1, p.pinPages(ro, 1, false, out, 1));
+            assertTrue(out[1] != filePage);
+            assertEquals(0xabcdL, p.read64(ro));
+            fails(Errno.EFAULT, () -> p.pinPages(ro + PAGE, 1, true, new long[1], 0));
+            // munmap keeps pinned copies until unpinned, then everything goes.
+            p.munmap(rw, 2 * PAGE);
+            p.munmap(ro, 2 * PAGE);
+            assertEquals(1, p.pinCount(out[0]));
+            p.unpinPages(out, 0, 2, true);
+            p.munmap(shared, 2 * PAGE);
+            f.close();
+            assertEquals(0, fa.allocatedFrames(), "nothing leaked");
+        }
+    }
+
+    @Test
     void memfdValidation() {
         try (SimulatedMachine m = machine(64L << 20)) {
             UserProcess a = m.spawn("a", 1000);

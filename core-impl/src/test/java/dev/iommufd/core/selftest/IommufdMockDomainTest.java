@@ -1,11 +1,14 @@
 package dev.iommufd.core.selftest;
 
 import static dev.iommufd.core.selftest.SelftestSession.*;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.uapi.IommuHwptAlloc;
 import dev.iommufd.api.uapi.IommuIoasCopy;
+import dev.iommufd.api.uapi.IommuIoasMap;
 import dev.iommufd.api.uapi.IommuIoasMapFile;
 import dev.iommufd.api.uapi.UserStruct;
 import dev.iommufd.mock.MockSelftestUapi;
@@ -17,7 +20,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Ports of FIXTURE(iommufd_mock_domain) of tools/testing/selftests/iommu/iommufd.c for its six variants, through
- * the ioctl layer: basic, all_aligns, all_aligns_copy, user_copy, replace, alloc_hwpt.
+ * the ioctl layer: basic, ro_unshare, all_aligns, all_aligns_copy, user_copy, replace, alloc_hwpt.
  */
 class IommufdMockDomainTest {
 
@@ -114,6 +117,57 @@ class IommufdMockDomainTest {
             err(Errno.EFAULT, s.mapRc(f.ioasId, buf, f.mmapBufSize, 0, RW, out));
             s.proc.munmap(buf, f.mmapBufSize / 2);
             err(Errno.EFAULT, s.mapRc(f.ioasId, buf, f.mmapBufSize, 0, RW, out));
+        }
+    }
+
+    /**
+     * iommufd_mock_domain.ro_unshare: a MAP_PRIVATE, PROT_READ|PROT_WRITE mapping of a read-only file
+     * ({@code /proc/self/exe}; here a memfd holding a recognisable pattern, closed after mmap as the test closes its
+     * fd), mapped IOMMU_IOAS_MAP_READABLE only, so iommufd pins it without FOLL_WRITE. GUP's R/O FOLL_LONGTERM pin of a
+     * page-cache page in a COW mapping unshares (breaks COW) first, so the later memset(buf, 1) writes the very page
+     * the domain maps: check_mock_iova holds before and after the write.
+     */
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void roUnshare(Variant v) { // iommufd_mock_domain.ro_unshare
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            MemFd exe = s.proc.memfdCreate("exe", PS, 0);
+            long writer = s.proc.mmapFile(0, PS, Prot.READ_WRITE, exe, 0);
+            byte[] image = new byte[(int) PS];
+            for (int i = 0; i < image.length; i++) {
+                image[i] = (byte) (0x7f ^ i);
+            }
+            s.proc.write(writer, image, 0, image.length);
+            s.proc.munmap(writer, PS);
+            long buf = s.proc.mmapFile(0, PS, Prot.READ_WRITE, exe, 0, MapKind.PRIVATE_FILE);
+            exe.close();
+            long filePage = s.proc.translate(buf); // an untouched private page reads the file's page
+            byte[] seen = new byte[(int) PS];
+            s.proc.read(buf, seen, 0, seen.length);
+            assertArrayEquals(image, seen);
+
+            long[] out = new long[1];
+            ok(s.mapRc(f.ioasId, buf, PS, 0, IommuIoasMap.FLAG_READABLE, out));
+            long iova = out[0];
+            f.checkMockIova(buf, iova, PS);
+            long pinned = s.proc.translate(buf);
+            assertNotEquals(filePage, pinned, "a R/O long-term pin of a COW mapping must unshare the file page");
+            assertEquals(1, s.proc.pinCount(pinned));
+            assertEquals(0, s.proc.pinCount(filePage), "the file page itself is not pinned");
+
+            byte[] ones = new byte[(int) PS];
+            java.util.Arrays.fill(ones, (byte) 1);
+            s.proc.write(buf, ones, 0, ones.length); // memset(buf, 1, PAGE_SIZE)
+            f.checkMockIova(buf, iova, PS);
+            assertEquals(pinned, s.proc.translate(buf), "the write must not move the pinned page");
+            s.proc.read(buf, seen, 0, seen.length);
+            assertArrayEquals(ones, seen);
+            s.proc.munmap(buf, PS);
+            // The private copy lives on, pinned by the area, until iommufd unpins it.
+            assertEquals(1, s.proc.pinCount(pinned));
+            s.unmap(f.ioasId, iova, PS);
+            assertEquals(0, s.proc.pinCount(pinned));
         }
     }
 
