@@ -92,6 +92,9 @@ final class Vma {
             return anon.touch(pageIndex(va)) + inPage;
         }
         if (anon != null) {
+            // A private copy of a page beyond the end of file is unreachable as well (the kernel zaps even COW'd
+            // pages on truncate; here the copy is freed at munmap).
+            file.checkWithinFile(pageIndex(va) << pageShift);
             long copy = anon.peek(copyIndex(va));
             if (copy >= 0) {
                 return copy + inPage;
@@ -111,6 +114,7 @@ final class Vma {
         }
         long inPage = va & (pageSize() - 1);
         long index = copyIndex(va);
+        file.checkWithinFile(pageIndex(va) << pageShift);
         long copy = anon.peek(index);
         if (copy >= 0) {
             return copy + inPage;

@@ -337,6 +337,57 @@ class SimulatedUserProcessTest {
     }
 
     @Test
+    void ftruncateOfAMemfd() { // shmem ftruncate: cut pages leave the file, pinned ones live on; beyond EOF is SIGBUS
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            UserProcess p = m.spawn("app", 1000);
+            MemFd f = p.memfdCreate("f", 4 * PAGE, 0);
+            long va = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0);
+            long priv = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0, MapKind.PRIVATE_FILE);
+            for (int i = 0; i < 4; i++) {
+                p.write64(va + i * PAGE + PAGE - 8, 0x100L + i);
+            }
+            p.write64(va + PAGE + 8, 0xbeefL);
+            p.write64(priv + 3 * PAGE, 1); // a private copy of the last page
+            long[] pin = new long[1];
+            assertEquals(1, f.pinPages(3 * PAGE, 1, pin, 0));
+            assertEquals(5, fa.allocatedFrames());
+
+            f.truncate(PAGE + 16); // keeps page 0, the first 16 bytes of page 1
+            assertEquals(PAGE + 16, f.size());
+            assertEquals(0xbeefL, p.read64(va + PAGE + 8), "the part of the cut page within EOF stays");
+            assertEquals(0, p.read64(va + 2 * PAGE - 8), "the tail of the cut page is zeroed");
+            assertEquals(0x100L, p.read64(va + PAGE - 8));
+            fails(Errno.EFAULT, () -> p.read64(va + 2 * PAGE), "a page wholly beyond EOF is SIGBUS");
+            fails(Errno.EFAULT, () -> p.write64(va + 3 * PAGE, 1));
+            fails(Errno.EFAULT, () -> p.read64(priv + 3 * PAGE), "even where a private copy was made");
+            fails(Errno.EFAULT, () -> p.pinPages(va + 2 * PAGE, 1, false, new long[1], 0));
+            assertEquals(1, f.pinPages(PAGE, 4, new long[4], 0), "a file pin stops at the page holding EOF");
+            assertEquals(1, p.pinCount(pin[0]), "the pinned page lives on");
+            assertEquals(0x103L, m.memory().read64(pin[0] + PAGE - 8), "with its contents");
+            // page 2 freed; page 3 kept by its pin; page 1's pin above taken and released below.
+            p.unpinPages(new long[] {p.translate(va + PAGE)}, 0, 1, false);
+            p.unpinPages(pin, 0, 1, false);
+
+            f.truncate(4 * PAGE); // grow: holes read zero
+            assertEquals(0, p.read64(va + 3 * PAGE + PAGE - 8));
+            assertEquals(0, p.read64(va + PAGE + PAGE - 8), "the zeroed tail stays zero");
+
+            fails(Errno.EINVAL, () -> f.truncate(-1));
+            fails(Errno.EOPNOTSUPP, () -> f.truncate(8 * PAGE), "growing beyond the creation size");
+            MemFd huge = p.memfdCreate("h", M2, 21);
+            fails(Errno.EINVAL, () -> huge.truncate(PAGE), "hugetlb truncate is huge page aligned");
+            huge.truncate(0);
+            huge.close();
+            fails(Errno.EBADF, () -> huge.truncate(0));
+            p.munmap(va, 4 * PAGE);
+            p.munmap(priv, 4 * PAGE);
+            f.close();
+            assertEquals(0, fa.allocatedFrames(), "nothing leaked");
+        }
+    }
+
+    @Test
     void memfdValidation() {
         try (SimulatedMachine m = machine(64L << 20)) {
             UserProcess a = m.spawn("a", 1000);

@@ -4,8 +4,10 @@ import static dev.iommufd.core.selftest.SelftestSession.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
 import dev.iommufd.api.uapi.IommuHwptAlloc;
 import dev.iommufd.api.uapi.IommuIoasCopy;
 import dev.iommufd.api.uapi.IommuIoasMap;
@@ -105,8 +107,16 @@ class IommufdMockDomainTest {
                 ok(f.mapFileRc(f.ioasId, mfd, 0, PS, out));
                 f.checkMockIova(mfdBuffer, out[0], PS);
                 MemFd tmp = s.proc.memfdCreate("buffer", f.mmapBufSize, 0);
+                long buf = s.proc.mmapFile(0, f.mmapBufSize, Prot.READ_WRITE, tmp, 0);
                 err(Errno.EINVAL, f.mapFileRc(f.ioasId, tmp, 0, f.mmapBufSize + 1, out));
-                // (ftruncate(mfd_tmp, 0) then map → EINVAL: the platform's memfd has no truncate)
+                ok(f.mapFileRc(f.ioasId, tmp, 0, f.mmapBufSize, out)); // (not in the selftest: the full size maps)
+                s.unmap(f.ioasId, out[0], f.mmapBufSize);
+                tmp.truncate(0); // ftruncate(mfd_tmp, 0)
+                err(Errno.EINVAL, f.mapFileRc(f.ioasId, tmp, 0, f.mmapBufSize, out));
+                // (not in the selftest: the mapping now lies beyond EOF, a touch is SIGBUS)
+                assertThrows(ErrnoException.class, () -> s.proc.read64(buf));
+                s.proc.munmap(buf, f.mmapBufSize);
+                tmp.close();
                 return;
             }
             long iova = s.map(f.ioasId, s.buffer, PS);
@@ -168,6 +178,41 @@ class IommufdMockDomainTest {
             assertEquals(1, s.proc.pinCount(pinned));
             s.unmap(f.ioasId, iova, PS);
             assertEquals(0, s.proc.pinCount(pinned));
+        }
+    }
+
+    /**
+     * Not a selftest: what ftruncate does to a memfd range iommufd has pinned, as the kernel does it (shmem
+     * truncate removes the pages from the file, the pins keep them alive; the domain keeps translating to them until
+     * IOAS_UNMAP unpins, and a new MAP_FILE of the cut range fails with EINVAL).
+     */
+    @org.junit.jupiter.api.Test
+    void truncateOfAPinnedMemfdRangeKeepsThePinnedPagesUntilUnmap() {
+        try (Fixture f = new Fixture(Variant.ONE_DOMAIN_FILE)) {
+            SelftestSession s = f.s;
+            MemFd mfd = s.proc.memfdCreate("cut", 4 * PS, 0);
+            long buf = s.proc.mmapFile(0, 4 * PS, Prot.READ_WRITE, mfd, 0);
+            s.proc.write64(buf + 3 * PS, 0x5eedL);
+            s.proc.write64(buf + PS, 0x77L);
+            long[] out = new long[1];
+            ok(f.mapFileRc(f.ioasId, mfd, 0, 4 * PS, out));
+            long iova = out[0];
+            f.checkMockIova(buf, iova, 4 * PS);
+            long lastPage = s.proc.translate(buf + 3 * PS);
+            assertEquals(1, s.proc.pinCount(lastPage));
+            mfd.truncate(2 * PS);
+            assertEquals(2 * PS, mfd.size());
+            assertThrows(ErrnoException.class, () -> s.proc.read64(buf + 3 * PS), "beyond EOF: SIGBUS");
+            assertEquals(0x77L, s.proc.read64(buf + PS), "within EOF still mapped");
+            assertEquals(1, s.proc.pinCount(lastPage), "the pin keeps the truncated page");
+            assertEquals(0x5eedL, s.machine.memory().read64(lastPage), "with its contents");
+            err(Errno.EINVAL, f.mapFileRc(f.ioasId, mfd, 2 * PS, PS, out));
+            ok(f.mapFileRc(f.ioasId, mfd, 0, 2 * PS, out));
+            s.unmap(f.ioasId, out[0], 2 * PS);
+            s.unmap(f.ioasId, iova, 4 * PS);
+            assertEquals(0, s.proc.pinCount(lastPage));
+            s.proc.munmap(buf, 4 * PS);
+            mfd.close();
         }
     }
 
