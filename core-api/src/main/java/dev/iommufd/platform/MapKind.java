@@ -16,7 +16,12 @@ public enum MapKind {
      * pages until the first write to a page (or a long-term pin of it, see {@link UserProcess#pinPages}) replaces it,
      * in this mapping only, by a private anonymous copy. The page size is the file's.
      */
-    PRIVATE_FILE(PhysicalMemory.FRAME_SHIFT);
+    PRIVATE_FILE(PhysicalMemory.FRAME_SHIFT),
+    /**
+     * Physical pages mapped by a driver's mmap ({@code io_remap_pfn_range}: VM_IO | VM_PFNMAP), made with
+     * {@link UserProcess#mmapPhysical}: no struct page behind it, so it cannot be pinned.
+     */
+    PFN_MAP(PhysicalMemory.FRAME_SHIFT);
 
     private final int pageShift;
 

@@ -91,6 +91,25 @@ public interface UserProcess {
     }
 
     /**
+     * A driver's mmap of physical (MMIO-like) pages into this process: {@code [pa, pa + length)} mapped at
+     * {@code addr} (0: the process chooses) as a VM_IO | VM_PFNMAP mapping ({@code io_remap_pfn_range}). Reads and
+     * writes go to those physical addresses; nothing is allocated or freed by the mapping. Such a mapping cannot be
+     * pinned: {@link #pinPages} fails with EFAULT (GUP refuses VM_IO / VM_PFNMAP), so IOMMU_IOAS_MAP of it fails.
+     *
+     * <p>{@code onClose} plays the VMA's {@code vm_ops->close}: it runs once, when the last part of the mapping is
+     * unmapped (munmap or exit), after the process's mmap lock is released.
+     *
+     * <p>Added (additively) for mmap on the iommufd (Linux 6.17, vIOMMU MMIO regions).
+     *
+     * @throws dev.iommufd.api.ErrnoException EINVAL for bad length/alignment or a misaligned {@code pa}; as
+     *         {@link #mmap} for the address; EOPNOTSUPP when not implemented
+     */
+    default long mmapPhysical(long addr, long length, int prot, long pa, Runnable onClose) {
+        throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EOPNOTSUPP,
+                "pid %d: not implemented: PFN-map mappings of physical pages", pid());
+    }
+
+    /**
      * Removes mappings in {@code [addr, addr + length)} (partial mappings are split). Pinned pages stay
      * allocated until unpinned. EINVAL for a misaligned range.
      */

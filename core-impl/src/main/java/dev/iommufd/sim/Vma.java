@@ -15,6 +15,7 @@ import dev.iommufd.platform.Prot;
  *   ANONYMOUS/HUGE the pages                 null     anon[pgoff + i]
  *   SHARED         null                      memfd    file page pgoff + i
  *   PRIVATE_FILE   the private (COW) copies  memfd    anon[copyOff + i] if present, else file page pgoff + i
+ *   PFN_MAP        null                      null     physical page pfn.pa + (pgoff + i) * 4 KiB
  * </pre>
  */
 final class Vma {
@@ -31,6 +32,8 @@ final class Vma {
     final long pgoff;
     /** For {@link MapKind#PRIVATE_FILE}: index in {@code anon} of the first page's private copy; else 0. */
     final long copyOff;
+    /** For {@link MapKind#PFN_MAP}: the mapped physical region; else null. */
+    final PfnRegion pfn;
 
     Vma(long start, long end, int prot, MapKind kind, int pageShift, UserPages anon, SimulatedMemFd file, long pgoff) {
         this(start, end, prot, kind, pageShift, anon, file, pgoff, 0);
@@ -38,6 +41,16 @@ final class Vma {
 
     Vma(long start, long end, int prot, MapKind kind, int pageShift, UserPages anon, SimulatedMemFd file, long pgoff,
             long copyOff) {
+        this(start, end, prot, kind, pageShift, anon, file, pgoff, copyOff, null);
+    }
+
+    /** A PFN_MAP mapping of {@code region}. */
+    Vma(long start, long end, int prot, PfnRegion region, long pgoff) {
+        this(start, end, prot, MapKind.PFN_MAP, PhysicalMemory.FRAME_SHIFT, null, null, pgoff, 0, region);
+    }
+
+    private Vma(long start, long end, int prot, MapKind kind, int pageShift, UserPages anon, SimulatedMemFd file, long pgoff,
+            long copyOff, PfnRegion pfn) {
         this.start = start;
         this.end = end;
         this.prot = prot;
@@ -47,6 +60,7 @@ final class Vma {
         this.file = file;
         this.pgoff = pgoff;
         this.copyOff = copyOff;
+        this.pfn = pfn;
     }
 
     /** A MAP_PRIVATE mapping of a file (copy-on-write). */
@@ -79,6 +93,9 @@ final class Vma {
     /** The part {@code [from, to)} of this mapping, same backing. */
     Vma slice(long from, long to) {
         long skip = (from - start) >>> pageShift;
+        if (pfn != null) {
+            return new Vma(from, to, prot, pfn, pgoff + skip);
+        }
         return new Vma(from, to, prot, kind, pageShift, anon, file, pgoff + skip, file != null && anon != null ? copyOff + skip : 0);
     }
 
@@ -88,6 +105,9 @@ final class Vma {
      */
     long touch(long va) {
         long inPage = va & (pageSize() - 1);
+        if (pfn != null) {
+            return pfn.pa + (pageIndex(va) << pageShift) + inPage;
+        }
         if (file == null) {
             return anon.touch(pageIndex(va)) + inPage;
         }
@@ -126,6 +146,6 @@ final class Vma {
     @Override
     public String toString() {
         return String.format("%x-%x %s%s%s %s", start, end, readable() ? "r" : "-", writable() ? "w" : "-",
-                (prot & Prot.EXEC) != 0 ? "x" : "-", file != null ? (anon != null ? "private " : "") + file : kind.toString());
+                (prot & Prot.EXEC) != 0 ? "x" : "-", file != null ? (anon != null ? "private " : "") + file : pfn != null ? pfn.toString() : kind.toString());
     }
 }

@@ -388,6 +388,40 @@ class SimulatedUserProcessTest {
     }
 
     @Test
+    void pfnMapOfPhysicalPages() { // io_remap_pfn_range: VM_IO | VM_PFNMAP; vm_ops->close once the last piece goes
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            long pa = fa.allocate(1);
+            m.memory().write64(pa + PAGE, 0x77L);
+            UserProcess p = m.spawn("app", 1000);
+            int[] closes = {0};
+            long va = p.mmapPhysical(0, 2 * PAGE, Prot.READ_WRITE, pa, () -> closes[0]++);
+            assertEquals(pa + PAGE + 8, p.translate(va + PAGE + 8));
+            assertEquals(0x77L, p.read64(va + PAGE));
+            p.write64(va, 0x55L);
+            assertEquals(0x55L, m.memory().read64(pa), "writes reach the physical page");
+            fails(Errno.EFAULT, () -> p.pinPages(va, 1, false, new long[1], 0), "GUP refuses VM_PFNMAP");
+            long[] two = new long[2];
+            long anon = p.mmap(va - PAGE, PAGE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            assertEquals(1, p.pinPages(anon, 2, false, two, 0), "a pin running into a PFN map stops before it");
+            p.unpinPages(two, 0, 1, false);
+            fails(Errno.EINVAL, () -> p.mmapPhysical(0, PAGE, Prot.READ, pa + 1, () -> { }));
+            fails(Errno.EINVAL, () -> p.mmap(0, PAGE, Prot.READ, MapKind.PFN_MAP));
+            p.munmap(va, PAGE);
+            assertEquals(0, closes[0], "a piece is still mapped");
+            assertEquals(0x77L, p.read64(va + PAGE), "the remainder keeps its physical offset");
+            p.munmap(va + PAGE, PAGE);
+            assertEquals(1, closes[0]);
+            long again = p.mmapPhysical(0, PAGE, Prot.READ, pa, () -> closes[0]++);
+            assertEquals(0x55L, p.read64(again));
+            p.exit();
+            assertEquals(2, closes[0], "exit closes it too");
+            assertEquals(2, fa.allocatedFrames(), "the mapping neither allocated nor freed frames");
+            fa.free(pa, 1);
+        }
+    }
+
+    @Test
     void memfdValidation() {
         try (SimulatedMachine m = machine(64L << 20)) {
             UserProcess a = m.spawn("a", 1000);
