@@ -29,7 +29,11 @@ import java.util.List;
  * <h2>Storage</h2>
  * Per-page data lives in chunks of {@value #CHUNK_PAGES} pages ({@code long[]} physical addresses, {@code int[]}
  * coverage), allocated when a page of the chunk is first pinned: a large map that is never pinned costs only
- * the chunk directory.
+ * the chunk directory. The last chunk is sized exactly to the pages it holds ({@link #chunkLength}), so an
+ * object of fewer than {@value #CHUNK_PAGES} pages costs {@code 12 * npages} bytes of per-page storage, not a
+ * full chunk (a one-page area costs two one-element arrays, B11). A page's slot is still
+ * {@code index & (CHUNK_PAGES - 1)} in chunk {@code index >>> CHUNK_SHIFT}, so the hot path is unchanged and a
+ * large map allocates only when a chunk is first pinned.
  *
  * <p>Lock: {@link #lock} ({@code pages->mutex}); taken after the io_pagetable lock.
  */
@@ -448,11 +452,16 @@ public final class IoPages {
         }
     }
 
+    /** Slots of chunk {@code ci}: {@value #CHUNK_PAGES}, or what is left of the pages for the last chunk. */
+    int chunkLength(int ci) {
+        return (int) Math.min(CHUNK_PAGES, npages - ((long) ci << CHUNK_SHIFT));
+    }
+
     private long[] pfnChunk(long index) {
         int ci = (int) (index >>> CHUNK_SHIFT);
         long[] c = pfns[ci];
         if (c == null) {
-            c = new long[CHUNK_PAGES];
+            c = new long[chunkLength(ci)];
             pfns[ci] = c;
         }
         return c;
@@ -462,7 +471,7 @@ public final class IoPages {
         int ci = (int) (index >>> CHUNK_SHIFT);
         int[] c = cover[ci];
         if (c == null) {
-            c = new int[CHUNK_PAGES];
+            c = new int[chunkLength(ci)];
             cover[ci] = c;
         }
         return c;
