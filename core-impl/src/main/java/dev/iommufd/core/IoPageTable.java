@@ -446,53 +446,53 @@ public final class IoPageTable {
     /** Result flag of {@link #allocInSpan} (guarded by lock). */
     private boolean found;
 
-    /** Walks the holes of (reserved ∪ areas) in {@code [spanStart, spanLast]}, lowest first. */
+    /**
+     * The lowest fit in the holes of (reserved ∪ areas) within {@code [spanStart, spanLast]}, the holes tried
+     * lowest first exactly as {@code iopt_alloc_iova}'s interval-tree walk does. Sublinear: a hole of the union
+     * lies inside one hole of the areas and one hole of the reservations, each at least {@code length} long,
+     * so the walk leapfrogs between {@link IovaIntervals#firstHole} of the two sets (each a max-gap summary
+     * query), skipping every hole shorter than {@code length} without visiting it. Allocates nothing.
+     */
     private long allocInSpan(long spanStart, long spanLast, long length, long align, long pageOffset) {
         found = false;
         // __alloc_iova_check_used: the span itself must be able to hold the length.
         if (checkRange(spanStart, spanLast, length, align, pageOffset) == NO_FIT) {
             return NOT_FOUND_MARK;
         }
-        long cur = spanStart;
-        int ri = reservedUnion.lowerBound(cur);
-        int ai = areas.lowerBound(cur);
+        long x = spanStart;
         for (;;) {
-            while (ri < reservedUnion.size() && Long.compareUnsigned(reservedUnion.last(ri), cur) < 0) {
-                ri++;
-            }
-            while (ai < areas.size() && Long.compareUnsigned(areas.last(ai), cur) < 0) {
-                ai++;
-            }
-            boolean haveR = ri < reservedUnion.size();
-            boolean haveA = ai < areas.size();
-            long bStart;
-            long bLast;
-            if (haveR && (!haveA || Long.compareUnsigned(reservedUnion.start(ri), areas.start(ai)) <= 0)) {
-                bStart = reservedUnion.start(ri);
-                bLast = reservedUnion.last(ri);
-            } else if (haveA) {
-                bStart = areas.start(ai);
-                bLast = areas.last(ai);
-            } else {
-                bStart = 0;
-                bLast = 0;
-            }
-            if ((!haveR && !haveA) || Long.compareUnsigned(bStart, spanLast) > 0) {
-                long r = checkRange(cur, spanLast, length, align, pageOffset);
-                found = fitFlag;
-                return r;
-            }
-            if (Long.compareUnsigned(bStart, cur) > 0) {
-                long r = checkRange(cur, bStart - 1, length, align, pageOffset);
-                if (fitFlag) {
-                    found = true;
-                    return r;
-                }
-            }
-            if (Long.compareUnsigned(bLast, spanLast) >= 0) {
+            if (!areas.firstHole(x, length)) {
                 return NOT_FOUND_MARK;
             }
-            cur = bLast + 1;
+            long aStart = areas.holeStart();
+            long aLast = areas.holeLast();
+            if (Long.compareUnsigned(aStart, spanLast) > 0 || !reservedUnion.firstHole(aStart, length)) {
+                return NOT_FOUND_MARK;
+            }
+            long rStart = reservedUnion.holeStart();
+            long rLast = reservedUnion.holeLast();
+            if (Long.compareUnsigned(rStart, spanLast) > 0) {
+                return NOT_FOUND_MARK;
+            }
+            if (Long.compareUnsigned(rStart, aLast) > 0) {
+                x = rStart; // no long-enough reserved hole meets this area hole
+                continue;
+            }
+            // The union hole [rStart, uLast]: rStart >= aStart is where both sets are free.
+            long uLast = Long.compareUnsigned(aLast, rLast) <= 0 ? aLast : rLast;
+            long blockerLast = uLast;
+            if (Long.compareUnsigned(uLast, spanLast) > 0) {
+                uLast = spanLast;
+            }
+            long r = checkRange(rStart, uLast, length, align, pageOffset);
+            if (fitFlag) {
+                found = true;
+                return r;
+            }
+            if (uLast == spanLast || blockerLast == ULONG_MAX) {
+                return NOT_FOUND_MARK;
+            }
+            x = blockerLast + 1;
         }
     }
 
