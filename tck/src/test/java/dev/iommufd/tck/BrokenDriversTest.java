@@ -137,6 +137,17 @@ class BrokenDriversTest {
                 + r.outcome("DIRTY-1").message());
     }
 
+    /**
+     * CAP-12, attach-time: a DIRTY_TRACKING domain must not attach to a device that is not dirty capable (intel
+     * paging_domain_compatible, selftest mock_domain_nop_attach: -EINVAL).
+     */
+    @Test
+    void missingAttachTimeCheckIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.MissingAttachCheckProvider());
+        caught(r, "CAP-12", "attachDevice(0000:00:03.0) of a DIRTY_TRACKING domain allocated for 0000:00:05.0 must fail with EINVAL "
+                + "but succeeded", "paging_domain_compatible");
+    }
+
     /** CAP-11: the reference machine must exercise every declared capability; consistent refusal everywhere is caught. */
     @Test
     void declaredCapabilityMissingOnTheReferenceMachineIsCaught() {
