@@ -252,10 +252,7 @@ final class PagingDomain extends VtdDomain {
                 throw e;
             }
             addTag(new CacheTag(d, did, 0));
-            if (old != null) {
-                old.detach(d, 0);
-            }
-            d.domain = this;
+            becomeRidDomain(d, old);
         }
     }
 
@@ -280,10 +277,7 @@ final class PagingDomain extends VtdDomain {
                 throw e;
             }
             addTag(new CacheTag(d, did, pasid));
-            if (old != null) {
-                old.detach(d, pasid);
-            }
-            d.pasidDomains.put(pasid, this);
+            becomePasidDomain(d, pasid, old);
         }
     }
 

@@ -96,6 +96,30 @@ abstract class VtdDomain implements IommuDomain {
         }
     }
 
+    /**
+     * The last step of attaching the device's requests without PASID (RID, PASID 0 of a scalable-mode table) after
+     * its entry points here: {@code old} (the previous RID domain, or null) drops its tag and DID reference, and
+     * this becomes {@link VtdDevice#domain}. Caller holds {@link VtdDriver#configLock}.
+     */
+    final void becomeRidDomain(VtdDevice device, VtdDomain old) {
+        if (old != null) {
+            old.detach(device, 0);
+        }
+        device.domain = this;
+    }
+
+    /**
+     * The last step of attaching {@code pasid} of the device after its PASID entry points here: {@code old} (the
+     * PASID's previous domain, or null) drops its tag and DID reference, and this is recorded in
+     * {@link VtdDevice#pasidDomains}. Caller holds {@link VtdDriver#configLock}.
+     */
+    final void becomePasidDomain(VtdDevice device, int pasid, VtdDomain old) {
+        if (old != null) {
+            old.detach(device, pasid);
+        }
+        device.pasidDomains.put(pasid, this);
+    }
+
     boolean attached() {
         return tags.length != 0;
     }
