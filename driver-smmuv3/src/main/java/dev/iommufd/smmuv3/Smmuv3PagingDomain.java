@@ -2,6 +2,7 @@ package dev.iommufd.smmuv3;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import dev.iommufd.spi.CopyOnWriteArrays;
 import dev.iommufd.smmuv3.layout.Command;
 import dev.iommufd.smmuv3.layout.TranslationGranule;
 import dev.iommufd.spi.DeviceHandle;
@@ -131,27 +132,13 @@ final class Smmuv3PagingDomain implements IommuDomain {
     }
 
     synchronized void addMaster(SmmuMaster m) {
-        for (SmmuMaster x : masters) {
-            if (x == m) {
-                return;
-            }
+        if (CopyOnWriteArrays.indexOf(masters, m) < 0) {
+            masters = CopyOnWriteArrays.appended(masters, m);
         }
-        SmmuMaster[] n = java.util.Arrays.copyOf(masters, masters.length + 1);
-        n[masters.length] = m;
-        masters = n;
     }
 
     synchronized void removeMaster(SmmuMaster m) {
-        SmmuMaster[] cur = masters;
-        for (int i = 0; i < cur.length; i++) {
-            if (cur[i] == m) {
-                SmmuMaster[] n = new SmmuMaster[cur.length - 1];
-                System.arraycopy(cur, 0, n, 0, i);
-                System.arraycopy(cur, i + 1, n, i, cur.length - i - 1);
-                masters = n;
-                return;
-            }
-        }
+        masters = CopyOnWriteArrays.removed(masters, m);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.iommufd.vtd;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import dev.iommufd.spi.CopyOnWriteArrays;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.IommuDomain;
 import dev.iommufd.spi.IommuDriver;
@@ -76,9 +77,7 @@ abstract class VtdDomain implements IommuDomain {
     }
 
     synchronized void addTag(CacheTag tag) {
-        CacheTag[] t = Arrays.copyOf(tags, tags.length + 1);
-        t[t.length - 1] = tag;
-        tags = t;
+        tags = CopyOnWriteArrays.appended(tags, tag);
     }
 
     /** Removes the tag of (device, pasid) and releases its DID reference; called when the attachment moves away. */
@@ -86,10 +85,7 @@ abstract class VtdDomain implements IommuDomain {
         CacheTag[] t = tags;
         for (int i = 0; i < t.length; i++) {
             if (t[i].device == device && t[i].pasid == pasid) {
-                CacheTag[] n = new CacheTag[t.length - 1];
-                System.arraycopy(t, 0, n, 0, i);
-                System.arraycopy(t, i + 1, n, i, t.length - i - 1);
-                tags = n;
+                tags = CopyOnWriteArrays.removedAt(t, i);
                 releaseDid(device.unit);
                 return;
             }
