@@ -132,6 +132,57 @@ public final class IoPageTable {
         }
     }
 
+    /**
+     * The IOVA-to-physical runs of this table's areas as iommufd's state has them (the PFNs pinned for each area,
+     * not a walk of any IO page table): one {@link PinnedRun} per maximal run in which the IOVA and the physical
+     * address advance together with the same {@link dev.iommufd.spi.IoProt} bits, ascending by IOVA. Pages that
+     * are not pinned (an area no domain or access covers) are left out. Read-only; for snapshots.
+     */
+    public List<PinnedRun> pinnedRuns() {
+        lock.lock();
+        try {
+            List<PinnedRun> out = new ArrayList<>();
+            long runIova = 0;
+            long runPa = -1;
+            long runLen = 0;
+            int runProt = 0;
+            for (int i = 0; i < areas.size(); i++) {
+                IoArea a = areas.payload(i);
+                long iova = a.iova;
+                long remaining = a.length();
+                while (remaining != 0) {
+                    long byteInPages = a.startByte(iova);
+                    long index = byteInPages >>> IoPages.PAGE_SHIFT;
+                    long inPage = byteInPages & (PAGE_SIZE - 1);
+                    long chunk = Long.compareUnsigned(PAGE_SIZE - inPage, remaining) < 0 ? PAGE_SIZE - inPage : remaining;
+                    long frame = a.pages.physicalAddress(index);
+                    if (frame >= 0) {
+                        long pa = frame + inPage;
+                        if (runPa >= 0 && runIova + runLen == iova && runPa + runLen == pa && runProt == a.prot) {
+                            runLen += chunk;
+                        } else {
+                            if (runPa >= 0) {
+                                out.add(new PinnedRun(runIova, runPa, runLen, runProt));
+                            }
+                            runIova = iova;
+                            runPa = pa;
+                            runLen = chunk;
+                            runProt = a.prot;
+                        }
+                    }
+                    iova += chunk;
+                    remaining -= chunk;
+                }
+            }
+            if (runPa >= 0) {
+                out.add(new PinnedRun(runIova, runPa, runLen, runProt));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Every distinct {@link IoPages} referenced by an area (for accounting checks). */
     List<IoPages> pagesInUse() {
         lock.lock();

@@ -250,6 +250,17 @@ public final class IommufdDevice extends IommufdObject {
         }
     }
 
+    /** The PASIDs ({@link #NO_PASID} included) at which this device has an HWPT attached, ascending (a snapshot). */
+    public int[] attachedPasids() {
+        igroup.lock.lock();
+        try {
+            return igroup.attachments.entrySet().stream().filter(e -> e.getValue().devices.contains(this))
+                    .mapToInt(java.util.Map.Entry::getKey).sorted().toArray();
+        } finally {
+            igroup.lock.unlock();
+        }
+    }
+
     /** The HWPT attached at {@code pasid}, or null (a snapshot). */
     public HwPagetable attachedHwpt(int pasid) {
         igroup.lock.lock();

@@ -96,6 +96,21 @@ public final class ObjectTable {
         return type.cast(obj);
     }
 
+    /**
+     * The LIVE objects of {@code kind}, in ID order, without taking references (a read-only view for snapshots
+     * and diagnostics; an object may be destroyed right after). Added for the machine snapshot.
+     */
+    public synchronized <T extends IommufdObject> java.util.List<T> liveObjects(ObjectKind kind, Class<T> type) {
+        java.util.List<T> out = new java.util.ArrayList<>();
+        for (int i = 1; i < slots.length; i++) {
+            IommufdObject obj = slots[i];
+            if (states[i] == LIVE && obj != null && (kind == ObjectKind.ANY || obj.kind() == kind) && type.isInstance(obj)) {
+                out.add(type.cast(obj));
+            }
+        }
+        return out;
+    }
+
     /** Whether {@code id} names a LIVE object of {@code kind} (no reference taken). */
     public synchronized boolean isLive(int id, ObjectKind kind) {
         return id > 0 && id < slots.length && states[id] == LIVE

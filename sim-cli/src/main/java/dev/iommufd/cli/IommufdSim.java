@@ -26,16 +26,12 @@ public final class IommufdSim {
         this.terminal = terminal;
         this.debug = debug;
         add(new DriversCommand());
-        add(new UnavailableCommand("demo", "[--machine q35|virt|pseries]",
-                "Run an end-to-end DMA through iommufd and a driver on a simulated machine", STATUS + ": demo"));
+        add(new DemoCommand());
         add(new UnavailableCommand("tck", "[--driver ID]... [--driver-path DIR]...",
                 "Run the driver TCK against one or every driver and print the report", STATUS + ": TCK"));
-        add(new UnavailableCommand("run", "SCENARIO",
-                "Run a scenario file (machine, processes, iommufd calls, DMA) and print each step", STATUS + ": scenarios"));
-        add(new UnavailableCommand("snapshot", "SCENARIO --output FILE",
-                "Export the machine state after a scenario as an iommufd-sim.snapshot/1 JSON file", STATUS + ": snapshot"));
-        add(new UnavailableCommand("decode", "SNAPSHOT [--unit NAME] [--iova ADDR]",
-                "Decode the IOMMU tables of a snapshot with the hardware walker", STATUS + ": decode"));
+        add(new RunCommand());
+        add(new SnapshotCommand());
+        add(new DecodeCommand());
         add(new UnavailableCommand("bench", "[JMH options]",
                 "Run the JMH benchmarks of the table walkers, IOTLB and iommufd paths", STATUS + ": benchmarks"));
     }

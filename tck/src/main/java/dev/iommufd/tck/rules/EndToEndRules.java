@@ -87,7 +87,8 @@ final class EndToEndRules {
      */
     static boolean coreLacks(String message) {
         return message != null && (message.equals("device binding is not supported")
-                || message.equals("device attach is not supported") || message.contains("not implemented"));
+                || message.equals("device attach is not supported") || message.equals("device replace is not supported")
+                || message.contains("not implemented"));
     }
 
     /** The first 2 MiB-aligned IOVA at or above 16 MiB with room for {@code len} bytes in the IOAS's usable ranges. */
@@ -224,6 +225,33 @@ final class EndToEndRules {
                                 Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova + off, new byte[8]),
                                         "device read after unmapping the hugetlb map", "unmap and invalidate every leaf size");
                             }
+                            w.close();
+                        }),
+                Rule.required("E2E-7", END_TO_END,
+                        "Replacing a device's IOAS (VFIO_DEVICE_ATTACH_IOMMUFD_PT on an attached device) switches its DMA to the "
+                                + "new IOAS's memory at once; the old IOAS's memory is no longer reachable at the same IOVA.",
+                        "drivers/iommu/iommufd/device.c iommufd_device_replace / iommufd_device_do_replace; include/linux/iommu.h "
+                                + "attach_dev (replace without a blocked window)",
+                        f -> {
+                            World w = world(f, 0, RW, 0, 39, false);
+                            long va2 = w.process.mmap(0, LEN, Prot.READ_WRITE, MapKind.ANONYMOUS);
+                            byte[] other = TckFixture.pattern(40, (int) LEN);
+                            w.process.write(va2, other, 0, other.length);
+                            int ioas2 = w.fd.ioasAlloc();
+                            w.fd.ioasMap(ioas2, RW | IommuIoasMap.FLAG_FIXED_IOVA, va2, LEN, w.iova);
+                            byte[] got = new byte[64];
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova, got), "read before replace", "");
+                            Expect.bytes(Arrays.copyOf(TckFixture.pattern(39, (int) LEN), 64), got, "read before replace", "");
+                            core("replace of " + w.fn.address() + " to a second IOAS", () -> w.fd.deviceReplace(w.dev, 0, ioas2));
+                            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(w.fn, TckFixture.UNTAGGED, w.iova, got), "read after replace",
+                                    "the new domain must be in the device's context");
+                            Expect.bytes(Arrays.copyOf(other, 64), got, "device read after replacing the IOAS",
+                                    "the device still reads the OLD IOAS's memory: attach_dev must switch the context and "
+                                            + "invalidate the old domain's cached translations for the device");
+                            w.fd.deviceDetach(w.dev, 0);
+                            w.fd.ioasUnmap(ioas2, w.iova, LEN);
+                            w.fd.destroy(ioas2);
+                            w.fd.deviceAttach(w.dev, 0, w.ioas);
                             w.close();
                         }),
                 Rule.required("E2E-5", END_TO_END,
