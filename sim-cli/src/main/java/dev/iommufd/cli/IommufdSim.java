@@ -15,8 +15,6 @@ import java.util.Properties;
  * (set the environment variable {@code IOMMUFD_SIM_DEBUG=1} to see the stack trace of an internal error).
  */
 public final class IommufdSim {
-    /** Where the commands that are not implemented yet are tracked (the README's project status table). */
-    private static final String STATUS = "README.md, 'Project status'";
 
     private final Map<String, Command> commands = new LinkedHashMap<>();
     private final Terminal terminal;
@@ -27,13 +25,11 @@ public final class IommufdSim {
         this.debug = debug;
         add(new DriversCommand());
         add(new DemoCommand());
-        add(new UnavailableCommand("tck", "[--driver ID]... [--driver-path DIR]...",
-                "Run the driver TCK against one or every driver and print the report", STATUS + ": TCK"));
+        add(new TckCommand());
         add(new RunCommand());
         add(new SnapshotCommand());
         add(new DecodeCommand());
-        add(new UnavailableCommand("bench", "[JMH options]",
-                "Run the JMH benchmarks of the table walkers, IOTLB and iommufd paths", STATUS + ": benchmarks"));
+        add(new BenchCommand());
     }
 
     private void add(Command c) {

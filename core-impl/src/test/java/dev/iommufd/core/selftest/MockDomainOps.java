@@ -13,7 +13,6 @@ import dev.iommufd.core.IommufdObject;
 import dev.iommufd.core.ObjectKind;
 import dev.iommufd.mock.MockDevice;
 import dev.iommufd.mock.MockDomain;
-import dev.iommufd.mock.MockIommu;
 import dev.iommufd.mock.MockNestedDomain;
 import dev.iommufd.spi.IommuDomain;
 import java.nio.ByteBuffer;
@@ -34,8 +33,14 @@ final class MockDomainOps {
     }
 
     static void register(SelftestIoctl t) {
-        t.registerOp(IommuTestCmd.OP_MOCK_DOMAIN, c -> mockDomain(c, 0));
-        t.registerOp(IommuTestCmd.OP_MOCK_DOMAIN_FLAGS, c -> mockDomain(c, c.cmd().u32(IommuTestCmd.OFFSET_MOCK_DOMAIN_FLAGS_DEV_FLAGS)));
+        register(t, MockSelftestDomainProvider.INSTANCE);
+    }
+
+    /** The ops, with MOCK_DOMAIN / MOCK_DOMAIN_FLAGS plugging their device through {@code provider}. */
+    static void register(SelftestIoctl t, SelftestDomainProvider provider) {
+        t.registerOp(IommuTestCmd.OP_MOCK_DOMAIN, c -> mockDomain(c, provider, 0));
+        t.registerOp(IommuTestCmd.OP_MOCK_DOMAIN_FLAGS, c -> mockDomain(c, provider,
+                c.cmd().u32(IommuTestCmd.OFFSET_MOCK_DOMAIN_FLAGS_DEV_FLAGS)));
         t.registerOp(IommuTestCmd.OP_MOCK_DOMAIN_REPLACE, MockDomainOps::mockDomainReplace);
         t.registerOp(IommuTestCmd.OP_MD_CHECK_MAP, MockDomainOps::checkMap);
         t.registerOp(IommuTestCmd.OP_MD_CHECK_IOTLB, MockDomainOps::checkIotlb);
@@ -63,13 +68,13 @@ final class MockDomainOps {
      * ({@code mock_dev_create}: EINVAL for unknown flags), bind, attach to {@code id} (IOAS or HWPT), reply,
      * finalize; errors unwind in reverse.
      */
-    private static void mockDomain(IoctlCall c, int devFlags) {
+    private static void mockDomain(IoctlCall c, SelftestDomainProvider provider, int devFlags) {
         IommufdContext ctx = c.ctx();
         UserStruct cmd = c.cmd();
         SelftestDevice sobj = new SelftestDevice(ctx);
         ctx.objects().allocate(sobj);
         try {
-            sobj.function = MockIommu.createDevice(ctx.machine(), devFlags);
+            sobj.function = provider.createDevice(ctx.machine(), devFlags);
             sobj.idev = IommufdDevice.bind(ctx, sobj.function, false);
             int hwptId;
             try {

@@ -16,9 +16,6 @@ import dev.iommufd.api.uapi.UserStruct;
 import dev.iommufd.core.IommufdFd;
 import dev.iommufd.core.IommufdSubsystem;
 import dev.iommufd.mock.MockIommuProvider;
-import dev.iommufd.platform.IommuUnitConfig;
-import dev.iommufd.platform.MachineConfig;
-import dev.iommufd.platform.MachineProfile;
 import dev.iommufd.platform.MapKind;
 import dev.iommufd.platform.ProcessCapability;
 import dev.iommufd.platform.Prot;
@@ -46,6 +43,8 @@ final class SelftestSession implements AutoCloseable {
     private static final long CMD_VA = 0x20_0000_0000L;
 
     final SimulatedMachine machine;
+    /** Who plugs the test devices and provides their paging domains (the mock unless a driver's test says so). */
+    final SelftestDomainProvider provider;
     final IommufdSubsystem subsystem;
     final SelftestIoctl selftest = new SelftestIoctl();
     final UserProcess proc;
@@ -61,11 +60,20 @@ final class SelftestSession implements AutoCloseable {
     }
 
     SelftestSession(long ram, dev.iommufd.spi.IommuDriverProvider driver) {
-        machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(ram)
-                .iommu(new IommuUnitConfig("mock0", "mock", 0xfed9_0000L, "default", java.util.Map.of())).build());
+        this(ram, MockSelftestDomainProvider.INSTANCE, driver);
+    }
+
+    /** A session whose test devices and paging domains come from {@code provider}. */
+    SelftestSession(long ram, SelftestDomainProvider provider) {
+        this(ram, provider, provider.driver());
+    }
+
+    private SelftestSession(long ram, SelftestDomainProvider provider, dev.iommufd.spi.IommuDriverProvider driver) {
+        this.provider = provider;
+        machine = SimulatedMachine.create(provider.machineConfig(ram));
         subsystem = new IommufdSubsystem(machine);
         subsystem.iommu().bind(driver);
-        MockDomainOps.register(selftest);
+        MockDomainOps.register(selftest, provider);
         EventOps.register(selftest);
         subsystem.registerIoctl(selftest);
         proc = machine.spawn("iommufd-selftest", 0);

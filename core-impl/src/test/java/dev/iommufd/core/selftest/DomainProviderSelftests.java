@@ -1,0 +1,580 @@
+package dev.iommufd.core.selftest;
+
+import static dev.iommufd.core.selftest.SelftestSession.BUFFER_SIZE;
+import static dev.iommufd.core.selftest.SelftestSession.HUGEPAGE_SIZE;
+import static dev.iommufd.core.selftest.SelftestSession.PS;
+import static dev.iommufd.core.selftest.SelftestSession.RW;
+import static dev.iommufd.core.selftest.SelftestSession.RW_FIXED;
+import static dev.iommufd.core.selftest.SelftestSession.err;
+import static dev.iommufd.core.selftest.SelftestSession.ok;
+import static dev.iommufd.core.selftest.SelftestSession.struct;
+import static dev.iommufd.core.selftest.SelftestSession.testCmd;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.uapi.IommuHwInfo;
+import dev.iommufd.api.uapi.IommuHwptAlloc;
+import dev.iommufd.api.uapi.IommuIoasCopy;
+import dev.iommufd.api.uapi.IommuIoasIovaRanges;
+import dev.iommufd.api.uapi.IommuIoasMap;
+import dev.iommufd.api.uapi.UserStruct;
+import dev.iommufd.core.HwptPaging;
+import dev.iommufd.core.ObjectKind;
+import dev.iommufd.mock.MockSelftestUapi;
+import dev.iommufd.platform.DmaStatus;
+import dev.iommufd.platform.MapKind;
+import dev.iommufd.platform.PciFunction;
+import dev.iommufd.platform.Prot;
+import dev.iommufd.spi.IommuDomain;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The domain-dependent ports of tools/testing/selftests/iommu/iommufd.c, parameterised by the driver that
+ * provides the paging domains ({@link #provider()}): FIXTURE(iommufd_ioas) in its mock_domain / two_mock_domain
+ * variants and FIXTURE(iommufd_mock_domain) tests that use only generic ops. Each test names the kernel test it
+ * ports. The device-creating test op (MOCK_DOMAIN) plugs a function behind the provider's unit; every expected value
+ * that depends on the domain is derived from the provider's stated geometry (IO page size, aperture, hw_info type,
+ * reserved IOVAs), never read back from the driver under test.
+ *
+ * <p>MD_CHECK_MAP (a mock op: it reads the mock domain's own table) is replaced by a provider-neutral check
+ * ({@link #checkIova}): the domain's {@code iova_to_phys} must equal the process's translation of every user page,
+ * and DMA by the device through the IOMMU must read the user's bytes.
+ *
+ * <p>Not here, mock-only by nature: MD_CHECK_IOTLB and IOMMU_HWPT_DATA_SELFTEST nesting (alloc_hwpt_nested: a
+ * selftest data type no real driver accepts), DEV_CHECK_CACHE and viommu cache invalidation (selftest data types),
+ * TRIGGER_IOPF / TRIGGER_VEVENT (inject events only the mock can fabricate), MOCK_FLAGS_DEVICE_HUGE_IOVA, and the
+ * mock DIRTY op (sets dirty bits without DMA). They stay in the mock-only test classes of this package.
+ */
+public abstract class DomainProviderSelftests {
+
+    /** The driver under test, its machine and geometry. */
+    protected abstract SelftestDomainProvider provider();
+
+    /** A session with RAM of 1 GiB whose MOCK_DOMAIN op plugs devices through {@link #provider()}. */
+    final SelftestSession session() {
+        return new SelftestSession(1L << 30, provider());
+    }
+
+    /** FIXTURE_SETUP(iommufd_ioas) of variant mock_domain (domains = 1) or two_mock_domain (2). */
+    final class Fixture implements AutoCloseable {
+        final SelftestSession s = session();
+        final int ioasId;
+        final int[] stdev;
+        final int[] hwpt;
+        final int[] idev;
+        final long base;
+
+        Fixture(int domains) {
+            ioasId = s.ioasAlloc();
+            stdev = new int[domains];
+            hwpt = new int[domains];
+            idev = new int[domains];
+            for (int i = 0; i < domains; i++) {
+                int[] out = s.mockDomain(ioasId);
+                stdev[i] = out[0];
+                hwpt[i] = out[1];
+                idev[i] = out[2];
+            }
+            base = provider().apertureStart();
+        }
+
+        /** check_mock_iova on every domain of the fixture, the provider-neutral way. */
+        void checkIova(long va, long iova, long length) {
+            checkIova(va, iova, length, true);
+        }
+
+        void checkIova(long va, long iova, long length, boolean readable) {
+            for (int i = 0; i < hwpt.length; i++) {
+                DomainProviderSelftests.this.checkIova(s, hwpt[i], stdev[i], va, iova, length, readable);
+            }
+        }
+
+        @Override
+        public void close() {
+            s.teardown();
+            s.close();
+        }
+    }
+
+    /**
+     * MD_CHECK_MAP without the mock: every IO page of [iova, iova + length) translates, in the domain of HWPT
+     * {@code hwptId}, to the physical address behind the same offset of user VA {@code va}; and the device of
+     * selftest object {@code stdevId} reads the user's bytes by DMA at {@code iova}.
+     */
+    final void checkIova(SelftestSession s, int hwptId, int stdevId, long va, long iova, long length, boolean readable) {
+        long ps = provider().ioPageSize();
+        HwptPaging h = s.fd.context().objects().get(hwptId, ObjectKind.HWPT_PAGING, HwptPaging.class);
+        try {
+            IommuDomain d = h.domain();
+            for (long off = 0; off < length; off += ps) {
+                long pa = s.proc.translate(va + off);
+                long at = iova + off;
+                assertEquals(pa, d.iovaToPhys(at), () -> String.format("%s: iova_to_phys(%#x)", provider().name(), at));
+            }
+        } finally {
+            s.fd.context().objects().put(h);
+        }
+        SelftestDevice dev = s.fd.context().objects().get(stdevId, ObjectKind.SELFTEST, SelftestDevice.class);
+        try {
+            PciFunction f = dev.function;
+            byte[] before = new byte[(int) length];
+            s.proc.read(va, before, 0, before.length);
+            if (readable) {
+                byte[] seen = new byte[before.length];
+                assertEquals(DmaStatus.OK, f.dmaRead(iova, seen), () -> String.format("DMA read at %#x", iova));
+                assertArrayEquals(before, seen, "the device reads the user's bytes through the domain");
+            }
+            // every mapping of these tests is writeable: a DMA write lands in the user's page, then is undone
+            byte[] mark = new byte[8];
+            for (int i = 0; i < 8; i++) {
+                mark[i] = (byte) ~before[(int) (length - 8) + i];
+            }
+            assertEquals(DmaStatus.OK, f.dmaWrite(iova + length - 8, mark), () -> String.format("DMA write at %#x", iova));
+            byte[] landed = new byte[8];
+            s.proc.read(va + length - 8, landed, 0, 8);
+            assertArrayEquals(mark, landed, "the device's write reaches the user's page");
+            assertEquals(DmaStatus.OK, f.dmaWrite(iova + length - 8, java.util.Arrays.copyOfRange(before, (int) length - 8, (int) length)));
+        } finally {
+            s.fd.context().objects().put(dev);
+        }
+    }
+
+    // ---------------------------------------------------------------- FIXTURE(iommufd_ioas), domain variants
+
+    @Test
+    public void ioasDestroy() { // iommufd_ioas.ioas_destroy (mock_domain): the device's HWPT holds the IOAS
+        try (Fixture f = new Fixture(1)) {
+            err(Errno.EBUSY, f.s.destroyRc(f.ioasId));
+        }
+    }
+
+    @Test
+    public void hwptAttach() { // iommufd_ioas.hwpt_attach: a second device attaches straight to the HWPT
+        try (Fixture f = new Fixture(1)) {
+            int[] out = f.s.mockDomain(f.hwpt[0]);
+            assertEquals(f.hwpt[0], out[1]);
+        }
+    }
+
+    @Test
+    public void ioasAreaDestroy() { // iommufd_ioas.ioas_area_destroy
+        try (Fixture f = new Fixture(1)) {
+            f.s.mapFixed(f.ioasId, f.s.buffer, PS, f.base);
+            err(Errno.EBUSY, f.s.destroyRc(f.ioasId));
+        }
+    }
+
+    @Test
+    public void ioasAreaAutoDestroy() { // iommufd_ioas.ioas_area_auto_destroy: the close unpins everything
+        try (Fixture f = new Fixture(1)) {
+            for (int i = 0; i != 10; i++) {
+                f.s.mapFixed(f.ioasId, f.s.buffer, PS, f.base + i * PS);
+            }
+            f.s.checkRefs(f.s.buffer, PS, 10);
+        }
+    }
+
+    @Test
+    public void getHwInfoType() { // iommufd_ioas.get_hw_info: the vendor's type, a foreign type refused
+        try (Fixture f = new Fixture(1)) {
+            UserStruct s = struct(IommuHwInfo.SIZE);
+            ok(f.s.getHwInfoRc(f.idev[0], 0, 0, 0, s));
+            assertEquals(provider().hwInfoType(), s.u32(IommuHwInfo.OFFSET_DATA_TYPE), "out_data_type");
+            int kernelLen = s.u32(IommuHwInfo.OFFSET_DATA_LEN);
+            assertTrue(kernelLen > 0, "data_len reports the vendor struct's length");
+            assertEquals(0, s.u8(IommuHwInfo.OFFSET_OUT_MAX_PASID_LOG2), "a plain endpoint has no PASID");
+            long buf = f.s.scratch();
+            ok(f.s.getHwInfoRc(f.idev[0], provider().hwInfoType(), buf, kernelLen, struct(IommuHwInfo.SIZE)));
+            int foreign = provider().hwInfoType() == MockSelftestUapi.IOMMU_HW_INFO_TYPE_SELFTEST
+                    ? MockSelftestUapi.IOMMU_HW_INFO_TYPE_SELFTEST + 1 : MockSelftestUapi.IOMMU_HW_INFO_TYPE_SELFTEST;
+            err(Errno.EOPNOTSUPP, f.s.getHwInfoRc(f.idev[0], foreign, buf, kernelLen, struct(IommuHwInfo.SIZE)));
+            // a larger buffer: the tail beyond the kernel's length is zeroed, data_len written back
+            for (int i = 0; i < kernelLen + 8; i += 8) {
+                f.s.proc.write64(buf + i, -1L);
+            }
+            s = struct(IommuHwInfo.SIZE);
+            ok(f.s.getHwInfoRc(f.idev[0], 0, buf, kernelLen + 8, s));
+            assertEquals(kernelLen, s.u32(IommuHwInfo.OFFSET_DATA_LEN));
+            byte[] tail = new byte[8];
+            f.s.proc.read(buf + kernelLen, tail, 0, 8);
+            assertArrayEquals(new byte[8], tail, "trailing bytes zeroed");
+        }
+    }
+
+    /**
+     * The IOVA ranges an IOAS with a domain of this provider allows: the aperture minus the provider's reserved
+     * IOVAs minus {@code extra} (each {start, last}), in ascending order.
+     */
+    final List<long[]> expectedRanges(long[]... extra) {
+        List<long[]> ranges = new ArrayList<>();
+        ranges.add(new long[] {provider().apertureStart(), provider().apertureLast()});
+        List<long[]> holes = new ArrayList<>(provider().reservedIovas());
+        holes.addAll(List.of(extra));
+        for (long[] hole : holes) {
+            List<long[]> next = new ArrayList<>();
+            for (long[] r : ranges) {
+                if (Long.compareUnsigned(hole[1], r[0]) < 0 || Long.compareUnsigned(hole[0], r[1]) > 0) {
+                    next.add(r);
+                    continue;
+                }
+                if (Long.compareUnsigned(hole[0], r[0]) > 0) {
+                    next.add(new long[] {r[0], hole[0] - 1});
+                }
+                if (Long.compareUnsigned(hole[1], r[1]) < 0) {
+                    next.add(new long[] {hole[1] + 1, r[1]});
+                }
+            }
+            ranges = next;
+        }
+        ranges.sort((a, b) -> Long.compareUnsigned(a[0], b[0]));
+        return ranges;
+    }
+
+    private static void assertRanges(SelftestSession s, List<long[]> want, UserStruct cmd, long ranges) {
+        assertEquals(want.size(), cmd.u32(IommuIoasIovaRanges.OFFSET_NUM_IOVAS), "num_iovas");
+        for (int i = 0; i < want.size(); i++) {
+            assertEquals(want.get(i)[0], s.proc.read64(ranges + 16L * i), "start of range " + i);
+            assertEquals(want.get(i)[1], s.proc.read64(ranges + 16L * i + 8), "last of range " + i);
+        }
+    }
+
+    @Test
+    public void iovaRanges() { // iommufd_ioas.iova_ranges (mock_domain): the domain's aperture, its alignment
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            long ranges = s.buffer;
+            int cap = (int) (BUFFER_SIZE / 16);
+            List<long[]> want = expectedRanges();
+            UserStruct cmd = rangesCmd(f.ioasId, cap, ranges);
+            ok(s.ioctl(IommuIoasIovaRanges.REQUEST, cmd));
+            assertRanges(s, want, cmd, ranges);
+            assertEquals(provider().ioPageSize(), cmd.u64(IommuIoasIovaRanges.OFFSET_OUT_IOVA_ALIGNMENT), "out_iova_alignment");
+
+            s.proc.write(ranges, new byte[64], 0, 64);
+            cmd = rangesCmd(f.ioasId, 0, ranges);
+            err(Errno.EMSGSIZE, s.ioctl(IommuIoasIovaRanges.REQUEST, cmd));
+            assertEquals(want.size(), cmd.u32(IommuIoasIovaRanges.OFFSET_NUM_IOVAS));
+            assertEquals(0, s.proc.read64(ranges));
+
+            // a reserved [PS, 2 * PS): a hole only where the aperture covers it
+            ok(s.test(testCmd(IommuTestCmd.OP_ADD_RESERVED, f.ioasId).put64(IommuTestCmd.OFFSET_ADD_RESERVED_START, PS)
+                    .put64(IommuTestCmd.OFFSET_ADD_RESERVED_LENGTH, PS)));
+            want = expectedRanges(new long[] {PS, 2 * PS - 1});
+            cmd = rangesCmd(f.ioasId, cap, ranges);
+            ok(s.ioctl(IommuIoasIovaRanges.REQUEST, cmd));
+            assertRanges(s, want, cmd, ranges);
+
+            s.proc.write(ranges, new byte[64], 0, 64);
+            cmd = rangesCmd(f.ioasId, 1, ranges);
+            if (want.size() == 1) {
+                ok(s.ioctl(IommuIoasIovaRanges.REQUEST, cmd));
+            } else {
+                err(Errno.EMSGSIZE, s.ioctl(IommuIoasIovaRanges.REQUEST, cmd));
+            }
+            assertEquals(want.size(), cmd.u32(IommuIoasIovaRanges.OFFSET_NUM_IOVAS));
+            assertEquals(want.get(0)[0], s.proc.read64(ranges), "the first range is filled in");
+            assertEquals(want.get(0)[1], s.proc.read64(ranges + 8));
+            assertEquals(0, s.proc.read64(ranges + 16), "nothing beyond num_iovas = 1 is written");
+        }
+    }
+
+    private static UserStruct rangesCmd(int ioas, int num, long ranges) {
+        return struct(IommuIoasIovaRanges.SIZE).put32(IommuIoasIovaRanges.OFFSET_IOAS_ID, ioas)
+                .put32(IommuIoasIovaRanges.OFFSET_NUM_IOVAS, num).put64(IommuIoasIovaRanges.OFFSET_ALLOWED_IOVAS, ranges);
+    }
+
+    @Test
+    public void ioasIovaAlloc() { // iommufd_ioas.ioas_iova_alloc: lengths not a multiple of the IO page refused
+        try (Fixture f = new Fixture(1)) {
+            long[] out = new long[1];
+            long ps = provider().ioPageSize();
+            for (long length = 1; length != PS * 2; length++) {
+                if (length % ps != 0) {
+                    err(Errno.EINVAL, f.s.mapRc(f.ioasId, f.s.buffer, length, 0, RW, out), "length " + length);
+                } else {
+                    ok(f.s.mapRc(f.ioasId, f.s.buffer, length, 0, RW, out));
+                    assertEquals(0, out[0] % ps, "the allocated IOVA is IO page aligned");
+                    f.s.unmap(f.ioasId, out[0], length);
+                }
+            }
+        }
+    }
+
+    @Test
+    public void area() { // iommufd_ioas.area (mock_domain): fixed maps at the aperture start, unmap rules
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            long base = f.base;
+            for (int i = 0; i != 10; i++) {
+                s.mapFixed(f.ioasId, s.buffer, PS, base + i * PS);
+            }
+            for (int i = 0; i != 10; i++) {
+                s.unmap(f.ioasId, base + i * PS, PS);
+            }
+            for (int i = 0; i != 10; i++) {
+                err(Errno.ENOENT, s.unmapRc(f.ioasId, base + i * PS, PS));
+            }
+            s.mapFixed(f.ioasId, s.buffer, 2 * PS, base + 16 * PS);
+            err(Errno.ENOENT, s.unmapRc(f.ioasId, base + 16 * PS, PS));
+            err(Errno.ENOENT, s.unmapRc(f.ioasId, base + 17 * PS, PS));
+            long[][] over = {{2, 16}, {1, 16}, {1, 17}, {2, 15}, {3, 15}};
+            for (long[] m : over) {
+                err(Errno.EEXIST, s.mapRc(f.ioasId, s.buffer, m[0] * PS, base + m[1] * PS, RW_FIXED, null));
+            }
+            f.checkIova(s.buffer, base + 16 * PS, 2 * PS);
+            s.unmap(f.ioasId, 0, -1L);
+            s.unmap(f.ioasId, 0, -1L);
+        }
+    }
+
+    @Test
+    public void mapOutsideAperture() { // iommufd_ioas.area_allowed analogue: outside the aperture is reserved (iopt_check_iova: EINVAL)
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            if (provider().apertureStart() != 0) {
+                err(Errno.EINVAL, s.mapRc(f.ioasId, s.buffer, PS, provider().apertureStart() - PS, RW_FIXED, null),
+                        "below the aperture");
+            }
+            if (provider().apertureLast() != -1L) {
+                err(Errno.EINVAL, s.mapRc(f.ioasId, s.buffer, PS, provider().apertureLast() + 1, RW_FIXED, null),
+                        "above the aperture");
+                err(Errno.EINVAL, s.mapRc(f.ioasId, s.buffer, 2 * PS, provider().apertureLast() + 1 - PS, RW_FIXED, null),
+                        "straddling the aperture's end");
+            }
+            s.mapFixed(f.ioasId, s.buffer, PS, provider().apertureLast() + 1 - PS);
+            f.checkIova(s.buffer, provider().apertureLast() + 1 - PS, PS);
+        }
+    }
+
+    @Test
+    public void copyArea() { // iommufd_ioas.copy_area (mock_domain): the copy is mapped in the domain, pages shared
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            s.mapFixed(f.ioasId, s.buffer, PS, f.base);
+            ok(s.ioctl(IommuIoasCopy.REQUEST, copyCmd(f.ioasId, f.ioasId, f.base, f.base + PS, PS)));
+            int dst = s.ioasAlloc();
+            ok(s.ioctl(IommuIoasCopy.REQUEST, copyCmd(dst, f.ioasId, f.base, 0, PS)));
+            f.checkIova(s.buffer, f.base + PS, PS, false); // IOAS_COPY of the kernel test: FIXED_IOVA | WRITEABLE
+            s.checkRefs(s.buffer, PS, 1);
+        }
+    }
+
+    static UserStruct copyCmd(int dst, int src, long srcIova, long dstIova, long length) {
+        return struct(IommuIoasCopy.SIZE).put32(IommuIoasCopy.OFFSET_FLAGS, IommuIoasMap.FLAG_FIXED_IOVA | IommuIoasMap.FLAG_WRITEABLE)
+                .put32(IommuIoasCopy.OFFSET_DST_IOAS_ID, dst).put32(IommuIoasCopy.OFFSET_SRC_IOAS_ID, src)
+                .put64(IommuIoasCopy.OFFSET_LENGTH, length).put64(IommuIoasCopy.OFFSET_DST_IOVA, dstIova)
+                .put64(IommuIoasCopy.OFFSET_SRC_IOVA, srcIova);
+    }
+
+    @Test
+    public void accessPinWithDomain() { // iommufd_ioas.access_pin (mock_domain): pins coexist with the domain
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            UserStruct create = testCmd(IommuTestCmd.OP_CREATE_ACCESS, f.ioasId)
+                    .put32(IommuTestCmd.OFFSET_CREATE_ACCESS_FLAGS, IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+            ok(s.test(create));
+            int access = create.u32(IommuTestCmd.OFFSET_CREATE_ACCESS_OUT_ACCESS_FD);
+            s.mapFixed(f.ioasId, s.buffer, BUFFER_SIZE, f.base);
+            UserStruct pages = testCmd(IommuTestCmd.OP_ACCESS_PAGES, access).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_IOVA, f.base)
+                    .put64(IommuTestCmd.OFFSET_ACCESS_PAGES_LENGTH, BUFFER_SIZE).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_UPTR, s.buffer);
+            ok(s.test(pages));
+            // a new domain filled while the access holds the pages maps them all
+            int[] m = s.mockDomain(f.ioasId);
+            checkIova(s, m[1], m[0], s.buffer, f.base, BUFFER_SIZE, true);
+            s.destroy(m[0]);
+            ok(s.test(testCmd(IommuTestCmd.OP_DESTROY_ACCESS_PAGES, access)
+                    .put32(IommuTestCmd.OFFSET_DESTROY_ACCESS_PAGES_ID, pages.u32(IommuTestCmd.OFFSET_ACCESS_PAGES_OUT_ID))));
+            s.unmap(f.ioasId, f.base, BUFFER_SIZE);
+            s.selftest.closeAccess(s.fd.context(), access);
+        }
+    }
+
+    // ---------------------------------------------------------------- FIXTURE(iommufd_mock_domain), generic ops
+
+    @Test
+    public void basic() { // iommufd_mock_domain.basic (one_domain)
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            long iova = s.map(f.ioasId, s.buffer, PS);
+            f.checkIova(s.buffer, iova, PS);
+            long size = 8 * PS;
+            long[] out = new long[1];
+            long buf = s.proc.mmap(0, size, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            s.proc.munmap(buf + size / 2, size / 2);
+            err(Errno.EFAULT, s.mapRc(f.ioasId, buf, size, 0, RW, out));
+            s.proc.munmap(buf, size / 2);
+            err(Errno.EFAULT, s.mapRc(f.ioasId, buf, size, 0, RW, out));
+        }
+    }
+
+    @Test
+    public void basicHugepage() { // iommufd_mock_domain.basic (one_domain_hugepage): 2 MiB user pages
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            long buf = s.proc.mmap(0, 2 * HUGEPAGE_SIZE, Prot.READ_WRITE, MapKind.HUGETLB_2M);
+            s.proc.write64(buf + HUGEPAGE_SIZE + 8, 0x1122_3344_5566_7788L);
+            long iova = s.map(f.ioasId, buf, 2 * HUGEPAGE_SIZE);
+            assertEquals(0, iova % provider().ioPageSize());
+            f.checkIova(buf, iova, 2 * HUGEPAGE_SIZE);
+        }
+    }
+
+    private void allAligns(int domains, boolean copy) {
+        try (Fixture f = new Fixture(domains)) {
+            SelftestSession s = f.s;
+            long step = provider().ioPageSize();
+            long size = 8 * PS;
+            long buf = s.proc.mmap(0, size, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            for (long i = 0; i < size; i += 8) {
+                s.proc.write64(buf + i, i * 0x9e37_79b9L);
+            }
+            s.checkRefs(buf, size, 0);
+            long[] out = new long[1];
+            for (long start = 0; start < size; start += step) {
+                for (long end = start + step; end < size; end += step) {
+                    long length = end - start;
+                    ok(s.mapRc(f.ioasId, buf + start, length, 0, RW, out));
+                    long iova = out[0];
+                    f.checkIova(buf + start, iova, length);
+                    if (copy) {
+                        int[] m = s.mockDomain(f.ioasId); // a new domain filled from the pinned pages
+                        checkIova(s, m[1], m[0], buf + start, iova, length, true);
+                        s.destroy(m[0]);
+                    }
+                    long first = start / PS * PS;
+                    long last = end / PS * PS;
+                    if (last > first) {
+                        s.checkRefs(buf + first, last - first, 1);
+                    }
+                    s.unmap(f.ioasId, iova, length);
+                }
+            }
+            s.checkRefs(buf, size, 0);
+        }
+    }
+
+    @Test
+    public void allAligns() { // iommufd_mock_domain.all_aligns (one_domain)
+        allAligns(1, false);
+    }
+
+    @Test
+    public void allAlignsTwoDomains() { // iommufd_mock_domain.all_aligns (two_domains)
+        allAligns(2, false);
+    }
+
+    @Test
+    public void allAlignsCopy() { // iommufd_mock_domain.all_aligns_copy (one_domain)
+        allAligns(1, true);
+    }
+
+    @Test
+    public void userCopy() { // iommufd_mock_domain.user_copy (one_domain)
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            long buf = s.buffer;
+            int ioasId = s.ioasAlloc();
+            long[] out = new long[1];
+            ok(s.mapRc(ioasId, buf, BUFFER_SIZE, 0, RW, out));
+            long srcIova = out[0];
+            UserStruct create = testCmd(IommuTestCmd.OP_CREATE_ACCESS, ioasId)
+                    .put32(IommuTestCmd.OFFSET_CREATE_ACCESS_FLAGS, IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+            ok(s.test(create));
+            int access = create.u32(IommuTestCmd.OFFSET_CREATE_ACCESS_OUT_ACCESS_FD);
+            UserStruct pages = testCmd(IommuTestCmd.OP_ACCESS_PAGES, access).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_IOVA, srcIova)
+                    .put64(IommuTestCmd.OFFSET_ACCESS_PAGES_LENGTH, BUFFER_SIZE).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_UPTR, buf);
+            ok(s.test(pages));
+            ok(s.ioctl(IommuIoasCopy.REQUEST, copyCmd(f.ioasId, ioasId, srcIova, f.base, BUFFER_SIZE)));
+            f.checkIova(buf, f.base, BUFFER_SIZE, false);
+
+            int newIoas = s.ioasAlloc();
+            ok(s.mapRc(newIoas, buf, BUFFER_SIZE, 0, RW, out));
+            srcIova = out[0];
+            ok(s.test(testCmd(IommuTestCmd.OP_ACCESS_REPLACE_IOAS, access).put32(IommuTestCmd.OFFSET_ACCESS_REPLACE_IOAS_ID, newIoas)));
+            s.unmap(f.ioasId, f.base, BUFFER_SIZE);
+            s.destroy(ioasId);
+
+            pages = testCmd(IommuTestCmd.OP_ACCESS_PAGES, access).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_IOVA, srcIova)
+                    .put64(IommuTestCmd.OFFSET_ACCESS_PAGES_LENGTH, BUFFER_SIZE).put64(IommuTestCmd.OFFSET_ACCESS_PAGES_UPTR, buf);
+            ok(s.test(pages));
+            ok(s.ioctl(IommuIoasCopy.REQUEST, copyCmd(f.ioasId, newIoas, srcIova, f.base, BUFFER_SIZE)));
+            f.checkIova(buf, f.base, BUFFER_SIZE, false);
+            ok(s.test(testCmd(IommuTestCmd.OP_DESTROY_ACCESS_PAGES, access)
+                    .put32(IommuTestCmd.OFFSET_DESTROY_ACCESS_PAGES_ID, pages.u32(IommuTestCmd.OFFSET_ACCESS_PAGES_OUT_ID))));
+            s.selftest.closeAccess(s.fd.context(), access);
+            s.destroy(newIoas);
+        }
+    }
+
+    @Test
+    public void replace() { // iommufd_mock_domain.replace (one_domain, two_domains)
+        for (int domains = 1; domains <= 2; domains++) {
+            try (Fixture f = new Fixture(domains)) {
+                SelftestSession s = f.s;
+                int ioasId = s.ioasAlloc();
+                s.replace(f.stdev[0], ioasId);
+                if (domains == 1) {
+                    err(Errno.ENOENT, s.replaceRc(f.stdev[0], f.hwpt[0], null), "the automatic HWPT went with its last device");
+                }
+                s.replace(f.stdev[0], ioasId);
+                if (domains == 2) {
+                    s.replace(f.stdev[0], f.hwpt[1]);
+                    s.replace(f.stdev[0], f.hwpt[1]);
+                    s.replace(f.stdev[0], f.hwpt[0]);
+                }
+                s.replace(f.stdev[0], f.ioasId);
+                s.destroy(ioasId);
+            }
+        }
+    }
+
+    @Test
+    public void allocHwpt() { // iommufd_mock_domain.alloc_hwpt (one_domain)
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            err(Errno.EOPNOTSUPP, s.hwptAllocRc(f.idev[0], f.ioasId, ~IommuHwptAlloc.FLAG_NEST_PARENT));
+            int hwpt0 = s.hwptAlloc(f.idev[0], f.ioasId, 0);
+            int hwpt1;
+            if (provider().supports(SelftestDomainProvider.Feature.NEST_PARENT)) {
+                hwpt1 = s.hwptAlloc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_NEST_PARENT);
+            } else { // the driver refuses a nest parent; the rest of the test runs with a second plain HWPT
+                err(Errno.EOPNOTSUPP, s.hwptAllocRc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_NEST_PARENT), provider().name());
+                hwpt1 = s.hwptAlloc(f.idev[0], f.ioasId, 0);
+            }
+            assertNotEquals(hwpt0, hwpt1);
+            s.replace(f.stdev[0], hwpt0);
+            err(Errno.EBUSY, s.destroyRc(hwpt0));
+            s.replace(f.stdev[0], hwpt1);
+            err(Errno.EBUSY, s.destroyRc(hwpt1));
+            s.mapFixed(f.ioasId, s.buffer, PS, f.base);
+            checkIova(s, hwpt1, f.stdev[0], s.buffer, f.base, PS, true);
+            s.replace(f.stdev[0], f.ioasId);
+            s.destroy(hwpt1);
+
+            int[] m = s.mockDomain(hwpt0);
+            assertEquals(hwpt0, m[1]);
+            checkIova(s, hwpt0, m[0], s.buffer, f.base, PS, true);
+            s.destroy(m[0]);
+            s.destroy(hwpt0);
+        }
+    }
+
+    // ---------------------------------------------------------------- mock-only, stated
+
+    @Test
+    public void mockOnlyCheckMap() { // iommufd_mock_domain.basic's MD_CHECK_MAP itself: reads the mock's own table
+        assumeTrue(provider().supports(SelftestDomainProvider.Feature.MOCK_TEST_OPS),
+                "MD_CHECK_MAP reads the mock domain's page table; a real driver's domain is checked by iova_to_phys and DMA");
+        try (Fixture f = new Fixture(1)) {
+            long iova = f.s.map(f.ioasId, f.s.buffer, PS);
+            ok(f.s.checkMapRc(f.hwpt[0], f.s.buffer, iova, PS));
+            f.checkIova(f.s.buffer, iova, PS);
+        }
+    }
+}
