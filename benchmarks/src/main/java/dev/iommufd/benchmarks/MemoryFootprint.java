@@ -49,11 +49,9 @@ public final class MemoryFootprint {
                     dev.iommufd.platform.MapKind.ANONYMOUS);
             f.process.write64(page, 1);
             // one area first, so that one-time structures are not charged to the measured areas
-            f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, page, 4096, 4096);
+            f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, page, 4096, 1L << 40);
             long before = usedHeap();
-            for (int i = 2; i <= areas + 1; i++) {
-                f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, page, 4096, i * 4096L);
-            }
+            IoasBenchmark.packFromBottom(f, page, areas);
             long after = usedHeap();
             return (double) (after - before) / areas;
         }

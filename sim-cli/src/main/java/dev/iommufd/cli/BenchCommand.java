@@ -55,16 +55,30 @@ final class BenchCommand implements Command {
             }
         }
         Path json = args.values(JSON.name()).isEmpty() ? null : Path.of(args.values(JSON.name()).get(0));
-        List<BenchSuite.Row> rows;
         try {
-            rows = BenchSuite.run(args.has(QUICK.name()), only, json, terminal.out());
-        } catch (java.io.IOException e) {
-            terminal.err().println("iommufd-sim bench: " + e.getMessage());
-            return ExitCode.FAILURE;
-        } catch (Exception e) {
-            terminal.err().println("iommufd-sim bench: the benchmark run failed: " + e.getMessage());
-            return ExitCode.FAILURE;
+            Class.forName("dev.iommufd.benchmarks.BenchSuite", false, BenchCommand.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            terminal.err().println("iommufd-sim: 'bench' is not available in this installation: the benchmarks jar"
+                    + " (module benchmarks, with JMH) is not on the class path");
+            return ExitCode.NOT_AVAILABLE;
         }
-        return rows.stream().allMatch(BenchSuite.Row::met) ? ExitCode.OK : ExitCode.FAILURE;
+        return Suite.run(args.has(QUICK.name()), only, json, terminal);
+    }
+
+    /** The calls into the benchmarks module, in their own class so that it is loaded only when present. */
+    private static final class Suite {
+        static int run(boolean quick, Set<String> only, Path json, Terminal terminal) {
+            List<BenchSuite.Row> rows;
+            try {
+                rows = BenchSuite.run(quick, only, json, terminal.out());
+            } catch (java.io.IOException e) {
+                terminal.err().println("iommufd-sim bench: " + e.getMessage());
+                return ExitCode.FAILURE;
+            } catch (Exception e) {
+                terminal.err().println("iommufd-sim bench: the benchmark run failed: " + e.getMessage());
+                return ExitCode.FAILURE;
+            }
+            return rows.stream().allMatch(BenchSuite.Row::met) ? ExitCode.OK : ExitCode.FAILURE;
+        }
     }
 }

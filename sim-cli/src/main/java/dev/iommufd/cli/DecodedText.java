@@ -12,6 +12,22 @@ final class DecodedText {
     private DecodedText() {
     }
 
+    /** The fields of {@code node} on one line: {@code SID=0x20 FR=6 (reason) T=1}. */
+    static String inlineFields(DecodedNode node) {
+        StringBuilder b = new StringBuilder();
+        for (DecodedNode c : node.children()) {
+            if (c.kind() == DecodedNode.Kind.FIELD) {
+                b.append(b.length() == 0 ? "" : " ").append(c.name()).append('=').append(value(c.value()))
+                        .append(c.meaning().isEmpty() ? "" : " (" + c.meaning() + ")");
+            }
+        }
+        return b.toString();
+    }
+
+    private static String value(long v) {
+        return v < 10 && v >= 0 ? Long.toString(v) : "0x" + Long.toHexString(v);
+    }
+
     static void print(DecodedNode node, PrintStream out) {
         print(node, out, 0);
     }

@@ -12,15 +12,24 @@ import dev.iommufd.platform.PciFunction;
 import dev.iommufd.platform.Prot;
 import dev.iommufd.platform.UserProcess;
 import dev.iommufd.sim.SimulatedMachine;
+import dev.iommufd.platform.PhysicalMemory;
 import dev.iommufd.snapshot.MachineSnapshot;
+import dev.iommufd.snapshot.SnapshotDecoding;
+import dev.iommufd.spi.hw.DecodedNode;
+import dev.iommufd.spi.hw.MemoryView;
+import dev.iommufd.spi.hw.RegisterValues;
+import dev.iommufd.spi.hw.StructureDecoder;
 import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import dev.iommufd.spi.hw.RegisterInfo;
 import dev.iommufd.spi.hw.Translation;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The guided end-to-end story of {@code iommufd-sim demo}: a process maps two buffers (one on a 2 MiB huge page)
@@ -145,6 +154,7 @@ final class DemoStory {
                     say("hardware", "%s recorded the fault without a register change (suppressed or queued only)",
                             unit.name());
                 }
+                explainFault(machine, unit, regs, before, after);
                 say("driver", "the unit's fault interrupt ran the driver's handler, which consumed the record (where"
                         + " Linux logs it: dmar_fault() for VT-d, arm_smmu_evtq_thread() for SMMUv3)");
 
@@ -156,6 +166,53 @@ final class DemoStory {
                 say("iommufd", "IOMMU_IOAS_UNMAP all (%#x bytes), detach, unbind: pinned_vm back to %d pages",
                         unmapped, proc.mm().pinnedVm());
                 return new Outcome(readMatched, writeSeen, bad, hugePage, snap);
+            }
+        }
+    }
+
+    /**
+     * Decodes the registers that changed, and the unit's event queue, with the model's {@link StructureDecoder}
+     * over the unit's registers and the frames it reports (what {@code decode} would show from a snapshot).
+     */
+    private void explainFault(SimulatedMachine machine, IommuUnitModel unit, List<RegisterInfo> regs, long[] before,
+            long[] after) {
+        StructureDecoder decoder = SnapshotDecoding.decoderFor(unit.model(), DemoStory.class.getClassLoader());
+        if (decoder == null) {
+            return;
+        }
+        List<RegisterValues.Value> values = new ArrayList<>();
+        Set<String> changed = new HashSet<>();
+        for (int i = 0; i < regs.size(); i++) {
+            values.add(new RegisterValues.Value(regs.get(i), after[i]));
+            if (before[i] != after[i]) {
+                changed.add(regs.get(i).name());
+            }
+        }
+        Set<Long> frames = new HashSet<>();
+        unit.visitStructureFrames(pa -> frames.add(pa & -4096L));
+        PhysicalMemory mem = machine.memory();
+        MemoryView view = new MemoryView() {
+            @Override
+            public boolean contains(long pa) {
+                return frames.contains(pa & -4096L);
+            }
+
+            @Override
+            public long read64(long pa) {
+                return contains(pa) ? mem.read64(pa) : 0;
+            }
+        };
+        DecodedNode decoded = decoder.decode(new RegisterValues(values), view, List.of());
+        for (DecodedNode group : decoded.children()) {
+            for (DecodedNode n : group.children()) {
+                if (n.kind() == DecodedNode.Kind.REGISTER && changed.contains(n.name()) && !n.children().isEmpty()) {
+                    say("hardware", "%s decoded: %s", n.name(), DecodedText.inlineFields(n));
+                }
+            }
+            if (group.kind() == DecodedNode.Kind.TABLE && group.name().equals("event queue")
+                    && !group.children().isEmpty()) {
+                DecodedNode last = group.children().get(group.children().size() - 1);
+                say("hardware", "%s %s: %s", last.name(), last.meaning(), DecodedText.inlineFields(last));
             }
         }
     }

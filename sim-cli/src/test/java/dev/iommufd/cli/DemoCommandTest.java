@@ -38,6 +38,18 @@ class DemoCommandTest {
                 && m.pasid() == MachineSnapshot.NO_PASID));
     }
 
+    /** The fault is reported as the hardware recorded it: VT-d fault record for SID 0x20, SMMUv3 F_TRANSLATION event. */
+    @Test
+    void theFaultIsDecodedFromTheUnitsRecord() {
+        CommandLineRun vtd = CommandLineRun.of("demo");
+        assertTrue(vtd.out().contains("FRCD_REG0_HI decoded: SID=0x20 "), vtd.out());
+        assertTrue(vtd.out().contains("T=1 (read)"), vtd.out());
+        CommandLineRun smmu = CommandLineRun.of("demo", "--driver", "smmuv3");
+        assertTrue(smmu.out().contains("F_TRANSLATION: EventID=0x10 SID=0x20 "), smmu.out());
+        assertTrue(smmu.out().contains("RnW=1"), smmu.out());
+        assertTrue(smmu.out().contains("InputAddr=0x20000000"), smmu.out());
+    }
+
     @Test
     void unknownDriverAndModeAreUsageErrors() {
         CommandLineRun r = CommandLineRun.of("demo", "--driver", "nosuch");

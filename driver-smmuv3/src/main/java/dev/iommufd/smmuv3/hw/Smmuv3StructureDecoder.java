@@ -3,6 +3,7 @@ package dev.iommufd.smmuv3.hw;
 import com.google.auto.service.AutoService;
 import dev.iommufd.smmuv3.layout.BitField;
 import dev.iommufd.smmuv3.layout.ContextDescriptor;
+import dev.iommufd.smmuv3.layout.EventRecord;
 import dev.iommufd.smmuv3.layout.SmmuRegisters;
 import dev.iommufd.smmuv3.layout.StreamTableDescriptor;
 import dev.iommufd.smmuv3.layout.StreamTableEntry;
@@ -61,6 +62,7 @@ public final class Smmuv3StructureDecoder implements StructureDecoder {
         for (String q : new String[] {"SMMU_CMDQ_PROD", "SMMU_CMDQ_CONS", "SMMU_EVENTQ_PROD", "SMMU_EVENTQ_CONS"}) {
             regs.get(q).ifPresent(v -> r.add(DecodedNode.register(q, offset(regs, q), v)));
         }
+        decodeEvents(regs, mem, unit);
         if (stBase == 0) {
             unit.add(DecodedNode.problem("stream table", "SMMU_STRTAB_BASE is not set"));
             return unit;
@@ -81,6 +83,65 @@ public final class Smmuv3StructureDecoder implements StructureDecoder {
             unit.add(decodeDevice(dev, stBase, twoLevel, split, log2size, mem));
         }
         return unit;
+    }
+
+    /**
+     * The event queue's records that the unit wrote and software has consumed or not: the last {@code 16} before
+     * SMMU_EVENTQ_PROD (records stay in memory after the driver consumed them), newest last.
+     */
+    private static void decodeEvents(RegisterValues regs, MemoryView mem, DecodedNode unit) {
+        long qbase = regs.valueOr0("SMMU_EVENTQ_BASE");
+        long base = qbase & SmmuRegisters.Q_BASE_ADDR_MASK;
+        int log2 = (int) (qbase & SmmuRegisters.Q_BASE_LOG2SIZE_MASK);
+        if (base == 0 || !mem.contains(base) || regs.get("SMMU_EVENTQ_PROD").isEmpty()) {
+            return;
+        }
+        long prod = regs.valueOr0("SMMU_EVENTQ_PROD");
+        long size = 1L << log2;
+        // PROD: WR index in [log2-1:0], WR_WRAP at bit log2; records written so far (at most one lap)
+        long written = (prod >>> log2 & 1) != 0 ? size : prod & (size - 1);
+        if (written == 0) {
+            return;
+        }
+        DecodedNode q = unit.add(DecodedNode.table("event queue", base, size + " records of 32 bytes, "
+                + written + " written" + (written > 16 ? ", the last 16 shown" : "")));
+        long end = prod & (size - 1);
+        for (long j = Math.min(written, 16); j >= 1; j--) {
+            long i = Math.floorMod(end - j, size);
+            long a = base + i * EventRecord.SIZE;
+            long[] e = read(mem, a, EventRecord.DWORDS);
+            int id = (int) BitField.get(e, EventRecord.ID);
+            q.add(DecodedNode.entry("event[" + i + "]", a, e[0], eventName(id)))
+                    .field("EventID", id).field("SID", BitField.get(e, EventRecord.SID))
+                    .field("SSV", BitField.get(e, EventRecord.SSV)).field("SSID", BitField.get(e, EventRecord.SSID))
+                    .field("RnW", BitField.get(e, EventRecord.RNW)).field("InD", BitField.get(e, EventRecord.IND))
+                    .field("PnU", BitField.get(e, EventRecord.PNU)).field("S2", BitField.get(e, EventRecord.S2))
+                    .field("CLASS", BitField.get(e, EventRecord.CLASS)).field("InputAddr", BitField.get(e, EventRecord.INPUT_ADDR));
+        }
+    }
+
+    private static String eventName(int id) {
+        switch (id) {
+            case EventRecord.F_UUT: return "F_UUT";
+            case EventRecord.C_BAD_STREAMID: return "C_BAD_STREAMID";
+            case EventRecord.F_STE_FETCH: return "F_STE_FETCH";
+            case EventRecord.C_BAD_STE: return "C_BAD_STE";
+            case EventRecord.F_STREAM_DISABLED: return "F_STREAM_DISABLED";
+            case EventRecord.F_TRANSL_FORBIDDEN: return "F_TRANSL_FORBIDDEN";
+            case EventRecord.C_BAD_SUBSTREAMID: return "C_BAD_SUBSTREAMID";
+            case EventRecord.F_CD_FETCH: return "F_CD_FETCH";
+            case EventRecord.C_BAD_CD: return "C_BAD_CD";
+            case EventRecord.F_WALK_EABT: return "F_WALK_EABT";
+            case EventRecord.F_TRANSLATION: return "F_TRANSLATION";
+            case EventRecord.F_ADDR_SIZE: return "F_ADDR_SIZE";
+            case EventRecord.F_ACCESS: return "F_ACCESS";
+            case EventRecord.F_PERMISSION: return "F_PERMISSION";
+            case EventRecord.F_TLB_CONFLICT: return "F_TLB_CONFLICT";
+            case EventRecord.F_CFG_CONFLICT: return "F_CFG_CONFLICT";
+            case EventRecord.E_PAGE_REQUEST: return "E_PAGE_REQUEST";
+            case EventRecord.F_VMS_FETCH: return "F_VMS_FETCH";
+            default: return String.format("event %#x", id);
+        }
     }
 
     private DecodedNode decodeDevice(Device dev, long stBase, boolean twoLevel, int split, int log2size, MemoryView mem) {

@@ -29,6 +29,23 @@ public final class VtdStructureDecoder implements StructureDecoder {
     /** Entries listed per table at most (the rest is summarised), to keep output bounded. */
     static final int MAX_ENTRIES_PER_TABLE = 512;
 
+    /** FaultReason's constants by value, named as that class names them (VT-d spec appendix A). */
+    static final java.util.Map<Integer, String> FAULT_REASONS = faultReasons();
+
+    private static java.util.Map<Integer, String> faultReasons() {
+        java.util.Map<Integer, String> m = new java.util.HashMap<>();
+        for (java.lang.reflect.Field f : dev.iommufd.vtd.layout.FaultReason.class.getFields()) {
+            if (f.getType() == int.class && java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+                try {
+                    m.putIfAbsent(f.getInt(null), f.getName());
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+        return java.util.Map.copyOf(m);
+    }
+
     @Override
     public String model() {
         return "vtd";
@@ -71,10 +88,12 @@ public final class VtdStructureDecoder implements StructureDecoder {
         for (RegisterValues.Value v : regs.all()) {
             if (v.register().name().startsWith("FRCD_REG") && v.register().name().endsWith("_HI")) {
                 long hi = v.value();
-                r.add(DecodedNode.register(v.register().name(), v.register().offset(), hi))
-                        .field("SID", hi & 0xffff).field("PRIV", hi >>> 29 & 1).field("PP", hi >>> 31 & 1)
-                        .field("FR", hi >>> 32 & 0xff).field("PV", hi >>> 40 & 0xfffff).field("AT", hi >>> 60 & 3)
-                        .field("T", hi >>> 62 & 1).field("F", hi >>> 63 & 1);
+                DecodedNode fr = r.add(DecodedNode.register(v.register().name(), v.register().offset(), hi))
+                        .field("SID", hi & 0xffff).field("PRIV", hi >>> 29 & 1).field("PP", hi >>> 31 & 1);
+                fr.add(DecodedNode.field("FR", hi >>> 32 & 0xff, FAULT_REASONS.getOrDefault((int) (hi >>> 32 & 0xff), "")));
+                fr.field("PV", hi >>> 40 & 0xfffff).field("AT", hi >>> 60 & 3)
+                        .add(DecodedNode.field("T", hi >>> 62 & 1, (hi >>> 62 & 1) != 0 ? "read" : "write"));
+                fr.add(DecodedNode.field("F", hi >>> 63 & 1, (hi >>> 63 & 1) != 0 ? "pending" : "cleared by software"));
             }
         }
         if (rta == 0 && (gsts & VtdRegisters.GSTS_RTPS) == 0) {
