@@ -275,29 +275,25 @@ final class Smmuv3PagingDomain implements IommuDomain {
         pageTable.readAndClearDirty(iova, size, (dirtyFlags & DIRTY_NO_CLEAR) == 0, dirty);
     }
 
-    @Override
-    public void attachDevice(DeviceHandle device) {
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        SmmuMaster m = (SmmuMaster) device;
+    /** {@code device}'s master, checked to be probed by this driver and behind this domain's SMMU (EINVAL). */
+    private SmmuMaster masterOnThisSmmu(DeviceHandle device) {
+        SmmuMaster m = driver.master(device);
         if (m.smmu != smmu) {
             throw ErrnoException.of(Errno.EINVAL, "domain belongs to SMMU %s, device %s is behind %s",
                     smmu.name, device.function().address(), m.smmu.name);
         }
+        return m;
+    }
+
+    @Override
+    public void attachDevice(DeviceHandle device) {
+        SmmuMaster m = masterOnThisSmmu(device);
         m.attachPaging(this);
     }
 
     @Override
     public void setDevicePasid(DeviceHandle device, int pasid, IommuDomain old) {
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        SmmuMaster m = (SmmuMaster) device;
-        if (m.smmu != smmu) {
-            throw ErrnoException.of(Errno.EINVAL, "domain belongs to SMMU %s, device %s is behind %s",
-                    smmu.name, device.function().address(), m.smmu.name);
-        }
+        SmmuMaster m = masterOnThisSmmu(device);
         m.setPasid(this, pasid);
     }
 
