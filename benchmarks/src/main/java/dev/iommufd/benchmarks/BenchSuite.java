@@ -171,7 +171,9 @@ public final class BenchSuite {
                     .measurementTime(TimeValue.milliseconds(200)).param("areas", "100000").param("holes", "65536")
                     .param("span", Long.toString(QUICK_SPAN)).param("userSpan", Long.toString(QUICK_USER_SPAN));
         } else {
-            o = o.forks(1).jvmArgsAppend("-Xmx3g").warmupIterations(singleShot ? 1 : 3)
+            // B9 with 1M live areas needs ~6.5 GB of heap today (IoPages keeps 6 KiB per one-page area): not run
+            // until that is fixed; the JMH default parameters still include it for manual runs.
+            o = o.forks(1).jvmArgsAppend("-Xmx3g").param("areas", "100000").warmupIterations(singleShot ? 1 : 3)
                     .warmupTime(TimeValue.milliseconds(500)).measurementIterations(singleShot ? 3 : 5)
                     .measurementTime(TimeValue.milliseconds(500));
         }

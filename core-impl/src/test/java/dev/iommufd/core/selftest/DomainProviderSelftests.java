@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.uapi.IommuHwInfo;
 import dev.iommufd.api.uapi.IommuHwptAlloc;
+import dev.iommufd.api.uapi.IommuHwptGetDirtyBitmap;
 import dev.iommufd.api.uapi.IommuIoasCopy;
 import dev.iommufd.api.uapi.IommuIoasIovaRanges;
 import dev.iommufd.api.uapi.IommuIoasMap;
@@ -33,6 +34,8 @@ import dev.iommufd.spi.IommuDomain;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The domain-dependent ports of tools/testing/selftests/iommu/iommufd.c, parameterised by the driver that
@@ -562,6 +565,151 @@ public abstract class DomainProviderSelftests {
             checkIova(s, hwpt0, m[0], s.buffer, f.base, PS, true);
             s.destroy(m[0]);
             s.destroy(hwpt0);
+        }
+    }
+
+    // ---------------------------------------------------------------- FIXTURE(iommufd_dirty_tracking)
+
+    private void assumeDirtyTracking() {
+        assumeTrue(provider().supports(SelftestDomainProvider.Feature.DIRTY_TRACKING),
+                provider().name() + " has no dirty tracking (VT-d legacy mode: no SSADS)");
+    }
+
+    @Test
+    public void enforceDirty() { // iommufd_dirty_tracking.enforce_dirty: a dirty-tracking HWPT takes a capable device
+        assumeDirtyTracking();
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            int hwpt = s.hwptAlloc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_DIRTY_TRACKING);
+            int[] std = s.mockDomain(hwpt);
+            assertEquals(hwpt, std[1]);
+            s.destroy(std[0]);
+            s.destroy(hwpt);
+        }
+    }
+
+    @Test
+    public void enforceDirtyNoDirtyDevice() { // iommufd_dirty_tracking.enforce_dirty, its MOCK_FLAGS_DEVICE_NO_DIRTY half
+        assumeTrue(provider().supports(SelftestDomainProvider.Feature.DEVICE_WITHOUT_DIRTY),
+                "MOCK_FLAGS_DEVICE_NO_DIRTY is a mock page-table property: behind one real unit every device shares its "
+                        + "dirty capability, so no incapable device can be plugged");
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            int hwpt = s.hwptAlloc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_DIRTY_TRACKING);
+            err(Errno.EINVAL, s.mockDomainRc(hwpt, MockSelftestUapi.MOCK_FLAGS_DEVICE_NO_DIRTY, null));
+            s.destroy(hwpt);
+            int ioas = s.ioasAlloc();
+            int[] nd = s.mockDomain(ioas, MockSelftestUapi.MOCK_FLAGS_DEVICE_NO_DIRTY);
+            err(Errno.EOPNOTSUPP, s.hwptAllocRc(nd[2], ioas, IommuHwptAlloc.FLAG_DIRTY_TRACKING));
+            s.destroy(nd[0]);
+        }
+    }
+
+    @Test
+    public void setDirtyTracking() { // iommufd_dirty_tracking.set_dirty_tracking
+        assumeDirtyTracking();
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            int hwpt = s.hwptAlloc(f.idev[0], f.ioasId, IommuHwptAlloc.FLAG_DIRTY_TRACKING);
+            int[] std = s.mockDomain(hwpt);
+            ok(s.setDirtyTrackingRc(hwpt, true));
+            ok(s.setDirtyTrackingRc(hwpt, false));
+            err(Errno.EOPNOTSUPP, s.setDirtyTrackingRc(f.hwpt[0], true), "an automatic domain has no dirty ops");
+            s.destroy(std[0]);
+            s.destroy(hwpt);
+        }
+    }
+
+    @Test
+    public void deviceDirtyCapability() { // iommufd_dirty_tracking.device_dirty_capability
+        try (Fixture f = new Fixture(1)) {
+            UserStruct info = struct(IommuHwInfo.SIZE);
+            ok(f.s.getHwInfoRc(f.idev[0], 0, 0, 0, info));
+            long want = provider().supports(SelftestDomainProvider.Feature.DIRTY_TRACKING) ? IommuHwInfo.CAP_DIRTY_TRACKING : 0;
+            assertEquals(want, info.u64(IommuHwInfo.OFFSET_OUT_CAPABILITIES) & IommuHwInfo.CAP_DIRTY_TRACKING,
+                    "IOMMU_HW_CAP_DIRTY_TRACKING");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {8 << 10, 128 << 10, 320 << 10, 4L << 20})
+    public void getDirtyBitmap(long bufferSize) { // iommufd_dirty_tracking.get_dirty_bitmap (domain_dirty8k..)
+        dirtyBitmap(bufferSize, 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {8 << 10, 128 << 10, 320 << 10, 4L << 20})
+    public void getDirtyBitmapNoClear(long bufferSize) { // iommufd_dirty_tracking.get_dirty_bitmap_no_clear
+        dirtyBitmap(bufferSize, IommuHwptGetDirtyBitmap.FLAG_NO_CLEAR);
+    }
+
+    /**
+     * The kernel test dirties IOPTEs with the mock's DIRTY op; here the device writes by DMA through the domain
+     * (the hardware sets the dirty bits: VT-d second-stage D with SSADS, SMMUv3 HTTU DBM), reads dirty nothing,
+     * and GET_DIRTY_BITMAP must report exactly the written IO pages (_test_mock_dirty_bitmaps's pattern: the first
+     * IOPTE of every two, at IOMMU_OPTION_HUGE_PAGES = 0 so that every IOPTE is one IO page), then nothing (or the
+     * same with NO_CLEAR) on the second read; at three bitmap placements (aligned, + IO page, + 0xff1).
+     */
+    private void dirtyBitmap(long bufferSize, int flags) {
+        assumeDirtyTracking();
+        try (Fixture f = new Fixture(1)) {
+            SelftestSession s = f.s;
+            long ps = provider().ioPageSize();
+            long buf = s.proc.mmap(0x40_0000_0000L, bufferSize, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            long nbits = bufferSize / ps;
+            long bitmapBytes = (nbits + 7) / 8;
+            long bitmap = s.proc.mmap(0x50_0000_0000L, (bitmapBytes + 2 * PS + PS - 1) / PS * PS, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            int ioas = s.ioasAlloc();
+            ok(IommufdIoasDomainTest.hugePages(s, ioas, 0));
+            long iova = provider().apertureStart() + HUGEPAGE_SIZE;
+            s.mapFixed(ioas, buf, bufferSize, iova);
+            int hwpt = s.hwptAlloc(f.idev[0], ioas, IommuHwptAlloc.FLAG_DIRTY_TRACKING);
+            s.replace(f.stdev[0], hwpt);
+            ok(s.setDirtyTrackingRc(hwpt, true));
+            PciFunction dev = function(s, f.stdev[0]);
+            for (long bm : new long[] {bitmap, bitmap + ps, bitmap + 0xff1}) {
+                byte[] sink = new byte[8];
+                for (long i = 0; i < nbits; i++) {
+                    assertEquals(DmaStatus.OK, dev.dmaRead(iova + i * ps, sink), "a DMA read does not dirty");
+                }
+                for (long i = 0; i < nbits; i += 2) {
+                    assertEquals(DmaStatus.OK, dev.dmaWrite(iova + i * ps + 16, new byte[] {(byte) i}));
+                }
+                expectDirty(s, hwpt, bufferSize, iova, ps, bm, nbits, flags, true);
+                expectDirty(s, hwpt, bufferSize, iova, ps, bm, nbits, flags,
+                        (flags & IommuHwptGetDirtyBitmap.FLAG_NO_CLEAR) != 0);
+                if ((flags & IommuHwptGetDirtyBitmap.FLAG_NO_CLEAR) != 0) {
+                    ok(s.getDirtyBitmapRc(hwpt, bufferSize, iova, ps, bm, 0)); // clear for the next placement
+                }
+            }
+            ok(s.setDirtyTrackingRc(hwpt, false));
+            s.replace(f.stdev[0], f.ioasId);
+            s.destroy(hwpt);
+            s.unmap(ioas, iova, bufferSize);
+            s.destroy(ioas);
+        }
+    }
+
+    /** GET_DIRTY_BITMAP into a zeroed bitmap: bit i set iff {@code dirtyPresent} and i is even. */
+    private static void expectDirty(SelftestSession s, int hwpt, long length, long iova, long ps, long bitmap, long nbits,
+            int flags, boolean dirtyPresent) {
+        int bytes = (int) ((nbits + 7) / 8);
+        s.proc.write(bitmap, new byte[bytes], 0, bytes);
+        ok(s.getDirtyBitmapRc(hwpt, length, iova, ps, bitmap, flags));
+        byte[] got = new byte[bytes];
+        s.proc.read(bitmap, got, 0, bytes);
+        for (long i = 0; i < nbits; i++) {
+            boolean set = (got[(int) (i >>> 3)] & (1 << (i & 7))) != 0;
+            assertEquals(dirtyPresent && i % 2 == 0, set, "bit " + i + " of " + nbits);
+        }
+    }
+
+    private static PciFunction function(SelftestSession s, int stdevId) {
+        SelftestDevice dev = s.fd.context().objects().get(stdevId, ObjectKind.SELFTEST, SelftestDevice.class);
+        try {
+            return dev.function;
+        } finally {
+            s.fd.context().objects().put(dev);
         }
     }
 
