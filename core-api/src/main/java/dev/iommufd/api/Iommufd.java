@@ -249,8 +249,14 @@ public interface Iommufd extends AutoCloseable {
      * {@code mmap(NULL, length, prot, MAP_SHARED, iommufd, offset)} of a region a vIOMMU registered
      * ({@code iommufd_viommu_alloc_mmap}, reported through the driver's output data).
      *
+     * <p>{@code prot} is {@link dev.iommufd.platform.Prot} bits. Errors, in the kernel's order: EINVAL for length 0,
+     * an offset or a length that is not page aligned; EPERM for PROT_EXEC; ENXIO unless {@code offset} and
+     * {@code length} are exactly a registered region's. The mapping (VM_IO | VM_PFNMAP: not pinnable, so IOAS_MAP of
+     * it fails with EFAULT) holds a users reference on the vIOMMU (IOMMU_DESTROY → EBUSY) and the file, until the
+     * last part of it is unmapped.
+     *
      * @return the user address of the mapping
-     * @throws ErrnoException EOPNOTSUPP: not implemented (the platform has no PFN-map VMAs for MMIO pages yet)
+     * @throws ErrnoException as above; EOPNOTSUPP when the implementation has no mmap
      */
     default long mmap(long length, int prot, long offset) {
         throw ErrnoException.of(Errno.EOPNOTSUPP,

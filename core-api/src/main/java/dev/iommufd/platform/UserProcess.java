@@ -60,6 +60,56 @@ public interface UserProcess {
     long mmapFile(long addr, long length, int prot, MemFd file, long offset);
 
     /**
+     * Maps {@code length} bytes of {@code file} from {@code offset}, shared ({@link MapKind#SHARED}, as
+     * {@link #mmapFile(long, long, int, MemFd, long)}) or private ({@link MapKind#PRIVATE_FILE}: MAP_PRIVATE,
+     * copy-on-write).
+     *
+     * <p>A private mapping is a COW mapping whatever its prot (the kernel sets VM_MAYWRITE on every MAP_PRIVATE
+     * mapping): a read, or a translation, of a page never written sees the file's page (and so later writes to the
+     * file through shared mappings); the first write to a page copies it to a private anonymous page of this mapping
+     * (breaking COW), which from then on backs the address. A long-term pin ({@link #pinPages}), even without
+     * FOLL_WRITE, also breaks COW first, as GUP does since Linux 6.2 (gup_must_unshare: a R/O FOLL_LONGTERM pin of a
+     * page-cache page in a COW mapping triggers FAULT_FLAG_UNSHARE): the pin is on the private copy, so what the
+     * pinner sees stays coherent with what the process later reads and writes. munmap frees the private copies
+     * (pinned ones live on until unpinned).
+     *
+     * <p>Added (additively) for selftest {@code iommufd_mock_domain.ro_unshare}; the default supports only
+     * {@link MapKind#SHARED}.
+     *
+     * @throws dev.iommufd.api.ErrnoException EINVAL for another kind, bad length/alignment or offset; EOPNOTSUPP when
+     *         the implementation has no private file mappings
+     */
+    default long mmapFile(long addr, long length, int prot, MemFd file, long offset, MapKind kind) {
+        if (kind == MapKind.SHARED) {
+            return mmapFile(addr, length, prot, file, offset);
+        }
+        if (kind == MapKind.PRIVATE_FILE) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EOPNOTSUPP,
+                    "pid %d: not implemented: MAP_PRIVATE file mappings", pid());
+        }
+        throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL, "pid %d: %s is not a file mapping kind", pid(), kind);
+    }
+
+    /**
+     * A driver's mmap of physical (MMIO-like) pages into this process: {@code [pa, pa + length)} mapped at
+     * {@code addr} (0: the process chooses) as a VM_IO | VM_PFNMAP mapping ({@code io_remap_pfn_range}). Reads and
+     * writes go to those physical addresses; nothing is allocated or freed by the mapping. Such a mapping cannot be
+     * pinned: {@link #pinPages} fails with EFAULT (GUP refuses VM_IO / VM_PFNMAP), so IOMMU_IOAS_MAP of it fails.
+     *
+     * <p>{@code onClose} plays the VMA's {@code vm_ops->close}: it runs once, when the last part of the mapping is
+     * unmapped (munmap or exit), after the process's mmap lock is released.
+     *
+     * <p>Added (additively) for mmap on the iommufd (Linux 6.17, vIOMMU MMIO regions).
+     *
+     * @throws dev.iommufd.api.ErrnoException EINVAL for bad length/alignment or a misaligned {@code pa}; as
+     *         {@link #mmap} for the address; EOPNOTSUPP when not implemented
+     */
+    default long mmapPhysical(long addr, long length, int prot, long pa, Runnable onClose) {
+        throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EOPNOTSUPP,
+                "pid %d: not implemented: PFN-map mappings of physical pages", pid());
+    }
+
+    /**
      * Removes mappings in {@code [addr, addr + length)} (partial mappings are split). Pinned pages stay
      * allocated until unpinned. EINVAL for a misaligned range.
      */
@@ -92,7 +142,9 @@ public interface UserProcess {
      * {@code pin_user_pages_remote(FOLL_LONGTERM [| FOLL_WRITE])}: pins {@code npages} 4 KiB pages starting at
      * the page-aligned {@code va} and writes each page's physical address to {@code out[outOffset + i]}.
      *
-     * @param write whether the pin is for writing (FOLL_WRITE); a read-only mapping then faults
+     * @param write whether the pin is for writing (FOLL_WRITE); a read-only mapping then faults. In a
+     *        {@link MapKind#PRIVATE_FILE} mapping every pin (this is FOLL_LONGTERM) breaks COW first and pins the
+     *        private copy
      * @return the number of pages pinned (all of them on success)
      * @throws dev.iommufd.api.ErrnoException EFAULT when the first page is not mapped (or is read-only for a
      *         write pin), EINVAL for a misaligned va; when a later page fails, the pages before it stay pinned

@@ -42,6 +42,31 @@ public interface Viommu {
     }
 
     /**
+     * Length in bytes (a positive multiple of 4 KiB) of an MMIO region this vIOMMU exposes to user space through mmap
+     * on the iommufd (the driver's {@code iommufd_viommu_alloc_mmap} in {@code viommu_init}, Linux 6.17), or 0 for
+     * none. Read once by the core right after allocation; the core registers the region and removes it when the
+     * vIOMMU is destroyed (a live mapping holds the vIOMMU: IOMMU_DESTROY answers EBUSY until munmap). Added
+     * additively.
+     */
+    default long mmapLength() {
+        return 0;
+    }
+
+    /** The physical address (4 KiB aligned) of the region of {@link #mmapLength()}; unused when that is 0. */
+    default long mmapPhysicalAddress() {
+        return 0;
+    }
+
+    /**
+     * {@link #userDataOut()} with the file offset the core registered the {@link #mmapLength() mmap region} at, which
+     * the vendor structure reports (e.g. {@code out_mmap_offset}); called instead of {@link #userDataOut()} when the
+     * vIOMMU has a region. Added additively.
+     */
+    default byte[] outputStruct(long mmapOffset) {
+        return userDataOut();
+    }
+
+    /**
      * {@code get_hw_queue_size}: non-zero when the vIOMMU supports hardware queues of {@code type}
      * ({@code enum iommu_hw_queue_type}); 0 makes IOMMU_HW_QUEUE_ALLOC fail with EOPNOTSUPP.
      */

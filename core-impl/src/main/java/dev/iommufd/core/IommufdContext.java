@@ -33,6 +33,8 @@ public final class IommufdContext {
     private final Machine machine;
     private final IommufdSubsystem subsystem;
     private final ObjectTable objects = new ObjectTable();
+    /** The file's mmap-able regions ({@code mt_mmap}). */
+    final MmapRegions mmaps = new MmapRegions(this);
     private final IommufdIoctl ioctls = new IommufdIoctl();
     private volatile AccountMode accountMode;
     private int fileRefs;

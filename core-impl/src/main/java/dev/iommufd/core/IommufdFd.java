@@ -234,7 +234,7 @@ public final class IommufdFd implements Iommufd {
         checkOpen();
         IommufdViommu v = IommufdViommu.alloc(ctx, 0, type, devId, hwptId,
                 data == null || data.length == 0 ? null : () -> new dev.iommufd.spi.UserData(type, data.clone()));
-        byte[] out = data == null || data.length == 0 ? null : v.driverViommu.userDataOut();
+        byte[] out = data == null || data.length == 0 ? null : v.userDataOut();
         if (out != null) {
             System.arraycopy(out, 0, data, 0, Math.min(out.length, data.length));
         }
@@ -311,6 +311,17 @@ public final class IommufdFd implements Iommufd {
             closed = true;
         }
         ctx.releaseFileReference();
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>{@code iommufd_fops_mmap} into this descriptor's process (see {@link MmapRegions#mmap}).
+     */
+    @Override
+    public long mmap(long length, int prot, long offset) {
+        checkOpen();
+        return ctx.mmaps.mmap(process, length, prot, offset);
     }
 
     private void checkOpen() {

@@ -40,6 +40,8 @@ public final class IommufdViommu extends IommufdObject {
     final ReentrantReadWriteLock veventqLock = new ReentrantReadWriteLock();
     final List<Veventq> veventqs = new ArrayList<>();
     private boolean holdsParent;
+    /** The MMIO region the driver exposes for mmap on the iommufd (v6.17), or null. Set at allocation. */
+    MmapRegions.Region mmapRegion;
 
     private IommufdViommu(IommufdContext ctx, HwptPaging parent, IommuDriver driver, String unit, int type) {
         super(ObjectKind.VIOMMU);
@@ -48,6 +50,14 @@ public final class IommufdViommu extends IommufdObject {
         this.driver = driver;
         this.unit = unit;
         this.type = type;
+    }
+
+    /**
+     * The driver's output data for {@code data_uptr}: {@link Viommu#outputStruct(long)} with the registered mmap
+     * offset (0 without a region), as the kernel driver writes the offset {@code iommufd_viommu_alloc_mmap} gave it.
+     */
+    byte[] userDataOut() {
+        return mmapRegion != null ? driverViommu.outputStruct(mmapRegion.offset) : driverViommu.userDataOut();
     }
 
     /** The driver's vIOMMU. */
@@ -88,6 +98,9 @@ public final class IommufdViommu extends IommufdObject {
                     FaultInjection.check("viommu_init");
                     v.driverViommu = idev.driver().allocViommu(idev.handle(), hwpt.domain, type, data == null ? null : data.get());
                     ctx.subsystem().events.register(v.driverViommu, v);
+                    if (v.driverViommu.mmapLength() > 0) { // the driver's iommufd_viommu_alloc_mmap
+                        v.mmapRegion = ctx.mmaps.register(v, v.driverViommu.mmapPhysicalAddress(), v.driverViommu.mmapLength());
+                    }
                 } catch (RuntimeException e) {
                     ctx.objects().abort(v);
                     throw e;
@@ -134,6 +147,10 @@ public final class IommufdViommu extends IommufdObject {
     /** Destroy and abort: the driver's destroy, the parent reference. */
     @Override
     protected void destroy() {
+        if (mmapRegion != null) { // no VMA can be live: each holds a users reference
+            ctx.mmaps.unregister(mmapRegion);
+            mmapRegion = null;
+        }
         if (driverViommu != null) {
             ctx.subsystem().events.unregister(driverViommu);
             driverViommu.destroy();

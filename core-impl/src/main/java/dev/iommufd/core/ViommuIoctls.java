@@ -37,7 +37,7 @@ final class ViommuIoctls {
         IommufdViommu v = IommufdViommu.alloc(ctx, flags, type, devId, hwptId,
                 dataLen == 0 ? null : HwptIoctls.userData(caller, type, dataUptr, dataLen));
         try {
-            byte[] out = dataLen == 0 ? null : v.driverViommu.userDataOut();
+            byte[] out = dataLen == 0 ? null : v.userDataOut();
             if (out != null) {
                 caller.write(dataUptr, out, 0, Math.min(out.length, dataLen));
             }

@@ -14,16 +14,26 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * ({@code references}); when both are gone the pages are released (pinned ones live on until unpinned), as the
  * kernel frees a memfd's page cache with its last reference.
  *
- * <p>Locking: a read/write lock; touches and pins take the read lock, the final release the write lock. The
- * reference count is guarded by the same lock (write side).
+ * <p>Size: {@code capacity} bytes of pages exist for the file's lifetime (the size it was created with);
+ * {@link #truncate} moves {@code size} within {@code [0, capacity]}, dropping the pages beyond it. Pages at index
+ * {@code >= ceil(size / pageSize)} are beyond the end of file.
+ *
+ * <p>Locking: a read/write lock; pins take the read lock, truncate and the final release the write lock. The
+ * reference count is guarded by the same lock (write side). Touches through a mapping are lock-free (they check the
+ * volatile {@code size} before and after): a touch racing a truncate can leave a page beyond the end in
+ * {@code pages}, where the next truncate or the release frees it.
  */
 final class SimulatedMemFd implements MemFd {
 
     private final int fd;
     private final String name;
-    private final long size;
+    /** Current size in bytes (ftruncate); written under lock (write). */
+    private volatile long size;
+    /** Bytes of pages {@code pages} can hold: the creation size. */
+    private final long capacity;
     private final UserPages pages;
     private final LongTermPins pins;
+    private final SparsePhysicalMemory memory;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** Guarded by lock (write). */
     private boolean open = true;
@@ -46,6 +56,8 @@ final class SimulatedMemFd implements MemFd {
         this.fd = fd;
         this.name = name;
         this.size = size;
+        this.capacity = size;
+        this.memory = memory;
         this.pins = pins;
         this.pages = new UserPages(size >>> shift, shift - PhysicalMemory.FRAME_SHIFT, memory.frames(), pins);
     }
@@ -91,7 +103,8 @@ final class SimulatedMemFd implements MemFd {
             if (released) {
                 throw ErrnoException.of(Errno.EBADF, "memfd %s is closed", name);
             }
-            long available = Math.max(0, (size - offset) >>> PhysicalMemory.FRAME_SHIFT);
+            long end = (size + PhysicalMemory.FRAME_SIZE - 1) & ~(long) (PhysicalMemory.FRAME_SIZE - 1);
+            long available = Math.max(0, (end - offset) >>> PhysicalMemory.FRAME_SHIFT);
             int n = (int) Math.min(npages, available);
             int pageShift = pages.order() + PhysicalMemory.FRAME_SHIFT;
             long pageMask = (1L << pageShift) - 1;
@@ -116,13 +129,66 @@ final class SimulatedMemFd implements MemFd {
         }
     }
 
-    /** The physical address of byte {@code offset}, touching its page; EFAULT beyond the end of the file. */
+    /**
+     * The physical address of byte {@code offset}, touching its page; EFAULT (SIGBUS) when its page is beyond the
+     * end of the file.
+     */
     long touch(long offset) {
-        if (offset < 0 || offset >= size) {
-            throw ErrnoException.of(Errno.EFAULT, "memfd %s: offset %#x is beyond its size %#x", name, offset, size);
-        }
+        checkWithinFile(offset);
         int pageShift = pages.order() + PhysicalMemory.FRAME_SHIFT;
-        return pages.touch(offset >>> pageShift) + (offset & ((1L << pageShift) - 1));
+        long pa = pages.touch(offset >>> pageShift) + (offset & ((1L << pageShift) - 1));
+        checkWithinFile(offset); // a truncate raced the touch
+        return pa;
+    }
+
+    /** EFAULT (SIGBUS) unless the page holding byte {@code offset} is (at least partly) within the file. */
+    void checkWithinFile(long offset) {
+        long sz = size;
+        long pageMask = pages.pageSize() - 1;
+        if (offset < 0 || offset >= ((sz + pageMask) & ~pageMask)) {
+            throw ErrnoException.of(Errno.EFAULT, "memfd %s: offset %#x is beyond the end of file %#x (SIGBUS)", name, offset,
+                    sz);
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Growing is limited to the size the memfd was created with (EOPNOTSUPP beyond).
+     */
+    @Override
+    public void truncate(long length) {
+        lock.writeLock().lock();
+        try {
+            if (!open) {
+                throw ErrnoException.of(Errno.EBADF, "memfd %s (fd %d) is closed", name, fd);
+            }
+            if (length < 0) {
+                throw ErrnoException.of(Errno.EINVAL, "memfd %s: ftruncate length %d is negative", name, length);
+            }
+            long pageSize = pages.pageSize();
+            if (pageSize != PhysicalMemory.FRAME_SIZE && (length & (pageSize - 1)) != 0) {
+                throw ErrnoException.of(Errno.EINVAL, "memfd %s: hugetlb ftruncate length %#x is not a multiple of %#x", name,
+                        length, pageSize);
+            }
+            if (length > capacity) {
+                throw ErrnoException.of(Errno.EOPNOTSUPP,
+                        "memfd %s: not implemented: growing beyond the creation size %#x (to %#x)", name, capacity, length);
+            }
+            int pageShift = pages.order() + PhysicalMemory.FRAME_SHIFT;
+            long keep = (length + pageSize - 1) >>> pageShift;
+            size = length;
+            pages.drop(keep, pages.length());
+            long tail = length & (pageSize - 1);
+            if (tail != 0) {
+                long head = pages.peek(keep - 1);
+                if (head >= 0) {
+                    memory.zero(head + tail, pageSize - tail);
+                }
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** A mapping now refers to the file. EBADF when the descriptor is closed. */

@@ -128,8 +128,9 @@ final class SimulatedUserProcess implements UserProcess {
     @Override
     public long mmap(long addr, long length, int prot, MapKind kind) {
         Objects.requireNonNull(kind, "kind");
-        if (kind == MapKind.SHARED) {
-            throw ErrnoException.of(Errno.EINVAL, "pid %d: a MAP_SHARED mapping needs a file: use mmapFile", pid);
+        if (kind == MapKind.SHARED || kind == MapKind.PRIVATE_FILE || kind == MapKind.PFN_MAP) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: a %s mapping needs a file or physical pages: use mmapFile or "
+                    + "mmapPhysical", pid, kind);
         }
         checkMapArgs(addr, length, prot, kind.pageShift());
         mmapLock.writeLock().lock();
@@ -147,6 +148,21 @@ final class SimulatedUserProcess implements UserProcess {
 
     @Override
     public long mmapFile(long addr, long length, int prot, MemFd file, long offset) {
+        return mmapFile(addr, length, prot, file, offset, MapKind.SHARED);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A private mapping's copies live in a {@link UserPages} of the mapping's own, created with it; until a page is
+     * written or pinned, the mapping costs no frame of its own.
+     */
+    @Override
+    public long mmapFile(long addr, long length, int prot, MemFd file, long offset, MapKind kind) {
+        Objects.requireNonNull(kind, "kind");
+        if (kind != MapKind.SHARED && kind != MapKind.PRIVATE_FILE) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: %s is not a file mapping kind", pid, kind);
+        }
         Objects.requireNonNull(file, "file");
         if (!(file instanceof SimulatedMemFd)) {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: %s is not a memfd of this machine", pid, file);
@@ -162,8 +178,29 @@ final class SimulatedUserProcess implements UserProcess {
         try {
             checkAliveForMapping();
             long at = place(addr, length, shift);
+            UserPages copies = kind == MapKind.PRIVATE_FILE
+                    ? new UserPages(length >>> shift, shift - PhysicalMemory.FRAME_SHIFT, memory.frames(), pins)
+                    : null;
             memfd.retainForMapping();
-            insert(new Vma(at, at + length, prot, MapKind.SHARED, shift, null, memfd, offset >>> shift));
+            insert(new Vma(at, at + length, prot, kind, shift, copies, memfd, offset >>> shift));
+            return at;
+        } finally {
+            mmapLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public long mmapPhysical(long addr, long length, int prot, long pa, Runnable onClose) {
+        Objects.requireNonNull(onClose, "onClose");
+        checkMapArgs(addr, length, prot, PhysicalMemory.FRAME_SHIFT);
+        if (pa < 0 || (pa & FRAME_MASK) != 0 || pa + length < pa) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: physical range [%#x, +%#x) is misaligned or wraps", pid, pa, length);
+        }
+        mmapLock.writeLock().lock();
+        try {
+            checkAliveForMapping();
+            long at = place(addr, length, PhysicalMemory.FRAME_SHIFT);
+            insert(new Vma(at, at + length, prot, new PfnRegion(pa, onClose), 0));
             return at;
         } finally {
             mmapLock.writeLock().unlock();
@@ -176,6 +213,7 @@ final class SimulatedUserProcess implements UserProcess {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: munmap(%#x, %#x): misaligned or empty range", pid, addr, length);
         }
         long end = (addr + length + FRAME_MASK) & ~FRAME_MASK;
+        List<PfnRegion> closed;
         mmapLock.writeLock().lock();
         try {
             checkAliveForMapping();
@@ -190,10 +228,11 @@ final class SimulatedUserProcess implements UserProcess {
                             length, v.pageSize(), v);
                 }
             }
-            removeRange(addr, end);
+            closed = removeRange(addr, end);
         } finally {
             mmapLock.writeLock().unlock();
         }
+        runCloses(closed);
     }
 
     @Override
@@ -262,7 +301,7 @@ final class SimulatedUserProcess implements UserProcess {
             while (remaining > 0) {
                 Vma v = vmas[find(cur)];
                 int n = (int) Math.min(remaining, v.pageSize() - (cur & (v.pageSize() - 1)));
-                memory.writeBytes(v.touch(cur), src, off, n);
+                memory.writeBytes(v.touchForWrite(cur, memory), src, off, n);
                 cur += n;
                 off += n;
                 remaining -= n;
@@ -297,12 +336,12 @@ final class SimulatedUserProcess implements UserProcess {
         try {
             checkAccessible(va, 8, true);
             if ((va & 7) == 0) {
-                memory.write64(vmas[find(va)].touch(va), value);
+                memory.write64(vmas[find(va)].touchForWrite(va, memory), value);
                 return;
             }
             for (int i = 0; i < 8; i++) {
                 long b = va + i;
-                memory.write8(vmas[find(b)].touch(b), (byte) (value >>> (8 * i)));
+                memory.write8(vmas[find(b)].touchForWrite(b, memory), (byte) (value >>> (8 * i)));
             }
         } finally {
             mmapLock.readLock().unlock();
@@ -344,6 +383,12 @@ final class SimulatedUserProcess implements UserProcess {
                 long addr = va + ((long) i << PhysicalMemory.FRAME_SHIFT);
                 int idx = find(addr);
                 Vma v = idx < 0 ? null : vmas[idx];
+                if (v != null && v.pfn != null) { // check_vma_flags: VM_IO | VM_PFNMAP
+                    if (i > 0) {
+                        return i;
+                    }
+                    throw ErrnoException.of(Errno.EFAULT, "pid %d: %#x is in a VM_IO | VM_PFNMAP mapping (%s)", pid, addr, v);
+                }
                 if (v == null || !v.readable() || (write && !v.writable())) {
                     if (i > 0) {
                         return i;
@@ -354,7 +399,8 @@ final class SimulatedUserProcess implements UserProcess {
                 }
                 long pa;
                 try {
-                    pa = v.touch(addr);
+                    // FOLL_LONGTERM: in a COW (private file) mapping even a R/O pin unshares first.
+                    pa = v.touchForWrite(addr, memory);
                 } catch (ErrnoException e) {
                     if (i > 0) {
                         return i;
@@ -405,12 +451,13 @@ final class SimulatedUserProcess implements UserProcess {
 
     @Override
     public void exit() {
+        List<PfnRegion> closed;
         mmapLock.writeLock().lock();
         try {
             if (!alive) {
                 return;
             }
-            removeRange(0, Long.MAX_VALUE);
+            closed = removeRange(0, Long.MAX_VALUE);
             for (SimulatedMemFd fd : memfds) {
                 if (fd.isOpen()) {
                     fd.close();
@@ -422,6 +469,7 @@ final class SimulatedUserProcess implements UserProcess {
         } finally {
             mmapLock.writeLock().unlock();
         }
+        runCloses(closed);
         onExit.accept(this);
     }
 
@@ -505,8 +553,30 @@ final class SimulatedUserProcess implements UserProcess {
         vmas = next;
     }
 
-    /** Unmaps {@code [from, to)}; caller holds the write lock and validated huge page boundaries. */
-    private void removeRange(long from, long to) {
+    /** Runs the {@code vm_ops->close} of PFN-map regions whose last mapping went; caller holds no lock. */
+    private static void runCloses(List<PfnRegion> closed) {
+        RuntimeException first = null;
+        for (PfnRegion r : closed) {
+            try {
+                r.onClose.run();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /**
+     * Unmaps {@code [from, to)}; caller holds the write lock and validated huge page boundaries.
+     *
+     * @return the PFN-map regions whose last mapping went, whose {@code onClose} the caller runs after unlocking
+     */
+    private List<PfnRegion> removeRange(long from, long to) {
+        List<PfnRegion> closed = new ArrayList<>(0);
         List<Vma> kept = new ArrayList<>(vmas.length + 1);
         for (Vma v : vmas) {
             if (v.end <= from || v.start >= to) {
@@ -525,8 +595,19 @@ final class SimulatedUserProcess implements UserProcess {
                 pieces++;
             }
             if (v.anon != null) {
-                v.anon.drop(v.pageIndex(cutStart), v.pageIndex(cutEnd));
-            } else {
+                if (v.file != null) {
+                    v.anon.drop(v.copyIndex(cutStart), v.copyIndex(cutEnd));
+                } else {
+                    v.anon.drop(v.pageIndex(cutStart), v.pageIndex(cutEnd));
+                }
+            }
+            if (v.pfn != null) {
+                v.pfn.vmas += pieces - 1;
+                if (v.pfn.vmas == 0) {
+                    closed.add(v.pfn);
+                }
+            }
+            if (v.file != null) {
                 // One mapping became `pieces` mappings of the file.
                 if (pieces == 2) {
                     v.file.retainSplit();
@@ -537,6 +618,7 @@ final class SimulatedUserProcess implements UserProcess {
         }
         kept.sort((a, b) -> Long.compare(a.start, b.start));
         vmas = kept.toArray(new Vma[0]);
+        return closed;
     }
 
     /** Index of the mapping holding {@code va}, or -1. Allocation-free. Caller holds the lock. */

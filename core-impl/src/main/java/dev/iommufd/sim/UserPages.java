@@ -76,6 +76,31 @@ final class UserPages {
         return pa;
     }
 
+    /**
+     * The physical address of page {@code index}; when absent, a new page is allocated, filled with the bytes of the
+     * page at {@code source} (same size) and published (a COW break; the loser of a race frees its copy).
+     */
+    long touchCopyOf(long index, long source, PhysicalMemory memory) {
+        long[] chunk = chunk((int) (index >>> CHUNK_SHIFT));
+        int slot = (int) (index & CHUNK_MASK);
+        long e = (long) ENTRY.getAcquire(chunk, slot);
+        if (e != 0) {
+            return e - 1;
+        }
+        long pa = frames.allocate(order);
+        byte[] buf = new byte[PhysicalMemory.FRAME_SIZE];
+        for (long off = 0; off < pageSize(); off += PhysicalMemory.FRAME_SIZE) {
+            memory.readBytes(source + off, buf, 0, buf.length);
+            memory.writeBytes(pa + off, buf, 0, buf.length);
+        }
+        long witness = (long) ENTRY.compareAndExchange(chunk, slot, 0L, pa + 1);
+        if (witness != 0) {
+            frames.free(pa, order);
+            return witness - 1;
+        }
+        return pa;
+    }
+
     /** The physical address of page {@code index}, or -1 when it was never touched. */
     long peek(long index) {
         long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));

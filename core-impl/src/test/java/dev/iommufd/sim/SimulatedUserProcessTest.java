@@ -262,6 +262,166 @@ class SimulatedUserProcessTest {
     }
 
     @Test
+    void privateFileMappingIsCopyOnWrite() { // mmap(MAP_PRIVATE) of a file: reads share, the first write copies
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            UserProcess p = m.spawn("app", 1000);
+            MemFd f = p.memfdCreate("f", 4 * PAGE, 0);
+            long shared = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0);
+            long priv = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0, MapKind.PRIVATE_FILE);
+            p.write64(shared + PAGE, 0x1111L);
+            p.write64(shared + 2 * PAGE, 0x2222L);
+            long fileFrames = fa.allocatedFrames();
+            assertEquals(0x1111L, p.read64(priv + PAGE), "an unwritten private page reads the file");
+            assertEquals(p.translate(shared + PAGE), p.translate(priv + PAGE), "same physical page before COW");
+            assertEquals(fileFrames, fa.allocatedFrames(), "reading costs no private frame");
+            p.write64(priv + PAGE + 8, 0x3333L); // COW break
+            assertEquals(fileFrames + 1, fa.allocatedFrames(), "the first write copies the page");
+            assertTrue(p.translate(priv + PAGE) != p.translate(shared + PAGE), "the private copy is another page");
+            assertEquals(0x1111L, p.read64(priv + PAGE), "the copy starts with the file's bytes");
+            assertEquals(0x3333L, p.read64(priv + PAGE + 8));
+            assertEquals(0L, p.read64(shared + PAGE + 8), "the file does not see a private write");
+            p.write64(shared + PAGE, 0x4444L);
+            assertEquals(0x1111L, p.read64(priv + PAGE), "a copied page no longer follows the file");
+            p.write64(shared + 2 * PAGE, 0x5555L);
+            assertEquals(0x5555L, p.read64(priv + 2 * PAGE), "an uncopied page still follows the file");
+            // munmap of part of the private mapping frees its copy only.
+            p.munmap(priv, 2 * PAGE);
+            assertEquals(fileFrames, fa.allocatedFrames());
+            assertEquals(0x5555L, p.read64(priv + 2 * PAGE), "the remainder keeps its offset in the file");
+            p.munmap(priv + 2 * PAGE, 2 * PAGE);
+            fails(Errno.EINVAL, () -> p.mmap(0, PAGE, Prot.READ_WRITE, MapKind.PRIVATE_FILE), "needs a file");
+            fails(Errno.EINVAL, () -> p.mmapFile(0, PAGE, Prot.READ_WRITE, f, 0, MapKind.ANONYMOUS), "not a file kind");
+            p.munmap(shared, 4 * PAGE);
+            f.close();
+            assertEquals(0, fa.allocatedFrames(), "nothing leaked");
+        }
+    }
+
+    @Test
+    void longTermPinOfAPrivateFileMappingUnsharesEvenForReading() { // gup_must_unshare: R/O FOLL_LONGTERM in a COW mapping
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            UserProcess p = m.spawn("app", 1000);
+            MemFd f = p.memfdCreate("f", 2 * PAGE, 0);
+            long shared = p.mmapFile(0, 2 * PAGE, Prot.READ_WRITE, f, 0);
+            p.write64(shared, 0xabcdL);
+            long filePage = p.translate(shared);
+            long rw = p.mmapFile(0, 2 * PAGE, Prot.READ_WRITE, f, 0, MapKind.PRIVATE_FILE);
+            long ro = p.mmapFile(0, 2 * PAGE, Prot.READ, f, 0, MapKind.PRIVATE_FILE);
+            long[] out = new long[2];
+            assertEquals(1, p.pinPages(rw, 1, false, out, 0));
+            assertTrue(out[0] != filePage, "the R/O long-term pin is on a private copy");
+            assertEquals(out[0], p.translate(rw), "which now backs the address");
+            assertEquals(0, p.pinCount(filePage));
+            assertEquals(1, p.pinCount(out[0]));
+            assertEquals(0xabcdL, m.memory().read64(out[0]), "a copy of the file's bytes");
+            p.write64(rw, 7);
+            assertEquals(out[0], p.translate(rw), "a later write does not move the pinned page");
+            assertEquals(7, m.memory().read64(out[0]));
+            // A PROT_READ private mapping is still a COW mapping (VM_MAYWRITE): a R/O pin unshares too;
+            // a FOLL_WRITE pin faults.
+            assertEquals(1, p.pinPages(ro, 1, false, out, 1));
+            assertTrue(out[1] != filePage);
+            assertEquals(0xabcdL, p.read64(ro));
+            fails(Errno.EFAULT, () -> p.pinPages(ro + PAGE, 1, true, new long[1], 0));
+            // munmap keeps pinned copies until unpinned, then everything goes.
+            p.munmap(rw, 2 * PAGE);
+            p.munmap(ro, 2 * PAGE);
+            assertEquals(1, p.pinCount(out[0]));
+            p.unpinPages(out, 0, 2, true);
+            p.munmap(shared, 2 * PAGE);
+            f.close();
+            assertEquals(0, fa.allocatedFrames(), "nothing leaked");
+        }
+    }
+
+    @Test
+    void ftruncateOfAMemfd() { // shmem ftruncate: cut pages leave the file, pinned ones live on; beyond EOF is SIGBUS
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            UserProcess p = m.spawn("app", 1000);
+            MemFd f = p.memfdCreate("f", 4 * PAGE, 0);
+            long va = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0);
+            long priv = p.mmapFile(0, 4 * PAGE, Prot.READ_WRITE, f, 0, MapKind.PRIVATE_FILE);
+            for (int i = 0; i < 4; i++) {
+                p.write64(va + i * PAGE + PAGE - 8, 0x100L + i);
+            }
+            p.write64(va + PAGE + 8, 0xbeefL);
+            p.write64(priv + 3 * PAGE, 1); // a private copy of the last page
+            long[] pin = new long[1];
+            assertEquals(1, f.pinPages(3 * PAGE, 1, pin, 0));
+            assertEquals(5, fa.allocatedFrames());
+
+            f.truncate(PAGE + 16); // keeps page 0, the first 16 bytes of page 1
+            assertEquals(PAGE + 16, f.size());
+            assertEquals(0xbeefL, p.read64(va + PAGE + 8), "the part of the cut page within EOF stays");
+            assertEquals(0, p.read64(va + 2 * PAGE - 8), "the tail of the cut page is zeroed");
+            assertEquals(0x100L, p.read64(va + PAGE - 8));
+            fails(Errno.EFAULT, () -> p.read64(va + 2 * PAGE), "a page wholly beyond EOF is SIGBUS");
+            fails(Errno.EFAULT, () -> p.write64(va + 3 * PAGE, 1));
+            fails(Errno.EFAULT, () -> p.read64(priv + 3 * PAGE), "even where a private copy was made");
+            fails(Errno.EFAULT, () -> p.pinPages(va + 2 * PAGE, 1, false, new long[1], 0));
+            assertEquals(1, f.pinPages(PAGE, 4, new long[4], 0), "a file pin stops at the page holding EOF");
+            assertEquals(1, p.pinCount(pin[0]), "the pinned page lives on");
+            assertEquals(0x103L, m.memory().read64(pin[0] + PAGE - 8), "with its contents");
+            // page 2 freed; page 3 kept by its pin; page 1's pin above taken and released below.
+            p.unpinPages(new long[] {p.translate(va + PAGE)}, 0, 1, false);
+            p.unpinPages(pin, 0, 1, false);
+
+            f.truncate(4 * PAGE); // grow: holes read zero
+            assertEquals(0, p.read64(va + 3 * PAGE + PAGE - 8));
+            assertEquals(0, p.read64(va + PAGE + PAGE - 8), "the zeroed tail stays zero");
+
+            fails(Errno.EINVAL, () -> f.truncate(-1));
+            fails(Errno.EOPNOTSUPP, () -> f.truncate(8 * PAGE), "growing beyond the creation size");
+            MemFd huge = p.memfdCreate("h", M2, 21);
+            fails(Errno.EINVAL, () -> huge.truncate(PAGE), "hugetlb truncate is huge page aligned");
+            huge.truncate(0);
+            huge.close();
+            fails(Errno.EBADF, () -> huge.truncate(0));
+            p.munmap(va, 4 * PAGE);
+            p.munmap(priv, 4 * PAGE);
+            f.close();
+            assertEquals(0, fa.allocatedFrames(), "nothing leaked");
+        }
+    }
+
+    @Test
+    void pfnMapOfPhysicalPages() { // io_remap_pfn_range: VM_IO | VM_PFNMAP; vm_ops->close once the last piece goes
+        try (SimulatedMachine m = machine(64L << 20)) {
+            FrameAllocator fa = m.memory().frames();
+            long pa = fa.allocate(1);
+            m.memory().write64(pa + PAGE, 0x77L);
+            UserProcess p = m.spawn("app", 1000);
+            int[] closes = {0};
+            long va = p.mmapPhysical(0, 2 * PAGE, Prot.READ_WRITE, pa, () -> closes[0]++);
+            assertEquals(pa + PAGE + 8, p.translate(va + PAGE + 8));
+            assertEquals(0x77L, p.read64(va + PAGE));
+            p.write64(va, 0x55L);
+            assertEquals(0x55L, m.memory().read64(pa), "writes reach the physical page");
+            fails(Errno.EFAULT, () -> p.pinPages(va, 1, false, new long[1], 0), "GUP refuses VM_PFNMAP");
+            long[] two = new long[2];
+            long anon = p.mmap(va - PAGE, PAGE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            assertEquals(1, p.pinPages(anon, 2, false, two, 0), "a pin running into a PFN map stops before it");
+            p.unpinPages(two, 0, 1, false);
+            fails(Errno.EINVAL, () -> p.mmapPhysical(0, PAGE, Prot.READ, pa + 1, () -> { }));
+            fails(Errno.EINVAL, () -> p.mmap(0, PAGE, Prot.READ, MapKind.PFN_MAP));
+            p.munmap(va, PAGE);
+            assertEquals(0, closes[0], "a piece is still mapped");
+            assertEquals(0x77L, p.read64(va + PAGE), "the remainder keeps its physical offset");
+            p.munmap(va + PAGE, PAGE);
+            assertEquals(1, closes[0]);
+            long again = p.mmapPhysical(0, PAGE, Prot.READ, pa, () -> closes[0]++);
+            assertEquals(0x55L, p.read64(again));
+            p.exit();
+            assertEquals(2, closes[0], "exit closes it too");
+            assertEquals(2, fa.allocatedFrames(), "the mapping neither allocated nor freed frames");
+            fa.free(pa, 1);
+        }
+    }
+
+    @Test
     void memfdValidation() {
         try (SimulatedMachine m = machine(64L << 20)) {
             UserProcess a = m.spawn("a", 1000);

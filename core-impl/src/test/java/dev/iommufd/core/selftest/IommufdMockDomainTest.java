@@ -1,11 +1,16 @@
 package dev.iommufd.core.selftest;
 
 import static dev.iommufd.core.selftest.SelftestSession.*;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
 import dev.iommufd.api.uapi.IommuHwptAlloc;
 import dev.iommufd.api.uapi.IommuIoasCopy;
+import dev.iommufd.api.uapi.IommuIoasMap;
 import dev.iommufd.api.uapi.IommuIoasMapFile;
 import dev.iommufd.api.uapi.UserStruct;
 import dev.iommufd.mock.MockSelftestUapi;
@@ -17,7 +22,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Ports of FIXTURE(iommufd_mock_domain) of tools/testing/selftests/iommu/iommufd.c for its six variants, through
- * the ioctl layer: basic, all_aligns, all_aligns_copy, user_copy, replace, alloc_hwpt.
+ * the ioctl layer: basic, ro_unshare, all_aligns, all_aligns_copy, user_copy, replace, alloc_hwpt.
  */
 class IommufdMockDomainTest {
 
@@ -102,8 +107,16 @@ class IommufdMockDomainTest {
                 ok(f.mapFileRc(f.ioasId, mfd, 0, PS, out));
                 f.checkMockIova(mfdBuffer, out[0], PS);
                 MemFd tmp = s.proc.memfdCreate("buffer", f.mmapBufSize, 0);
+                long buf = s.proc.mmapFile(0, f.mmapBufSize, Prot.READ_WRITE, tmp, 0);
                 err(Errno.EINVAL, f.mapFileRc(f.ioasId, tmp, 0, f.mmapBufSize + 1, out));
-                // (ftruncate(mfd_tmp, 0) then map → EINVAL: the platform's memfd has no truncate)
+                ok(f.mapFileRc(f.ioasId, tmp, 0, f.mmapBufSize, out)); // (not in the selftest: the full size maps)
+                s.unmap(f.ioasId, out[0], f.mmapBufSize);
+                tmp.truncate(0); // ftruncate(mfd_tmp, 0)
+                err(Errno.EINVAL, f.mapFileRc(f.ioasId, tmp, 0, f.mmapBufSize, out));
+                // (not in the selftest: the mapping now lies beyond EOF, a touch is SIGBUS)
+                assertThrows(ErrnoException.class, () -> s.proc.read64(buf));
+                s.proc.munmap(buf, f.mmapBufSize);
+                tmp.close();
                 return;
             }
             long iova = s.map(f.ioasId, s.buffer, PS);
@@ -114,6 +127,92 @@ class IommufdMockDomainTest {
             err(Errno.EFAULT, s.mapRc(f.ioasId, buf, f.mmapBufSize, 0, RW, out));
             s.proc.munmap(buf, f.mmapBufSize / 2);
             err(Errno.EFAULT, s.mapRc(f.ioasId, buf, f.mmapBufSize, 0, RW, out));
+        }
+    }
+
+    /**
+     * iommufd_mock_domain.ro_unshare: a MAP_PRIVATE, PROT_READ|PROT_WRITE mapping of a read-only file
+     * ({@code /proc/self/exe}; here a memfd holding a recognisable pattern, closed after mmap as the test closes its
+     * fd), mapped IOMMU_IOAS_MAP_READABLE only, so iommufd pins it without FOLL_WRITE. GUP's R/O FOLL_LONGTERM pin of a
+     * page-cache page in a COW mapping unshares (breaks COW) first, so the later memset(buf, 1) writes the very page
+     * the domain maps: check_mock_iova holds before and after the write.
+     */
+    @ParameterizedTest
+    @EnumSource(Variant.class)
+    void roUnshare(Variant v) { // iommufd_mock_domain.ro_unshare
+        try (Fixture f = new Fixture(v)) {
+            SelftestSession s = f.s;
+            MemFd exe = s.proc.memfdCreate("exe", PS, 0);
+            long writer = s.proc.mmapFile(0, PS, Prot.READ_WRITE, exe, 0);
+            byte[] image = new byte[(int) PS];
+            for (int i = 0; i < image.length; i++) {
+                image[i] = (byte) (0x7f ^ i);
+            }
+            s.proc.write(writer, image, 0, image.length);
+            s.proc.munmap(writer, PS);
+            long buf = s.proc.mmapFile(0, PS, Prot.READ_WRITE, exe, 0, MapKind.PRIVATE_FILE);
+            exe.close();
+            long filePage = s.proc.translate(buf); // an untouched private page reads the file's page
+            byte[] seen = new byte[(int) PS];
+            s.proc.read(buf, seen, 0, seen.length);
+            assertArrayEquals(image, seen);
+
+            long[] out = new long[1];
+            ok(s.mapRc(f.ioasId, buf, PS, 0, IommuIoasMap.FLAG_READABLE, out));
+            long iova = out[0];
+            f.checkMockIova(buf, iova, PS);
+            long pinned = s.proc.translate(buf);
+            assertNotEquals(filePage, pinned, "a R/O long-term pin of a COW mapping must unshare the file page");
+            assertEquals(1, s.proc.pinCount(pinned));
+            assertEquals(0, s.proc.pinCount(filePage), "the file page itself is not pinned");
+
+            byte[] ones = new byte[(int) PS];
+            java.util.Arrays.fill(ones, (byte) 1);
+            s.proc.write(buf, ones, 0, ones.length); // memset(buf, 1, PAGE_SIZE)
+            f.checkMockIova(buf, iova, PS);
+            assertEquals(pinned, s.proc.translate(buf), "the write must not move the pinned page");
+            s.proc.read(buf, seen, 0, seen.length);
+            assertArrayEquals(ones, seen);
+            s.proc.munmap(buf, PS);
+            // The private copy lives on, pinned by the area, until iommufd unpins it.
+            assertEquals(1, s.proc.pinCount(pinned));
+            s.unmap(f.ioasId, iova, PS);
+            assertEquals(0, s.proc.pinCount(pinned));
+        }
+    }
+
+    /**
+     * Not a selftest: what ftruncate does to a memfd range iommufd has pinned, as the kernel does it (shmem
+     * truncate removes the pages from the file, the pins keep them alive; the domain keeps translating to them until
+     * IOAS_UNMAP unpins, and a new MAP_FILE of the cut range fails with EINVAL).
+     */
+    @org.junit.jupiter.api.Test
+    void truncateOfAPinnedMemfdRangeKeepsThePinnedPagesUntilUnmap() {
+        try (Fixture f = new Fixture(Variant.ONE_DOMAIN_FILE)) {
+            SelftestSession s = f.s;
+            MemFd mfd = s.proc.memfdCreate("cut", 4 * PS, 0);
+            long buf = s.proc.mmapFile(0, 4 * PS, Prot.READ_WRITE, mfd, 0);
+            s.proc.write64(buf + 3 * PS, 0x5eedL);
+            s.proc.write64(buf + PS, 0x77L);
+            long[] out = new long[1];
+            ok(f.mapFileRc(f.ioasId, mfd, 0, 4 * PS, out));
+            long iova = out[0];
+            f.checkMockIova(buf, iova, 4 * PS);
+            long lastPage = s.proc.translate(buf + 3 * PS);
+            assertEquals(1, s.proc.pinCount(lastPage));
+            mfd.truncate(2 * PS);
+            assertEquals(2 * PS, mfd.size());
+            assertThrows(ErrnoException.class, () -> s.proc.read64(buf + 3 * PS), "beyond EOF: SIGBUS");
+            assertEquals(0x77L, s.proc.read64(buf + PS), "within EOF still mapped");
+            assertEquals(1, s.proc.pinCount(lastPage), "the pin keeps the truncated page");
+            assertEquals(0x5eedL, s.machine.memory().read64(lastPage), "with its contents");
+            err(Errno.EINVAL, f.mapFileRc(f.ioasId, mfd, 2 * PS, PS, out));
+            ok(f.mapFileRc(f.ioasId, mfd, 0, 2 * PS, out));
+            s.unmap(f.ioasId, out[0], 2 * PS);
+            s.unmap(f.ioasId, iova, 4 * PS);
+            assertEquals(0, s.proc.pinCount(lastPage));
+            s.proc.munmap(buf, 4 * PS);
+            mfd.close();
         }
     }
 

@@ -117,8 +117,9 @@ class IommufdViommuTest {
     }
 
     /**
-     * iommufd_viommu.viommu_alloc_with_data: out_data == in_data. The mmap of the vIOMMU's MMIO page through the
-     * iommufd file is not modelled (not ported: the ENXIO/mapping/EBUSY-while-mapped steps).
+     * iommufd_viommu.viommu_alloc_with_data: out_data == in_data; the vIOMMU's MMIO region is mmap-able on the
+     * iommufd file only at exactly out_mmap_offset / out_mmap_length (test_err_mmap ENXIO ×4), the mapping reads
+     * in_data (the mock's loopback page), and the mapping holds the vIOMMU (IOMMU_DESTROY → EBUSY until munmap).
      */
     @ParameterizedTest(name = "viommu {0}")
     @ValueSource(booleans = {false, true})
@@ -132,7 +133,26 @@ class IommufdViommuTest {
         ok(v.viommuAllocRc(deviceId, hwptId, IOMMU_VIOMMU_TYPE_SELFTEST, data, out));
         ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(0xbeef, b.getInt(4), "out_data");
-        assertEquals(MockViommu.MMAP_LENGTH, b.getLong(16), "out_mmap_length");
+        long mmapOffset = b.getLong(8);
+        long mmapLength = b.getLong(16);
+        assertEquals(MockViommu.MMAP_LENGTH, mmapLength, "out_mmap_length");
+        int rw = dev.iommufd.platform.Prot.READ_WRITE;
+        // Negative mmap tests -- offset and length cannot be changed.
+        assertEquals(Errno.ENXIO, mmapErrno(mmapLength, rw, mmapOffset + PS));
+        assertEquals(Errno.ENXIO, mmapErrno(mmapLength, rw, mmapOffset + 2 * PS));
+        assertEquals(Errno.ENXIO, mmapErrno(mmapLength / 2, rw, mmapOffset));
+        assertEquals(Errno.ENXIO, mmapErrno(mmapLength * 2, rw, mmapOffset));
+        long mmapBuf = s.fd.mmap(mmapLength, rw, mmapOffset); // the loopback mapping
+        assertEquals(0xbeef, (int) s.proc.read64(mmapBuf), "*(u32 *)mmap_buf == in_data");
+        err(Errno.EBUSY, s.destroyRc(out[0])); // the owner of the mmap region is blocked
+        s.proc.munmap(mmapBuf, mmapLength);
+        // (not in the selftest: munmap gave the reference back)
+        ok(s.destroyRc(out[0]));
+    }
+
+    private Errno mmapErrno(long length, int prot, long offset) {
+        return org.junit.jupiter.api.Assertions.assertThrows(dev.iommufd.api.ErrnoException.class,
+                () -> s.fd.mmap(length, prot, offset)).errno();
     }
 
     /** iommufd_viommu.vdevice_alloc (with its vEVENTQ part). */

@@ -8,7 +8,12 @@ import dev.iommufd.api.ErrnoException;
 import dev.iommufd.api.ObjectAndFd;
 import dev.iommufd.api.uapi.IommuHwptAlloc;
 import dev.iommufd.core.IommufdFd;
+import dev.iommufd.core.IommufdViommu;
+import dev.iommufd.core.ObjectKind;
 import dev.iommufd.mock.MockSelftestUapi;
+import dev.iommufd.mock.MockViommu;
+import dev.iommufd.api.uapi.IommuIoasMap;
+import dev.iommufd.platform.Prot;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.AfterEach;
@@ -56,13 +61,58 @@ class ViommuTypedFaceTest {
         byte[] data = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putInt(0x1234).array();
         int viommu = fd.viommuAlloc(dev, parent, MockSelftestUapi.IOMMU_VIOMMU_TYPE_SELFTEST, data);
         assertEquals(0x1234, ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt(4), "out_data written back");
+        long mmapOffset = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getLong(8);
         long mmapLength = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getLong(16);
-        assertEquals(Errno.EOPNOTSUPP, errno(() -> fd.mmap(mmapLength, 3, 0)), "vIOMMU mmap is not implemented");
+        assertEquals(0, mmapOffset % SelftestSession.PS, "out_mmap_offset is a page offset");
+        assertEquals(Errno.ENXIO, errno(() -> fd.mmap(mmapLength, Prot.READ_WRITE, 0)), "offset 0 is never a region");
         int vdev = fd.vdeviceAlloc(viommu, dev, 0x77);
         assertEquals(Errno.EEXIST, errno(() -> fd.vdeviceAlloc(viommu, dev, 0x78)), "one vDEVICE per device");
         assertEquals(Errno.EBUSY, errno(() -> fd.destroy(viommu)));
         fd.destroy(vdev);
         assertEquals(vdev, fd.vdeviceAlloc(viommu, dev, 0x77), "a destroyed (not tombstoned) ID is reused");
+    }
+
+    /**
+     * mmap on the iommufd (Linux 6.17 iommufd_fops_mmap): the kernel's argument order (EINVAL for an unaligned
+     * offset or length, EPERM for PROT_EXEC, ENXIO for anything but the exact region), the VM_PFNMAP mapping is the
+     * driver's physical page (writes reach it) and cannot be pinned (IOAS_MAP → EFAULT), each piece of a split
+     * mapping holds the vIOMMU, and the mapping holds the file (closing the descriptor does not release it).
+     */
+    @Test
+    void mmapOfTheViommuRegion() {
+        byte[] data = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putInt(0x5a5a).array();
+        int viommu = fd.viommuAlloc(dev, parent, MockSelftestUapi.IOMMU_VIOMMU_TYPE_SELFTEST, data);
+        long off = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getLong(8);
+        long len = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getLong(16);
+        assertEquals(Errno.EINVAL, errno(() -> fd.mmap(0, Prot.READ_WRITE, off)), "length 0");
+        assertEquals(Errno.EINVAL, errno(() -> fd.mmap(len, Prot.READ_WRITE, off + 1)), "unaligned offset");
+        assertEquals(Errno.EINVAL, errno(() -> fd.mmap(len - 1, Prot.READ_WRITE, off)), "unaligned length");
+        assertEquals(Errno.EPERM, errno(() -> fd.mmap(len, Prot.READ_WRITE | Prot.EXEC, off)), "VM_EXEC");
+        assertEquals(Errno.ENXIO, errno(() -> fd.mmap(len, Prot.READ_WRITE, off + 16 * len)), "no region there");
+
+        IommufdViommu iv = s.fd.context().objects().get(viommu, ObjectKind.VIOMMU, IommufdViommu.class);
+        MockViommu mv = (MockViommu) iv.driverViommu();
+        s.fd.context().objects().put(iv);
+        long a = fd.mmap(len, Prot.READ_WRITE, off);
+        long b = fd.mmap(len, Prot.READ, off);
+        assertEquals(mv.mmapPhysicalAddress(), s.proc.translate(a), "the driver's physical page");
+        assertEquals(0x5a5a, (int) s.proc.read64(b));
+        s.proc.write64(a + 8, 0x1122L);
+        assertEquals(0x1122L, s.machine.memory().read64(mv.mmapPhysicalAddress() + 8), "writes reach the page");
+        assertEquals(Errno.EFAULT, errno(() -> fd.ioasMap(ioas, IommuIoasMap.FLAG_READABLE, a, SelftestSession.PS, 0)),
+                "a VM_PFNMAP range cannot be pinned");
+        assertEquals(Errno.EFAULT, errno(() -> s.proc.write64(b, 1)), "PROT_READ mapping");
+
+        s.proc.munmap(a, SelftestSession.PS); // split: the rest still holds the vIOMMU
+        assertEquals(Errno.EBUSY, errno(() -> fd.destroy(viommu)));
+        s.proc.munmap(a + SelftestSession.PS, len - SelftestSession.PS);
+        assertEquals(Errno.EBUSY, errno(() -> fd.destroy(viommu)), "the second mapping still holds it");
+
+        fd.close(); // the last descriptor: the file stays open, the mapping holds it
+        assertEquals(false, s.fd.context().isReleased(), "vm_file keeps the iommufd file");
+        assertEquals(0x5a5a, (int) s.proc.read64(b));
+        s.proc.munmap(b, len); // last reference: the file is released, its objects destroyed
+        assertEquals(true, s.fd.context().isReleased());
     }
 
     @Test
