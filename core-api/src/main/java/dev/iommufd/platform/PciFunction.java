@@ -27,6 +27,14 @@ public interface PciFunction {
     /** Whether the function has a PRI (page request interface) capability. */
     boolean priCapable();
 
+    /**
+     * Whether the function is an SR-IOV virtual function ({@code pdev->is_virtfn}); its PRI, if
+     * {@link #priCapable()}, is its PF's, shared by all VFs. Added additively; false by default.
+     */
+    default boolean virtualFunction() {
+        return false;
+    }
+
     /** The name of the IOMMU unit the function sits behind (firmware scope: DMAR DRHD, IORT, IVRS). */
     String iommuUnit();
 

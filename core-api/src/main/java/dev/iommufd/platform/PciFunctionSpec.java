@@ -11,8 +11,16 @@ import java.util.Objects;
  * @param ats whether it has an ATS capability
  * @param pri whether it has a PRI capability (requires ATS)
  * @param acs whether the function is isolated by ACS; functions of one device without ACS share an IOMMU group
+ * @param virtualFunction whether it is an SR-IOV virtual function (added additively: the six-argument constructor
+ *        makes a physical function); a VF's {@code pri} stands for the PRI of its PF, which the VFs share
  */
-public record PciFunctionSpec(PciAddress address, String iommuUnit, int pasidBits, boolean ats, boolean pri, boolean acs) {
+public record PciFunctionSpec(PciAddress address, String iommuUnit, int pasidBits, boolean ats, boolean pri, boolean acs,
+        boolean virtualFunction) {
+
+    /** A physical function ({@code virtualFunction} false). */
+    public PciFunctionSpec(PciAddress address, String iommuUnit, int pasidBits, boolean ats, boolean pri, boolean acs) {
+        this(address, iommuUnit, pasidBits, ats, pri, acs, false);
+    }
 
     public PciFunctionSpec {
         Objects.requireNonNull(address, "address");
@@ -31,18 +39,23 @@ public record PciFunctionSpec(PciAddress address, String iommuUnit, int pasidBit
     }
 
     public PciFunctionSpec withPasid(int bits) {
-        return new PciFunctionSpec(address, iommuUnit, bits, ats, pri, acs);
+        return new PciFunctionSpec(address, iommuUnit, bits, ats, pri, acs, virtualFunction);
     }
 
     public PciFunctionSpec withAts() {
-        return new PciFunctionSpec(address, iommuUnit, pasidBits, true, pri, acs);
+        return new PciFunctionSpec(address, iommuUnit, pasidBits, true, pri, acs, virtualFunction);
     }
 
     public PciFunctionSpec withPri() {
-        return new PciFunctionSpec(address, iommuUnit, pasidBits, true, true, acs);
+        return new PciFunctionSpec(address, iommuUnit, pasidBits, true, true, acs, virtualFunction);
     }
 
     public PciFunctionSpec withoutAcs() {
-        return new PciFunctionSpec(address, iommuUnit, pasidBits, ats, pri, false);
+        return new PciFunctionSpec(address, iommuUnit, pasidBits, ats, pri, false, virtualFunction);
+    }
+
+    /** The same function as an SR-IOV virtual function. */
+    public PciFunctionSpec asVirtualFunction() {
+        return new PciFunctionSpec(address, iommuUnit, pasidBits, ats, pri, acs, true);
     }
 }

@@ -190,6 +190,22 @@ final class DeviceAttach {
         }
     }
 
+    /**
+     * {@code iommufd_hwpt_compatible_device}: a fault-capable HWPT (IOMMU_HWPT_FAULT_ID_VALID) takes no PCI virtual
+     * function that supports PRI (a VF's PRI is its PF's, shared with the other VFs without coordination, so a
+     * failure response could not be forwarded): EINVAL.
+     */
+    private static void checkCompatibleDevice(HwPagetable hwpt, IommufdDevice idev) {
+        if (hwpt.fault == null) {
+            return;
+        }
+        dev.iommufd.platform.PciFunction f = idev.handle.function();
+        if (f.virtualFunction() && f.priCapable()) {
+            throw ErrnoException.of(Errno.EINVAL, "HWPT %d reports I/O page faults; device %d is a PRI-capable PCI VF",
+                    hwpt.id(), idev.id());
+        }
+    }
+
     /** {@code iommufd_hwpt_pasid_compat}. */
     private static void checkPasidCompat(HwPagetable hwpt, IommufdDevice idev, int pasid, Igroup g) {
         if (pasid == IommufdDevice.NO_PASID) {
@@ -220,6 +236,7 @@ final class DeviceAttach {
 
     /** {@code iommufd_hwpt_attach_device}: the first device of a PASID programs the hardware. */
     private static void hwAttach(HwPagetable hwpt, IommufdDevice idev, int pasid, Igroup g) {
+        checkCompatibleDevice(hwpt, idev);
         checkPasidCompat(hwpt, idev, pasid, g);
         if (pasid == IommufdDevice.NO_PASID) {
             List<DeviceHandle> handles = g.handles();
@@ -243,6 +260,7 @@ final class DeviceAttach {
 
     /** {@code iommufd_hwpt_replace_device}: atomic in the driver; a group-wide RID replace rolls back on failure. */
     private static void hwReplace(HwPagetable hwpt, HwPagetable old, IommufdDevice idev, int pasid, Igroup g) {
+        checkCompatibleDevice(hwpt, idev);
         checkPasidCompat(hwpt, idev, pasid, g);
         if (pasid == IommufdDevice.NO_PASID) {
             List<DeviceHandle> handles = g.handles();

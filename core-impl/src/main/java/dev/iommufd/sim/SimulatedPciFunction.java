@@ -105,6 +105,11 @@ final class SimulatedPciFunction implements PciFunction {
     }
 
     @Override
+    public boolean virtualFunction() {
+        return spec.virtualFunction();
+    }
+
+    @Override
     public String iommuUnit() {
         return spec.iommuUnit();
     }

@@ -146,6 +146,8 @@ class BinaryDistributionTest {
         assertTrue(names.stream().anyMatch(n -> n.startsWith("guice-")), () -> "Guice in lib/: " + names);
         // 'iommufd-sim tck' runs the TCK on the JUnit Platform: tck and JUnit are runtime jars; test-only ones are not.
         assertTrue(names.contains("tck-" + v + ".jar"), () -> "tck in lib/: " + names);
+        assertTrue(names.contains("benchmarks-" + v + ".jar") && names.contains("jmh-core-1.37.jar"),
+                () -> "benchmarks and JMH in lib/ for 'iommufd-sim bench': " + names);
         assertFalse(names.stream().anyMatch(n -> n.startsWith("driver-mock") || n.startsWith("mockito")
                 || n.startsWith("byte-buddy")), () -> "no test-only artifact in lib/: " + names);
     }
@@ -240,6 +242,13 @@ class BinaryDistributionTest {
         Run rules = launch("tck", "--list-rules");
         assertEquals(0, rules.exitCode(), rules::toString);
         assertTrue(rules.out().contains("MAP-1"), rules::toString);
+
+        // 'bench' needs the benchmarks jar and JMH in lib/ (sim-cli depends on them only optionally); selecting no
+        // scenario loads the suite without running a benchmark.
+        Run bench = launch("bench", "--only", "NO-SUCH-SCENARIO");
+        assertFalse(bench.err().contains("internal error") || bench.err().contains("NoClassDefFoundError"),
+                bench::toString);
+        assertTrue(bench.out().contains("benchmarks"), bench::toString);
     }
 
     @Test

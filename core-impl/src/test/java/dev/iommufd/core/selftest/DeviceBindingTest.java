@@ -90,6 +90,41 @@ class DeviceBindingTest {
         assertTrue(s.fd.context().leakedAtRelease().isEmpty());
     }
 
+    /**
+     * iommufd_hwpt_compatible_device (device.c, v6.15+): a HWPT allocated with IOMMU_HWPT_FAULT_ID_VALID takes no
+     * PCI VF that supports PRI (the VFs share their PF's PRI, so failure responses cannot be forwarded): attach and
+     * replace fail with EINVAL and change nothing; a PRI-capable PF, a VF without PRI, and a HWPT without a fault
+     * object are fine.
+     */
+    @Test
+    void faultCapableHwptRefusesAPriCapableVirtualFunction() {
+        PciFunction vf = s.machine.pci().add(PciFunctionSpec.endpoint("0000:06:00.1", "mock0").withPri().asVirtualFunction());
+        PciFunction pf = s.machine.pci().add(PciFunctionSpec.endpoint("0000:06:00.0", "mock0").withPri());
+        PciFunction plainVf = s.machine.pci().add(PciFunctionSpec.endpoint("0000:06:00.2", "mock0").asVirtualFunction());
+        assertTrue(vf.virtualFunction() && vf.priCapable());
+        assertFalse(pf.virtualFunction());
+        int dVf = s.fd.bindDevice(vf);
+        int dPf = s.fd.bindDevice(pf);
+        int dPlainVf = s.fd.bindDevice(plainVf);
+        int ioas = s.fd.ioasAlloc();
+        int faultId = s.fd.faultQueueAlloc().id();
+        int faultHwpt = s.fd.hwptAlloc(dPf, ioas, dev.iommufd.api.uapi.IommuHwptAlloc.FLAG_FAULT_ID_VALID, 0, null, faultId);
+        int plainHwpt = s.fd.hwptAlloc(dVf, ioas, 0, 0, null, 0);
+
+        IommufdObject hwptObj = s.fd.context().objects().get(faultHwpt, ObjectKind.ANY, IommufdObject.class);
+        s.fd.context().objects().put(hwptObj);
+        int usersBefore = s.fd.context().objects().users(hwptObj);
+        assertEquals(Errno.EINVAL, errno(() -> s.fd.deviceAttach(dVf, 0, faultHwpt)));
+        assertEquals(usersBefore, s.fd.context().objects().users(hwptObj), "no reference left behind by the failed attach");
+        assertEquals(plainHwpt, s.fd.deviceAttach(dVf, 0, plainHwpt), "a HWPT without a fault object is fine");
+        assertEquals(Errno.EINVAL, errno(() -> s.fd.deviceReplace(dVf, 0, faultHwpt)), "replace checks it too");
+        assertEquals(faultHwpt, s.fd.deviceAttach(dPf, 0, faultHwpt), "a PRI-capable PF is fine");
+        assertEquals(faultHwpt, s.fd.deviceAttach(dPlainVf, 0, faultHwpt), "a VF without PRI is fine");
+        s.fd.deviceDetach(dPf, 0);
+        s.fd.deviceDetach(dPlainVf, 0);
+        s.fd.deviceDetach(dVf, 0);
+    }
+
     @Test
     void devicesOfOneGroupShareOneHwptAndTheHardwareAttachIsGroupWide() { // §7.4 / §7.15 steps 4-7
         PciFunction f0 = s.machine.pci().add(PciFunctionSpec.endpoint("0000:05:00.0", "mock0").withoutAcs());

@@ -16,12 +16,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.iommufd.api.Errno;
+import dev.iommufd.api.IovaRange;
+import dev.iommufd.api.VfioIommuInfo;
 import dev.iommufd.api.uapi.IommuHwInfo;
 import dev.iommufd.api.uapi.IommuHwptAlloc;
 import dev.iommufd.api.uapi.IommuHwptGetDirtyBitmap;
 import dev.iommufd.api.uapi.IommuIoasCopy;
 import dev.iommufd.api.uapi.IommuIoasIovaRanges;
 import dev.iommufd.api.uapi.IommuIoasMap;
+import dev.iommufd.api.uapi.IommuOption;
+import dev.iommufd.api.uapi.IommuVfioIoas;
 import dev.iommufd.api.uapi.UserStruct;
 import dev.iommufd.core.HwptPaging;
 import dev.iommufd.core.ObjectKind;
@@ -32,7 +36,9 @@ import dev.iommufd.platform.PciFunction;
 import dev.iommufd.platform.Prot;
 import dev.iommufd.spi.IommuDomain;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -710,6 +716,129 @@ public abstract class DomainProviderSelftests {
             return dev.function;
         } finally {
             s.fd.context().objects().put(dev);
+        }
+    }
+
+    // ---------------------------------------------------------------- FIXTURE(vfio_compat_mock_domain)
+
+    static final long VFIO_IOMMU_MAP_DMA = (';' << 8) | 113;
+    static final long VFIO_IOMMU_UNMAP_DMA = (';' << 8) | 114;
+    static final long VFIO_SET_IOMMU = (';' << 8) | 102;
+    static final int VFIO_TYPE1_IOMMU = 1;
+    static final int VFIO_TYPE1v2_IOMMU = 3;
+    static final int VFIO_DMA_RW = 3;
+    static final int VFIO_DMA_UNMAP_FLAG_ALL = 2;
+
+    /** FIXTURE_SETUP(vfio_compat_mock_domain): the fixture's IOAS is the compat IOAS; SET_IOMMU {@code version}. */
+    private Fixture vfioCompat(int version) {
+        Fixture f = new Fixture(1);
+        ok(new ViommuCalls(f.s).vfioIoasRc(IommuVfioIoas.OP_SET, f.ioasId, null));
+        ok(f.s.fd.ioctl(VFIO_SET_IOMMU, version));
+        return f;
+    }
+
+    private static int vfioMapRc(SelftestSession s, long vaddr, long iova, long size) {
+        UserStruct m = new UserStruct(32).put32(0, 32).put32(4, VFIO_DMA_RW).put64(8, vaddr).put64(16, iova).put64(24, size);
+        s.proc.write(ViommuCalls.IO_VA, m.bytes(), 0, 32);
+        return s.fd.ioctl(VFIO_IOMMU_MAP_DMA, ViommuCalls.IO_VA);
+    }
+
+    /** VFIO_IOMMU_UNMAP_DMA; {@code out[0]} receives the written-back size. */
+    private static int vfioUnmapRc(SelftestSession s, int flags, long iova, long size, long[] out) {
+        UserStruct u = new UserStruct(24).put32(0, 24).put32(4, flags).put64(8, iova).put64(16, size);
+        s.proc.write(ViommuCalls.IO_VA, u.bytes(), 0, 24);
+        int rc = s.fd.ioctl(VFIO_IOMMU_UNMAP_DMA, ViommuCalls.IO_VA);
+        s.proc.read(ViommuCalls.IO_VA, u.bytes(), 0, 24);
+        out[0] = u.u64(16);
+        return rc;
+    }
+
+    @ParameterizedTest(name = "version {0}")
+    @ValueSource(ints = {VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU})
+    public void vfioCompatOptionHugePages(int version) { // vfio_compat_mock_domain.option_huge_pages
+        try (Fixture f = vfioCompat(version)) {
+            assertEquals(version == VFIO_TYPE1_IOMMU ? 0 : 1, f.s.fd.optionGet(IommuOption.OPTION_HUGE_PAGES, f.ioasId));
+        }
+    }
+
+    @ParameterizedTest(name = "version {0}")
+    @ValueSource(ints = {VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU})
+    public void vfioCompatGetInfo(int version) { // vfio_compat_mock_domain.get_info: the domain's IOVA ranges
+        try (Fixture f = vfioCompat(version)) {
+            VfioIommuInfo info = f.s.fd.vfioIommuGetInfo();
+            List<IovaRange> want = new ArrayList<>();
+            for (long[] r : expectedRanges()) {
+                want.add(new IovaRange(r[0], r[1]));
+            }
+            assertEquals(want, info.iovaRanges(), "VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE");
+            // iommufd_get_pagesizes: the domains' pgsize_bitmap with sub-PAGE_SIZE sizes folded into PAGE_SIZE
+            // (vfio_update_pgsize_bitmap); its first set bit, all QEMU reads, is max(IO page, PAGE_SIZE)
+            assertEquals(Math.max(provider().ioPageSize(), PS), Long.lowestOneBit(info.iovaPgsizes()), "iova_pgsizes");
+        }
+    }
+
+    @ParameterizedTest(name = "version {0}")
+    @ValueSource(ints = {VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU})
+    public void vfioCompatMap(int version) { // vfio_compat_mock_domain.map
+        try (Fixture f = vfioCompat(version)) {
+            SelftestSession s = f.s;
+            long base = f.base;
+            long[] size = new long[1];
+            ok(vfioMapRc(s, s.buffer, base, BUFFER_SIZE));
+            f.checkIova(s.buffer, base, BUFFER_SIZE);
+            ok(vfioUnmapRc(s, 0, base, BUFFER_SIZE, size));
+            assertEquals(BUFFER_SIZE, size[0]);
+            ok(vfioUnmapRc(s, 0, base, BUFFER_SIZE, size));
+            assertEquals(0, size[0], "nothing there: 0 bytes, no error");
+
+            ok(vfioMapRc(s, s.buffer, base, BUFFER_SIZE));
+            err(Errno.EINVAL, vfioUnmapRc(s, VFIO_DMA_UNMAP_FLAG_ALL, base, BUFFER_SIZE, size));
+            ok(vfioUnmapRc(s, VFIO_DMA_UNMAP_FLAG_ALL, 0, 0, size));
+            assertEquals(BUFFER_SIZE, size[0]);
+            assertEquals(DmaStatus.FAULT, function(s, f.stdev[0]).dmaRead(base, new byte[8]), "unmapped from the domain");
+
+            List<Long> iovas = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                ok(vfioMapRc(s, s.buffer + i * PS, base + i * PS, PS));
+                iovas.add(base + i * PS);
+            }
+            f.checkIova(s.buffer, base, BUFFER_SIZE);
+            Collections.shuffle(iovas, new Random(version));
+            for (long iova : iovas) {
+                ok(vfioUnmapRc(s, 0, iova, PS, size));
+                assertEquals(PS, size[0]);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "version {0}")
+    @ValueSource(ints = {VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU})
+    public void vfioCompatHugeMap(int version) { // vfio_compat_mock_domain.huge_map: v2 never splits, v1 cuts
+        try (Fixture f = vfioCompat(version)) {
+            SelftestSession s = f.s;
+            long bufSize = 2 * HUGEPAGE_SIZE;
+            long base = f.base + HUGEPAGE_SIZE; // 2 MiB aligned, clear of both MSI windows
+            long buf = s.proc.mmap(0x40_0000_0000L, bufSize, Prot.READ_WRITE, MapKind.HUGETLB_2M);
+            ok(vfioMapRc(s, buf, base, bufSize));
+            f.checkIova(buf, base, bufSize);
+            long piece = bufSize / 16;
+            List<Long> iovas = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                iovas.add(base + i * piece);
+            }
+            Collections.shuffle(iovas, new Random(7));
+            long[] out = new long[1];
+            for (long iova : iovas) {
+                if (version == VFIO_TYPE1v2_IOMMU) {
+                    err(Errno.ENOENT, vfioUnmapRc(s, 0, iova, piece, out));
+                } else {
+                    ok(vfioUnmapRc(s, 0, iova, piece, out));
+                    assertEquals(piece, out[0], "v1 cuts the area and unmaps exactly the range");
+                    assertEquals(DmaStatus.FAULT, function(s, f.stdev[0]).dmaRead(iova, new byte[8]), "the cut piece is gone");
+                }
+            }
+            ok(vfioUnmapRc(s, VFIO_DMA_UNMAP_FLAG_ALL, 0, 0, out));
+            assertEquals(version == VFIO_TYPE1_IOMMU ? 0 : bufSize, out[0]);
         }
     }
 
