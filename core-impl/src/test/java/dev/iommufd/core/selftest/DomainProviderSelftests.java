@@ -30,6 +30,7 @@ import dev.iommufd.api.uapi.UserStruct;
 import dev.iommufd.core.HwptPaging;
 import dev.iommufd.core.ObjectKind;
 import dev.iommufd.mock.MockSelftestUapi;
+import dev.iommufd.platform.DmaAttributes;
 import dev.iommufd.platform.DmaStatus;
 import dev.iommufd.platform.MapKind;
 import dev.iommufd.platform.PciFunction;
@@ -46,7 +47,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The domain-dependent ports of tools/testing/selftests/iommu/iommufd.c, parameterised by the driver that
  * provides the paging domains ({@link #provider()}): FIXTURE(iommufd_ioas) in its mock_domain / two_mock_domain
- * variants and FIXTURE(iommufd_mock_domain) tests that use only generic ops. Each test names the kernel test it
+ * variants, FIXTURE(iommufd_mock_domain) tests that use only generic ops, FIXTURE(iommufd_dirty_tracking) driven by
+ * DMA, FIXTURE(vfio_compat_mock_domain) and the paging steps of iommufd_device_pasid. Each test names the kernel test it
  * ports. The device-creating test op (MOCK_DOMAIN) plugs a function behind the provider's unit; every expected value
  * that depends on the domain is derived from the provider's stated geometry (IO page size, aperture, hw_info type,
  * reserved IOVAs), never read back from the driver under test.
@@ -710,6 +712,12 @@ public abstract class DomainProviderSelftests {
         }
     }
 
+    private static byte[] read16(SelftestSession s, long va) {
+        byte[] b = new byte[16];
+        s.proc.read(va, b, 0, 16);
+        return b;
+    }
+
     private static PciFunction function(SelftestSession s, int stdevId) {
         SelftestDevice dev = s.fd.context().objects().get(stdevId, ObjectKind.SELFTEST, SelftestDevice.class);
         try {
@@ -839,6 +847,63 @@ public abstract class DomainProviderSelftests {
             }
             ok(vfioUnmapRc(s, VFIO_DMA_UNMAP_FLAG_ALL, 0, 0, out));
             assertEquals(version == VFIO_TYPE1_IOMMU ? 0 : bufSize, out[0]);
+        }
+    }
+
+    // ---------------------------------------------------------------- FIXTURE(iommufd_device_pasid)
+
+    /**
+     * iommufd_device_pasid.pasid_attach (has_pasid), its paging-domain steps: IOMMU_HWPT_ALLOC_PASID domains
+     * attached, refused twice (EBUSY), replaced and detached at a PASID, and PASID-tagged DMA translating through
+     * exactly the domain attached at that PASID. The nested steps use IOMMU_HWPT_DATA_SELFTEST and PASID_CHECK_HWPT
+     * reads the mock device: both mock-only (IommufdDevicePasidTest).
+     */
+    @Test
+    public void pasidAttachPaging() {
+        assumeTrue(provider().supports(SelftestDomainProvider.Feature.PASID),
+                provider().name() + " attaches no domain at a PASID (VT-d legacy mode has no PASID tables)");
+        try (Fixture f = new Fixture(0)) {
+            SelftestSession s = f.s;
+            int[] main = s.mockDomain(f.ioasId, MockSelftestUapi.MOCK_FLAGS_DEVICE_PASID);
+            int stdev = main[0];
+            int dev = main[2];
+            int pasid = 100;
+            long iova = provider().apertureStart() + HUGEPAGE_SIZE;
+            s.mapFixed(f.ioasId, s.buffer, PS, iova);
+            int ioas2 = s.ioasAlloc();
+            s.mapFixed(ioas2, s.buffer + PS, PS, iova);
+            ok(s.pasidRc(IommuTestCmd.OP_PASID_DETACH, stdev, pasid, 0)); // detaching an unattached PASID is fine
+
+            int s2 = s.hwptAlloc(dev, f.ioasId, IommuHwptAlloc.FLAG_PASID);
+            int s3 = s.hwptAlloc(dev, ioas2, IommuHwptAlloc.FLAG_PASID);
+            s.replace(stdev, s2);
+            PciFunction fn = function(s, stdev);
+            DmaAttributes tagged = DmaAttributes.pasid(pasid);
+            byte[] got = new byte[16];
+            assertEquals(DmaStatus.FAULT, fn.dmaRead(tagged, iova, got, 0, 16), "nothing attached at the PASID yet");
+
+            err(Errno.EINVAL, s.pasidRc(IommuTestCmd.OP_PASID_ATTACH, stdev, pasid, f.ioasId), "an IOAS at a PASID");
+            ok(s.pasidRc(IommuTestCmd.OP_PASID_ATTACH, stdev, pasid, s2));
+            err(Errno.EBUSY, s.pasidRc(IommuTestCmd.OP_PASID_ATTACH, stdev, pasid, s3), "attach does not overwrite");
+            err(Errno.EBUSY, s.pasidRc(IommuTestCmd.OP_PASID_ATTACH, stdev, pasid, s2), "nor attach twice");
+            assertEquals(DmaStatus.OK, fn.dmaRead(tagged, iova, got, 0, 16));
+            assertArrayEquals(read16(s, s.buffer), got, "PASID DMA through the domain at the PASID");
+            err(Errno.EBUSY, s.destroyRc(s2));
+
+            ok(s.pasidRc(IommuTestCmd.OP_PASID_REPLACE, stdev, pasid, s3));
+            assertEquals(DmaStatus.OK, fn.dmaRead(tagged, iova, got, 0, 16));
+            assertArrayEquals(read16(s, s.buffer + PS), got, "after replace the PASID translates through s3");
+            assertEquals(DmaStatus.OK, fn.dmaRead(iova, got));
+            assertArrayEquals(read16(s, s.buffer), got, "the RID still translates through s2");
+            err(Errno.EINVAL, s.pasidRc(IommuTestCmd.OP_PASID_REPLACE, stdev, pasid + 100, s2), "replace of an unattached PASID");
+
+            ok(s.pasidRc(IommuTestCmd.OP_PASID_DETACH, stdev, pasid, 0));
+            assertEquals(DmaStatus.FAULT, fn.dmaRead(tagged, iova, got, 0, 16), "detached");
+            s.replace(stdev, f.ioasId);
+            s.destroy(s3);
+            s.destroy(s2);
+            s.destroy(stdev);
+            s.destroy(ioas2);
         }
     }
 

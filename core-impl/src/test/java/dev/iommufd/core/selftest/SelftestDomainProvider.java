@@ -28,6 +28,8 @@ public interface SelftestDomainProvider {
         DIRTY_TRACKING,
         /** IOMMU_HWPT_ALLOC_NEST_PARENT (VT-d: scalable mode with ECAP.NEST; SMMUv3: stage 2). */
         NEST_PARENT,
+        /** Attaching paging domains at a PASID of a PASID-capable function (VT-d: scalable mode; SMMUv3: SSIDs). */
+        PASID,
         /** A device without dirty-tracking support (MOCK_FLAGS_DEVICE_NO_DIRTY). */
         DEVICE_WITHOUT_DIRTY,
         /** The mock-only IOMMU_TEST_CMD ops (MD_CHECK_MAP, MD_CHECK_IOTLB, DEV_CHECK_CACHE, DIRTY, TRIGGER_*). */

@@ -73,7 +73,8 @@ public final class Smmuv3SelftestDomainProvider implements SelftestDomainProvide
 
     @Override
     public boolean supports(Feature feature) {
-        return feature == Feature.DIRTY_TRACKING || feature == Feature.NEST_PARENT; // HTTU; both stages
+        // HTTU; both stages; substreams (SSIDs) for PASIDs
+        return feature == Feature.DIRTY_TRACKING || feature == Feature.NEST_PARENT || feature == Feature.PASID;
     }
 
     @Override

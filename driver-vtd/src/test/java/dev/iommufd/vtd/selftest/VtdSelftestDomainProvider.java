@@ -90,8 +90,8 @@ public final class VtdSelftestDomainProvider implements SelftestDomainProvider {
 
     @Override
     public boolean supports(Feature feature) {
-        // the "server" preset is scalable with ECAP.NEST and SSADS; legacy mode has neither
-        return (feature == Feature.DIRTY_TRACKING || feature == Feature.NEST_PARENT) && scalable;
+        // the "server" preset is scalable with ECAP.NEST, SSADS and PASID; legacy mode has none of them
+        return (feature == Feature.DIRTY_TRACKING || feature == Feature.NEST_PARENT || feature == Feature.PASID) && scalable;
     }
 
     @Override
