@@ -41,7 +41,22 @@ public interface Machine extends AutoCloseable {
     /** Live processes. */
     List<UserProcess> processes();
 
-    /** Ends every process and releases the machine. */
+    /**
+     * Registers {@code hook} to run once when the machine closes, after its processes ended: state kept per machine
+     * outside it (iommufd's subsystem of the machine) is released with the machine. Hooks run in registration order on
+     * the closing thread, holding no lock of the machine; a hook registered after close runs at once on the caller's
+     * thread.
+     *
+     * <p>Additive in SPI version 1: the default registers nothing and returns {@code false}, and the caller must then
+     * not expect a notification.
+     *
+     * @return whether the hook will run (or ran) when the machine closes
+     */
+    default boolean onClose(Runnable hook) {
+        return false;
+    }
+
+    /** Ends every process, runs the {@link #onClose} hooks and releases the machine. */
     @Override
     void close();
 }

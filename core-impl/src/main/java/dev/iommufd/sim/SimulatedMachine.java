@@ -54,6 +54,8 @@ public final class SimulatedMachine implements Machine {
     private final CopyOnWriteArrayList<UserProcess> processes = new CopyOnWriteArrayList<>();
     private final AtomicInteger nextPid = new AtomicInteger(FIRST_PID);
     private volatile boolean closed;
+    /** {@link #onClose} hooks not run yet; a hook runs only after whoever removes it from here (so exactly once). */
+    private final CopyOnWriteArrayList<Runnable> closeHooks = new CopyOnWriteArrayList<>();
 
     private SimulatedMachine(MachineConfig config, HardwareModelCatalog models) {
         this.profile = config.profile();
@@ -195,10 +197,25 @@ public final class SimulatedMachine implements Machine {
     }
 
     @Override
+    public boolean onClose(Runnable hook) {
+        Objects.requireNonNull(hook, "hook");
+        closeHooks.add(hook);
+        if (closed && closeHooks.remove(hook)) {
+            hook.run();
+        }
+        return true;
+    }
+
+    @Override
     public void close() {
         closed = true;
         for (UserProcess p : new ArrayList<>(processes)) {
             p.exit();
+        }
+        for (Runnable hook : closeHooks) {
+            if (closeHooks.remove(hook)) {
+                hook.run();
+            }
         }
     }
 

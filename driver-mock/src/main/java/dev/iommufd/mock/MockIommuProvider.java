@@ -85,7 +85,7 @@ public final class MockIommuProvider implements IommuDriverProvider {
     @Override
     public Optional<MachineConfig> referenceMachine() {
         return Optional.of(MachineConfig.builder(MachineProfile.Q35)
-                .ramSize(128L << 20) // below the mock unit's default MMIO base 0x0a00_0000
+                .ramSize(MachineConfig.DEFAULT_RAM_SIZE) // 1 GiB: the mock unit sits at MachineProfile.testModelBase(), above RAM
                 .iommu(IommuUnitConfig.of("mock0", MockHardwareModelProvider.ID, MockHardwareModelProvider.PRESET_DEFAULT))
                 .device(PciFunctionSpec.endpoint("0000:00:03.0", "mock0"))
                 .device(PciFunctionSpec.endpoint("0000:00:04.0", "mock0"))

@@ -49,6 +49,17 @@ public abstract class IommuDriverContractTest {
         return provider().referenceMachine().orElse(null);
     }
 
+    /**
+     * The machines the whole contract runs on: by default {@link #machineConfig()} alone. Override to run it on
+     * several (each preset of your hardware model, other device mixes); with more than one, every machine gets a
+     * container of its own named after its units ({@link TckTarget#describe}). {@link TckTarget#withPreset} derives
+     * a machine from the reference machine with another hardware preset. Every REQUIRED rule must pass on each:
+     * a capability a machine's units or functions lack is checked through its EOPNOTSUPP path (CAP-12).
+     */
+    protected List<MachineConfig> machineConfigs() {
+        return java.util.Collections.singletonList(machineConfig());
+    }
+
     /** Whether a failed OPTIONAL rule fails its JUnit test (default: reported as aborted). */
     protected boolean failOnOptional() {
         return false;
@@ -57,7 +68,20 @@ public abstract class IommuDriverContractTest {
     @TestFactory
     Stream<DynamicNode> driverContract() {
         IommuDriverProvider p = provider();
-        TckTarget target = new TckTarget(p, machineConfig(), DriverCatalog.location(p));
+        List<MachineConfig> machines = machineConfigs();
+        if (machines.size() == 1) {
+            return contract(new TckTarget(p, machines.get(0), DriverCatalog.location(p))).stream();
+        }
+        List<DynamicNode> out = new ArrayList<>();
+        for (int i = 0; i < machines.size(); i++) {
+            MachineConfig m = machines.get(i);
+            out.add(DynamicContainer.dynamicContainer("machine " + (i + 1) + ": " + (m == null ? "none" : TckTarget.describe(m)),
+                    contract(new TckTarget(p, m, DriverCatalog.location(p)))));
+        }
+        return out.stream();
+    }
+
+    private List<DynamicNode> contract(TckTarget target) {
         List<DynamicNode> areas = new ArrayList<>();
         for (Area a : Area.values()) {
             List<DynamicNode> tests = new ArrayList<>();
@@ -66,7 +90,7 @@ public abstract class IommuDriverContractTest {
             }
             areas.add(DynamicContainer.dynamicContainer(a.prefix() + ": " + a.title(), tests));
         }
-        return areas.stream();
+        return areas;
     }
 
     private void verdict(RuleOutcome o) {

@@ -52,6 +52,9 @@ public final class TckRun {
                 targets.add(TckTarget.of(p, DriverCatalog.location(p)));
             }
         }
+        if (options.machinePreset() != null) {
+            targets.replaceAll(t -> t.withPreset(options.machinePreset()));
+        }
         return run(targets, options.reportDir(), progress);
     }
 
@@ -61,7 +64,8 @@ public final class TckRun {
         List<DriverReport> reports = new ArrayList<>();
         for (TckTarget t : targets) {
             IommuDriverProvider p = t.provider();
-            progress.printf("tck: driver %s (%s) from %s: %d rules%n", p.id(), p.description(), t.origin(), rules.size());
+            progress.printf("tck: driver %s (%s) from %s: %d rules%s%n", p.id(), p.description(), t.origin(), rules.size(),
+                    t.machine() == null ? "" : " on " + TckTarget.describe(t.machine()));
             List<RuleOutcome> outcomes = new ArrayList<>();
             int i = 0;
             for (Rule r : rules) {

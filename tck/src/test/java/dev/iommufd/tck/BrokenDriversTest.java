@@ -106,6 +106,58 @@ class BrokenDriversTest {
         assertTrue(r.outcome("NEST-1").message().contains("does not declare"), r.outcome("NEST-1").message());
     }
 
+    /** CAP-10: deviceCapable(d, c) implies c is declared; a per-device claim beyond capabilities() is caught. */
+    @Test
+    void deviceCapableBeyondDeclaredIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.OverclaimingDeviceProvider());
+        caught(r, "CAP-10", "deviceCapable(", "DIRTY_TRACKING) is true but DIRTY_TRACKING is not declared");
+        assertEquals(Status.PASSED, r.outcome("CAP-5").status(), "the undeclared path itself is right: " + r.outcome("CAP-5").message());
+    }
+
+    /**
+     * CAP-12: declared but not deviceCapable must fail with EOPNOTSUPP (intel_iommu_domain_alloc_paging_flags:
+     * NEST_PARENT without nested support is -EOPNOTSUPP); a silent success is caught, naming the device.
+     */
+    @Test
+    void declaredButNotDeviceCapableSucceedingIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.SilentNotCapableProvider());
+        caught(r, "CAP-12", "allocPagingDomain(NEST_PARENT) for 0000:00:03.0, not deviceCapable(NESTING) must fail with EOPNOTSUPP "
+                + "but succeeded", "NESTING is declared but deviceCapable(0000:00:03.0, NESTING) is false");
+        assertEquals(List.of("CAP-12"), failedIds(r), "the capable functions still pass the NESTING rules");
+        assertEquals(Status.PASSED, r.outcome("NEST-1").status(), r.outcome("NEST-1").message());
+    }
+
+    /** CAP-12: a crash (not an ErrnoException) on the not-deviceCapable path is caught as such. */
+    @Test
+    void declaredButNotDeviceCapableCrashingIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.CrashingNotCapableProvider());
+        caught(r, "CAP-12", "allocPagingDomain(DIRTY_TRACKING) for 0000:00:03.0", "must fail with ErrnoException(EOPNOTSUPP) but threw "
+                + "java.lang.NullPointerException");
+        assertEquals(Status.PASSED, r.outcome("DIRTY-1").status(), "DIRTY rules pick a deviceCapable function: "
+                + r.outcome("DIRTY-1").message());
+    }
+
+    /**
+     * CAP-12, attach-time: a DIRTY_TRACKING domain must not attach to a device that is not dirty capable (intel
+     * paging_domain_compatible, selftest mock_domain_nop_attach: -EINVAL).
+     */
+    @Test
+    void missingAttachTimeCheckIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.MissingAttachCheckProvider());
+        caught(r, "CAP-12", "attachDevice(0000:00:03.0) of a DIRTY_TRACKING domain allocated for 0000:00:05.0 must fail with EINVAL "
+                + "but succeeded", "paging_domain_compatible");
+    }
+
+    /** CAP-11: the reference machine must exercise every declared capability; consistent refusal everywhere is caught. */
+    @Test
+    void declaredCapabilityMissingOnTheReferenceMachineIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.WeakReferenceMachineProvider());
+        caught(r, "CAP-11", "no PCI function is deviceCapable for declared [DIRTY_TRACKING]");
+        assertEquals(List.of("CAP-11"), failedIds(r), "every per-device rule passes: the weak machine is the only defect");
+        assertEquals(Status.SKIPPED, r.outcome("DIRTY-1").status());
+        assertTrue(r.outcome("DIRTY-1").message().contains("CAP-12"), r.outcome("DIRTY-1").message());
+    }
+
     /** The IOTLB must be flushed after dirty bits are cleared (iopt_read_and_clear_dirty_data syncs the gather). */
     @Test
     void dirtyClearWithoutFlushIsCaught() {

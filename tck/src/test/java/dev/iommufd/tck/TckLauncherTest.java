@@ -124,4 +124,30 @@ class TckLauncherTest {
         assertEquals(2, missing.exit());
         assertTrue(missing.err().contains("--report needs a value"), missing.err());
     }
+
+    /** --machine-preset switches the driver's units (only those) of the reference machine to the preset. */
+    @Test
+    void machinePresetSwitchesTheDriversUnits() {
+        assertEquals("qemu", TckOptions.parse("--machine-preset", "qemu").machinePreset());
+        assertEquals("qemu", TckOptions.parse("--machine-preset=qemu").machinePreset());
+        assertEquals(null, TckOptions.parse("--driver", "mock").machinePreset());
+        dev.iommufd.platform.MachineConfig ref = new dev.iommufd.mock.MockIommuProvider().referenceMachine().orElseThrow();
+        dev.iommufd.platform.MachineConfig cfg = new dev.iommufd.platform.MachineConfig(ref.profile(), ref.ramSize(),
+                java.util.List.of(ref.iommus().get(0), dev.iommufd.platform.IommuUnitConfig.of("other0", "vtd", "server")),
+                ref.devices());
+        dev.iommufd.platform.MachineConfig q = TckTarget.withPreset(cfg, java.util.Set.of("mock"), "qemu");
+        assertEquals("qemu", q.iommus().get(0).preset());
+        assertEquals("server", q.iommus().get(1).preset(), "units of other models keep their preset");
+        assertEquals(ref.devices(), q.devices());
+        assertEquals(ref.ramSize(), q.ramSize());
+    }
+
+    /** A preset the driver's hardware model lacks cannot build the machine: every machine rule fails, exit status 1. */
+    @Test
+    void unknownMachinePresetFailsTheRun() {
+        Run r = launch("--driver", "mock", "--machine-preset", "no-such-preset");
+        assertEquals(1, r.exit(), r.err());
+        assertTrue(r.err().contains("mock0=mock/no-such-preset"), "progress names the machine: " + r.err());
+        assertTrue(r.out().contains("cannot be built"), r.out());
+    }
 }

@@ -174,8 +174,18 @@ final class AttachRules {
                 Rule.requiredWith(Capability.BLOCKED_DOMAIN, "ATT-7", ATTACH,
                         "After a warm-up cycle, probe, RID and PASID attach, detach, free and releaseDevice give back every frame.",
                         "include/linux/iommu.h release_device; IommuDriver.releaseDevice javadoc", f -> {
-                            PciFunction fn = f.declares(Capability.PASID) ? f.pasidFunction() : f.function(0);
-                            f.driver();
+                            // A PASID function on which PASID is deviceCapable when there is one: the cycle then
+                            // covers PASID tables too; the handle probed to ask is released before the cycles.
+                            PciFunction fn = f.function(0);
+                            if (f.declares(Capability.PASID)) {
+                                for (PciFunction c : f.functions()) {
+                                    if (c.pasidBits() > 0 && f.deviceCapable(c, Capability.PASID)) {
+                                        fn = c;
+                                        break;
+                                    }
+                                }
+                            }
+                            f.release(fn);
                             long pa = f.buffer(64L << 10);
                             // Warm-up: the first cycle may allocate structures shared by every device (context tables
                             // of the bus, ...); per-device ones must come back on release.
@@ -223,13 +233,14 @@ final class AttachRules {
     /** probe, attach (RID and a PASID when declared), detach, unmap, free, release. */
     private static void deviceCycle(TckFixture f, PciFunction fn, long pa) {
         DeviceHandle h = f.driver().probeDevice(fn);
-        int flags = f.declares(Capability.PASID) ? DomainAllocFlags.PASID : 0;
+        boolean pasid = f.declares(Capability.PASID) && f.driver().deviceCapable(h, Capability.PASID);
+        int flags = pasid ? DomainAllocFlags.PASID : 0;
         IommuDomain d = f.paging(h, flags);
         long pg = TckFixture.minPage(d);
         long iova = f.iova(d, pg);
         TckFixture.map(d, iova, pa, pg, 1, RW);
         d.attachDevice(h);
-        if (f.declares(Capability.PASID) && h.maxPasidLog2() > 0) {
+        if (pasid && h.maxPasidLog2() > 0) {
             d.setDevicePasid(h, 5, f.driver().blockedDomain());
             f.driver().blockedDomain().setDevicePasid(h, 5, d);
         }

@@ -19,8 +19,19 @@ import dev.iommufd.tck.fixture.TckFixture;
 import java.util.List;
 
 /**
- * CAP: every capability both ways. Declared means the behaviour works; not declared means the operation fails with
- * EOPNOTSUPP. These rules run for every driver, whatever it declares.
+ * CAP: every capability both ways, per device. {@code capabilities()} is the static maximum the driver can ever do;
+ * {@code deviceCapable(dev, c)} is the truth for one device on one machine (the kernel's per-device {@code capable()}
+ * and feature checks). The contract:
+ * <ul>
+ *   <li>CAP-10: {@code deviceCapable(d, c)} implies {@code c} is declared;
+ *   <li>declared and deviceCapable: the behaviour works (CAP-1..CAP-9 and the area rules, run on a capable function);
+ *   <li>CAP-12: declared but not deviceCapable: the capability's operations fail for that device with EOPNOTSUPP (or
+ *       the errno the kernel uses for an attach-time check), never silently succeed, never crash;
+ *   <li>not declared: EOPNOTSUPP (CAP-1..CAP-9);
+ *   <li>CAP-11: on the driver's reference machine every declared capability is deviceCapable for at least one
+ *       function, so the reference machine exercises the whole declared contract.
+ * </ul>
+ * These rules run for every driver, whatever it declares.
  */
 final class CapabilityRules {
     private CapabilityRules() {
@@ -77,18 +88,132 @@ final class CapabilityRules {
                         "uAPI IOMMU_GET_HW_INFO, enum iommu_hw_info_type; drivers/iommu/iommufd/device.c iommufd_get_hw_info",
                         CapabilityRules::hwInfo),
                 Rule.required("CAP-10", CAPABILITIES,
-                        "deviceCapable(dev, c) is never true for a capability c the driver does not declare.",
-                        "include/linux/iommu.h capable(); Capability javadoc", f -> {
+                        "deviceCapable(dev, c) implies c is declared: a driver never claims per device what capabilities() "
+                                + "(the static maximum) does not declare.",
+                        "include/linux/iommu.h capable(); IommuDriver.deviceCapable and Capability javadoc", f -> {
                             for (PciFunction fn : f.functions()) {
                                 DeviceHandle h = f.probe(fn);
                                 for (Capability c : Capability.values()) {
                                     if (!f.declares(c)) {
                                         Expect.that(!f.driver().deviceCapable(h, c),
-                                                "deviceCapable(%s, %s) is true but %s is not declared in capabilities()", fn.address(), c, c);
+                                                "deviceCapable(%s, %s) is true but %s is not declared in capabilities(): "
+                                                        + "capabilities() is the static maximum, deviceCapable may only narrow it "
+                                                        + "(declare %s or return false)", fn.address(), c, c, c);
                                     }
                                 }
                             }
-                        }));
+                        }),
+                Rule.required("CAP-11", CAPABILITIES,
+                        "On the driver's reference machine every declared capability is deviceCapable for at least one PCI "
+                                + "function, so the reference machine exercises the whole declared contract.",
+                        "IommuDriverProvider.referenceMachine javadoc; include/linux/iommu.h capable()",
+                        CapabilityRules::referenceCoverage),
+                Rule.required("CAP-12", CAPABILITIES,
+                        "Declared but not deviceCapable on a function: the capability's operations fail for that device "
+                                + "(NEST_PARENT / DIRTY_TRACKING allocation: EOPNOTSUPP; set_dev_pasid: EINVAL or EOPNOTSUPP; "
+                                + "attaching a coherency-enforcing or dirty-tracking domain: EINVAL; no page requests without "
+                                + "IOPF), never silently succeed, never crash.",
+                        "drivers/iommu/intel/iommu.c intel_iommu_domain_alloc_paging_flags and paging_domain_compatible; "
+                                + "drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c arm_smmu_domain_alloc_paging_flags and "
+                                + "arm_smmu_attach_dev (enforce_cache_coherency && !canwbs: -EINVAL); drivers/iommu/iommu.c "
+                                + "iommu_attach_device_pasid (pasid >= max_pasids: -EINVAL); iommufd selftest "
+                                + "mock_domain_alloc_paging_flags / mock_domain_nop_attach (MOCK_FLAGS_DEVICE_NO_DIRTY)",
+                        CapabilityRules::declaredNotCapable));
+    }
+
+    /** The capabilities CAP-12 checks per device; the others have no per-device operation in the SPI. */
+    private static final Capability[] PER_DEVICE = {Capability.NESTING, Capability.DIRTY_TRACKING, Capability.PASID,
+        Capability.ENFORCE_CACHE_COHERENCY, Capability.IOPF, Capability.IDENTITY_DOMAIN};
+
+    private static final String NOT_CAPABLE = "%s is declared but deviceCapable(%s, %s) is false: the operation must fail "
+            + "for this device as the kernel's per-device check does, never silently succeed";
+
+    /** CAP-11: builds the provider's reference machine (whatever machine this run targets) and asks every function. */
+    private static void referenceCoverage(TckFixture run) {
+        dev.iommufd.platform.MachineConfig ref = run.provider().referenceMachine().orElse(null);
+        if (ref == null) {
+            throw new dev.iommufd.tck.RuleNotApplicable("driver '" + run.provider().id()
+                    + "' declares no reference machine (IommuDriverProvider.referenceMachine()); see DISC-4");
+        }
+        try (TckFixture f = new TckFixture(new dev.iommufd.tck.TckTarget(run.provider(), ref, run.target().origin()), run.rule())) {
+            List<Capability> missing = new java.util.ArrayList<>();
+            for (Capability c : Capability.values()) {
+                if (f.declares(c) && f.firstCapable(c) == null) {
+                    missing.add(c);
+                }
+            }
+            Expect.that(missing.isEmpty(), "on the reference machine no PCI function is deviceCapable for declared %s: the "
+                    + "reference machine must exercise every declared capability (a unit preset with the features, e.g. "
+                    + "ECAP.NEST/SLADS/SC or SMMU stage 2/HTTU/SSID/PRI, and functions withPasid(n) / withPri()); or stop "
+                    + "declaring them", missing);
+        }
+    }
+
+    /** CAP-12: every function, every declared capability it is not deviceCapable for. */
+    private static void declaredNotCapable(TckFixture f) {
+        IommuDriver d = f.driver();
+        for (PciFunction fn : f.functions()) {
+            DeviceHandle h = f.probe(fn);
+            for (Capability c : PER_DEVICE) {
+                if (!f.declares(c) || f.deviceCapable(fn, c)) {
+                    continue;
+                }
+                String hint = String.format(NOT_CAPABLE, c, fn.address(), c);
+                String on = " for " + fn.address() + ", not deviceCapable(" + c + ")";
+                switch (c) {
+                    case NESTING:
+                        Expect.errno(Errno.EOPNOTSUPP, "allocPagingDomain(NEST_PARENT)" + on, hint,
+                                () -> f.track(d.allocPagingDomain(h, DomainAllocFlags.NEST_PARENT, null)));
+                        break;
+                    case DIRTY_TRACKING:
+                        Expect.errno(Errno.EOPNOTSUPP, "allocPagingDomain(DIRTY_TRACKING)" + on, hint,
+                                () -> f.track(d.allocPagingDomain(h, DomainAllocFlags.DIRTY_TRACKING, null)));
+                        PciFunction other = f.firstCapable(Capability.DIRTY_TRACKING);
+                        if (other != null) {
+                            IommuDomain dirty = f.paging(f.probe(other), DomainAllocFlags.DIRTY_TRACKING);
+                            Expect.errno(Errno.EINVAL, "attachDevice(" + fn.address() + ") of a DIRTY_TRACKING domain allocated for "
+                                    + other.address(), hint + " (attach-time check: intel paging_domain_compatible, "
+                                    + "mock_domain_nop_attach: -EINVAL)", () -> dirty.attachDevice(h));
+                        }
+                        break;
+                    case PASID:
+                        IommuDomain p = f.paging(h, 0);
+                        IommuDomain old = f.declares(Capability.BLOCKED_DOMAIN) ? d.blockedDomain() : null;
+                        Expect.errnoIn(java.util.Set.of(Errno.EINVAL, Errno.EOPNOTSUPP), "setDevicePasid(pasid 1)" + on, hint
+                                + " (iommu_attach_device_pasid: pasid >= max_pasids is -EINVAL; a unit without PASID support: "
+                                + "-EOPNOTSUPP)", () -> p.setDevicePasid(h, 1, old));
+                        break;
+                    case ENFORCE_CACHE_COHERENCY:
+                        IommuDomain cc = f.paging(h, 0);
+                        boolean enforced = cc.enforceCacheCoherency();
+                        if (enforced) {
+                            Expect.errno(Errno.EINVAL, "attachDevice" + on + " of a domain enforcing cache coherency", hint
+                                    + " (attach-time check: intel paging_domain_compatible force_snooping && !ecap_sc, "
+                                    + "arm_smmu_attach_dev enforce_cache_coherency && !canwbs: -EINVAL)", () -> cc.attachDevice(h));
+                        }
+                        break;
+                    case IOPF:
+                        IommuDomain pf = f.paging(h, 0);
+                        long iova = f.iova(pf, TckFixture.minPage(pf));
+                        Expect.runs("attachDevice" + on, "a paging domain attaches whatever the device's IOPF support",
+                                () -> pf.attachDevice(h));
+                        f.sink().clear();
+                        Expect.dma(DmaStatus.FAULT, TckFixture.dmaWrite(fn, TckFixture.UNTAGGED, iova, new byte[8]),
+                                "DMA to an unmapped IOVA" + on, hint + ": do not enable PRI for a device that is not IOPF capable");
+                        Expect.that(f.sink().faults().isEmpty(), "%d page requests were reported%s. %s",
+                                f.sink().faults().size(), on, hint);
+                        break;
+                    case IDENTITY_DOMAIN:
+                        IommuDomain id = d.identityDomain();
+                        Expect.errnoIn(java.util.Set.of(Errno.EINVAL, Errno.EOPNOTSUPP), "identityDomain().attachDevice" + on,
+                                hint + " (no pass-through for this device: the core cannot use the identity domain)",
+                                () -> id.attachDevice(h));
+                        break;
+                    default:
+                        throw new IllegalStateException(c.name());
+                }
+            }
+        }
     }
 
     private static void blocked(TckFixture f) {
@@ -128,7 +253,7 @@ final class CapabilityRules {
         IommuDomain id = Expect.works("identityDomain()", "IDENTITY_DOMAIN is declared", d::identityDomain);
         Expect.that(id != null && id.type() == DomainType.IDENTITY, "identityDomain() returned %s, not an IDENTITY domain",
                 id == null ? null : id.type());
-        PciFunction fn = f.function(0);
+        PciFunction fn = f.capableFunction(Capability.IDENTITY_DOMAIN);
         DeviceHandle h = f.probe(fn);
         Expect.runs("identityDomain().attachDevice()", "IDENTITY_DOMAIN is declared", () -> id.attachDevice(h));
         long buf = f.buffer(4096);
@@ -139,19 +264,20 @@ final class CapabilityRules {
     }
 
     private static void coherency(TckFixture f) {
-        IommuDomain p = f.paging();
-        boolean r = p.enforceCacheCoherency();
         if (f.declares(Capability.ENFORCE_CACHE_COHERENCY)) {
+            IommuDomain p = f.paging(f.probe(f.capableFunction(Capability.ENFORCE_CACHE_COHERENCY)), 0);
+            boolean r = p.enforceCacheCoherency();
             Expect.that(r, "enforceCacheCoherency() returned false on a fresh paging domain but ENFORCE_CACHE_COHERENCY is "
-                    + "declared (iommufd refuses to use the domain for VFIO's no-snoop blocking)");
+                    + "declared and the device is deviceCapable (iommufd refuses to use the domain for VFIO's no-snoop blocking)");
         } else {
+            boolean r = f.paging().enforceCacheCoherency();
             Expect.that(!r, "enforceCacheCoherency() returned true but ENFORCE_CACHE_COHERENCY is not declared");
         }
     }
 
     private static void nesting(TckFixture f) {
-        DeviceHandle h = f.device(0);
         if (!f.declares(Capability.NESTING)) {
+            DeviceHandle h = f.device(0);
             Expect.errno(Errno.EOPNOTSUPP, "allocPagingDomain(NEST_PARENT)", String.format(UNDECLARED, "NESTING"),
                     () -> f.track(f.driver().allocPagingDomain(h, DomainAllocFlags.NEST_PARENT, null)));
             IommuDomain p = f.paging();
@@ -159,7 +285,8 @@ final class CapabilityRules {
                     () -> f.track(f.driver().allocNestedDomain(h, p, 0, new UserData(1, new byte[8]))));
             return;
         }
-        IommuDomain parent = Expect.works("allocPagingDomain(NEST_PARENT)", "NESTING is declared",
+        DeviceHandle h = f.probe(f.capableFunction(Capability.NESTING));
+        IommuDomain parent = Expect.works("allocPagingDomain(NEST_PARENT)", "NESTING is declared and deviceCapable",
                 () -> f.paging(h, DomainAllocFlags.NEST_PARENT));
         Expect.that(parent.type() == DomainType.PAGING, "a NEST_PARENT domain must be a PAGING domain, got %s", parent.type());
         Expect.that((parent.allocFlags() & DomainAllocFlags.NEST_PARENT) != 0,
@@ -167,8 +294,8 @@ final class CapabilityRules {
     }
 
     private static void dirty(TckFixture f) {
-        DeviceHandle h = f.device(0);
         if (!f.declares(Capability.DIRTY_TRACKING)) {
+            DeviceHandle h = f.device(0);
             Expect.errno(Errno.EOPNOTSUPP, "allocPagingDomain(DIRTY_TRACKING)", String.format(UNDECLARED, "DIRTY_TRACKING"),
                     () -> f.track(f.driver().allocPagingDomain(h, DomainAllocFlags.DIRTY_TRACKING, null)));
             IommuDomain p = f.paging();
@@ -176,15 +303,16 @@ final class CapabilityRules {
                     () -> p.setDirtyTracking(true));
             return;
         }
-        IommuDomain d = Expect.works("allocPagingDomain(DIRTY_TRACKING)", "DIRTY_TRACKING is declared",
+        DeviceHandle h = f.probe(f.capableFunction(Capability.DIRTY_TRACKING));
+        IommuDomain d = Expect.works("allocPagingDomain(DIRTY_TRACKING)", "DIRTY_TRACKING is declared and deviceCapable",
                 () -> f.paging(h, DomainAllocFlags.DIRTY_TRACKING));
         Expect.runs("setDirtyTracking(true)", "DIRTY_TRACKING is declared", () -> d.setDirtyTracking(true));
         Expect.runs("setDirtyTracking(false)", "DIRTY_TRACKING is declared", () -> d.setDirtyTracking(false));
     }
 
     private static void pasid(TckFixture f) {
-        DeviceHandle h = f.device(0);
         if (!f.declares(Capability.PASID)) {
+            DeviceHandle h = f.device(0);
             Expect.errno(Errno.EOPNOTSUPP, "allocPagingDomain(PASID)", String.format(UNDECLARED, "PASID"),
                     () -> f.track(f.driver().allocPagingDomain(h, DomainAllocFlags.PASID, null)));
             IommuDomain p = f.paging();
@@ -193,7 +321,9 @@ final class CapabilityRules {
                     () -> p.setDevicePasid(h, 1, old));
             return;
         }
-        IommuDomain d = Expect.works("allocPagingDomain(PASID)", "PASID is declared", () -> f.paging(h, DomainAllocFlags.PASID));
+        DeviceHandle h = f.probe(f.capableFunction(Capability.PASID));
+        IommuDomain d = Expect.works("allocPagingDomain(PASID)", "PASID is declared and deviceCapable",
+                () -> f.paging(h, DomainAllocFlags.PASID));
         Expect.that((d.allocFlags() & DomainAllocFlags.PASID) != 0, "allocFlags() of a PASID domain is %#x: it must report PASID",
                 d.allocFlags());
     }

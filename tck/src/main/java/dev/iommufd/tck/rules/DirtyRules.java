@@ -116,7 +116,7 @@ final class DirtyRules {
     }
 
     private static Setup setup(TckFixture f) {
-        PciFunction fn = f.function(0);
+        PciFunction fn = f.capableFunction(Capability.DIRTY_TRACKING);
         DeviceHandle h = f.probe(fn);
         IommuDomain d = f.paging(h, DomainAllocFlags.DIRTY_TRACKING);
         long pg = TckFixture.minPage(d);

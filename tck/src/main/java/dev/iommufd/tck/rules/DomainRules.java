@@ -2,6 +2,7 @@ package dev.iommufd.tck.rules;
 
 import static dev.iommufd.tck.Area.DOMAIN;
 
+import dev.iommufd.platform.PciFunction;
 import dev.iommufd.spi.Aperture;
 import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DeviceHandle;
@@ -80,13 +81,15 @@ final class DomainRules {
                                     + "release the domain ID", f.allocatedFrames() - base);
                         }),
                 Rule.required("DOM-6", DOMAIN,
-                        "allocFlags() reports exactly the flags the domain was allocated with, for every declared flag.",
+                        "allocFlags() reports exactly the flags the domain was allocated with, for every declared flag (on a "
+                                + "function where its capability is deviceCapable).",
                         "drivers/iommu/iommufd/hw_pagetable.c (hwpt->nest_parent, dirty tracking flag checks)", f -> {
-                            DeviceHandle h = f.device(0);
                             int[] flags = {DomainAllocFlags.NEST_PARENT, DomainAllocFlags.DIRTY_TRACKING, DomainAllocFlags.PASID};
                             Capability[] caps = {Capability.NESTING, Capability.DIRTY_TRACKING, Capability.PASID};
                             for (int i = 0; i < flags.length; i++) {
-                                if (f.declares(caps[i])) {
+                                PciFunction capable = f.declares(caps[i]) ? f.firstCapable(caps[i]) : null;
+                                if (capable != null) {
+                                    DeviceHandle h = f.probe(capable);
                                     int fl = flags[i];
                                     IommuDomain d = f.paging(h, fl);
                                     Expect.that(d.allocFlags() == fl, "domain allocated with flags %#x reports allocFlags() %#x", fl,

@@ -101,7 +101,9 @@ final class FaultRules {
                             if (!f.declares(Capability.PASID)) {
                                 throw new dev.iommufd.tck.RuleNotApplicable("the driver does not declare PASID");
                             }
-                            PciFunction fn = f.priFunction();
+                            PciFunction pri = f.priFunction();
+                            PciFunction fn = f.deviceCapable(pri, Capability.PASID) ? pri
+                                    : f.capableFunction(Capability.IOPF, Capability.PASID);
                             DeviceHandle h = f.probe(fn);
                             Expect.that(h.maxPasidLog2() > 0, "the PRI function %s has no PASIDs (maxPasidLog2 0); give it a PASID "
                                     + "capability in the reference machine", fn.address());

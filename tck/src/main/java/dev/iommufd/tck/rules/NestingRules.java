@@ -36,7 +36,7 @@ final class NestingRules {
                         "A NEST_PARENT domain is a full paging domain: maps, translates and serves DMA like any other.",
                         "uAPI IOMMU_HWPT_ALLOC_NEST_PARENT; VT-d 3.8 (nested translation, second stage), SMMUv3 3.3.1 (stage 2)",
                         f -> {
-                            PciFunction fn = f.function(0);
+                            PciFunction fn = f.capableFunction(Capability.NESTING);
                             DeviceHandle h = f.probe(fn);
                             IommuDomain d = f.paging(h, DomainAllocFlags.NEST_PARENT);
                             long pg = TckFixture.minPage(d);
@@ -58,7 +58,7 @@ final class NestingRules {
                         "include/linux/iommu.h domain_alloc_nested; drivers/iommu/intel/nested.c intel_iommu_domain_alloc_nested "
                                 + "(data type mismatch: -EOPNOTSUPP); arm-smmu-v3-iommufd.c (-EOPNOTSUPP)",
                         f -> {
-                            DeviceHandle h = f.device(0);
+                            DeviceHandle h = f.probe(f.capableFunction(Capability.NESTING));
                             IommuDomain parent = f.paging(h, DomainAllocFlags.NEST_PARENT);
                             long base = f.allocatedFrames();
                             try {
@@ -85,7 +85,7 @@ final class NestingRules {
                         "allocViommu with a vIOMMU type the driver does not know fails with EOPNOTSUPP.",
                         "include/linux/iommu.h get_viommu_size/viommu_init; drivers/iommu/iommufd/viommu.c (-EOPNOTSUPP)",
                         f -> {
-                            DeviceHandle h = f.device(0);
+                            DeviceHandle h = f.probe(f.capableFunction(Capability.VIOMMU, Capability.NESTING));
                             IommuDomain parent = f.paging(h, DomainAllocFlags.NEST_PARENT);
                             Expect.errno(Errno.EOPNOTSUPP, "allocViommu(type " + Integer.toHexString(UNKNOWN_TYPE) + ")",
                                     "check the vIOMMU type first", () -> f.driver().allocViommu(h, parent, UNKNOWN_TYPE, null));

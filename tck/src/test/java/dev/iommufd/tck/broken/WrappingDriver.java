@@ -89,7 +89,7 @@ final class WrappingDriver implements IommuDriver {
 
     @Override
     public boolean deviceCapable(DeviceHandle device, Capability capability) {
-        return capabilities().contains(capability) && inner.deviceCapable(unwrap(device), capability);
+        return provider.deviceCapable(device, capability, inner.deviceCapable(unwrap(device), capability));
     }
 
     @Override
@@ -104,7 +104,7 @@ final class WrappingDriver implements IommuDriver {
 
     @Override
     public IommuDomain allocPagingDomain(DeviceHandle device, int flags, UserData data) {
-        provider.beforePagingAlloc(flags);
+        provider.beforePagingAlloc(device, flags);
         return provider.wrapDomain(this, inner.allocPagingDomain(unwrap(device), flags, data));
     }
 

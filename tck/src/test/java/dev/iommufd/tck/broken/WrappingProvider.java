@@ -72,6 +72,19 @@ public abstract class WrappingProvider implements IommuDriverProvider {
     protected void beforePagingAlloc(int flags) {
     }
 
+    /** Hook: called before the driver allocates a paging domain with {@code flags} for {@code device}. */
+    protected void beforePagingAlloc(dev.iommufd.spi.DeviceHandle device, int flags) {
+        beforePagingAlloc(flags);
+    }
+
+    /**
+     * Hook: the driver's {@code deviceCapable} answer, given the mock's answer for the same device. By default the
+     * mock's, narrowed to {@link #capabilities()}.
+     */
+    protected boolean deviceCapable(dev.iommufd.spi.DeviceHandle device, Capability capability, boolean mockAnswer) {
+        return capabilities().contains(capability) && mockAnswer;
+    }
+
     /** Hook: called before the driver returns its identity domain. */
     protected void beforeIdentityDomain() {
     }
