@@ -17,6 +17,7 @@ import dev.iommufd.platform.PhysicalMemory;
 import dev.iommufd.spi.Capability;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.DomainAllocFlags;
+import dev.iommufd.spi.DomainType;
 import dev.iommufd.spi.DriverContext;
 import dev.iommufd.spi.FaultSink;
 import dev.iommufd.spi.HwInfo;
@@ -66,8 +67,8 @@ public final class MockIommu implements IommuDriver {
     private final Map<String, MockUnitBinding> units = new LinkedHashMap<>();
     /** The units as an array, for the allocation-free invalidation paths. */
     private final MockUnitBinding[] unitArray;
-    private final MockBlockedDomain blocked = new MockBlockedDomain(this);
-    private final MockIdentityDomain identity = new MockIdentityDomain(this);
+    private final MockStaticDomain blocked = new MockStaticDomain(this, DomainType.BLOCKED);
+    private final MockStaticDomain identity = new MockStaticDomain(this, DomainType.IDENTITY);
     private final BitSet tags = new BitSet();
     private final AtomicLong warnings = new AtomicLong();
     private final Set<MockViommu> viommus = new HashSet<>();
@@ -203,12 +204,12 @@ public final class MockIommu implements IommuDriver {
     }
 
     /** The blocked domain. */
-    public MockBlockedDomain blocked() {
+    public MockStaticDomain blocked() {
         return blocked;
     }
 
     /** The identity domain. */
-    public MockIdentityDomain identity() {
+    public MockStaticDomain identity() {
         return identity;
     }
 

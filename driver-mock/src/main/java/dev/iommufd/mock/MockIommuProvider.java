@@ -14,6 +14,7 @@ import dev.iommufd.spi.DriverContext;
 import dev.iommufd.spi.IommuDriver;
 import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
+import dev.iommufd.spi.UnitProbe;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import java.util.EnumSet;
 import java.util.Optional;
@@ -65,23 +66,16 @@ public final class MockIommuProvider implements IommuDriverProvider {
 
     @Override
     public Availability probe(Machine machine) {
-        try {
-            boolean found = false;
-            for (IommuUnitModel unit : machine.iommuUnits()) {
-                if (!unit.model().equals(MockHardwareModelProvider.ID)) {
-                    continue;
-                }
-                int version = machine.mmio().read32(unit.mmioBase() + MockRegisters.VERSION);
-                if ((version >>> MockRegisters.VERSION_MAJOR_SHIFT) != 1) {
-                    return Availability.no(String.format("mock unit %s reports version %#x; this driver supports 1.x",
-                            unit.name(), version));
-                }
-                found = true;
-            }
-            return found ? Availability.yes() : Availability.no("the machine has no mock IOMMU unit");
-        } catch (RuntimeException e) {
-            return Availability.no("reading the mock unit's registers failed: " + e.getMessage(), e);
+        return UnitProbe.everyUnit(machine, hardwareModels(), MockIommuProvider::unusableBecause,
+                "the machine has no mock IOMMU unit", "reading the mock unit's registers failed");
+    }
+
+    private static String unusableBecause(Machine machine, IommuUnitModel unit) {
+        int version = machine.mmio().read32(unit.mmioBase() + MockRegisters.VERSION);
+        if ((version >>> MockRegisters.VERSION_MAJOR_SHIFT) != 1) {
+            return String.format("mock unit %s reports version %#x; this driver supports 1.x", unit.name(), version);
         }
+        return null;
     }
 
     /**

@@ -92,9 +92,13 @@ final class Smmuv3Driver implements IommuDriver {
         return instances.get(unit);
     }
 
-    private static SmmuMaster master(DeviceHandle device, Smmuv3Driver self) {
-        if (!(device instanceof SmmuMaster) || device.driver() != self) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s was not probed by this smmuv3 driver", device);
+    /**
+     * {@code device} as the master this driver probed for it; EINVAL when another driver (or none) probed it. Every
+     * entry point taking a DeviceHandle checks it first.
+     */
+    SmmuMaster master(DeviceHandle device) {
+        if (!(device instanceof SmmuMaster) || device.driver() != this) {
+            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
         }
         return (SmmuMaster) device;
     }
@@ -117,7 +121,7 @@ final class Smmuv3Driver implements IommuDriver {
 
     @Override
     public void releaseDevice(DeviceHandle device) {
-        SmmuMaster m = master(device, this);
+        SmmuMaster m = master(device);
         m.release();
         m.smmu.removeMaster(m);
     }
@@ -128,7 +132,7 @@ final class Smmuv3Driver implements IommuDriver {
      */
     @Override
     public boolean deviceCapable(DeviceHandle device, dev.iommufd.spi.Capability capability) {
-        SmmuMaster m = master(device, this);
+        SmmuMaster m = master(device);
         switch (capability) {
             case DIRTY_TRACKING:
                 return m.smmu.features.httuDirty && m.smmu.features.stage1;
@@ -148,7 +152,7 @@ final class Smmuv3Driver implements IommuDriver {
 
     @Override
     public HwInfo hwInfo(DeviceHandle device, int requestedType) {
-        SmmuMaster m = master(device, this);
+        SmmuMaster m = master(device);
         if (requestedType != 0 && requestedType != HW_INFO_TYPE_ARM_SMMUV3) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "hw_info type %d is not supported by smmuv3", requestedType);
         }
@@ -166,13 +170,13 @@ final class Smmuv3Driver implements IommuDriver {
 
     @Override
     public List<ReservedRegion> reservedRegions(DeviceHandle device) {
-        master(device, this);
+        master(device);
         return List.of(ReservedRegion.ARM_SW_MSI_WINDOW);
     }
 
     @Override
     public IommuDomain allocPagingDomain(DeviceHandle device, int flags, UserData data) {
-        SmmuMaster m = master(device, this);
+        SmmuMaster m = master(device);
         int known = DomainAllocFlags.NEST_PARENT | DomainAllocFlags.DIRTY_TRACKING | DomainAllocFlags.PASID;
         if ((flags & ~known) != 0) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "allocation flags %#x are not supported", flags & ~known);
@@ -189,7 +193,7 @@ final class Smmuv3Driver implements IommuDriver {
      */
     @Override
     public void pageResponse(DeviceHandle device, dev.iommufd.spi.PageResponse response) {
-        SmmuMaster m = master(device, this);
+        SmmuMaster m = master(device);
         if (!m.iopfEnabled()) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "%s does not use PRI page requests", device);
         }
@@ -228,7 +232,7 @@ final class Smmuv3Driver implements IommuDriver {
      */
     @Override
     public IommuDomain allocNestedDomain(DeviceHandle device, IommuDomain parent, int flags, UserData data) {
-        master(device, this);
+        master(device);
         throw ErrnoException.of(Errno.EOPNOTSUPP,
                 "smmuv3 nested domains are allocated through a vIOMMU (IOMMU_VIOMMU_TYPE_ARM_SMMUV3)");
     }
@@ -236,7 +240,7 @@ final class Smmuv3Driver implements IommuDriver {
     /** {@code arm_vsmmu_init} with {@code arm_smmu_get_viommu_size}'s checks. */
     @Override
     public dev.iommufd.spi.Viommu allocViommu(DeviceHandle device, IommuDomain parent, int type, UserData data) {
-        SmmuMaster m = master(device, this);
+        SmmuMaster m = master(device);
         if (type != Smmuv3Viommu.TYPE_ARM_SMMUV3) {
             throw ErrnoException.of(Errno.EOPNOTSUPP, "vIOMMU type %d is not supported by smmuv3", type);
         }

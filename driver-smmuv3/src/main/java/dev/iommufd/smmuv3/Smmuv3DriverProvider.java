@@ -13,6 +13,7 @@ import dev.iommufd.spi.DriverContext;
 import dev.iommufd.spi.IommuDriver;
 import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
+import dev.iommufd.spi.UnitProbe;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import java.util.EnumSet;
 import java.util.Map;
@@ -74,26 +75,21 @@ public final class Smmuv3DriverProvider implements IommuDriverProvider {
 
     @Override
     public Availability probe(Machine machine) {
-        try {
-            for (IommuUnitModel unit : machine.iommuUnits()) {
-                if (!hardwareModels().contains(unit.model())) {
-                    continue;
-                }
-                int aidr = machine.mmio().read32(unit.mmioBase() + SmmuRegisters.AIDR);
-                if ((aidr >>> 4 & 0xf) != 0) {
-                    return Availability.no(String.format("unit %s reports SMMU architecture major revision %d, not 3",
-                            unit.name(), aidr >>> 4 & 0xf));
-                }
-                int idr0 = machine.mmio().read32(unit.mmioBase() + SmmuRegisters.IDR0);
-                if ((idr0 >>> SmmuRegisters.IDR0_TTF_SHIFT & 2) == 0) {
-                    return Availability.no("unit " + unit.name() + " has no AArch64 table format");
-                }
-                return Availability.yes();
-            }
-            return Availability.no("the machine has no smmuv3 unit");
-        } catch (RuntimeException e) {
-            return Availability.no("probing the smmuv3 registers failed: " + e.getMessage(), e);
+        return UnitProbe.firstUnit(machine, hardwareModels(), Smmuv3DriverProvider::unusableBecause,
+                "the machine has no smmuv3 unit", "probing the smmuv3 registers failed");
+    }
+
+    private static String unusableBecause(Machine machine, IommuUnitModel unit) {
+        int aidr = machine.mmio().read32(unit.mmioBase() + SmmuRegisters.AIDR);
+        if ((aidr >>> 4 & 0xf) != 0) {
+            return String.format("unit %s reports SMMU architecture major revision %d, not 3", unit.name(),
+                    aidr >>> 4 & 0xf);
         }
+        int idr0 = machine.mmio().read32(unit.mmioBase() + SmmuRegisters.IDR0);
+        if ((idr0 >>> SmmuRegisters.IDR0_TTF_SHIFT & 2) == 0) {
+            return "unit " + unit.name() + " has no AArch64 table format";
+        }
+        return null;
     }
 
     @Override

@@ -96,10 +96,7 @@ final class Smmuv3NestedDomain implements IommuDomain {
 
     @Override
     public void attachDevice(DeviceHandle device) {
-        if (!(device instanceof SmmuMaster) || device.driver() != viommu.driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        SmmuMaster m = (SmmuMaster) device;
+        SmmuMaster m = viommu.driver.master(device);
         if (m.smmu != viommu.parent.smmu) {
             throw ErrnoException.of(Errno.EINVAL, "nested domain's vIOMMU is on %s, device %s is behind %s",
                     viommu.parent.smmu.name, device.function().address(), m.smmu.name);

@@ -2,6 +2,7 @@ package dev.iommufd.smmuv3;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import dev.iommufd.spi.CopyOnWriteArrays;
 import dev.iommufd.smmuv3.layout.Command;
 import dev.iommufd.smmuv3.layout.TranslationGranule;
 import dev.iommufd.spi.DeviceHandle;
@@ -131,27 +132,13 @@ final class Smmuv3PagingDomain implements IommuDomain {
     }
 
     synchronized void addMaster(SmmuMaster m) {
-        for (SmmuMaster x : masters) {
-            if (x == m) {
-                return;
-            }
+        if (CopyOnWriteArrays.indexOf(masters, m) < 0) {
+            masters = CopyOnWriteArrays.appended(masters, m);
         }
-        SmmuMaster[] n = java.util.Arrays.copyOf(masters, masters.length + 1);
-        n[masters.length] = m;
-        masters = n;
     }
 
     synchronized void removeMaster(SmmuMaster m) {
-        SmmuMaster[] cur = masters;
-        for (int i = 0; i < cur.length; i++) {
-            if (cur[i] == m) {
-                SmmuMaster[] n = new SmmuMaster[cur.length - 1];
-                System.arraycopy(cur, 0, n, 0, i);
-                System.arraycopy(cur, i + 1, n, i, cur.length - i - 1);
-                masters = n;
-                return;
-            }
-        }
+        masters = CopyOnWriteArrays.removed(masters, m);
     }
 
     @Override
@@ -288,29 +275,25 @@ final class Smmuv3PagingDomain implements IommuDomain {
         pageTable.readAndClearDirty(iova, size, (dirtyFlags & DIRTY_NO_CLEAR) == 0, dirty);
     }
 
-    @Override
-    public void attachDevice(DeviceHandle device) {
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        SmmuMaster m = (SmmuMaster) device;
+    /** {@code device}'s master, checked to be probed by this driver and behind this domain's SMMU (EINVAL). */
+    private SmmuMaster masterOnThisSmmu(DeviceHandle device) {
+        SmmuMaster m = driver.master(device);
         if (m.smmu != smmu) {
             throw ErrnoException.of(Errno.EINVAL, "domain belongs to SMMU %s, device %s is behind %s",
                     smmu.name, device.function().address(), m.smmu.name);
         }
+        return m;
+    }
+
+    @Override
+    public void attachDevice(DeviceHandle device) {
+        SmmuMaster m = masterOnThisSmmu(device);
         m.attachPaging(this);
     }
 
     @Override
     public void setDevicePasid(DeviceHandle device, int pasid, IommuDomain old) {
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        SmmuMaster m = (SmmuMaster) device;
-        if (m.smmu != smmu) {
-            throw ErrnoException.of(Errno.EINVAL, "domain belongs to SMMU %s, device %s is behind %s",
-                    smmu.name, device.function().address(), m.smmu.name);
-        }
+        SmmuMaster m = masterOnThisSmmu(device);
         m.setPasid(this, pasid);
     }
 

@@ -1,6 +1,5 @@
 package dev.iommufd.smmuv3;
 
-import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.DomainType;
@@ -32,10 +31,7 @@ final class Smmuv3StaticDomain implements IommuDomain {
 
     @Override
     public void attachDevice(DeviceHandle device) {
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        ((SmmuMaster) device).attachStatic(this);
+        driver.master(device).attachStatic(this);
     }
 
     /** The blocked domain removes a PASID attachment ({@code arm_smmu_blocking_set_dev_pasid}). */
@@ -44,10 +40,7 @@ final class Smmuv3StaticDomain implements IommuDomain {
         if (type != DomainType.BLOCKED) {
             throw ErrnoException.notSupported("attaching the identity domain to a PASID");
         }
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        ((SmmuMaster) device).removePasid(pasid);
+        driver.master(device).removePasid(pasid);
     }
 
     @Override

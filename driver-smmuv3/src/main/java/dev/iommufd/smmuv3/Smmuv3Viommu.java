@@ -95,10 +95,7 @@ final class Smmuv3Viommu implements Viommu {
 
     @Override
     public VDevice allocVDevice(DeviceHandle device, long virtualId) {
-        if (!(device instanceof SmmuMaster) || device.driver() != driver) {
-            throw ErrnoException.of(Errno.EINVAL, "device %s is not probed by this smmuv3 driver", device);
-        }
-        SmmuMaster m = (SmmuMaster) device;
+        SmmuMaster m = driver.master(device);
         if (m.smmu != parent.smmu) {
             throw ErrnoException.of(Errno.EINVAL, "device %s is not behind the vIOMMU's SMMU %s", device.function().address(),
                     parent.smmu.name);

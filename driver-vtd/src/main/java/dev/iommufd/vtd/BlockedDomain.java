@@ -32,10 +32,7 @@ final class BlockedDomain extends VtdDomain {
             } else {
                 d.clearLegacyContext();
             }
-            if (old != null) {
-                old.detach(d, 0);
-            }
-            d.domain = this;
+            becomeRidDomain(d, old);
         }
     }
 

@@ -53,10 +53,7 @@ final class IdentityDomain extends VtdDomain {
                 d.clearLegacyContext();
                 d.writeLegacyContext(0, ContextEntry.TT_PASS_THROUGH, d.unit.agaw, DmarUnit.FLPT_DEFAULT_DID);
             }
-            if (old != null) {
-                old.detach(d, 0);
-            }
-            d.domain = this;
+            becomeRidDomain(d, old);
         }
     }
 
@@ -71,10 +68,7 @@ final class IdentityDomain extends VtdDomain {
                 return;
             }
             d.writePasidEntry(pasid, q0(d.unit), q1(d.unit), 0);
-            if (old != null) {
-                old.detach(d, pasid);
-            }
-            d.pasidDomains.put(pasid, this);
+            becomePasidDomain(d, pasid, old);
         }
     }
 

@@ -141,13 +141,10 @@ final class NestedDomain extends VtdDomain {
                 throw e;
             }
             addTag(new CacheTag(d, did, pasid));
-            if (old != null) {
-                old.detach(d, pasid);
-            }
             if (pasid == 0) {
-                d.domain = this;
+                becomeRidDomain(d, old);
             } else {
-                d.pasidDomains.put(pasid, this);
+                becomePasidDomain(d, pasid, old);
             }
         }
     }

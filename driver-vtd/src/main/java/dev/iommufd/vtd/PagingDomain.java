@@ -2,6 +2,7 @@ package dev.iommufd.vtd;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import dev.iommufd.spi.CopyOnWriteArrays;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.DirtyRecorder;
 import dev.iommufd.spi.DomainAllocFlags;
@@ -13,7 +14,6 @@ import dev.iommufd.vtd.layout.CapabilityRegister;
 import dev.iommufd.vtd.layout.ContextEntry;
 import dev.iommufd.vtd.layout.ExtendedCapabilityRegister;
 import dev.iommufd.vtd.layout.PasidTableEntry;
-import java.util.Arrays;
 
 /**
  * A paging domain (Linux {@code struct dmar_domain} with {@code intel_*_paging_domain_ops}): a second-stage
@@ -252,10 +252,7 @@ final class PagingDomain extends VtdDomain {
                 throw e;
             }
             addTag(new CacheTag(d, did, 0));
-            if (old != null) {
-                old.detach(d, 0);
-            }
-            d.domain = this;
+            becomeRidDomain(d, old);
         }
     }
 
@@ -280,10 +277,7 @@ final class PagingDomain extends VtdDomain {
                 throw e;
             }
             addTag(new CacheTag(d, did, pasid));
-            if (old != null) {
-                old.detach(d, pasid);
-            }
-            d.pasidDomains.put(pasid, this);
+            becomePasidDomain(d, pasid, old);
         }
     }
 
@@ -334,22 +328,11 @@ final class PagingDomain extends VtdDomain {
     // ---- nesting ----
 
     synchronized void addChild(NestedDomain child) {
-        NestedDomain[] c = Arrays.copyOf(children, children.length + 1);
-        c[c.length - 1] = child;
-        children = c;
+        children = CopyOnWriteArrays.appended(children, child);
     }
 
     synchronized void removeChild(NestedDomain child) {
-        NestedDomain[] c = children;
-        for (int i = 0; i < c.length; i++) {
-            if (c[i] == child) {
-                NestedDomain[] n = new NestedDomain[c.length - 1];
-                System.arraycopy(c, 0, n, 0, i);
-                System.arraycopy(c, i + 1, n, i, c.length - i - 1);
-                children = n;
-                return;
-            }
-        }
+        children = CopyOnWriteArrays.removed(children, child);
     }
 
     @Override

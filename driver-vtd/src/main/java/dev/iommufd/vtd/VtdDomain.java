@@ -2,6 +2,7 @@ package dev.iommufd.vtd;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import dev.iommufd.spi.CopyOnWriteArrays;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.IommuDomain;
 import dev.iommufd.spi.IommuDriver;
@@ -76,9 +77,7 @@ abstract class VtdDomain implements IommuDomain {
     }
 
     synchronized void addTag(CacheTag tag) {
-        CacheTag[] t = Arrays.copyOf(tags, tags.length + 1);
-        t[t.length - 1] = tag;
-        tags = t;
+        tags = CopyOnWriteArrays.appended(tags, tag);
     }
 
     /** Removes the tag of (device, pasid) and releases its DID reference; called when the attachment moves away. */
@@ -86,14 +85,35 @@ abstract class VtdDomain implements IommuDomain {
         CacheTag[] t = tags;
         for (int i = 0; i < t.length; i++) {
             if (t[i].device == device && t[i].pasid == pasid) {
-                CacheTag[] n = new CacheTag[t.length - 1];
-                System.arraycopy(t, 0, n, 0, i);
-                System.arraycopy(t, i + 1, n, i, t.length - i - 1);
-                tags = n;
+                tags = CopyOnWriteArrays.removedAt(t, i);
                 releaseDid(device.unit);
                 return;
             }
         }
+    }
+
+    /**
+     * The last step of attaching the device's requests without PASID (RID, PASID 0 of a scalable-mode table) after
+     * its entry points here: {@code old} (the previous RID domain, or null) drops its tag and DID reference, and
+     * this becomes {@link VtdDevice#domain}. Caller holds {@link VtdDriver#configLock}.
+     */
+    final void becomeRidDomain(VtdDevice device, VtdDomain old) {
+        if (old != null) {
+            old.detach(device, 0);
+        }
+        device.domain = this;
+    }
+
+    /**
+     * The last step of attaching {@code pasid} of the device after its PASID entry points here: {@code old} (the
+     * PASID's previous domain, or null) drops its tag and DID reference, and this is recorded in
+     * {@link VtdDevice#pasidDomains}. Caller holds {@link VtdDriver#configLock}.
+     */
+    final void becomePasidDomain(VtdDevice device, int pasid, VtdDomain old) {
+        if (old != null) {
+            old.detach(device, pasid);
+        }
+        device.pasidDomains.put(pasid, this);
     }
 
     boolean attached() {

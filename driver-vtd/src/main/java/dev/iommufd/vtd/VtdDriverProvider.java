@@ -12,6 +12,7 @@ import dev.iommufd.spi.DriverContext;
 import dev.iommufd.spi.IommuDriver;
 import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
+import dev.iommufd.spi.UnitProbe;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import dev.iommufd.vtd.layout.VtdRegisters;
 import java.util.EnumSet;
@@ -72,20 +73,13 @@ public final class VtdDriverProvider implements IommuDriverProvider {
 
     @Override
     public Availability probe(Machine machine) {
-        try {
-            for (IommuUnitModel m : machine.iommuUnits()) {
-                if (m.model().equals("vtd")) {
-                    int ver = machine.mmio().read32(m.mmioBase() + VtdRegisters.VER_REG);
-                    if ((ver >>> 4 & 0xf) == 0) {
-                        return Availability.no(String.format("vtd: %s reports VER %#x", m.name(), ver));
-                    }
-                    return Availability.yes();
-                }
-            }
-            return Availability.no("vtd: the machine has no VT-d unit");
-        } catch (RuntimeException e) {
-            return Availability.no("vtd: cannot read the unit's registers", e);
-        }
+        return UnitProbe.firstUnit(machine, hardwareModels(), VtdDriverProvider::unusableBecause,
+                "vtd: the machine has no VT-d unit", "vtd: cannot read the unit's registers");
+    }
+
+    private static String unusableBecause(Machine machine, IommuUnitModel unit) {
+        int ver = machine.mmio().read32(unit.mmioBase() + VtdRegisters.VER_REG);
+        return (ver >>> 4 & 0xf) == 0 ? String.format("vtd: %s reports VER %#x", unit.name(), ver) : null;
     }
 
     @Override

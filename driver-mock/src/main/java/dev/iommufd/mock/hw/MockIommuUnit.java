@@ -10,8 +10,8 @@ import dev.iommufd.platform.PhysicalMemory;
 import dev.iommufd.spi.hw.HardwareContext;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import dev.iommufd.spi.hw.RegisterInfo;
+import dev.iommufd.spi.hw.RegisterMap;
 import dev.iommufd.spi.hw.Translation;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -39,7 +39,7 @@ public final class MockIommuUnit implements IommuUnitModel {
     /** Physical address width the context entries can express. */
     public static final int PAW = 48;
 
-    private static final List<RegisterInfo> REGISTERS = buildRegisterList();
+    private static final RegisterMap REGISTER_MAP = buildRegisterMap();
 
     private final String name;
     private final long mmioBase;
@@ -121,39 +121,44 @@ public final class MockIommuUnit implements IommuUnitModel {
 
     // ---------------------------------------------------------------- registers
 
-    private static List<RegisterInfo> buildRegisterList() {
-        List<RegisterInfo> r = new ArrayList<>();
-        r.add(new RegisterInfo(VERSION, "MOCK_VERSION", 32));
-        r.add(new RegisterInfo(CAP, "MOCK_CAP", 64));
-        r.add(new RegisterInfo(CTRL, "MOCK_CTRL", 32));
-        r.add(new RegisterInfo(STATUS, "MOCK_STATUS", 32));
-        r.add(new RegisterInfo(DTBR, "MOCK_DTBR", 64));
-        r.add(new RegisterInfo(INV_ADDR, "MOCK_INV_ADDR", 64));
-        r.add(new RegisterInfo(INV_LAST, "MOCK_INV_LAST", 64));
-        r.add(new RegisterInfo(INV_COUNT, "MOCK_INV_COUNT", 32));
-        r.add(new RegisterInfo(DEVSEL, "MOCK_DEVSEL", 32));
-        r.add(new RegisterInfo(DEVCAP, "MOCK_DEVCAP", 32));
-        r.add(new RegisterInfo(FSTS, "MOCK_FSTS", 32));
-        r.add(new RegisterInfo(PQ_BASE, "MOCK_PQ_BASE", 64));
-        r.add(new RegisterInfo(PQ_HEAD, "MOCK_PQ_HEAD", 32));
-        r.add(new RegisterInfo(PQ_TAIL, "MOCK_PQ_TAIL", 32));
-        r.add(new RegisterInfo(PQ_MSI_ADDR, "MOCK_PQ_MSI_ADDR", 64));
-        r.add(new RegisterInfo(PQ_MSI_DATA, "MOCK_PQ_MSI_DATA", 32));
-        r.add(new RegisterInfo(PQ_STS, "MOCK_PQ_STS", 32));
-        r.add(new RegisterInfo(PRS_LAST, "MOCK_PRS_LAST", 64));
-        r.add(new RegisterInfo(PRS_COUNT, "MOCK_PRS_COUNT", 32));
-        r.add(new RegisterInfo(IOTLB_HITS, "MOCK_IOTLB_HITS", 64));
-        r.add(new RegisterInfo(IOTLB_MISSES, "MOCK_IOTLB_MISSES", 64));
+    /**
+     * The register layout (see {@link MockRegisters}); INV_CMD and PRS are write-only, so snapshots do not list them.
+     */
+    private static RegisterMap buildRegisterMap() {
+        RegisterMap.Builder m = RegisterMap.builder(WINDOW_SIZE);
+        m.register(VERSION, "MOCK_VERSION", 32);
+        m.register(CAP, "MOCK_CAP", 64);
+        m.register(CTRL, "MOCK_CTRL", 32);
+        m.register(STATUS, "MOCK_STATUS", 32);
+        m.register(DTBR, "MOCK_DTBR", 64);
+        m.register(INV_ADDR, "MOCK_INV_ADDR", 64);
+        m.register(INV_LAST, "MOCK_INV_LAST", 64);
+        m.register(INV_COUNT, "MOCK_INV_COUNT", 32);
+        m.register(DEVSEL, "MOCK_DEVSEL", 32);
+        m.register(DEVCAP, "MOCK_DEVCAP", 32);
+        m.register(FSTS, "MOCK_FSTS", 32);
+        m.register(PQ_BASE, "MOCK_PQ_BASE", 64);
+        m.register(PQ_HEAD, "MOCK_PQ_HEAD", 32);
+        m.register(PQ_TAIL, "MOCK_PQ_TAIL", 32);
+        m.register(PQ_MSI_ADDR, "MOCK_PQ_MSI_ADDR", 64);
+        m.register(PQ_MSI_DATA, "MOCK_PQ_MSI_DATA", 32);
+        m.register(PQ_STS, "MOCK_PQ_STS", 32);
+        m.register(PRS_LAST, "MOCK_PRS_LAST", 64);
+        m.register(PRS_COUNT, "MOCK_PRS_COUNT", 32);
+        m.register(IOTLB_HITS, "MOCK_IOTLB_HITS", 64);
+        m.register(IOTLB_MISSES, "MOCK_IOTLB_MISSES", 64);
+        m.writeOnly(INV_CMD, "MOCK_INV_CMD", 64);
+        m.writeOnly(PRS, "MOCK_PRS", 64);
         for (int i = 0; i < FRCD_COUNT; i++) {
-            r.add(new RegisterInfo(frcdLo(i), "MOCK_FRCD" + i + "_LO", 64));
-            r.add(new RegisterInfo(frcdHi(i), "MOCK_FRCD" + i + "_HI", 64));
+            m.register(frcdLo(i), "MOCK_FRCD" + i + "_LO", 64);
+            m.register(frcdHi(i), "MOCK_FRCD" + i + "_HI", 64);
         }
-        return List.copyOf(r);
+        return m.build();
     }
 
     @Override
     public List<RegisterInfo> registers() {
-        return REGISTERS;
+        return REGISTER_MAP.registers();
     }
 
     @Override
@@ -161,44 +166,8 @@ public final class MockIommuUnit implements IommuUnitModel {
         return readRegister(register.offset());
     }
 
-    /** The architected width of the register at {@code offset} in bytes, or 0 when there is none. */
-    private static int widthOf(long offset) {
-        if (offset >= FRCD_BASE && offset < FRCD_BASE + 16L * FRCD_COUNT) {
-            return (offset & 7) == 0 ? 8 : 0;
-        }
-        switch ((int) offset) {
-            case (int) VERSION:
-            case (int) CTRL:
-            case (int) STATUS:
-            case (int) INV_COUNT:
-            case (int) DEVSEL:
-            case (int) DEVCAP:
-            case (int) FSTS:
-            case (int) PQ_HEAD:
-            case (int) PQ_TAIL:
-            case (int) PQ_MSI_DATA:
-            case (int) PQ_STS:
-            case (int) PRS_COUNT:
-                return 4;
-            case (int) CAP:
-            case (int) DTBR:
-            case (int) INV_ADDR:
-            case (int) INV_LAST:
-            case (int) INV_CMD:
-            case (int) PQ_BASE:
-            case (int) PQ_MSI_ADDR:
-            case (int) PRS:
-            case (int) PRS_LAST:
-            case (int) IOTLB_HITS:
-            case (int) IOTLB_MISSES:
-                return 8;
-            default:
-                return 0;
-        }
-    }
-
     private void checkAccess(long offset, int width) {
-        int w = offset >= 0 && offset < WINDOW_SIZE ? widthOf(offset) : 0;
+        int w = REGISTER_MAP.widthAt(offset) / 8;
         if (w == 0) {
             throw new BusErrorException(mmioBase + offset, name + ": no register at offset 0x" + Long.toHexString(offset));
         }

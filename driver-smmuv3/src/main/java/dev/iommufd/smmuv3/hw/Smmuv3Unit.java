@@ -18,9 +18,8 @@ import dev.iommufd.smmuv3.layout.TranslationGranule;
 import dev.iommufd.spi.hw.HardwareContext;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import dev.iommufd.spi.hw.RegisterInfo;
+import dev.iommufd.spi.hw.RegisterMap;
 import dev.iommufd.spi.hw.Translation;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.function.LongConsumer;
 
@@ -61,7 +60,8 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
     private final long[] ste = new long[8];
     private final long[] cd = new long[8];
-    private final List<RegisterInfo> registers;
+    /** The architected registers: the layout every MMIO access is decoded against. */
+    private final RegisterMap registerMap;
 
     // ---- registers (guarded by lock)
     private int cr0;
@@ -113,47 +113,47 @@ final class Smmuv3Unit implements IommuUnitModel {
         this.id = id;
         this.walker = new TranslationTableWalker(memory, id);
         this.gbpa = 0; // bypass when disabled (Linux's disable_bypass=1 sets ABORT itself)
-        List<RegisterInfo> r = new ArrayList<>();
-        r.add(new RegisterInfo(IDR0, "SMMU_IDR0", 32));
-        r.add(new RegisterInfo(IDR1, "SMMU_IDR1", 32));
-        r.add(new RegisterInfo(IDR2, "SMMU_IDR2", 32));
-        r.add(new RegisterInfo(IDR3, "SMMU_IDR3", 32));
-        r.add(new RegisterInfo(IDR4, "SMMU_IDR4", 32));
-        r.add(new RegisterInfo(IDR5, "SMMU_IDR5", 32));
-        r.add(new RegisterInfo(IIDR, "SMMU_IIDR", 32));
-        r.add(new RegisterInfo(AIDR, "SMMU_AIDR", 32));
-        r.add(new RegisterInfo(CR0, "SMMU_CR0", 32));
-        r.add(new RegisterInfo(CR0ACK, "SMMU_CR0ACK", 32));
-        r.add(new RegisterInfo(CR1, "SMMU_CR1", 32));
-        r.add(new RegisterInfo(CR2, "SMMU_CR2", 32));
-        r.add(new RegisterInfo(STATUSR, "SMMU_STATUSR", 32));
-        r.add(new RegisterInfo(GBPA, "SMMU_GBPA", 32));
-        r.add(new RegisterInfo(AGBPA, "SMMU_AGBPA", 32));
-        r.add(new RegisterInfo(IRQ_CTRL, "SMMU_IRQ_CTRL", 32));
-        r.add(new RegisterInfo(IRQ_CTRLACK, "SMMU_IRQ_CTRLACK", 32));
-        r.add(new RegisterInfo(GERROR, "SMMU_GERROR", 32));
-        r.add(new RegisterInfo(GERRORN, "SMMU_GERRORN", 32));
-        r.add(new RegisterInfo(GERROR_IRQ_CFG0, "SMMU_GERROR_IRQ_CFG0", 64));
-        r.add(new RegisterInfo(GERROR_IRQ_CFG1, "SMMU_GERROR_IRQ_CFG1", 32));
-        r.add(new RegisterInfo(GERROR_IRQ_CFG2, "SMMU_GERROR_IRQ_CFG2", 32));
-        r.add(new RegisterInfo(STRTAB_BASE, "SMMU_STRTAB_BASE", 64));
-        r.add(new RegisterInfo(STRTAB_BASE_CFG, "SMMU_STRTAB_BASE_CFG", 32));
-        r.add(new RegisterInfo(CMDQ_BASE, "SMMU_CMDQ_BASE", 64));
-        r.add(new RegisterInfo(CMDQ_PROD, "SMMU_CMDQ_PROD", 32));
-        r.add(new RegisterInfo(CMDQ_CONS, "SMMU_CMDQ_CONS", 32));
-        r.add(new RegisterInfo(EVENTQ_BASE, "SMMU_EVENTQ_BASE", 64));
-        r.add(new RegisterInfo(EVENTQ_IRQ_CFG0, "SMMU_EVENTQ_IRQ_CFG0", 64));
-        r.add(new RegisterInfo(EVENTQ_IRQ_CFG1, "SMMU_EVENTQ_IRQ_CFG1", 32));
-        r.add(new RegisterInfo(EVENTQ_IRQ_CFG2, "SMMU_EVENTQ_IRQ_CFG2", 32));
-        r.add(new RegisterInfo(PRIQ_BASE, "SMMU_PRIQ_BASE", 64));
-        r.add(new RegisterInfo(PRIQ_IRQ_CFG0, "SMMU_PRIQ_IRQ_CFG0", 64));
-        r.add(new RegisterInfo(PRIQ_IRQ_CFG1, "SMMU_PRIQ_IRQ_CFG1", 32));
-        r.add(new RegisterInfo(PRIQ_IRQ_CFG2, "SMMU_PRIQ_IRQ_CFG2", 32));
-        r.add(new RegisterInfo(EVENTQ_PROD, "SMMU_EVENTQ_PROD", 32));
-        r.add(new RegisterInfo(EVENTQ_CONS, "SMMU_EVENTQ_CONS", 32));
-        r.add(new RegisterInfo(PRIQ_PROD, "SMMU_PRIQ_PROD", 32));
-        r.add(new RegisterInfo(PRIQ_CONS, "SMMU_PRIQ_CONS", 32));
-        this.registers = Collections.unmodifiableList(r);
+        this.registerMap = RegisterMap.builder(WINDOW_SIZE)
+                .register(IDR0, "SMMU_IDR0", 32)
+                .register(IDR1, "SMMU_IDR1", 32)
+                .register(IDR2, "SMMU_IDR2", 32)
+                .register(IDR3, "SMMU_IDR3", 32)
+                .register(IDR4, "SMMU_IDR4", 32)
+                .register(IDR5, "SMMU_IDR5", 32)
+                .register(IIDR, "SMMU_IIDR", 32)
+                .register(AIDR, "SMMU_AIDR", 32)
+                .register(CR0, "SMMU_CR0", 32)
+                .register(CR0ACK, "SMMU_CR0ACK", 32)
+                .register(CR1, "SMMU_CR1", 32)
+                .register(CR2, "SMMU_CR2", 32)
+                .register(STATUSR, "SMMU_STATUSR", 32)
+                .register(GBPA, "SMMU_GBPA", 32)
+                .register(AGBPA, "SMMU_AGBPA", 32)
+                .register(IRQ_CTRL, "SMMU_IRQ_CTRL", 32)
+                .register(IRQ_CTRLACK, "SMMU_IRQ_CTRLACK", 32)
+                .register(GERROR, "SMMU_GERROR", 32)
+                .register(GERRORN, "SMMU_GERRORN", 32)
+                .register(GERROR_IRQ_CFG0, "SMMU_GERROR_IRQ_CFG0", 64)
+                .register(GERROR_IRQ_CFG1, "SMMU_GERROR_IRQ_CFG1", 32)
+                .register(GERROR_IRQ_CFG2, "SMMU_GERROR_IRQ_CFG2", 32)
+                .register(STRTAB_BASE, "SMMU_STRTAB_BASE", 64)
+                .register(STRTAB_BASE_CFG, "SMMU_STRTAB_BASE_CFG", 32)
+                .register(CMDQ_BASE, "SMMU_CMDQ_BASE", 64)
+                .register(CMDQ_PROD, "SMMU_CMDQ_PROD", 32)
+                .register(CMDQ_CONS, "SMMU_CMDQ_CONS", 32)
+                .register(EVENTQ_BASE, "SMMU_EVENTQ_BASE", 64)
+                .register(EVENTQ_IRQ_CFG0, "SMMU_EVENTQ_IRQ_CFG0", 64)
+                .register(EVENTQ_IRQ_CFG1, "SMMU_EVENTQ_IRQ_CFG1", 32)
+                .register(EVENTQ_IRQ_CFG2, "SMMU_EVENTQ_IRQ_CFG2", 32)
+                .register(PRIQ_BASE, "SMMU_PRIQ_BASE", 64)
+                .register(PRIQ_IRQ_CFG0, "SMMU_PRIQ_IRQ_CFG0", 64)
+                .register(PRIQ_IRQ_CFG1, "SMMU_PRIQ_IRQ_CFG1", 32)
+                .register(PRIQ_IRQ_CFG2, "SMMU_PRIQ_IRQ_CFG2", 32)
+                .register(EVENTQ_PROD, "SMMU_EVENTQ_PROD", 32)
+                .register(EVENTQ_CONS, "SMMU_EVENTQ_CONS", 32)
+                .register(PRIQ_PROD, "SMMU_PRIQ_PROD", 32)
+                .register(PRIQ_CONS, "SMMU_PRIQ_CONS", 32)
+                .build();
     }
 
     @Override
@@ -178,7 +178,7 @@ final class Smmuv3Unit implements IommuUnitModel {
 
     @Override
     public List<RegisterInfo> registers() {
-        return registers;
+        return registerMap.registers();
     }
 
     @Override
@@ -192,33 +192,22 @@ final class Smmuv3Unit implements IommuUnitModel {
     // MMIO
     // =====================================================================================================
 
-    private boolean known32(long offset) {
-        for (int i = 0; i < registers.size(); i++) {
-            RegisterInfo r = registers.get(i);
-            if (r.offset() == offset && r.width() == 32) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     @Override
     public long read(long offset, int width) {
         synchronized (lock) {
-            if (width == 8 && is64Bit(offset)) {
-                return read64(offset);
-            }
-            if (width == 4 && (offset & 3) == 0) {
-                if (is64Bit(offset & ~7L)) {
-                    long v = read64(offset & ~7L);
-                    return (offset & 4) == 0 ? v & 0xffff_ffffL : v >>> 32;
-                }
-                if (known32(offset)) {
-                    return read32(offset) & 0xffff_ffffL;
-                }
+            switch (registerMap.access(offset, width)) {
+                case RegisterMap.REG64: return read64(offset);
+                case RegisterMap.LOW32: return read64(offset) & 0xffff_ffffL;
+                case RegisterMap.HIGH32: return read64(offset - 4) >>> 32;
+                case RegisterMap.REG32: return read32(offset) & 0xffff_ffffL;
+                default: break;
             }
         }
-        throw new BusErrorException(mmioBase + offset, name + ": no " + width * 8 + "-bit SMMU register at offset 0x"
+        throw busError(offset, width);
+    }
+
+    private BusErrorException busError(long offset, int width) {
+        return new BusErrorException(mmioBase + offset, name + ": no " + width * 8 + "-bit SMMU register at offset 0x"
                 + Long.toHexString(offset));
     }
 
@@ -226,17 +215,21 @@ final class Smmuv3Unit implements IommuUnitModel {
     public void write(long offset, int width, long value) {
         int irqs;
         synchronized (lock) {
-            if (width == 8 && is64Bit(offset)) {
-                write64(offset, value);
-            } else if (width == 4 && (offset & 3) == 0 && is64Bit(offset & ~7L)) {
-                long cur = read64(offset & ~7L);
-                long v = value & 0xffff_ffffL;
-                write64(offset & ~7L, (offset & 4) == 0 ? cur & ~0xffff_ffffL | v : cur & 0xffff_ffffL | v << 32);
-            } else if (width == 4 && (offset & 3) == 0 && known32(offset)) {
-                write32(offset, (int) value);
-            } else {
-                throw new BusErrorException(mmioBase + offset, name + ": no " + width * 8
-                        + "-bit SMMU register at offset 0x" + Long.toHexString(offset));
+            switch (registerMap.access(offset, width)) {
+                case RegisterMap.REG64:
+                    write64(offset, value);
+                    break;
+                case RegisterMap.LOW32:
+                    write64(offset, read64(offset) & ~0xffff_ffffL | value & 0xffff_ffffL);
+                    break;
+                case RegisterMap.HIGH32:
+                    write64(offset - 4, read64(offset - 4) & 0xffff_ffffL | (value & 0xffff_ffffL) << 32);
+                    break;
+                case RegisterMap.REG32:
+                    write32(offset, (int) value);
+                    break;
+                default:
+                    throw busError(offset, width);
             }
             irqs = pendingIrqs;
             pendingIrqs = 0;

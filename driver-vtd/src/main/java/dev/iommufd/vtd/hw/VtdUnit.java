@@ -9,6 +9,7 @@ import dev.iommufd.platform.PhysicalMemory;
 import dev.iommufd.spi.hw.HardwareContext;
 import dev.iommufd.spi.hw.IommuUnitModel;
 import dev.iommufd.spi.hw.RegisterInfo;
+import dev.iommufd.spi.hw.RegisterMap;
 import dev.iommufd.spi.hw.Translation;
 import dev.iommufd.vtd.layout.CapabilityRegister;
 import dev.iommufd.vtd.layout.ContextEntry;
@@ -23,8 +24,6 @@ import dev.iommufd.vtd.layout.PasidTableEntry;
 import dev.iommufd.vtd.layout.RootEntry;
 import dev.iommufd.vtd.layout.ScalableContextEntry;
 import dev.iommufd.vtd.layout.SecondStagePte;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -67,7 +66,8 @@ final class VtdUnit implements IommuUnitModel {
     private final int nfr;
     private final int iro;
     private final boolean snpAllowedLegacy;
-    private final List<RegisterInfo> registers;
+    /** The register layout every MMIO access is decoded against (depends on CAP.FRO/NFR and ECAP.IRO). */
+    private final RegisterMap registerMap;
 
     private final Object lock = new Object();
 
@@ -136,49 +136,49 @@ final class VtdUnit implements IommuUnitModel {
         this.snpAllowedLegacy = ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SC);
         this.frcdLo = new long[nfr];
         this.frcdHi = new long[nfr];
-        this.registers = buildRegisterList();
+        this.registerMap = buildRegisterMap();
     }
 
-    private List<RegisterInfo> buildRegisterList() {
-        List<RegisterInfo> l = new ArrayList<>();
-        l.add(new RegisterInfo(VER_REG, "VER_REG", 32));
-        l.add(new RegisterInfo(CAP_REG, "CAP_REG", 64));
-        l.add(new RegisterInfo(ECAP_REG, "ECAP_REG", 64));
-        l.add(new RegisterInfo(GCMD_REG, "GCMD_REG", 32));
-        l.add(new RegisterInfo(GSTS_REG, "GSTS_REG", 32));
-        l.add(new RegisterInfo(RTADDR_REG, "RTADDR_REG", 64));
-        l.add(new RegisterInfo(CCMD_REG, "CCMD_REG", 64));
-        l.add(new RegisterInfo(FSTS_REG, "FSTS_REG", 32));
-        l.add(new RegisterInfo(FECTL_REG, "FECTL_REG", 32));
-        l.add(new RegisterInfo(FEDATA_REG, "FEDATA_REG", 32));
-        l.add(new RegisterInfo(FEADDR_REG, "FEADDR_REG", 32));
-        l.add(new RegisterInfo(FEUADDR_REG, "FEUADDR_REG", 32));
-        l.add(new RegisterInfo(PMEN_REG, "PMEN_REG", 32));
-        l.add(new RegisterInfo(IQH_REG, "IQH_REG", 64));
-        l.add(new RegisterInfo(IQT_REG, "IQT_REG", 64));
-        l.add(new RegisterInfo(IQA_REG, "IQA_REG", 64));
-        l.add(new RegisterInfo(ICS_REG, "ICS_REG", 32));
-        l.add(new RegisterInfo(IECTL_REG, "IECTL_REG", 32));
-        l.add(new RegisterInfo(IEDATA_REG, "IEDATA_REG", 32));
-        l.add(new RegisterInfo(IEADDR_REG, "IEADDR_REG", 32));
-        l.add(new RegisterInfo(IEUADDR_REG, "IEUADDR_REG", 32));
-        l.add(new RegisterInfo(IQER_REG, "IQER_REG", 64));
-        l.add(new RegisterInfo(PQH_REG, "PQH_REG", 64));
-        l.add(new RegisterInfo(PQT_REG, "PQT_REG", 64));
-        l.add(new RegisterInfo(PQA_REG, "PQA_REG", 64));
-        l.add(new RegisterInfo(PRS_REG, "PRS_REG", 32));
-        l.add(new RegisterInfo(PECTL_REG, "PECTL_REG", 32));
-        l.add(new RegisterInfo(PEDATA_REG, "PEDATA_REG", 32));
-        l.add(new RegisterInfo(PEADDR_REG, "PEADDR_REG", 32));
-        l.add(new RegisterInfo(PEUADDR_REG, "PEUADDR_REG", 32));
-        l.add(new RegisterInfo(iro + IVA_OFFSET, "IVA_REG", 64));
-        l.add(new RegisterInfo(iro + IOTLB_OFFSET, "IOTLB_REG", 64));
+    /** The unit's register layout: the fixed registers, then IVA/IOTLB at ECAP.IRO and the fault records at CAP.FRO. */
+    private RegisterMap buildRegisterMap() {
+        RegisterMap.Builder m = RegisterMap.builder(WINDOW);
+        m.register(VER_REG, "VER_REG", 32);
+        m.register(CAP_REG, "CAP_REG", 64);
+        m.register(ECAP_REG, "ECAP_REG", 64);
+        m.register(GCMD_REG, "GCMD_REG", 32);
+        m.register(GSTS_REG, "GSTS_REG", 32);
+        m.register(RTADDR_REG, "RTADDR_REG", 64);
+        m.register(CCMD_REG, "CCMD_REG", 64);
+        m.register(FSTS_REG, "FSTS_REG", 32);
+        m.register(FECTL_REG, "FECTL_REG", 32);
+        m.register(FEDATA_REG, "FEDATA_REG", 32);
+        m.register(FEADDR_REG, "FEADDR_REG", 32);
+        m.register(FEUADDR_REG, "FEUADDR_REG", 32);
+        m.register(PMEN_REG, "PMEN_REG", 32);
+        m.register(IQH_REG, "IQH_REG", 64);
+        m.register(IQT_REG, "IQT_REG", 64);
+        m.register(IQA_REG, "IQA_REG", 64);
+        m.register(ICS_REG, "ICS_REG", 32);
+        m.register(IECTL_REG, "IECTL_REG", 32);
+        m.register(IEDATA_REG, "IEDATA_REG", 32);
+        m.register(IEADDR_REG, "IEADDR_REG", 32);
+        m.register(IEUADDR_REG, "IEUADDR_REG", 32);
+        m.register(IQER_REG, "IQER_REG", 64);
+        m.register(PQH_REG, "PQH_REG", 64);
+        m.register(PQT_REG, "PQT_REG", 64);
+        m.register(PQA_REG, "PQA_REG", 64);
+        m.register(PRS_REG, "PRS_REG", 32);
+        m.register(PECTL_REG, "PECTL_REG", 32);
+        m.register(PEDATA_REG, "PEDATA_REG", 32);
+        m.register(PEADDR_REG, "PEADDR_REG", 32);
+        m.register(PEUADDR_REG, "PEUADDR_REG", 32);
+        m.register(iro + IVA_OFFSET, "IVA_REG", 64);
+        m.register(iro + IOTLB_OFFSET, "IOTLB_REG", 64);
         for (int i = 0; i < nfr; i++) {
-            l.add(new RegisterInfo(fro + i * FRCD_SIZE, "FRCD_REG" + i + "_LO", 64));
-            l.add(new RegisterInfo(fro + i * FRCD_SIZE + 8, "FRCD_REG" + i + "_HI", 64));
+            m.register(fro + i * FRCD_SIZE, "FRCD_REG" + i + "_LO", 64);
+            m.register(fro + i * FRCD_SIZE + 8, "FRCD_REG" + i + "_HI", 64);
         }
-        l.sort((a, b) -> Long.compare(a.offset(), b.offset()));
-        return Collections.unmodifiableList(l);
+        return m.build();
     }
 
     @Override
@@ -203,7 +203,7 @@ final class VtdUnit implements IommuUnitModel {
 
     @Override
     public List<RegisterInfo> registers() {
-        return registers;
+        return registerMap.registers();
     }
 
     @Override
@@ -217,28 +217,6 @@ final class VtdUnit implements IommuUnitModel {
     // Register access
     // =====================================================================================================
 
-    /** Register width in bits at {@code off}, 0 when no register starts there. */
-    private int widthAt(int off) {
-        switch (off) {
-            case VER_REG: case GCMD_REG: case GSTS_REG: case FSTS_REG: case FECTL_REG: case FEDATA_REG:
-            case FEADDR_REG: case FEUADDR_REG: case PMEN_REG: case ICS_REG: case IECTL_REG: case IEDATA_REG:
-            case IEADDR_REG: case IEUADDR_REG: case PRS_REG: case PECTL_REG: case PEDATA_REG: case PEADDR_REG:
-            case PEUADDR_REG:
-                return 32;
-            case CAP_REG: case ECAP_REG: case RTADDR_REG: case CCMD_REG: case IQH_REG: case IQT_REG: case IQA_REG:
-            case IQER_REG: case PQH_REG: case PQT_REG: case PQA_REG:
-                return 64;
-            default:
-                if (off == iro + IVA_OFFSET || off == iro + IOTLB_OFFSET) {
-                    return 64;
-                }
-                if (off >= fro && off < fro + nfr * FRCD_SIZE && (off & 7) == 0) {
-                    return 64;
-                }
-                return 0;
-        }
-    }
-
     private BusErrorException busError(long offset, int width, String what) {
         return new BusErrorException(base + offset, String.format("%s: %d-byte %s at register offset %#x", name, width, what, offset));
     }
@@ -247,22 +225,12 @@ final class VtdUnit implements IommuUnitModel {
     public long read(long offset, int width) {
         int off = (int) offset;
         synchronized (lock) {
-            if (offset >= 0 && offset < WINDOW) {
-                if (width == 8 && widthAt(off) == 64) {
-                    return get64(off);
-                }
-                if (width == 4) {
-                    int w = widthAt(off);
-                    if (w == 32) {
-                        return get32(off) & 0xffff_ffffL;
-                    }
-                    if (w == 64) {
-                        return get64(off) & 0xffff_ffffL;
-                    }
-                    if ((off & 7) == 4 && widthAt(off - 4) == 64) {
-                        return get64(off - 4) >>> 32;
-                    }
-                }
+            switch (registerMap.access(offset, width)) {
+                case RegisterMap.REG64: return get64(off);
+                case RegisterMap.REG32: return get32(off) & 0xffff_ffffL;
+                case RegisterMap.LOW32: return get64(off) & 0xffff_ffffL;
+                case RegisterMap.HIGH32: return get64(off - 4) >>> 32;
+                default: break;
             }
         }
         throw busError(offset, width, "read");
@@ -271,29 +239,23 @@ final class VtdUnit implements IommuUnitModel {
     @Override
     public void write(long offset, int width, long value) {
         int off = (int) offset;
-        boolean ok = false;
         synchronized (lock) {
-            if (offset >= 0 && offset < WINDOW) {
-                if (width == 8 && widthAt(off) == 64) {
+            switch (registerMap.access(offset, width)) {
+                case RegisterMap.REG64:
                     set64(off, value, 3);
-                    ok = true;
-                } else if (width == 4) {
-                    int w = widthAt(off);
-                    if (w == 32) {
-                        set32(off, (int) value);
-                        ok = true;
-                    } else if (w == 64) {
-                        set64(off, (get64(off) & 0xffff_ffff_0000_0000L) | (value & 0xffff_ffffL), 1);
-                        ok = true;
-                    } else if ((off & 7) == 4 && widthAt(off - 4) == 64) {
-                        set64(off - 4, (get64(off - 4) & 0xffff_ffffL) | (value << 32), 2);
-                        ok = true;
-                    }
-                }
+                    break;
+                case RegisterMap.REG32:
+                    set32(off, (int) value);
+                    break;
+                case RegisterMap.LOW32:
+                    set64(off, (get64(off) & 0xffff_ffff_0000_0000L) | (value & 0xffff_ffffL), 1);
+                    break;
+                case RegisterMap.HIGH32:
+                    set64(off - 4, (get64(off - 4) & 0xffff_ffffL) | (value << 32), 2);
+                    break;
+                default:
+                    throw busError(offset, width, "write");
             }
-        }
-        if (!ok) {
-            throw busError(offset, width, "write");
         }
         deliverInterrupts();
     }
