@@ -259,8 +259,7 @@ public interface Iommufd extends AutoCloseable {
      * @throws ErrnoException as above; EOPNOTSUPP when the implementation has no mmap
      */
     default long mmap(long length, int prot, long offset) {
-        throw ErrnoException.of(Errno.EOPNOTSUPP,
-                "not implemented: mmap of iommufd vIOMMU MMIO regions (needs PFN-map VMAs in the platform)");
+        throw ErrnoException.of(Errno.EOPNOTSUPP, "%s does not support mmap of iommufd regions", getClass().getName());
     }
 
     // ---------------------------------------------------------------- VFIO type1 container compatibility

@@ -19,10 +19,10 @@ import java.util.Map;
  * A mock vIOMMU ({@code struct mock_viommu}, type IOMMU_VIOMMU_TYPE_SELFTEST) over a nest-parent mock domain.
  *
  * <p>With user data ({@code struct iommu_viommu_selftest}), the driver allocates a two-page "MMIO" region whose
- * first u32 holds {@code in_data}, and answers {@code out_data = in_data}. The kernel also registers the region
- * for mmap on the iommufd file and reports its offset and length; the SPI has no output path for vendor data, so
- * the core reads {@link #outData()}, {@link #mmapPhysicalAddress()} and {@link #mmapLength()} through these
- * hooks, chooses the mmap offset itself, and writes the structure back with {@link #outputStruct(long)}.
+ * first u32 holds {@code in_data}, and answers {@code out_data = in_data}. As in the kernel, the region is mmap-able
+ * through the iommufd file: the core reads {@link #mmapPhysicalAddress()} and {@link #mmapLength()} (the
+ * {@link dev.iommufd.spi.Viommu} accessors), registers the region, chooses its mmap offset and writes the user
+ * structure back with {@link #outputStruct(long)}.
  *
  * <h2>Test hooks</h2>
  * {@link #inData()}, {@link #outData()}, {@link #mmapPhysicalAddress()}, {@link #mmapLength()},

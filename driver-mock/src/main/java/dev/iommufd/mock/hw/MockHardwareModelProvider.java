@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * Creates mock IOMMU units ({@link MockIommuUnit}). One preset, {@code default}; no overrides. A unit without a
- * configured base sits at the profile's default base for test models ({@code 0x0a00_0000}); configure distinct
- * bases when a machine has several mock units.
+ * configured base sits at the profile's MMIO hole for test models ({@link dev.iommufd.platform.MachineProfile#testModelBase()},
+ * {@code 0xfeb0_0000} on q35); configure distinct bases when a machine has several mock units.
  */
 @AutoService(HardwareModelProvider.class)
 public final class MockHardwareModelProvider implements HardwareModelProvider {
