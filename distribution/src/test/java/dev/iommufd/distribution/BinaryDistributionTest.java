@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.iommufd.cli.TestDriverJar;
 import dev.iommufd.spi.IommuDriverProvider;
 import dev.iommufd.spi.SpiVersion;
 import java.io.IOException;

@@ -21,7 +21,7 @@ import javax.tools.ToolProvider;
  * its {@code META-INF/services} entry. The class exists only inside the jar (not on the test class path), so the
  * jar is really what the command loads.
  */
-final class TestDriverJar {
+public final class TestDriverJar {
     private TestDriverJar() {
     }
 
@@ -30,7 +30,7 @@ final class TestDriverJar {
      * whose {@code spiVersion()} is {@code spi} and whose {@code hardwareModels()} is {@code model} alone. Its probe
      * answers "no" with the machine's profile and unit names, so a test sees that it ran on a real machine.
      */
-    static Path write(Path dir, String jarName, String className, String id, int spi, String model) throws IOException {
+    public static Path write(Path dir, String jarName, String className, String id, int spi, String model) throws IOException {
         String source = """
                 package test.vendor;
 
