@@ -102,6 +102,64 @@ public interface PhysicalMemory {
         }
     }
 
+    // ---------------------------------------------------------------- bulk word access
+    //
+    // Table code touches runs of consecutive entries (the PTEs of one leaf table, a queue's slots, a dirty scan).
+    // These four verbs do what a loop of read64/write64 over pa, pa + 8, ... does, with one frame lookup per 4 KiB
+    // frame instead of one per word. The defaults are those loops; an implementation overrides them.
+    // Every word access stays single-copy atomic. A bulk write is a release: whatever the caller wrote before the
+    // call is visible to a reader that observes any word of the run (as a walker observing a new PTE sees the
+    // table it points to). A bulk read is an acquire of every word it returns. The words of one run are not
+    // ordered among themselves. {@code pa} must be 8-byte aligned (EINVAL) and the whole run must be RAM (bus error,
+    // checked before any word is written).
+
+    /** Reads {@code count} 64-bit words from {@code pa} into {@code dst[offset ... offset + count)}. */
+    default void read64s(long pa, long[] dst, int offset, int count) {
+        java.util.Objects.checkFromIndexSize(offset, count, dst.length);
+        for (int i = 0; i < count; i++) {
+            dst[offset + i] = read64(pa + 8L * i);
+        }
+    }
+
+    /** Writes {@code src[offset ... offset + count)} to {@code count} 64-bit words from {@code pa}. */
+    default void write64s(long pa, long[] src, int offset, int count) {
+        java.util.Objects.checkFromIndexSize(offset, count, src.length);
+        for (int i = 0; i < count; i++) {
+            write64(pa + 8L * i, src[offset + i]);
+        }
+    }
+
+    /**
+     * Writes {@code first + i * step} to word {@code i} of the {@code count} words from {@code pa}: a run of
+     * page-table entries whose output address advances by one page per entry ({@code step} = the page size), or,
+     * with {@code step} 0, {@code count} copies of one value.
+     */
+    default void writeRun64(long pa, int count, long first, long step) {
+        if (count < 0) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL, "writeRun64: negative count %d at %#x", count, pa);
+        }
+        long v = first;
+        for (int i = 0; i < count; i++, v += step) {
+            write64(pa + 8L * i, v);
+        }
+    }
+
+    /**
+     * The index of the first of the {@code count} words from {@code pa} that has any bit of {@code mask} set, or -1
+     * when none has: the scan for a present entry (is this table empty?) or a dirty bit.
+     */
+    default int indexOfAny64(long pa, int count, long mask) {
+        if (count < 0) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL, "indexOfAny64: negative count %d at %#x", count, pa);
+        }
+        for (int i = 0; i < count; i++) {
+            if ((read64(pa + 8L * i) & mask) != 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** Copies {@code length} bytes starting at {@code pa} into {@code dst[offset...]}; any alignment. */
     void readBytes(long pa, byte[] dst, int offset, int length);
 

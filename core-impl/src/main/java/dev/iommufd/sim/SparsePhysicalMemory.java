@@ -177,6 +177,107 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
 
     // ---------------------------------------------------------------- bulk
 
+    // ---------------------------------------------------------------- bulk word accessors (one frame lookup per frame)
+
+    @Override
+    public void read64s(long pa, long[] dst, int offset, int count) {
+        Objects.checkFromIndexSize(offset, count, dst.length);
+        checkAligned(pa, 8);
+        checkRam(pa, 8L * count);
+        long cur = pa;
+        int off = offset;
+        int remaining = count;
+        while (remaining > 0) {
+            int w = wordIndex(cur);
+            int n = Math.min(remaining, WORDS_PER_FRAME - w);
+            long[] f = frameAt(layout.denseFrame(cur));
+            if (f == null) {
+                Arrays.fill(dst, off, off + n, 0L);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    dst[off + i] = (long) WORD.getOpaque(f, w + i);
+                }
+            }
+            cur += 8L * n;
+            off += n;
+            remaining -= n;
+        }
+        VarHandle.acquireFence();
+    }
+
+    @Override
+    public void write64s(long pa, long[] src, int offset, int count) {
+        Objects.checkFromIndexSize(offset, count, src.length);
+        checkAligned(pa, 8);
+        checkRam(pa, 8L * count);
+        VarHandle.releaseFence();
+        long cur = pa;
+        int off = offset;
+        int remaining = count;
+        while (remaining > 0) {
+            int w = wordIndex(cur);
+            int n = Math.min(remaining, WORDS_PER_FRAME - w);
+            long[] f = frameForWrite(cur);
+            for (int i = 0; i < n; i++) {
+                WORD.setOpaque(f, w + i, src[off + i]);
+            }
+            cur += 8L * n;
+            off += n;
+            remaining -= n;
+        }
+    }
+
+    @Override
+    public void writeRun64(long pa, int count, long first, long step) {
+        if (count < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "writeRun64: negative count %d at %#x", count, pa);
+        }
+        checkAligned(pa, 8);
+        checkRam(pa, 8L * count);
+        VarHandle.releaseFence();
+        long cur = pa;
+        long v = first;
+        int remaining = count;
+        while (remaining > 0) {
+            int w = wordIndex(cur);
+            int n = Math.min(remaining, WORDS_PER_FRAME - w);
+            long[] f = frameForWrite(cur);
+            for (int i = 0; i < n; i++, v += step) {
+                WORD.setOpaque(f, w + i, v);
+            }
+            cur += 8L * n;
+            remaining -= n;
+        }
+    }
+
+    @Override
+    public int indexOfAny64(long pa, int count, long mask) {
+        if (count < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "indexOfAny64: negative count %d at %#x", count, pa);
+        }
+        checkAligned(pa, 8);
+        checkRam(pa, 8L * count);
+        long cur = pa;
+        int done = 0;
+        while (done < count) {
+            int w = wordIndex(cur);
+            int n = Math.min(count - done, WORDS_PER_FRAME - w);
+            long[] f = frameAt(layout.denseFrame(cur));
+            if (f != null) {
+                for (int i = 0; i < n; i++) {
+                    if (((long) WORD.getOpaque(f, w + i) & mask) != 0) {
+                        VarHandle.acquireFence();
+                        return done + i;
+                    }
+                }
+            }
+            cur += 8L * n;
+            done += n;
+        }
+        VarHandle.acquireFence();
+        return -1;
+    }
+
     @Override
     public void readBytes(long pa, byte[] dst, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, dst.length);

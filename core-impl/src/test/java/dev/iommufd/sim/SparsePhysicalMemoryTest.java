@@ -255,4 +255,63 @@ class SparsePhysicalMemoryTest {
             throw new IllegalStateException(e);
         }
     }
+
+    /** The bulk word verbs agree with word-by-word access across frame boundaries and unwritten frames. */
+    @Test
+    void bulkWordAccessMatchesWordByWordAccessAcrossFrames() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long pa = 0x10_0000L + 4096 - 3 * 8; // 3 words in one frame, then the next frames
+        long[] src = new long[1030];
+        Random r = new Random(7);
+        for (int i = 0; i < src.length; i++) {
+            src[i] = r.nextLong();
+        }
+        mem.write64s(pa, src, 0, src.length);
+        for (int i = 0; i < src.length; i++) {
+            assertEquals(src[i], mem.read64(pa + 8L * i), "word " + i);
+        }
+        long[] back = new long[src.length + 2];
+        mem.read64s(pa, back, 1, src.length);
+        for (int i = 0; i < src.length; i++) {
+            assertEquals(src[i], back[i + 1], "read64s word " + i);
+        }
+        long run = 0x20_0000L - 8;
+        mem.writeRun64(run, 600, 0x1003L, 0x1000L);
+        for (int i = 0; i < 600; i++) {
+            assertEquals(0x1003L + 0x1000L * i, mem.read64(run + 8L * i), "run word " + i);
+        }
+        long[] zeros = new long[600];
+        java.util.Arrays.fill(zeros, -1L);
+        mem.read64s(0x300_0000L, zeros, 0, 600);
+        assertArrayEquals(new long[600], zeros, "read64s of unwritten frames fills zeros");
+        // write64s touched frames 0x100000-0x103000 (4), writeRun64 0x1ff000-0x201000 (3); read64s none
+        assertEquals(7, mem.framesWithStorage(), "only the written frames got storage");
+    }
+
+    @Test
+    void indexOfAny64FindsTheFirstMatchingWordOrMinusOne() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long table = 0x40_0000L;
+        assertEquals(-1, mem.indexOfAny64(table, 1024, ~0L), "an unwritten range has no set word");
+        mem.write64(table + 8L * 700, 0x40);
+        mem.write64(table + 8L * 900, 0x1);
+        assertEquals(700, mem.indexOfAny64(table, 1024, ~0L));
+        assertEquals(900, mem.indexOfAny64(table, 1024, 0x1));
+        assertEquals(-1, mem.indexOfAny64(table, 700, ~0L), "the count bounds the scan");
+        assertEquals(-1, mem.indexOfAny64(table, 1024, 0x2));
+    }
+
+    @Test
+    void bulkWritesCheckTheWholeRunBeforeWritingAnyWord() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long last = 64 * MiB - 16; // two words of RAM left below the end of low RAM
+        assertThrows(BusErrorException.class, () -> mem.writeRun64(last, 3, 1, 1));
+        assertThrows(BusErrorException.class, () -> mem.write64s(last, new long[] {1, 2, 3}, 0, 3));
+        assertEquals(0, mem.framesWithStorage(), "nothing was written");
+        ErrnoException e = assertThrows(ErrnoException.class, () -> mem.writeRun64(0x1004, 1, 1, 0));
+        assertEquals(Errno.EINVAL, e.errno());
+        e = assertThrows(ErrnoException.class, () -> mem.read64s(0x1004, new long[1], 0, 1));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertThrows(IndexOutOfBoundsException.class, () -> mem.read64s(0x1000, new long[4], 2, 3));
+    }
 }
