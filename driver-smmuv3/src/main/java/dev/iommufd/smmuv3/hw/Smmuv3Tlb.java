@@ -39,7 +39,8 @@ import java.lang.invoke.VarHandle;
  * fill time; {@code TLBI_NH_ASID} bumps the ASID's generation, {@code TLBI_NH_ALL}/{@code TLBI_S12_VMALL} the
  * VMID's, {@code TLBI_NSNH_ALL} the global one, and an entry whose recorded generations differ is dead. An ASID
  * generation is kept per ASID (not per VMID+ASID), so {@code TLBI_NH_ASID} also drops that ASID's entries of
- * other VMIDs: over-invalidation, which the architecture permits. Address-based invalidations of a small range
+ * other VMIDs, and its global entries: over-invalidation, which the architecture permits. Stage-2-only entries
+ * have no ASID and ignore ASID generations. Address-based invalidations of a small range
  * probe only the sets of the covered pages, for every page size present; larger ranges scan every slot.
  *
  * <p>Stale entries stay usable until invalidated: nothing but the invalidation commands removes an entry (or
@@ -151,7 +152,7 @@ final class Smmuv3Tlb {
         int id = ids[i];
         return globalGenAtFill[i] == globalGen
                 && vmidGenAtFill[i] == (int) INT.getAcquire(vmidGen, id >>> 16)
-                && asidGenAtFill[i] == (int) INT.getAcquire(asidGen, id & 0xffff);
+                && ((t & TAG_KIND_MASK) == KIND_S2 || asidGenAtFill[i] == (int) INT.getAcquire(asidGen, id & 0xffff));
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
@@ -249,13 +250,14 @@ final class Smmuv3Tlb {
         int slot = -1;
         for (int w = 0; w < WAYS; w++) {
             int i = base + w;
-            if (!live(i)) {
-                slot = i;
+            if (tag[i] == newTag && ids[i] == newIds) {
+                slot = i; // refresh the same translation (one entry per tag: a lookup uses the first match)
                 break;
             }
-            if (tag[i] == newTag && ids[i] == newIds) {
-                slot = i; // refresh the same translation
-                break;
+        }
+        for (int w = 0; w < WAYS && slot < 0; w++) {
+            if (!live(base + w)) {
+                slot = base + w;
             }
         }
         if (slot < 0) {
