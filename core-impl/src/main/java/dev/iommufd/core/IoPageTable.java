@@ -111,6 +111,20 @@ public final class IoPageTable {
     }
 
     /**
+     * Whether the pages of the area holding {@code iova} are one-page pages held in the area's slot rather than an
+     * {@link IoPages} object ({@link IoAreaTable}); false when no area holds it. For tests and invariants.
+     */
+    boolean pagesHeldInSlot(long iova) {
+        lock.lock();
+        try {
+            int i = areas.indexOf(iova);
+            return i >= 0 && areas.isInline(i);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Whether an area intersects {@code [start, last]} (1) or not (0); the caller holds {@link #lock}. A binary
      * search over primitive arrays: allocates nothing.
      */
