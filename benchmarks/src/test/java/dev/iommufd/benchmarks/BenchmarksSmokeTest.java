@@ -32,17 +32,34 @@ class BenchmarksSmokeTest {
     void mapUnmapBenchmarksMapAndUnmapWhatTheySay(Format format) {
         MapUnmapBenchmark b = new MapUnmapBenchmark();
         for (long size : new long[] {4096, 2 * MIB, 1L << 30}) {
-            MapUnmapBenchmark.Warm w = new MapUnmapBenchmark.Warm();
+            MapUnmapBenchmark.WarmEmpty w = new MapUnmapBenchmark.WarmEmpty();
             w.format = format;
             w.pageSize = size;
             w.setUp();
             try {
-                assertEquals(2 * 256 * size, b.mapOne(w), "mapOne maps 256 pages and unmaps them");
-                assertEquals(IommuDomain.NO_TRANSLATION, w.f.domain.iovaToPhys(w.first), "mapOne leaves the window empty");
-                assertEquals(2 * 256 * size, b.unmapOne(w));
-                assertEquals(w.f.blockPa, w.f.domain.iovaToPhys(MapUnmapBenchmark.WINDOW), "the sentinel stays");
+                w.emptyWindow();
+                assertEquals(256 * size, b.mapOne(w), "mapOne maps 256 pages");
+                assertEquals(w.f.blockPa + 255 * size % DomainFixture.BLOCK, w.f.domain.iovaToPhys(w.first + 255 * size),
+                        "the last page is mapped");
+                w.emptyWindow();
+                assertEquals(IommuDomain.NO_TRANSLATION, w.f.domain.iovaToPhys(w.first), "the setup empties the window");
+                assertEquals(256 * size, b.mapOne(w), "mapOne maps again into the emptied window");
             } finally {
                 w.tearDown();
+            }
+            MapUnmapBenchmark.WarmFull full = new MapUnmapBenchmark.WarmFull();
+            full.format = format;
+            full.pageSize = size;
+            full.setUp();
+            try {
+                full.fillWindow();
+                assertEquals(256 * size, b.unmapOne(full), "unmapOne unmaps 256 pages one by one");
+                assertEquals(IommuDomain.NO_TRANSLATION, full.f.domain.iovaToPhys(full.first + 255 * size));
+                assertEquals(full.f.blockPa, full.f.domain.iovaToPhys(MapUnmapBenchmark.WINDOW), "the sentinel stays");
+                full.fillWindow();
+                assertEquals(256 * size, b.unmapOne(full));
+            } finally {
+                full.tearDown();
             }
         }
         MapUnmapBenchmark.Unmapped u = new MapUnmapBenchmark.Unmapped();
@@ -100,6 +117,33 @@ class BenchmarksSmokeTest {
         long hi = lo + DomainFixture.BLOCK;
         for (long pa : new long[] {b.hit90(), b.missIndependent(), b.missDependent(), b.missSequential()}) {
             assertTrue(pa >= lo && pa < hi, "translated into the block: " + Long.toHexString(pa));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void nestedTranslationsGoThroughBothStages(Format format) {
+        NestedTranslateBenchmark b = new NestedTranslateBenchmark();
+        b.format = format;
+        b.span = 64 * MIB;
+        b.setUp();
+        try {
+            NestedFixture f = b.f;
+            // expected: the guest's leaf i maps data GPA i mod dataPages; the VMM maps that GPA at vmmVa + (gpa - base);
+            // the host PA comes from the process's own page table, not from the IOMMU
+            java.util.Set<Long> dataFrames = new HashSet<>();
+            for (long i = 0; i < f.dataPages; i++) {
+                dataFrames.add(f.process.translate(f.vmmVa + f.dataGpa(i) - NestedFixture.GPA_BASE));
+            }
+            for (long i : new long[] {0, 1, 511, 512, 513 * 512 % (b.span / 4096), f.dataPages - 1, b.span / 4096 - 1}) {
+                long want = f.process.translate(f.vmmVa + f.dataGpa(i) - NestedFixture.GPA_BASE) + 0x123;
+                assertEquals(want, b.translate(NestedFixture.gva(i) + 0x123), "guest page " + i);
+            }
+            for (long pa : new long[] {b.hit90(), b.missIndependent(), b.missDependent(), b.missSequential()}) {
+                assertTrue(dataFrames.contains(pa & ~0xfffL), "translated into a guest data page: " + Long.toHexString(pa));
+            }
+        } finally {
+            b.tearDown();
         }
     }
 
