@@ -12,7 +12,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * B6c: nested translation, stage 1 over stage 2 ({@link NestedFixture}: a guest first-stage / stage-1 table in
@@ -44,17 +43,12 @@ public class NestedTranslateBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        f = new NestedFixture(format, span);
+        f = SharedFixtures.nested(format, span);
         rid = f.function.rid();
         long[][] w = TranslateBenchmark.workloads(NestedFixture.GVA_BASE, span / NestedFixture.PAGE);
         hit90 = w[0];
         random = w[1];
         sequential = w[2];
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        f.close();
     }
 
     long translate(long iova) {
