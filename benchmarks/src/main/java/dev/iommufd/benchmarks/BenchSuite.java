@@ -313,16 +313,16 @@ public final class BenchSuite {
         out.printf(Locale.ROOT, "iommufd-java benchmarks (%s run, %.0f s) on %s%n", quick ? "quick" : "full", seconds,
                 machine());
         if (quick) {
-            out.println("quick: in-process; B4, B6, B10 over 4 GiB (B4/B10 times scaled x16 to 64 GiB), B5 over 1 GiB,"
-                    + " B9 with 100K areas and 64K holes");
+            out.println("quick: in-process; B4, B6, B6c, B10 over 4 GiB (B4/B10 times scaled x16 to 64 GiB), B5 over 1 GiB,"
+                    + " B9-ioas with 100K areas and 64K holes");
         }
-        out.printf(Locale.ROOT, "%-16s %-14s %12s %10s %-10s %10s  %s%n", "scenario", "format", "score", "error",
+        out.printf(Locale.ROOT, "%-21s %-14s %12s %10s %-10s %10s  %s%n", "scenario", "format", "score", "error",
                 "unit", "target", "met");
         for (Row r : rows) {
             Target t = r.target();
             String target = t.hasLimit() ? (t.atLeast() ? ">= " : "<= ") + num(t.limit()) : "-";
             String met = Double.isNaN(r.score()) ? "not run" : !t.hasLimit() ? "" : r.met() ? "yes" : "NO";
-            out.printf(Locale.ROOT, "%-16s %-14s %12s %10s %-10s %10s  %s%n", t.id(), r.format(), num(r.score()),
+            out.printf(Locale.ROOT, "%-21s %-14s %12s %10s %-10s %10s  %s%n", t.id(), r.format(), num(r.score()),
                     Double.isNaN(r.error()) ? "" : "±" + num(r.error()), t.unit(), target, met);
         }
     }
