@@ -231,6 +231,9 @@ final class LpaeIoPageTable {
             if (table < 0) {
                 throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped (by a larger leaf)", va).withProgress(done);
             }
+            // a leaf table this call installed is all zeros where the run goes (other threads own other entries)
+            boolean fresh = (table & FRESH) != 0;
+            table &= ~FRESH;
             int idx = index(va, leafLevel);
             int n = (int) Math.min(remaining, tableEntries - idx);
             if (granule == TranslationGranule.G64K) {
@@ -241,13 +244,12 @@ final class LpaeIoPageTable {
             long ptep = table + (long) idx * 8;
             long first = leafTemplate | TranslationDescriptor.addressField(pa, granule);
             if (n == 1) {
-                long old = memory.read64(ptep);
-                if (old != 0) {
+                if (!fresh && memory.read64(ptep) != 0) {
                     checkOccupied(ptep, leafLevel, va, pgsize, 1, done);
                 }
                 memory.write64(ptep, first);
             } else {
-                if (memory.indexOfAny64(ptep, n, -1L) >= 0) {
+                if (!fresh && memory.indexOfAny64(ptep, n, -1L) >= 0) {
                     checkOccupied(ptep, leafLevel, va, pgsize, n, done);
                 }
                 memory.writeRun64(ptep, n, first, pgsize);
@@ -287,9 +289,12 @@ final class LpaeIoPageTable {
         }
     }
 
+    /** Flag (bit 0; tables are granule aligned) on {@link #leafTable}'s result: this call installed the leaf table. */
+    private static final long FRESH = 1;
+
     /**
-     * The table at {@code leafLevel} that holds the entry of {@code va}, installing missing tables on the way; -1
-     * when a block leaf is in the way.
+     * The table at {@code leafLevel} that holds the entry of {@code va}, installing missing tables on the way
+     * ({@link #FRESH} set when the leaf table itself was installed by this call); -1 when a block leaf is in the way.
      *
      * <p>Tables are installed with {@link PhysicalMemory#compareAndSet64} (the kernel's {@code cmpxchg64} in
      * {@code arm_lpae_install_table}): when two threads race to fill the same empty slot, one table wins and the
@@ -298,6 +303,7 @@ final class LpaeIoPageTable {
      */
     private long leafTable(long va, int leafLevel) {
         long table = pgd;
+        long fresh = 0;
         for (int level = startLevel; level < leafLevel; level++) {
             long ptep = entryAddress(table, level, va);
             long desc = memory.read64(ptep);
@@ -306,6 +312,7 @@ final class LpaeIoPageTable {
                 long tableDesc = TranslationDescriptor.addressField(fresh, granule) | TranslationDescriptor.TYPE_TABLE;
                 if (memory.compareAndSet64(ptep, 0, tableDesc)) {
                     desc = tableDesc;
+                    fresh = level == leafLevel - 1 ? FRESH : 0;
                 } else {
                     frames.free(fresh, tableOrder);
                     desc = memory.read64(ptep);
@@ -316,7 +323,7 @@ final class LpaeIoPageTable {
             }
             table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
         }
-        return table;
+        return table | fresh;
     }
 
     /** {@code io_pgtable_tlb_flush_walk}: invalidates cached walks (non-leaf) of a range, synchronously. */
