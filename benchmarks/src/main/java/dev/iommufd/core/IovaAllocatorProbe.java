@@ -11,31 +11,34 @@ import java.util.List;
  * so that an area costs only the allocator's and the area set's work (no pinning, no page-table fill): exactly
  * what {@code iopt_alloc_iova} + {@code iopt_insert_area} do to claim an IOVA range and what removing the area
  * ({@code iopt_unmap_iova_range}: the interval-tree removal) does to free it. The areas share the pages of one
- * source area of another IOAS, as IOAS_COPY shares them.
+ * source area of another IOAS (as IOAS_COPY shares them), through the core's one-slice {@code mapPages}.
  */
 public final class IovaAllocatorProbe {
     static final long PAGE = IoPageTable.PAGE_SIZE;
     static final int PROT = IoProt.READ | IoProt.WRITE;
 
     private final IoPageTable iopt;
-    private final List<IoPageTable.PagesSlice> onePage;
-    private final List<IoPageTable.PagesSlice> twoPages;
+    /** Both pages of the source area (one-page areas use its first page). */
+    private final IoPageTable.PagesSlice source;
 
     /**
      * @param fd an open iommufd of a process that has {@code userVa} (two pages, faulted in) mapped
      */
     public IovaAllocatorProbe(IommufdFd fd, long userVa) {
-        int source = fd.ioasAlloc();
+        int sourceIoas = fd.ioasAlloc();
         long sourceIova = 1L << 32;
-        fd.ioasMap(source, IommuIoasMap.FLAG_READABLE | IommuIoasMap.FLAG_WRITEABLE | IommuIoasMap.FLAG_FIXED_IOVA,
+        fd.ioasMap(sourceIoas, IommuIoasMap.FLAG_READABLE | IommuIoasMap.FLAG_WRITEABLE | IommuIoasMap.FLAG_FIXED_IOVA,
                 userVa, 2 * PAGE, sourceIova);
         int measured = fd.ioasAlloc();
         IommufdContext ctx = fd.context();
-        Ioas src = ctx.getIoas(source);
+        Ioas src = ctx.getIoas(sourceIoas);
         Ioas dst = ctx.getIoas(measured);
         try {
-            onePage = List.copyOf(src.iopt().getPages(sourceIova, PAGE));
-            twoPages = List.copyOf(src.iopt().getPages(sourceIova, 2 * PAGE));
+            List<IoPageTable.PagesSlice> slices = src.iopt().getPages(sourceIova, 2 * PAGE);
+            if (slices.size() != 1) {
+                throw new IllegalStateException("the source range is one area: " + slices);
+            }
+            source = slices.get(0);
             iopt = dst.iopt();
         } finally {
             ctx.objects().put(src);
@@ -55,7 +58,7 @@ public final class IovaAllocatorProbe {
         for (IovaRange r : iopt.iovaRanges()) {
             iova = Math.max(iova, r.start());
             while (done < areas && Long.compareUnsigned(iova + PAGE - 1, r.last()) <= 0) {
-                iopt.mapPages(onePage, PAGE, iova, PROT, false);
+                iopt.mapPages(source.pages(), source.startByte(), PAGE, iova, PROT, false);
                 iova += PAGE;
                 done++;
             }
@@ -74,7 +77,7 @@ public final class IovaAllocatorProbe {
         long top = window + 2L * holes * PAGE + (1L << 20);
         iopt.setAllowed(new long[] {window}, new long[] {top - 1});
         for (long i = 0; i < holes; i++) {
-            iopt.mapPages(onePage, PAGE, window + (2 * i + 1) * PAGE, PROT, false);
+            iopt.mapPages(source.pages(), source.startByte(), PAGE, window + (2 * i + 1) * PAGE, PROT, false);
         }
     }
 
@@ -86,7 +89,7 @@ public final class IovaAllocatorProbe {
      */
     public long allocAndFree(int pages) {
         long length = pages * PAGE;
-        long iova = iopt.mapPages(pages == 1 ? onePage : twoPages, length, 0, PROT, true);
+        long iova = iopt.mapPages(source.pages(), source.startByte(), length, 0, PROT, true);
         iopt.unmapIova(iova, length);
         return iova;
     }
@@ -95,7 +98,7 @@ public final class IovaAllocatorProbe {
     public long allocOnly(int pages) {
         iopt.lock.lock();
         try {
-            return iopt.allocIova(onePage.get(0).startByte() + onePage.get(0).pages().base(), pages * PAGE);
+            return iopt.allocIova(source.startByte() + source.pages().base(), pages * PAGE);
         } finally {
             iopt.lock.unlock();
         }
