@@ -43,6 +43,8 @@ final class ContextCache {
     /** Guarded by the unit's lock. */
     private final byte[] victim;
     private volatile long globalGen = 1;
+    /** Invalidation operations so far (written under the unit's lock); see {@link Iotlb#changes()}. */
+    private volatile long changes;
 
     ContextCache(int entries) {
         sets = Integer.highestOneBit(Math.max(WAYS, Math.min(entries, 1 << (SLOT_BITS - 1)))) / WAYS;
@@ -127,12 +129,18 @@ final class ContextCache {
         store(slot * STRIDE, r | VALID, l, h, globalGen);
     }
 
+    long changes() {
+        return changes;
+    }
+
     void invalidateAll() {
         globalGen = globalGen + 1;
+        changes = changes + 1;
     }
 
     /** Legacy domain-selective: entries whose cached DID (hi bits 23:8) is {@code did}. */
     void invalidateDomain(int did) {
+        changes = changes + 1;
         for (int o = 0; o < slots.length; o += STRIDE) {
             if (live(o) && (int) ((slots[o + HI] >>> 8) & 0xffff) == did) {
                 kill(o);
@@ -142,6 +150,7 @@ final class ContextCache {
 
     /** Device-selective: entries of {@code sid}, ignoring the low {@code fm} bits of the function number (FM 1..3). */
     void invalidateDevice(int sid, int fm) {
+        changes = changes + 1;
         int mask = 0xffff & ~((1 << fm) - 1);
         for (int o = 0; o < slots.length; o += STRIDE) {
             if (live(o) && (((int) slots[o + KEY] & mask) == (sid & mask))) {

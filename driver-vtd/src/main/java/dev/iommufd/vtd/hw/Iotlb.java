@@ -10,7 +10,9 @@ import java.lang.invoke.VarHandle;
  * <h2>Structure</h2>
  * A fixed-size, 4-way set-associative table. The set index hashes (domain ID, input page number, level), not the
  * PASID, so that every entry an invalidation descriptor can name for one page lies in one known set. A lookup
- * probes the 4 slots of one set per leaf level; a fill replaces a dead slot or the set's round-robin victim.
+ * probes the 4 slots of one set per leaf level; a fill replaces a dead slot, else the first slot from the set's
+ * clock hand whose reference hint is clear, clearing the hints it passes (second chance: entries hit since the
+ * hand last passed stay, so a stream of one-time misses does not evict the working set).
  * Each slot is {@value #STRIDE} words of one {@code long[]} (one cache line):
  * <pre>
  *   word 0  SEQ    sequence number: odd while the slot is being written (seqlock)
@@ -18,6 +20,7 @@ import java.lang.invoke.VarHandle;
  *   word 2  TAG    63: V (valid) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
  *   word 3  VALUE  63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
  *   word 4  EPOCH  the invalidation epoch current when the entry was filled
+ *   word 5  REF    replacement hint: 1 once a lookup hit the entry (outside the seqlock; never read by lookups)
  * </pre>
  * Nothing is allocated after construction.
  *
@@ -60,6 +63,7 @@ final class Iotlb {
     private static final int TAG = 2;
     private static final int VALUE = 3;
     private static final int EPOCH = 4;
+    private static final int REF = 5;
 
     private static final long TAG_VALID = 1L << 63;
     private static final int TAG_LEVEL_SHIFT = 40;
@@ -70,20 +74,33 @@ final class Iotlb {
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle GLOBAL_FLOOR;
+    private static final VarHandle CHANGES;
+
+    static {
+        try {
+            GLOBAL_FLOOR = MethodHandles.lookup().findVarHandle(Iotlb.class, "globalFloor", int.class);
+            CHANGES = MethodHandles.lookup().findVarHandle(Iotlb.class, "changes", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final int sets;
     /** The slots, {@link #STRIDE} words each (layout in the class comment). */
     private final long[] slots;
-    /** Per set: the way the next fill of a full set replaces. Guarded by the unit's lock. */
+    /** Per set: the clock hand, the way the next fill of a full set considers first. Guarded by the unit's lock. */
     private final byte[] victim;
     /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
     private final int[] domainFloor = new int[1 << 16];
     /** Per DID: the epoch of the last invalidation of every nested (combined) entry of the domain. */
     private final int[] nestedFloor = new int[1 << 16];
-    /** The epoch of the last global invalidation. */
-    private volatile int globalFloor;
+    /** The epoch of the last global invalidation (release stores, acquire loads: {@link #GLOBAL_FLOOR}). */
+    private int globalFloor;
     /** The last epoch handed out; entries filled now are stamped with it. Guarded by the unit's lock. */
     private int epoch;
+    /** Invalidation operations so far (written under the unit's lock, release; read acquire): see {@link #changes()}. */
+    private long changes;
 
     Iotlb(int entries) {
         this(entries, 0);
@@ -95,7 +112,7 @@ final class Iotlb {
         this.slots = new long[sets * WAYS * STRIDE];
         this.victim = new byte[sets];
         this.epoch = firstEpoch;
-        this.globalFloor = firstEpoch;
+        GLOBAL_FLOOR.setRelease(this, firstEpoch);
     }
 
     int capacity() {
@@ -128,7 +145,7 @@ final class Iotlb {
      *     writer changed the matching slot during the lookup)
      */
     long lookup(int did, int pasid, long iova) {
-        int floor = Math.max(globalFloor, (int) INTS.getAcquire(domainFloor, did));
+        int floor = Math.max((int) GLOBAL_FLOOR.getAcquire(this), (int) INTS.getAcquire(domainFloor, did));
         int nestedFloorNow = Math.max(floor, (int) INTS.getAcquire(nestedFloor, did));
         long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
         long[] a = slots;
@@ -151,6 +168,9 @@ final class Iotlb {
                 int kind = (int) ((tag & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
                 if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
                     continue; // dead
+                }
+                if (a[o + REF] == 0) {
+                    a[o + REF] = 1; // a hint: a racing fill may lose it, which only affects replacement
                 }
                 return value | ((long) level << LEVEL_SHIFT);
             }
@@ -216,10 +236,22 @@ final class Iotlb {
             }
         }
         if (o < 0) {
-            o = base + victim[si] * STRIDE;
-            victim[si] = (byte) ((victim[si] + 1) % WAYS);
+            int hand = victim[si];
+            int way = hand;
+            for (int k = 0; k < WAYS; k++) {
+                int w = (hand + k) & (WAYS - 1);
+                int s = base + w * STRIDE;
+                if (slots[s + REF] == 0) {
+                    way = w;
+                    break;
+                }
+                slots[s + REF] = 0; // second chance
+            }
+            o = base + way * STRIDE;
+            victim[si] = (byte) ((way + 1) & (WAYS - 1));
         }
         store(o, pn, t, val, epoch);
+        slots[o + REF] = 0;
     }
 
     private int nextEpoch() {
@@ -243,23 +275,39 @@ final class Iotlb {
             INTS.setRelease(domainFloor, d, 0);
             INTS.setRelease(nestedFloor, d, 0);
         }
-        globalFloor = 0;
+        GLOBAL_FLOOR.setRelease(this, 0);
         epoch = 0;
+    }
+
+    /**
+     * How many invalidation operations ran so far. A walk done without the lock reads it before it starts and
+     * fills the IOTLB only if it is unchanged at the fill (under the lock), so no invalidation that ran during the
+     * walk is undone by a fill from what the walk read before it.
+     */
+    long changes() {
+        return (long) CHANGES.getAcquire(this);
+    }
+
+    private void changed() {
+        CHANGES.setRelease(this, changes + 1); // single writer: the unit's lock
     }
 
     /** Global invalidation: O(1). */
     void invalidateAll() {
-        globalFloor = nextEpoch();
+        GLOBAL_FLOOR.setRelease(this, nextEpoch());
+        changed();
     }
 
     /** Domain-selective invalidation: O(1). */
     void invalidateDomain(int did) {
-        INTS.setVolatile(domainFloor, did & 0xffff, nextEpoch());
+        INTS.setRelease(domainFloor, did & 0xffff, nextEpoch());
+        changed();
     }
 
     /** Every nested (combined first- and second-stage) entry of {@code did}: O(1). */
     void invalidateNested(int did) {
-        INTS.setVolatile(nestedFloor, did & 0xffff, nextEpoch());
+        INTS.setRelease(nestedFloor, did & 0xffff, nextEpoch());
+        changed();
     }
 
     /** Whether the live slot at {@code o} is of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
@@ -280,6 +328,7 @@ final class Iotlb {
      * size); {@code am < 0} means every address. Probes the covered sets when fewer than all, else scans.
      */
     void invalidate(int did, int pasid, int kinds, long addr, int am) {
+        changed();
         if (am < 0) {
             scan(did, pasid, kinds, 0, -1L);
             return;
@@ -335,6 +384,19 @@ final class Iotlb {
             }
         }
         return n;
+    }
+
+    /** The live entries as {did, pasid, level, kind, page number} (allocates). */
+    java.util.List<long[]> liveEntryList() {
+        java.util.List<long[]> l = new java.util.ArrayList<>();
+        for (int o = 0; o < slots.length; o += STRIDE) {
+            if (live(o)) {
+                long t = slots[o + TAG];
+                l.add(new long[] {t & 0xffff, ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) - 1, (t >>> TAG_LEVEL_SHIFT) & 0xf,
+                    (t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT, slots[o + PAGE]});
+            }
+        }
+        return l;
     }
 
     /**

@@ -1025,6 +1025,7 @@ final class VtdUnit implements IommuUnitModel {
      * untouched) whenever anything else would happen, so that the locked path decides.
      */
     private boolean legacyHit(int rid, long iova, int access, Translation out) {
+        long changes = iotlb.changes() + contextCache.changes();
         long st = contextCache.lookup(rid);
         if (st < 0) {
             return false;
@@ -1042,12 +1043,37 @@ final class VtdUnit implements IommuUnitModel {
         if (width < 64 && (iova >>> width) != 0) {
             return false;
         }
-        long v = iotlb.lookup(ContextEntry.did(hi), 0, iova);
-        if (v == 0 || (v & ((access & Translation.ACCESS_WRITE) != 0 ? Iotlb.V_WRITE : Iotlb.V_READ)) == 0) {
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        int did = ContextEntry.did(hi);
+        long v = iotlb.lookup(did, 0, iova);
+        if (v != 0) {
+            if ((v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) == 0) {
+                return false;
+            }
+            long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
+            out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+            return true;
+        }
+        // An IOTLB miss: the walk reads only memory, so it runs without the lock; the fill takes it, and is skipped
+        // (the request retried under the lock) if any cache was invalidated since the context entry was read.
+        long leaf = secondStageLeaf(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(ContextEntry.aw(hi)), iova,
+                write, false, false, snpAllowedLegacy);
+        if (leaf < 0) {
+            return false; // a fault: the locked path records it
+        }
+        long size = SecondStagePte.levelSize(Iotlb.levelOf(leaf));
+        long pa = (leaf & ~0xfffL) | (iova & (size - 1));
+        if (pa >= MSI_LO && pa <= MSI_HI) {
             return false;
         }
-        long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
-        out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+        synchronized (lock) {
+            if (fastMode != FAST_LEGACY || iotlb.changes() + contextCache.changes() != changes) {
+                return false;
+            }
+            iotlb.fill(did, 0, iova, Iotlb.levelOf(leaf), Iotlb.KIND_SECOND_STAGE,
+                    (leaf & ~0xfffL) | (leaf & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP)) | Iotlb.V_DIRTY);
+        }
+        out.ok(pa, size);
         return true;
     }
 
@@ -1183,10 +1209,31 @@ final class VtdUnit implements IommuUnitModel {
     }
 
     /**
-     * Second-stage walk (spec 3.7, 9.8) of {@code addr} from {@code table} with {@code levels} levels. On success
-     * sets {@link #walkPa}, {@link #walkLevel}, {@link #walkPerm} (Iotlb V_* bits) and {@link #walkDirty}.
+     * Second-stage walk (spec 3.7, 9.8) of {@code addr} from {@code table} with {@code levels} levels, under the
+     * lock. On success sets {@link #walkPa}, {@link #walkLevel}, {@link #walkPerm} (Iotlb V_* bits) and
+     * {@link #walkDirty}; returns 0 or the fault reason.
      */
     private int secondStageWalk(long table, int levels, long addr, boolean write, boolean ssade, boolean sm, boolean snpAllowed) {
+        long r = secondStageLeaf(table, levels, addr, write, ssade, sm, snpAllowed);
+        if (r < 0) {
+            return (int) -r;
+        }
+        int level = Iotlb.levelOf(r);
+        walkPa = (r & ~0xfffL) | (addr & (SecondStagePte.levelSize(level) - 1));
+        walkLevel = level;
+        walkPerm = r & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP);
+        walkDirty = (r & Iotlb.V_DIRTY) != 0;
+        return 0;
+    }
+
+    /**
+     * The second-stage walk itself: reads only memory (and, with {@code ssade}, sets A/D atomically), touches no
+     * field, so it may run without the lock when {@code ssade} is false.
+     *
+     * @return the leaf: output page address | Iotlb V_READ/V_WRITE/V_SNP/V_DIRTY | level at
+     *     {@link Iotlb#LEVEL_SHIFT}; or minus the fault reason
+     */
+    private long secondStageLeaf(long table, int levels, long addr, boolean write, boolean ssade, boolean sm, boolean snpAllowed) {
         long perm = SecondStagePte.R | SecondStagePte.W;
         int sllps = CapabilityRegister.sllps(cap);
         for (int level = levels; level >= 1; level--) {
@@ -1196,27 +1243,27 @@ final class VtdUnit implements IommuUnitModel {
                 e = mem.read64(ea);
             } catch (BusErrorException ex) {
                 if (level == levels) {
-                    return sm ? FaultReason.SM_SS_ROOT_INVALID : FaultReason.CONTEXT_INVALID;
+                    return -(long) (sm ? FaultReason.SM_SS_ROOT_INVALID : FaultReason.CONTEXT_INVALID);
                 }
-                return sm ? FaultReason.SM_SS_ACCESS : FaultReason.PAGING_ENTRY_INVALID;
+                return -(long) (sm ? FaultReason.SM_SS_ACCESS : FaultReason.PAGING_ENTRY_INVALID);
             }
             if (!SecondStagePte.present(e)) {
-                return sm ? FaultReason.SM_SS_NOT_PRESENT : (write ? FaultReason.WRITE_DENIED : FaultReason.READ_DENIED);
+                return -(long) (sm ? FaultReason.SM_SS_NOT_PRESENT : (write ? FaultReason.WRITE_DENIED : FaultReason.READ_DENIED));
             }
             perm &= e;
             if (write && (perm & SecondStagePte.W) == 0) {
-                return sm ? FaultReason.SM_WRITE_DENIED : FaultReason.WRITE_DENIED;
+                return -(long) (sm ? FaultReason.SM_WRITE_DENIED : FaultReason.WRITE_DENIED);
             }
             if (!write && (perm & SecondStagePte.R) == 0) {
-                return sm ? FaultReason.SM_READ_DENIED : FaultReason.READ_DENIED;
+                return -(long) (sm ? FaultReason.SM_READ_DENIED : FaultReason.READ_DENIED);
             }
             boolean ps = level > 1 && (e & SecondStagePte.PS) != 0;
             boolean large = ps && (level == 2 || level == 3);
             if (large && (sllps & (1 << (level - 2))) == 0) {
-                return sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED; // PS without SLLPS support
+                return -(long) (sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED); // PS without SLLPS support
             }
             if ((e & SecondStagePte.reserved(level, large, haw, snpAllowed)) != 0) {
-                return sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED;
+                return -(long) (sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED);
             }
             if (ssade && (e & SecondStagePte.A) == 0) {
                 mem.getAndOr64(ea, SecondStagePte.A);
@@ -1231,13 +1278,12 @@ final class VtdUnit implements IommuUnitModel {
                         dirty = true;
                     }
                 }
-                walkPa = (SecondStagePte.address(e) & ~(size - 1)) | (addr & (size - 1));
-                walkLevel = level;
-                walkPerm = (perm & SecondStagePte.R) != 0 ? Iotlb.V_READ : 0;
-                walkPerm |= (perm & SecondStagePte.W) != 0 ? Iotlb.V_WRITE : 0;
-                walkPerm |= (e & SecondStagePte.SNP) != 0 ? Iotlb.V_SNP : 0;
-                walkDirty = dirty;
-                return 0;
+                long leaf = (SecondStagePte.address(e) & ~(size - 1)) | ((long) level << Iotlb.LEVEL_SHIFT);
+                leaf |= (perm & SecondStagePte.R) != 0 ? Iotlb.V_READ : 0;
+                leaf |= (perm & SecondStagePte.W) != 0 ? Iotlb.V_WRITE : 0;
+                leaf |= (e & SecondStagePte.SNP) != 0 ? Iotlb.V_SNP : 0;
+                leaf |= dirty ? Iotlb.V_DIRTY : 0;
+                return leaf;
             }
             table = SecondStagePte.address(e);
         }
