@@ -13,14 +13,14 @@ import java.lang.invoke.VarHandle;
  * probes the 4 slots of one set per leaf level; a fill replaces a dead slot, else the first slot from the set's
  * clock hand whose reference hint is clear, clearing the hints it passes (second chance: entries hit since the
  * hand last passed stay, so a stream of one-time misses does not evict the working set).
- * Each slot is {@value #STRIDE} words of one {@code long[]} (one cache line):
+ * Each slot is one element of each of these parallel arrays (the 4 ways of a set are adjacent in each):
  * <pre>
- *   word 0  SEQ    sequence number: odd while the slot is being written (seqlock)
- *   word 1  PAGE   input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
- *   word 2  TAG    63: V (valid) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
- *   word 3  VALUE  63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
- *   word 4  EPOCH  the invalidation epoch current when the entry was filled
- *   word 5  REF    replacement hint: 1 once a lookup hit the entry (outside the seqlock; never read by lookups)
+ *   seq    sequence number: odd while the slot is being written (seqlock)
+ *   page   input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
+ *   tag    63: V (valid) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
+ *   value  63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
+ *   epoch  the invalidation epoch current when the entry was filled
+ *   ref    replacement hint: 1 once a lookup hit the entry (outside the seqlock; never read by lookups)
  * </pre>
  * Nothing is allocated after construction.
  *
@@ -57,13 +57,6 @@ final class Iotlb {
     static final int LEVEL_SHIFT = 8;
 
     private static final int WAYS = 4;
-    static final int STRIDE = 8;
-    private static final int SEQ = 0;
-    private static final int PAGE = 1;
-    private static final int TAG = 2;
-    private static final int VALUE = 3;
-    private static final int EPOCH = 4;
-    private static final int REF = 5;
 
     private static final long TAG_VALID = 1L << 63;
     private static final int TAG_LEVEL_SHIFT = 40;
@@ -87,8 +80,13 @@ final class Iotlb {
     }
 
     private final int sets;
-    /** The slots, {@link #STRIDE} words each (layout in the class comment). */
-    private final long[] slots;
+    /** The slots (layout in the class comment). */
+    private final long[] seq;
+    private final long[] page;
+    private final long[] tag;
+    private final long[] value;
+    private final int[] filledAt;
+    private final byte[] ref;
     /** Per set: the clock hand, the way the next fill of a full set considers first. Guarded by the unit's lock. */
     private final byte[] victim;
     /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
@@ -109,7 +107,13 @@ final class Iotlb {
     /** For tests of the epoch restart: the counter starts at {@code firstEpoch}. */
     Iotlb(int entries, int firstEpoch) {
         this.sets = Integer.highestOneBit(Math.max(WAYS, entries)) / WAYS;
-        this.slots = new long[sets * WAYS * STRIDE];
+        int n = sets * WAYS;
+        this.seq = new long[n];
+        this.page = new long[n];
+        this.tag = new long[n];
+        this.value = new long[n];
+        this.filledAt = new int[n];
+        this.ref = new byte[n];
         this.victim = new byte[sets];
         this.epoch = firstEpoch;
         GLOBAL_FLOOR.setRelease(this, firstEpoch);
@@ -148,31 +152,30 @@ final class Iotlb {
         int floor = Math.max((int) GLOBAL_FLOOR.getAcquire(this), (int) INTS.getAcquire(domainFloor, did));
         int nestedFloorNow = Math.max(floor, (int) INTS.getAcquire(nestedFloor, did));
         long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
-        long[] a = slots;
         for (int level = 1; level <= 3; level++) {
             long pn = iova >>> shift(level);
             long wantTag = want | ((long) level << TAG_LEVEL_SHIFT);
-            int o = set(did, pn, level) * (WAYS * STRIDE);
-            for (int w = 0; w < WAYS; w++, o += STRIDE) {
-                long seq = (long) LONGS.getAcquire(a, o + SEQ);
-                long tag = a[o + TAG];
-                if (a[o + PAGE] != pn || (tag & ~TAG_KIND_MASK) != wantTag) {
+            int s = set(did, pn, level) * WAYS;
+            for (int w = 0; w < WAYS; w++, s++) {
+                long sq = (long) LONGS.getAcquire(seq, s);
+                long t = tag[s];
+                if (page[s] != pn || (t & ~TAG_KIND_MASK) != wantTag) {
                     continue;
                 }
-                long value = a[o + VALUE];
-                int filled = (int) a[o + EPOCH];
+                long v = value[s];
+                int filled = filledAt[s];
                 VarHandle.loadLoadFence();
-                if ((seq & 1) != 0 || (long) LONGS.getOpaque(a, o + SEQ) != seq) {
+                if ((sq & 1) != 0 || (long) LONGS.getOpaque(seq, s) != sq) {
                     return 0; // a writer is changing this slot: let the caller retry under the lock
                 }
-                int kind = (int) ((tag & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
+                int kind = (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
                 if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
                     continue; // dead
                 }
-                if (a[o + REF] == 0) {
-                    a[o + REF] = 1; // a hint: a racing fill may lose it, which only affects replacement
+                if (ref[s] == 0) {
+                    ref[s] = 1; // a hint: a racing fill may lose it, which only affects replacement
                 }
-                return value | ((long) level << LEVEL_SHIFT);
+                return v | ((long) level << LEVEL_SHIFT);
             }
         }
         return 0;
@@ -187,71 +190,68 @@ final class Iotlb {
     // Writers (under the unit's lock)
     // =====================================================================================================
 
-    /** Whether the slot at word offset {@code o} holds a live entry. Writers only. */
-    private boolean live(int o) {
-        long tag = slots[o + TAG];
-        if (tag >= 0) {
+    /** Whether slot {@code s} holds a live entry. Writers only. */
+    private boolean live(int s) {
+        long t = tag[s];
+        if (t >= 0) {
             return false;
         }
-        int did = (int) (tag & 0xffff);
-        int filled = (int) slots[o + EPOCH];
+        int did = (int) (t & 0xffff);
+        int filled = filledAt[s];
         if (filled < globalFloor || filled < domainFloor[did]) {
             return false;
         }
-        return ((tag & TAG_KIND_MASK) >>> TAG_KIND_SHIFT) != KIND_NESTED || filled >= nestedFloor[did];
+        return ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT) != KIND_NESTED || filled >= nestedFloor[did];
     }
 
-    private void store(int o, long page, long tag, long value, int filled) {
-        long[] a = slots;
-        long seq = a[o + SEQ];
-        LONGS.setOpaque(a, o + SEQ, seq + 1);
+    private void store(int s, long pn, long t, long v, int filled) {
+        long sq = seq[s];
+        LONGS.setOpaque(seq, s, sq + 1);
         VarHandle.storeStoreFence();
-        a[o + PAGE] = page;
-        a[o + TAG] = tag;
-        a[o + VALUE] = value;
-        a[o + EPOCH] = filled;
-        LONGS.setRelease(a, o + SEQ, seq + 2);
+        page[s] = pn;
+        tag[s] = t;
+        value[s] = v;
+        filledAt[s] = filled;
+        LONGS.setRelease(seq, s, sq + 2);
     }
 
-    private void kill(int o) {
-        long[] a = slots;
-        long seq = a[o + SEQ];
-        LONGS.setOpaque(a, o + SEQ, seq + 1);
+    private void kill(int s) {
+        long sq = seq[s];
+        LONGS.setOpaque(seq, s, sq + 1);
         VarHandle.storeStoreFence();
-        a[o + TAG] = 0;
-        LONGS.setRelease(a, o + SEQ, seq + 2);
+        tag[s] = 0;
+        LONGS.setRelease(seq, s, sq + 2);
     }
 
     void fill(int did, int pasid, long iova, int level, int kind, long val) {
         long pn = iova >>> shift(level);
         int si = set(did, pn, level);
-        int base = si * (WAYS * STRIDE);
+        int base = si * WAYS;
         long t = tagOf(did, pasid, level, kind);
-        int o = -1;
+        int slot = -1;
         for (int w = 0; w < WAYS; w++) {
-            int s = base + w * STRIDE;
-            if (!live(s) || (slots[s + PAGE] == pn && slots[s + TAG] == t)) {
-                o = s;
+            int s = base + w;
+            if (!live(s) || (page[s] == pn && tag[s] == t)) {
+                slot = s;
                 break;
             }
         }
-        if (o < 0) {
+        if (slot < 0) {
             int hand = victim[si];
             int way = hand;
             for (int k = 0; k < WAYS; k++) {
                 int w = (hand + k) & (WAYS - 1);
-                int s = base + w * STRIDE;
-                if (slots[s + REF] == 0) {
+                if (ref[base + w] == 0) {
                     way = w;
                     break;
                 }
-                slots[s + REF] = 0; // second chance
+                ref[base + w] = 0; // second chance
             }
-            o = base + way * STRIDE;
+            slot = base + way;
             victim[si] = (byte) ((way + 1) & (WAYS - 1));
         }
-        store(o, pn, t, val, epoch);
-        slots[o + REF] = 0;
+        store(slot, pn, t, val, epoch);
+        ref[slot] = 0;
     }
 
     private int nextEpoch() {
@@ -266,9 +266,9 @@ final class Iotlb {
      * after the kills, and the global floor last: a lookup that reads a reset floor also sees every slot killed.
      */
     private void restartEpochs() {
-        for (int o = 0; o < slots.length; o += STRIDE) {
-            if (slots[o + TAG] != 0) {
-                kill(o);
+        for (int s = 0; s < tag.length; s++) {
+            if (tag[s] != 0) {
+                kill(s);
             }
         }
         for (int d = 0; d < domainFloor.length; d++) {
@@ -310,16 +310,16 @@ final class Iotlb {
         changed();
     }
 
-    /** Whether the live slot at {@code o} is of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
-    private boolean matches(int o, int did, int pasid, int kinds) {
-        long t = slots[o + TAG];
+    /** Whether the live slot {@code s} is of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
+    private boolean matches(int s, int did, int pasid, int kinds) {
+        long t = tag[s];
         if ((int) (t & 0xffff) != did) {
             return false;
         }
         if (pasid >= 0 && (int) ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) != pasid + 1) {
             return false;
         }
-        return (kinds & (1 << (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT))) != 0 && live(o);
+        return (kinds & (1 << (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT))) != 0 && live(s);
     }
 
     /**
@@ -343,13 +343,13 @@ final class Iotlb {
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
             for (long pn = first; pn <= last; pn++) {
-                int o = set(did, pn, level) * (WAYS * STRIDE);
-                for (int w = 0; w < WAYS; w++, o += STRIDE) {
-                    long t = slots[o + TAG];
-                    long p = slots[o + PAGE];
+                int s = set(did, pn, level) * WAYS;
+                for (int w = 0; w < WAYS; w++, s++) {
+                    long t = tag[s];
+                    long p = page[s];
                     if (t < 0 && (int) ((t >>> TAG_LEVEL_SHIFT) & 0xf) == level && p >= first && p <= last
-                            && matches(o, did, pasid, kinds)) {
-                        kill(o);
+                            && matches(s, did, pasid, kinds)) {
+                        kill(s);
                     }
                 }
             }
@@ -358,15 +358,15 @@ final class Iotlb {
 
     /** The reference algorithm: every slot, range overlap by unsigned comparison. */
     private void scan(int did, int pasid, int kinds, long lo, long hi) {
-        for (int o = 0; o < slots.length; o += STRIDE) {
-            if (slots[o + TAG] >= 0 || !matches(o, did, pasid, kinds)) {
+        for (int s = 0; s < tag.length; s++) {
+            if (tag[s] >= 0 || !matches(s, did, pasid, kinds)) {
                 continue;
             }
-            int level = (int) ((slots[o + TAG] >>> TAG_LEVEL_SHIFT) & 0xf);
-            long start = slots[o + PAGE] << shift(level);
+            int level = (int) ((tag[s] >>> TAG_LEVEL_SHIFT) & 0xf);
+            long start = page[s] << shift(level);
             long end = start + (1L << shift(level)) - 1;
             if (Long.compareUnsigned(start, hi) <= 0 && Long.compareUnsigned(end, lo) >= 0) {
-                kill(o);
+                kill(s);
             }
         }
     }
@@ -378,8 +378,8 @@ final class Iotlb {
     /** Live entries. */
     int liveEntries() {
         int n = 0;
-        for (int o = 0; o < slots.length; o += STRIDE) {
-            if (live(o)) {
+        for (int s = 0; s < tag.length; s++) {
+            if (live(s)) {
                 n++;
             }
         }
@@ -389,11 +389,11 @@ final class Iotlb {
     /** The live entries as {did, pasid, level, kind, page number} (allocates). */
     java.util.List<long[]> liveEntryList() {
         java.util.List<long[]> l = new java.util.ArrayList<>();
-        for (int o = 0; o < slots.length; o += STRIDE) {
-            if (live(o)) {
-                long t = slots[o + TAG];
+        for (int s = 0; s < tag.length; s++) {
+            if (live(s)) {
+                long t = tag[s];
                 l.add(new long[] {t & 0xffff, ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) - 1, (t >>> TAG_LEVEL_SHIFT) & 0xf,
-                    (t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT, slots[o + PAGE]});
+                    (t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT, page[s]});
             }
         }
         return l;
@@ -406,8 +406,8 @@ final class Iotlb {
     boolean holds(int did, int pasid, long iova, int level, int kind) {
         long pn = iova >>> shift(level);
         long t = tagOf(did, pasid, level, kind);
-        for (int o = 0; o < slots.length; o += STRIDE) {
-            if (slots[o + PAGE] == pn && slots[o + TAG] == t && live(o)) {
+        for (int s = 0; s < tag.length; s++) {
+            if (page[s] == pn && tag[s] == t && live(s)) {
                 return true;
             }
         }
