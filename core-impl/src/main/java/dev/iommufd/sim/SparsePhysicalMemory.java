@@ -175,9 +175,13 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         return f == null ? 0L : (long) WORD.getAndBitwiseAnd(f, wordIndex(pa), ~bits);
     }
 
-    // ---------------------------------------------------------------- bulk
-
     // ---------------------------------------------------------------- bulk word accessors (one frame lookup per frame)
+
+    // The bulk verbs move words with plain array accesses (System.arraycopy, counted loops the JIT unrolls) between
+    // one fence and the run: a 64-bit element of a long[] is copied single-copy atomically by HotSpot's arraycopy
+    // stubs and by plain long accesses on every 64-bit JVM, so every word stays atomic; the release fence before a
+    // bulk write orders the caller's earlier writes before every word of the run, the acquire fence after a bulk
+    // read orders every word it returned before the caller's later accesses (the PhysicalMemory contract).
 
     @Override
     public void read64s(long pa, long[] dst, int offset, int count) {
@@ -194,9 +198,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
             if (f == null) {
                 Arrays.fill(dst, off, off + n, 0L);
             } else {
-                for (int i = 0; i < n; i++) {
-                    dst[off + i] = (long) WORD.getOpaque(f, w + i);
-                }
+                System.arraycopy(f, w, dst, off, n);
             }
             cur += 8L * n;
             off += n;
@@ -217,10 +219,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            long[] f = frameForWrite(cur);
-            for (int i = 0; i < n; i++) {
-                WORD.setOpaque(f, w + i, src[off + i]);
-            }
+            System.arraycopy(src, off, frameForWrite(cur), w, n);
             cur += 8L * n;
             off += n;
             remaining -= n;
@@ -241,13 +240,24 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            long[] f = frameForWrite(cur);
-            for (int i = 0; i < n; i++, v += step) {
-                WORD.setOpaque(f, w + i, v);
-            }
+            v = fillRun(frameForWrite(cur), w, w + n, v, step);
             cur += 8L * n;
             remaining -= n;
         }
+    }
+
+    /** Stores {@code v, v + step, ...} into {@code f[from, to)}; returns the next value. */
+    private static long fillRun(long[] f, int from, int to, long v, long step) {
+        if (step == 0) {
+            Arrays.fill(f, from, to, v);
+            return v;
+        }
+        long x = v;
+        for (int i = from; i < to; i++) {
+            f[i] = x;
+            x += step;
+        }
+        return x;
     }
 
     @Override
@@ -264,17 +274,39 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
             int n = Math.min(count - done, WORDS_PER_FRAME - w);
             long[] f = frameAt(layout.denseFrame(cur));
             if (f != null) {
-                for (int i = 0; i < n; i++) {
-                    if (((long) WORD.getOpaque(f, w + i) & mask) != 0) {
-                        VarHandle.acquireFence();
-                        return done + i;
-                    }
+                int at = indexOfAny(f, w, w + n, mask);
+                if (at >= 0) {
+                    VarHandle.acquireFence();
+                    return done + (at - w);
                 }
             }
             cur += 8L * n;
             done += n;
         }
         VarHandle.acquireFence();
+        return -1;
+    }
+
+    /**
+     * The first index in {@code [from, to)} whose word has a bit of {@code mask}, or -1. Four words are ORed per
+     * step (one branch per 32 bytes, the common answer being "none"); each word is read once.
+     */
+    private static int indexOfAny(long[] f, int from, int to, long mask) {
+        int i = from;
+        for (; i + 4 <= to; i += 4) {
+            long a = f[i];
+            long b = f[i + 1];
+            long c = f[i + 2];
+            long d = f[i + 3];
+            if (((a | b | c | d) & mask) != 0) {
+                return (a & mask) != 0 ? i : (b & mask) != 0 ? i + 1 : (c & mask) != 0 ? i + 2 : i + 3;
+            }
+        }
+        for (; i < to; i++) {
+            if ((f[i] & mask) != 0) {
+                return i;
+            }
+        }
         return -1;
     }
 
