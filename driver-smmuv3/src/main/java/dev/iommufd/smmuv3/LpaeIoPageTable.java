@@ -303,7 +303,7 @@ final class LpaeIoPageTable {
      */
     private long leafTable(long va, int leafLevel) {
         long table = pgd;
-        long fresh = 0;
+        long installed = 0;
         for (int level = startLevel; level < leafLevel; level++) {
             long ptep = entryAddress(table, level, va);
             long desc = memory.read64(ptep);
@@ -312,7 +312,7 @@ final class LpaeIoPageTable {
                 long tableDesc = TranslationDescriptor.addressField(fresh, granule) | TranslationDescriptor.TYPE_TABLE;
                 if (memory.compareAndSet64(ptep, 0, tableDesc)) {
                     desc = tableDesc;
-                    fresh = level == leafLevel - 1 ? FRESH : 0;
+                    installed = level == leafLevel - 1 ? FRESH : 0;
                 } else {
                     frames.free(fresh, tableOrder);
                     desc = memory.read64(ptep);
@@ -323,7 +323,7 @@ final class LpaeIoPageTable {
             }
             table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
         }
-        return table | fresh;
+        return table | installed;
     }
 
     /** {@code io_pgtable_tlb_flush_walk}: invalidates cached walks (non-leaf) of a range, synchronously. */

@@ -1,5 +1,8 @@
 package dev.iommufd.smmuv3.hw;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * The unit's TLB: a fixed-size, 8-way set-associative cache of final translations held in primitive arrays.
  *
@@ -11,17 +14,46 @@ package dev.iommufd.smmuv3.hw;
  *   <li>{@link #KIND_S2}: a stage-2-only translation (Config=S2), tagged by VMID, keyed by IPA;</li>
  *   <li>{@link #KIND_NESTED}: a combined stage-1+2 translation, tagged by VMID and ASID, keyed by VA.</li>
  * </ul>
- * Input addresses are kept aligned to the entry's page size; lookups probe each page size present.
+ *
+ * <h2>Entry layout (one slot = {@link #tag}, {@link #data}, {@link #ids} and three fill generations)</h2>
+ * <pre>
+ *  tag:   63                                 12 11     3 2    0
+ *        +-------------------------------------+--------+------+
+ *        | input address, aligned to the page  | shift  | kind |
+ *        +-------------------------------------+--------+------+
+ *  data:  63                                 12 11    6 5      0
+ *        +-------------------------------------+-------+--------+
+ *        | output address, aligned to the page | perm  | shift  |
+ *        +-------------------------------------+-------+--------+
+ *  ids:   31          16 15          0
+ *        +--------------+-------------+
+ *        |     VMID     |    ASID     |
+ *        +--------------+-------------+
+ * </pre>
+ * Pages are at least 4 KiB, so bits [11:0] of both addresses are free for the shift, kind and permissions.
+ * An entry is placed in the set chosen by (VMID, input address / page size); lookups probe each page size
+ * present ({@link #pageShiftsPresent}).
  *
  * <h2>Invalidation</h2>
  * By ASID, by VMID and of everything in O(1): an entry records the ASID, VMID and global generation current at
  * fill time; {@code TLBI_NH_ASID} bumps the ASID's generation, {@code TLBI_NH_ALL}/{@code TLBI_S12_VMALL} the
  * VMID's, {@code TLBI_NSNH_ALL} the global one, and an entry whose recorded generations differ is dead. An ASID
  * generation is kept per ASID (not per VMID+ASID), so {@code TLBI_NH_ASID} also drops that ASID's entries of
- * other VMIDs: over-invalidation, which the architecture permits. Address-based invalidations scan the array.
+ * other VMIDs, and its global entries: over-invalidation, which the architecture permits. Stage-2-only entries
+ * have no ASID and ignore ASID generations. Address-based invalidations of a small range
+ * probe only the sets of the covered pages, for every page size present; larger ranges scan every slot.
  *
  * <p>Stale entries stay usable until invalidated: nothing but the invalidation commands removes an entry (or
- * eviction by a later fill). Not thread-safe: guarded by the unit's lock.
+ * eviction by a later fill).
+ *
+ * <h2>Concurrency</h2>
+ * {@link #lookup} is lock-free: every set has a version word ({@link #setVersion}, a seqlock). Writers
+ * ({@link #fill} and the invalidations) run under the unit's lock; they make the version odd, change the set and
+ * make it even again (release). A reader takes the version (acquire), reads the ways, and retries when the
+ * version was odd or changed. Generation bumps are release stores read with acquire loads; every invalidation
+ * also advances {@link #invalidations}, which a translation walking without the lock samples before its walk:
+ * its fill is dropped when an invalidation ran meanwhile (so no translation read before a TLBI can be cached
+ * after it, and none survives the CMD_SYNC that follows).
  */
 final class Smmuv3Tlb {
     static final int KIND_EMPTY = 0;
@@ -38,46 +70,68 @@ final class Smmuv3Tlb {
     static final int PERM_WRITE_UNPRIV = 16;
     static final int PERM_EXEC_UNPRIV = 32;
 
+    /** {@link #lookup}'s result when nothing matches (an entry's data always has address bits [63:52] zero). */
+    static final long MISS = -1L;
+
+    static final int TAG_KIND_MASK = 0x7;
+    static final int TAG_SHIFT_SHIFT = 3;
+    static final int DATA_SHIFT_MASK = 0x3f;
+    static final int DATA_PERM_SHIFT = 6;
+    static final int DATA_PERM_MASK = 0x3f;
+    static final long ADDRESS_MASK = ~0xfffL;
+
     private static final int WAYS = 8;
+    /** Ranges of more pages than this (summed over the page sizes present) are invalidated by a full scan. */
+    private static final int MAX_PROBED_PAGES = 64;
+
+    private static final VarHandle INT = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle INVALIDATIONS;
+
+    static {
+        try {
+            INVALIDATIONS = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "invalidations", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final int sets;
-    private final byte[] kind;
-    private final short[] vmid;
-    private final short[] asid;
-    private final long[] input;
-    private final long[] output;
-    private final byte[] pageShift;
-    private final byte[] perm;
+    private final long[] tag;
+    private final long[] data;
+    private final int[] ids;
     private final int[] asidGenAtFill;
     private final int[] vmidGenAtFill;
     private final int[] globalGenAtFill;
+    /** Seqlock version per set: odd while a writer changes the set. */
+    private final int[] setVersion;
+    /** Round-robin victim per set; guarded by the unit's lock. */
     private final int[] victim;
 
     private final int[] asidGen = new int[1 << 16];
     private final int[] vmidGen = new int[1 << 16];
-    private int globalGen;
-    /** Bit n set: some entry of page size 2^n may exist. */
-    private long pageShiftsPresent;
-
-    private long hits;
-    private long misses;
+    private volatile int globalGen;
+    /** Bit n set: some entry of page size 2^n may exist (only ever gains bits; written under the unit's lock). */
+    private volatile long pageShiftsPresent;
+    /** Count of invalidation commands executed (see the class comment). */
+    private volatile int invalidations;
 
     Smmuv3Tlb(int entries) {
         if (Integer.bitCount(entries) != 1 || entries < WAYS) {
             throw new IllegalArgumentException("TLB entries must be a power of two >= " + WAYS);
         }
         sets = entries / WAYS;
-        kind = new byte[entries];
-        vmid = new short[entries];
-        asid = new short[entries];
-        input = new long[entries];
-        output = new long[entries];
-        pageShift = new byte[entries];
-        perm = new byte[entries];
+        tag = new long[entries];
+        data = new long[entries];
+        ids = new int[entries];
         asidGenAtFill = new int[entries];
         vmidGenAtFill = new int[entries];
         globalGenAtFill = new int[entries];
+        setVersion = new int[sets];
         victim = new int[sets];
+    }
+
+    int capacity() {
+        return tag.length;
     }
 
     private int set(int vm, long page) {
@@ -85,101 +139,160 @@ final class Smmuv3Tlb {
         return (int) (h >>> 40) & (sets - 1);
     }
 
+    private static int idsOf(int vm, int as) {
+        return (vm & 0xffff) << 16 | as & 0xffff;
+    }
+
+    /** Whether slot {@code i} holds an entry no generation bump has killed (plain reads: see the callers). */
     private boolean live(int i) {
-        return kind[i] != KIND_EMPTY && globalGenAtFill[i] == globalGen && vmidGenAtFill[i] == vmidGen[vmid[i] & 0xffff]
-                && asidGenAtFill[i] == asidGen[asid[i] & 0xffff];
+        long t = tag[i];
+        if ((t & TAG_KIND_MASK) == KIND_EMPTY) {
+            return false;
+        }
+        int id = ids[i];
+        return globalGenAtFill[i] == globalGen
+                && vmidGenAtFill[i] == (int) INT.getAcquire(vmidGen, id >>> 16)
+                && ((t & TAG_KIND_MASK) == KIND_S2 || asidGenAtFill[i] == (int) INT.getAcquire(asidGen, id & 0xffff));
+    }
+
+    /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
+    int invalidationCount() {
+        return invalidations;
+    }
+
+    private void invalidated() {
+        INVALIDATIONS.setVolatile(this, invalidations + 1);
     }
 
     /**
-     * Looks up a translation.
+     * Looks up a translation, lock-free.
      *
      * @param k the kind the current configuration produces ({@link #KIND_S1} also matches {@link #KIND_S1_GLOBAL})
-     * @return the entry's slot, or -1
+     * @param need the permission the access needs: an entry without it is not returned (the walk decides)
+     * @return the entry's data word (output address | perm | shift), or {@link #MISS}
      */
-    int lookup(int k, int vm, int as, long address) {
+    long lookup(int k, int vm, int as, long address, int need) {
         long shifts = pageShiftsPresent;
+        int wantIds = idsOf(vm, as);
         while (shifts != 0) {
             int shift = Long.numberOfTrailingZeros(shifts);
             shifts &= shifts - 1;
-            long page = address >>> shift;
-            int base = set(vm, page) * WAYS;
-            for (int w = 0; w < WAYS; w++) {
-                int i = base + w;
-                int ek = kind[i];
-                if (ek == KIND_EMPTY || pageShift[i] != shift || (input[i] >>> shift) != page || (vmid[i] & 0xffff) != vm) {
-                    continue;
+            long key = address & -(1L << shift) | (long) shift << TAG_SHIFT_SHIFT;
+            int s = set(vm, address >>> shift);
+            int base = s * WAYS;
+            for (;;) {
+                int v = (int) INT.getAcquire(setVersion, s);
+                long found = MISS;
+                if ((v & 1) == 0) {
+                    for (int w = 0; w < WAYS; w++) {
+                        int i = base + w;
+                        long t = tag[i];
+                        if ((t & ~TAG_KIND_MASK) != key) {
+                            continue;
+                        }
+                        int ek = (int) t & TAG_KIND_MASK;
+                        int id = ids[i];
+                        boolean match = ek == k ? (k == KIND_S2 ? (id >>> 16) == vm : id == wantIds)
+                                : k == KIND_S1 && ek == KIND_S1_GLOBAL && (id >>> 16) == vm;
+                        if (match && live(i)) {
+                            long d = data[i];
+                            if ((d >>> DATA_PERM_SHIFT & need) != 0) {
+                                found = d;
+                            }
+                            break;
+                        }
+                    }
+                    VarHandle.loadLoadFence();
+                    if ((int) INT.getAcquire(setVersion, s) == v) {
+                        if (found != MISS) {
+                            return found;
+                        }
+                        break;
+                    }
                 }
-                boolean match = ek == k ? (k == KIND_S2 || (asid[i] & 0xffff) == as) : (k == KIND_S1 && ek == KIND_S1_GLOBAL);
-                if (match && live(i)) {
-                    hits++;
-                    return i;
-                }
+                Thread.onSpinWait();
             }
         }
-        misses++;
-        return -1;
+        return MISS;
     }
 
-    long output(int slot) {
-        return output[slot];
+    static long output(long data) {
+        return data & ADDRESS_MASK;
     }
 
-    int pageShift(int slot) {
-        return pageShift[slot];
+    static int pageShift(long data) {
+        return (int) data & DATA_SHIFT_MASK;
     }
 
-    int permissions(int slot) {
-        return perm[slot];
+    static int permissions(long data) {
+        return (int) (data >>> DATA_PERM_SHIFT) & DATA_PERM_MASK;
     }
 
-    /** Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}. */
+    private void beginWrite(int s) {
+        INT.setOpaque(setVersion, s, setVersion[s] + 1);
+        VarHandle.storeStoreFence();
+    }
+
+    private void endWrite(int s) {
+        INT.setRelease(setVersion, s, setVersion[s] + 1);
+    }
+
+    /**
+     * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}. Caller holds
+     * the unit's lock.
+     */
     void fill(int k, int vm, int as, long address, long out, int shift, int permissions) {
         long page = address >>> shift;
-        int base = set(vm, page) * WAYS;
+        int s = set(vm, page);
+        int base = s * WAYS;
+        long newTag = address & -(1L << shift) | (long) shift << TAG_SHIFT_SHIFT | k;
+        int newIds = idsOf(vm, as);
         int slot = -1;
         for (int w = 0; w < WAYS; w++) {
             int i = base + w;
-            if (!live(i)) {
-                slot = i;
+            if (tag[i] == newTag && ids[i] == newIds) {
+                slot = i; // refresh the same translation (one entry per tag: a lookup uses the first match)
                 break;
             }
-            if (kind[i] == k && pageShift[i] == shift && (input[i] >>> shift) == page && (vmid[i] & 0xffff) == vm
-                    && (asid[i] & 0xffff) == as) {
-                slot = i; // refresh the same translation
-                break;
+        }
+        for (int w = 0; w < WAYS && slot < 0; w++) {
+            if (!live(base + w)) {
+                slot = base + w;
             }
         }
         if (slot < 0) {
-            int s = base / WAYS;
             slot = base + victim[s];
             victim[s] = (victim[s] + 1) & (WAYS - 1);
         }
-        kind[slot] = (byte) k;
-        vmid[slot] = (short) vm;
-        asid[slot] = (short) as;
-        input[slot] = page << shift;
-        output[slot] = out & -(1L << shift);
-        pageShift[slot] = (byte) shift;
-        perm[slot] = (byte) permissions;
+        if ((pageShiftsPresent & 1L << shift) == 0) {
+            pageShiftsPresent |= 1L << shift;
+        }
+        beginWrite(s);
+        tag[slot] = newTag;
+        data[slot] = out & ADDRESS_MASK & -(1L << shift) | (long) (permissions & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift;
+        ids[slot] = newIds;
         asidGenAtFill[slot] = asidGen[as & 0xffff];
         vmidGenAtFill[slot] = vmidGen[vm & 0xffff];
         globalGenAtFill[slot] = globalGen;
-        pageShiftsPresent |= 1L << shift;
+        endWrite(s);
     }
 
     /** {@code TLBI_NH_ASID}: every entry of ASID {@code as} (of any VMID). O(1). */
     void invalidateAsid(int as) {
-        asidGen[as & 0xffff]++;
+        INT.setRelease(asidGen, as & 0xffff, asidGen[as & 0xffff] + 1);
+        invalidated();
     }
 
     /** {@code TLBI_NH_ALL} / {@code TLBI_S12_VMALL}: every entry of VMID {@code vm}. O(1). */
     void invalidateVmid(int vm) {
-        vmidGen[vm & 0xffff]++;
+        INT.setRelease(vmidGen, vm & 0xffff, vmidGen[vm & 0xffff] + 1);
+        invalidated();
     }
 
     /** {@code TLBI_NSNH_ALL}. O(1). */
     void invalidateAll() {
-        globalGen++;
+        globalGen = globalGen + 1;
+        invalidated();
     }
 
     /**
@@ -188,35 +301,78 @@ final class Smmuv3Tlb {
      * overlapping {@code [start, start + length)}.
      */
     void invalidateVa(int vm, int as, boolean anyAsid, long start, long length) {
-        for (int i = 0; i < kind.length; i++) {
-            int k = kind[i];
-            if ((k == KIND_S1 || k == KIND_S1_GLOBAL || k == KIND_NESTED) && (vmid[i] & 0xffff) == vm
-                    && (anyAsid || k == KIND_S1_GLOBAL || (asid[i] & 0xffff) == as) && overlaps(i, start, length)) {
-                kind[i] = KIND_EMPTY;
-            }
-        }
+        invalidateRange(false, vm, as, anyAsid, start, length);
     }
 
     /** {@code TLBI_S2_IPA}: stage-2-only entries of VMID {@code vm} overlapping the IPA range. */
     void invalidateIpa(int vm, long start, long length) {
-        for (int i = 0; i < kind.length; i++) {
-            if (kind[i] == KIND_S2 && (vmid[i] & 0xffff) == vm && overlaps(i, start, length)) {
-                kind[i] = KIND_EMPTY;
+        invalidateRange(true, vm, 0, true, start, length);
+    }
+
+    private void invalidateRange(boolean ipa, int vm, int as, boolean anyAsid, long start, long length) {
+        long last = start + length - 1;
+        long shifts = pageShiftsPresent;
+        long probes = 0;
+        for (long m = shifts; m != 0; m &= m - 1) {
+            int shift = Long.numberOfTrailingZeros(m);
+            probes += (last >>> shift) - (start >>> shift) + 1;
+            if (probes > MAX_PROBED_PAGES || probes <= 0) {
+                break;
             }
+        }
+        if (probes > MAX_PROBED_PAGES || probes <= 0 || Long.compareUnsigned(last, start) < 0) {
+            for (int s = 0; s < sets; s++) {
+                invalidateInSet(s, ipa, vm, as, anyAsid, start, last, -1);
+            }
+        } else {
+            for (long m = shifts; m != 0; m &= m - 1) {
+                int shift = Long.numberOfTrailingZeros(m);
+                for (long page = start >>> shift; page <= last >>> shift; page++) {
+                    invalidateInSet(set(vm, page), ipa, vm, as, anyAsid, start, last, shift);
+                }
+            }
+        }
+        invalidated();
+    }
+
+    /** Drops the matching entries of set {@code s} ({@code onlyShift}: of that page size, -1: any). */
+    private void invalidateInSet(int s, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
+            int onlyShift) {
+        int base = s * WAYS;
+        boolean written = false;
+        for (int w = 0; w < WAYS; w++) {
+            int i = base + w;
+            long t = tag[i];
+            int k = (int) t & TAG_KIND_MASK;
+            if (k == KIND_EMPTY || (ids[i] >>> 16) != vm) {
+                continue;
+            }
+            boolean kindMatches = ipa ? k == KIND_S2
+                    : (k == KIND_S1 || k == KIND_S1_GLOBAL || k == KIND_NESTED)
+                            && (anyAsid || k == KIND_S1_GLOBAL || (ids[i] & 0xffff) == (as & 0xffff));
+            int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
+            if (!kindMatches || onlyShift >= 0 && shift != onlyShift) {
+                continue;
+            }
+            long eStart = t & -(1L << shift);
+            long eLast = eStart + (1L << shift) - 1;
+            if (Long.compareUnsigned(eStart, last) <= 0 && Long.compareUnsigned(start, eLast) <= 0) {
+                if (!written) {
+                    beginWrite(s);
+                    written = true;
+                }
+                tag[i] = KIND_EMPTY;
+            }
+        }
+        if (written) {
+            endWrite(s);
         }
     }
 
-    private boolean overlaps(int i, long start, long length) {
-        long eStart = input[i];
-        long eLast = eStart + (1L << pageShift[i]) - 1;
-        long last = start + length - 1;
-        return Long.compareUnsigned(eStart, last) <= 0 && Long.compareUnsigned(start, eLast) <= 0;
-    }
-
-    /** Live entries (for tests and statistics). */
+    /** Live entries (for tests and statistics). Caller holds the unit's lock. */
     int liveEntries() {
         int n = 0;
-        for (int i = 0; i < kind.length; i++) {
+        for (int i = 0; i < tag.length; i++) {
             if (live(i)) {
                 n++;
             }
@@ -224,11 +380,37 @@ final class Smmuv3Tlb {
         return n;
     }
 
-    long hits() {
-        return hits;
+    /**
+     * Whether a live entry of kind {@code k} (exactly), VMID, ASID (ignored for S2 and S1_GLOBAL) covers
+     * {@code address} (for tests: the reference a probe-based invalidation is compared with). Caller holds the lock.
+     */
+    boolean holds(int k, int vm, int as, long address) {
+        for (int i = 0; i < tag.length; i++) {
+            long t = tag[i];
+            if ((t & TAG_KIND_MASK) != k || !live(i) || (ids[i] >>> 16) != (vm & 0xffff)) {
+                continue;
+            }
+            if (k != KIND_S2 && k != KIND_S1_GLOBAL && (ids[i] & 0xffff) != (as & 0xffff)) {
+                continue;
+            }
+            int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
+            if ((t & -(1L << shift)) == (address & -(1L << shift))) {
+                return true;
+            }
+        }
+        return false;
     }
 
-    long misses() {
-        return misses;
+    /** A snapshot of every live entry's (tag, ids) pair, for tests: {@code out[2i]} = tag, {@code out[2i+1]} = ids. */
+    int liveTags(long[] out) {
+        int n = 0;
+        for (int i = 0; i < tag.length; i++) {
+            if (live(i)) {
+                out[2 * n] = tag[i];
+                out[2 * n + 1] = ids[i] & 0xffff_ffffL;
+                n++;
+            }
+        }
+        return n;
     }
 }
