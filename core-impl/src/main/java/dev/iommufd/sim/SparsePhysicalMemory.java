@@ -34,7 +34,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Directory and chunk slots are published with compare-and-set (a frame is created exactly once); word accesses
  * use release stores and acquire loads through a {@link VarHandle}, so a walker that reads an entry also sees
  * every earlier write of the thread that stored it. Sub-word writes are compare-and-set loops on the containing
- * word. Bulk copies ({@link #readBytes}, {@link #writeBytes}) move whole aligned words with plain accesses (64-bit
+ * word. The bulk word verbs ({@link #read64s}, {@link #write64s}, {@link #writeRun64}, {@link #indexOfAny64}) move
+ * each frame's part of the run with plain 64-bit array accesses ({@code System.arraycopy}, counted loops) fenced
+ * once per call: a release fence before a bulk write, an acquire fence after a bulk read, which is the ordering
+ * the {@link PhysicalMemory} contract gives them. Bulk copies ({@link #readBytes}, {@link #writeBytes}) move whole aligned words with plain accesses (64-bit
  * accesses are single-copy atomic on every 64-bit JVM) and are ordered with respect to a device by the MMIO
  * doorbell that follows them. {@link #zero} of a whole frame drops its storage: the caller owns the frame, and
  * a write racing with that zero on the same frame may be lost (as a write racing a free would be on hardware).
@@ -48,6 +51,8 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     /** 64-bit words in a frame. */
     static final int WORDS_PER_FRAME = FRAME_SIZE / Long.BYTES;
     private static final int FRAME_OFFSET_MASK = FRAME_SIZE - 1;
+    /** Words ORed together per step of {@link #indexOfAny64}'s scan. */
+    private static final int SCAN_BLOCK = 64;
 
     private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(long[][].class);
@@ -288,23 +293,23 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     }
 
     /**
-     * The first index in {@code [from, to)} whose word has a bit of {@code mask}, or -1. Four words are ORed per
-     * step (one branch per 32 bytes, the common answer being "none"); each word is read once.
+     * The first index in {@code [from, to)} whose word has a bit of {@code mask}, or -1. The words are ORed block by
+     * block (64 words, a loop the JIT vectorises: the common answer is "none", for an empty table); only a block
+     * with a hit is scanned word by word. A word a racing writer clears between the two reads is not reported.
      */
     private static int indexOfAny(long[] f, int from, int to, long mask) {
-        int i = from;
-        for (; i + 4 <= to; i += 4) {
-            long a = f[i];
-            long b = f[i + 1];
-            long c = f[i + 2];
-            long d = f[i + 3];
-            if (((a | b | c | d) & mask) != 0) {
-                return (a & mask) != 0 ? i : (b & mask) != 0 ? i + 1 : (c & mask) != 0 ? i + 2 : i + 3;
+        for (int block = from; block < to; block += SCAN_BLOCK) {
+            int end = Math.min(to, block + SCAN_BLOCK);
+            long any = 0;
+            for (int i = block; i < end; i++) {
+                any |= f[i];
             }
-        }
-        for (; i < to; i++) {
-            if ((f[i] & mask) != 0) {
-                return i;
+            if ((any & mask) != 0) {
+                for (int i = block; i < end; i++) {
+                    if ((f[i] & mask) != 0) {
+                        return i;
+                    }
+                }
             }
         }
         return -1;
