@@ -35,6 +35,11 @@ import java.util.List;
  * {@code index & (CHUNK_PAGES - 1)} in chunk {@code index >>> CHUNK_SHIFT}, so the hot path is unchanged and a
  * large map allocates only when a chunk is first pinned.
  *
+ * <h2>One-page pages without an object</h2>
+ * IOAS_MAP of user memory within one page keeps this state in the area's slot of {@link IoAreaTable} instead (the
+ * same pin, charge and unwind through {@link #pinSinglePage} / {@link #unpinSinglePage}); {@link #ofSinglePage}
+ * turns such a slot into an object when the pages become shared.
+ *
  * <p>Lock: {@link #lock} ({@code pages->mutex}); taken after the io_pagetable lock.
  */
 public final class IoPages {
