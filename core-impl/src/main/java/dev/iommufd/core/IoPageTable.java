@@ -29,9 +29,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *       each pin-capable access's PAGE_SIZE); every area's IOVA, length and page offset are multiples of it.
  * </ul>
  *
+ * <h2>Areas</h2>
+ * The areas live in {@link IoAreaTable} (struct of arrays, no object per area; the column layout is documented
+ * there): an area is named by its index while the lock is held and nothing is inserted or removed. IOAS_MAP of user
+ * memory within one page ({@link #mapUserPages}) keeps its {@code struct iopt_pages} in the area's slot; every other
+ * map, and a slot whose pages become shared, uses an {@link IoPages} object.
+ *
  * <h2>Lock</h2>
- * {@link #lock} stands for the kernel's {@code domains_rwsem} + {@code iova_rwsem}; {@link IoPages#lock} nests
- * inside it. It is released while accesses are asked to unpin during an unmap.
+ * {@link #lock} stands for the kernel's {@code domains_rwsem} + {@code iova_rwsem}: it guards every field here, the
+ * area arrays and the one-page pages held in area slots; {@link IoPages#lock} nests inside it. It is released while
+ * accesses are asked to unpin during an unmap.
  */
 public final class IoPageTable {
     public static final long PAGE_SIZE = IoPages.PAGE_SIZE;

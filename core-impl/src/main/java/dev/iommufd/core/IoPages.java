@@ -35,6 +35,11 @@ import java.util.List;
  * {@code index & (CHUNK_PAGES - 1)} in chunk {@code index >>> CHUNK_SHIFT}, so the hot path is unchanged and a
  * large map allocates only when a chunk is first pinned.
  *
+ * <h2>One-page pages without an object</h2>
+ * IOAS_MAP of user memory within one page keeps this state in the area's slot of {@link IoAreaTable} instead (the
+ * same pin, charge and unwind through {@link #pinSinglePage} / {@link #unpinSinglePage}); {@link #ofSinglePage}
+ * turns such a slot into an object when the pages become shared.
+ *
  * <p>Lock: {@link #lock} ({@code pages->mutex}); taken after the io_pagetable lock.
  */
 public final class IoPages {
@@ -290,29 +295,40 @@ public final class IoPages {
     /**
      * Pins every page of {@code [first, last]} that is not pinned yet, charges them, then adds one unit of
      * coverage ({@code one}) to every page of the range. All or nothing.
+     *
+     * <p>Bulk: the uncovered pages of each chunk are found by a scan of its coverage array and pinned as whole runs
+     * (one {@link #pinRun} per run of at most {@value #CHUNK_PAGES} pages, which the process pins VMA by VMA); the
+     * charge is one call for the whole range.
      */
     private void acquire(long first, long last, int one) {
         checkRange(first, last);
         // Pass 1: pin uncovered runs (their coverage stays 0 until pass 3, which is how an unwind finds them).
         long newly = 0;
-        long reached = first;
+        long reached = first; // every uncovered page below it is pinned
         try {
-            long i = first;
-            while (i <= last) {
-                if (coverOf(i) != 0) {
-                    i++;
-                    reached = i;
-                    continue;
+            for (long i = first; i <= last; ) {
+                long chunkBase = i & ~(long) (CHUNK_PAGES - 1);
+                int[] c = cover[(int) (i >>> CHUNK_SHIFT)];
+                int k = (int) (i - chunkBase);
+                int end = (int) (Math.min(last, chunkBase + CHUNK_PAGES - 1) - chunkBase); // inclusive
+                while (k <= end) {
+                    if (c != null && c[k] != 0) {
+                        k++;
+                        continue;
+                    }
+                    int runStart = k;
+                    if (c == null) {
+                        k = end + 1;
+                    } else {
+                        while (k <= end && c[k] == 0) {
+                            k++;
+                        }
+                    }
+                    pinRun(chunkBase + runStart, k - runStart);
+                    newly += k - runStart;
+                    reached = chunkBase + k;
                 }
-                long runEnd = i;
-                long chunkEnd = i | (CHUNK_PAGES - 1);
-                while (runEnd < last && runEnd < chunkEnd && coverOf(runEnd + 1) == 0) {
-                    runEnd++;
-                }
-                int n = (int) (runEnd - i + 1);
-                pinRun(i, n);
-                newly += n;
-                i = runEnd + 1;
+                i = chunkBase + end + 1;
                 reached = i;
             }
             // Pass 2: account (pins first, accounting after, as pfn_reader_user_update_pinned).
@@ -327,8 +343,9 @@ public final class IoPages {
             int[] c = coverChunk(i);
             int off = (int) (i & (CHUNK_PAGES - 1));
             long end = Math.min(last, i | (CHUNK_PAGES - 1));
-            for (long k = i; k <= end; k++, off++) {
-                c[off] += one;
+            int to = off + (int) (end - i);
+            for (int k = off; k <= to; k++) {
+                c[k] += one;
             }
             i = end + 1;
         }
@@ -368,43 +385,72 @@ public final class IoPages {
         }
     }
 
-    /** Unwind of {@link #acquire}: unpins the pages of {@code [first, last]} that have no coverage. */
+    /** Unwind of {@link #acquire}: unpins the pages of {@code [first, last]} that have no coverage, run by run. */
     private void unpinUncovered(long first, long last) {
-        for (long i = first; i <= last; i++) {
-            if (coverOf(i) == 0) {
-                sourceProcess.unpinPages(pfnChunk(i), (int) (i & (CHUNK_PAGES - 1)), 1, false);
+        for (long i = first; i <= last; ) {
+            long chunkBase = i & ~(long) (CHUNK_PAGES - 1);
+            int ci = (int) (i >>> CHUNK_SHIFT);
+            int[] c = cover[ci];
+            long[] p = pfns[ci];
+            int k = (int) (i - chunkBase);
+            int end = (int) (Math.min(last, chunkBase + CHUNK_PAGES - 1) - chunkBase);
+            while (k <= end) {
+                if (c != null && c[k] != 0) {
+                    k++;
+                    continue;
+                }
+                int runStart = k;
+                if (c == null) {
+                    k = end + 1;
+                } else {
+                    while (k <= end && c[k] == 0) {
+                        k++;
+                    }
+                }
+                sourceProcess.unpinPages(p, runStart, k - runStart, false);
             }
+            i = chunkBase + end + 1;
         }
     }
 
+    /**
+     * Removes one unit of coverage ({@code one}) from every page of {@code [first, last]}; the pages left with none
+     * are unpinned, run by run (one unpin per run of at most {@value #CHUNK_PAGES} pages), and uncharged in one call.
+     */
     private void release(long first, long last, int one) {
         checkRange(first, last);
+        int mask = one == DOMAIN_ONE ? 0xffff : 0xffff0000;
         long freed = 0;
         for (long i = first; i <= last; ) {
             int[] c = cover[(int) (i >>> CHUNK_SHIFT)];
             long[] p = pfns[(int) (i >>> CHUNK_SHIFT)];
             int off = (int) (i & (CHUNK_PAGES - 1));
             long end = Math.min(last, i | (CHUNK_PAGES - 1));
+            int to = off + (int) (end - i);
+            if (c == null) {
+                throw new IllegalStateException("release of an uncovered page " + i);
+            }
             int runStart = -1;
-            for (long k = i; k <= end; k++, off++) {
-                int v = c[off] - one;
-                if ((one == DOMAIN_ONE && (c[off] & 0xffff) == 0) || (one == ACCESS_ONE && (c[off] >>> 16) == 0)) {
-                    throw new IllegalStateException("release of an uncovered page " + k);
+            for (int k = off; k <= to; k++) {
+                int v = c[k];
+                if ((v & mask) == 0) {
+                    throw new IllegalStateException("release of an uncovered page " + ((i - off) + k));
                 }
-                c[off] = v;
+                v -= one;
+                c[k] = v;
                 if (v == 0) {
                     if (runStart < 0) {
-                        runStart = off;
+                        runStart = k;
                     }
                 } else if (runStart >= 0) {
-                    sourceProcess.unpinPages(p, runStart, off - runStart, writable);
-                    freed += off - runStart;
+                    sourceProcess.unpinPages(p, runStart, k - runStart, writable);
+                    freed += k - runStart;
                     runStart = -1;
                 }
             }
             if (runStart >= 0) {
-                sourceProcess.unpinPages(p, runStart, off - runStart, writable);
-                freed += off - runStart;
+                sourceProcess.unpinPages(p, runStart, to + 1 - runStart, writable);
+                freed += to + 1 - runStart;
             }
             i = end + 1;
         }

@@ -92,7 +92,10 @@ class IovaIntervals {
 
     /** The index of the first interval whose last is {@code >= iova} (unsigned), or {@link #size()}. */
     final int lowerBound(long iova) {
-        int lo = 0;
+        if (size == 0 || Long.compareUnsigned(lasts[0], iova) >= 0) {
+            return 0; // at or below the first interval (the allocator's usual start)
+        }
+        int lo = 1;
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
@@ -302,6 +305,9 @@ class IovaIntervals {
             return size;
         }
         refreshSummaries();
+        if (Long.compareUnsigned(maxTree[1], length) < 0) {
+            return size; // no hole between two intervals is long enough (the root holds the maximum)
+        }
         // Rest of the first block.
         int end = Math.min(size, ((from >>> BLOCK_SHIFT) + 1) << BLOCK_SHIFT);
         for (int i = from; i < end; i++) {
