@@ -257,6 +257,14 @@ final class Smmuv3Tlb {
     }
 
     /**
+     * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}, with no walk
+     * in flight (as a hardware fill whose walk no invalidation overlapped: the verb the TLB benchmark probe uses).
+     */
+    void fill(int k, int vm, int as, long address, long out, int shift, int permissions) {
+        fill(k, vm, as, address, out, shift, permissions, invalidations);
+    }
+
+    /**
      * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}, unless an
      * invalidation ran since {@code sample} was taken ({@link #invalidationCount}, before the walk that produced the
      * translation). Lock-free: the set is taken by its version word, which invalidations take too, and the

@@ -213,10 +213,18 @@ final class Smmuv3Unit implements IommuUnitModel {
     // MMIO
     // =====================================================================================================
 
+    /**
+     * The 32-bit registers a driver's command submission touches (CMDQ_PROD, CMDQ_CONS, GERROR, GERRORN): their
+     * 32-bit accesses are decoded without the register map's search (the map would say {@code REG32}).
+     */
+    private static boolean submissionRegister(long offset, int width) {
+        return width == 4 && (offset == CMDQ_PROD || offset == CMDQ_CONS || offset == GERROR || offset == GERRORN);
+    }
+
     @Override
     public long read(long offset, int width) {
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (submissionRegister(offset, width) ? RegisterMap.REG32 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64: return read64(offset);
                 case RegisterMap.LOW32: return read64(offset) & 0xffff_ffffL;
                 case RegisterMap.HIGH32: return read64(offset - 4) >>> 32;
@@ -236,7 +244,7 @@ final class Smmuv3Unit implements IommuUnitModel {
     public void write(long offset, int width, long value) {
         int irqs;
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (submissionRegister(offset, width) ? RegisterMap.REG32 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64:
                     write64(offset, value);
                     break;
