@@ -62,8 +62,13 @@ class IovaIntervalsTest {
             if (step % 7 == 0) {
                 long iova = rnd.nextLong(universe + 4096);
                 long length = 1 + rnd.nextLong(rnd.nextBoolean() ? 64 : 4096);
+                int lb = set.lowerBound(iova);
+                assertEquals(ref.headMap(iova, true).size() - (ref.floorEntry(iova) != null
+                        && Long.compareUnsigned(ref.floorEntry(iova).getValue(), iova) >= 0 ? 1 : 0), lb, "lowerBound");
+                int from = lb == 0 ? 0 : rnd.nextInt(lb + 1);
+                assertEquals(lb, set.lowerBoundFrom(from, iova), "lowerBoundFrom(" + from + ")");
                 long[] expected = referenceHole(ref, iova, length);
-                boolean found = set.firstHole(iova, length);
+                boolean found = rnd.nextBoolean() ? set.firstHole(iova, length) : set.firstHole(iova, length, from);
                 assertEquals(expected != null, found, "hole of " + length + " from " + iova + " at step " + step);
                 if (found) {
                     assertEquals(expected[0], set.holeStart(), "hole start at step " + step);
