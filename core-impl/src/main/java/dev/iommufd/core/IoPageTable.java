@@ -1164,9 +1164,7 @@ public final class IoPageTable {
         long end = idx;
         if (!disableLargePages && end < lastIdx) {
             IoPages pages = areas.pagesObject(i); // more than one page: never held in the slot
-            while (end < lastIdx && pages.pa(end + 1) == startPa + ((end + 1 - idx) << IoPages.PAGE_SHIFT)) {
-                end++;
-            }
+            end = pages.contiguousRunEnd(idx, lastIdx);
         }
         long areaStartByte = areas.startByte(i);
         long areaEndByte = areaStartByte + areas.length(i);
