@@ -214,6 +214,47 @@ class LpaeIoPageTableTest {
         }
     }
 
+    /**
+     * 64 KiB granule with a 52-bit output size: PA[51:48] live in descriptor bits [15:12] (Arm ARM D8.3,
+     * io-pgtable-arm {@code paddr_to_iopte}), so a run whose output crosses 2^48 is not one arithmetic progression
+     * of descriptor words; it must still decode page by page.
+     */
+    @Test
+    void sixtyFourKilobyteRunAcrossTheFortyEightBitOutputBoundary() {
+        for (boolean stage2 : new boolean[] {false, true}) {
+            Map<String, Long> overrides = new java.util.HashMap<>();
+            overrides.put("IDR5", 0x46L); // OAS 52, GRAN64K
+            if (stage2) {
+                try (DriverBench probe = new DriverBench("server", Map.of())) {
+                    overrides.put("IDR0", probe.machine.mmio().read32(probe.smmu().regs) & 0xffff_ffffL & ~SmmuRegisters.IDR0_S1P);
+                }
+            }
+            try (DriverBench b = new DriverBench("server", overrides, DriverBench.device(BDF))) {
+                PciFunction fn = b.function(BDF);
+                DeviceHandle dev = b.driver.probeDevice(fn);
+                Smmuv3PagingDomain d = (Smmuv3PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+                d.attachDevice(dev);
+                assertEquals(52, d.pageTable.oas);
+                long page = 65536;
+                long pa = (1L << 48) - 3 * page;
+                long iova = 0x10_0000_0000L - 2 * page;
+                assertEquals(6 * page, d.mapPages(iova, pa, page, 6, RW));
+                Translation t = new Translation();
+                IommuUnitModel unit = b.machine.iommuUnit(DriverBench.UNIT);
+                for (int i = 0; i < 6; i++) {
+                    long out = pa + i * page;
+                    long field = (out & 0x0000_ffff_ffff_0000L) | ((out >>> 48) << 12);
+                    long desc = walk(b.machine.memory(), d.pageTable, iova + i * page, 3);
+                    assertEquals(field | (stage2 ? 0x6D7L : 0xE43L), desc, (stage2 ? "S2" : "S1") + " page " + i);
+                    unit.translate(fn.rid(), -1, iova + i * page + 0x18, Translation.ACCESS_READ, t);
+                    assertTrue(t.isOk(), "hardware walk of page " + i);
+                    assertEquals(out + 0x18, t.physicalAddress());
+                    assertEquals(out + 0x18, d.iovaToPhys(iova + i * page + 0x18));
+                }
+            }
+        }
+    }
+
     /** One call of N pages writes exactly the words N one-page calls write (same tables, same descriptors). */
     @Test
     void oneCallEqualsPageByPage() {
