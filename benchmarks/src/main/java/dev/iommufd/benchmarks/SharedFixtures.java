@@ -10,7 +10,7 @@ import java.util.Map;
  * in-process quick run. Never closed: they live as long as the JVM.
  */
 final class SharedFixtures {
-    private static final Map<String, DomainFixture> FIXTURES = new HashMap<>();
+    private static final Map<String, AutoCloseable> FIXTURES = new HashMap<>();
 
     private SharedFixtures() {
     }
@@ -18,7 +18,7 @@ final class SharedFixtures {
     /** A domain with {@code [base, base + span)} mapped in 4 KiB pages, {@code devices} devices attached. */
     static synchronized DomainFixture mapped4k(Format format, boolean dirtyTracking, int devices, long base, long span) {
         String key = format + "/" + dirtyTracking + "/" + devices + "/" + base + "/" + span;
-        DomainFixture f = FIXTURES.get(key);
+        DomainFixture f = (DomainFixture) FIXTURES.get(key);
         if (f == null) {
             f = new DomainFixture(format, dirtyTracking, devices);
             f.mapSpan(base, span, DomainFixture.PAGE);
@@ -27,10 +27,25 @@ final class SharedFixtures {
         return f;
     }
 
+    /** A nested setup ({@link NestedFixture}) over {@code span} bytes of guest IOVA. */
+    static synchronized NestedFixture nested(Format format, long span) {
+        String key = "nested/" + format + "/" + span;
+        NestedFixture f = (NestedFixture) FIXTURES.get(key);
+        if (f == null) {
+            f = new NestedFixture(format, span);
+            FIXTURES.put(key, f);
+        }
+        return f;
+    }
+
     /** Drops every fixture (the smoke test, so that its small fixtures do not linger). */
     static synchronized void clear() {
-        for (DomainFixture f : FIXTURES.values()) {
-            f.close();
+        for (AutoCloseable f : FIXTURES.values()) {
+            try {
+                f.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
         }
         FIXTURES.clear();
     }

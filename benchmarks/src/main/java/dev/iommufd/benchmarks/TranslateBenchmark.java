@@ -55,21 +55,32 @@ public class TranslateBenchmark {
     public void setUp() {
         f = SharedFixtures.mapped4k(format, false, 1, BASE, span);
         rid = f.rid(0);
-        long pages = span / DomainFixture.PAGE;
+        long[][] w = workloads(BASE, span / DomainFixture.PAGE);
+        hit90 = w[0];
+        random = w[1];
+        sequential = w[2];
+    }
+
+    /**
+     * The three address streams over {@code pages} 4 KiB pages from {@code base}: {@code [0]} 90% in a 256-page hot
+     * set and 10% uniformly random, {@code [1]} uniformly random, {@code [2]} consecutive pages (B6c uses the same).
+     */
+    static long[][] workloads(long base, long pages) {
         SplittableRandom r = new SplittableRandom(7);
-        hit90 = new long[ADDRESSES];
-        random = new long[ADDRESSES];
-        sequential = new long[ADDRESSES];
+        long[] hit90 = new long[ADDRESSES];
+        long[] random = new long[ADDRESSES];
+        long[] sequential = new long[ADDRESSES];
         long[] hot = new long[HOT_PAGES];
         for (int i = 0; i < HOT_PAGES; i++) {
             hot[i] = r.nextLong(pages);
         }
         for (int i = 0; i < ADDRESSES; i++) {
             long page = r.nextInt(10) == 0 ? r.nextLong(pages) : hot[r.nextInt(HOT_PAGES)];
-            hit90[i] = BASE + page * DomainFixture.PAGE + r.nextLong(DomainFixture.PAGE);
-            random[i] = BASE + r.nextLong(pages) * DomainFixture.PAGE + r.nextLong(DomainFixture.PAGE);
-            sequential[i] = BASE + (i % pages) * DomainFixture.PAGE + 8;
+            hit90[i] = base + page * DomainFixture.PAGE + r.nextLong(DomainFixture.PAGE);
+            random[i] = base + r.nextLong(pages) * DomainFixture.PAGE + r.nextLong(DomainFixture.PAGE);
+            sequential[i] = base + (i % pages) * DomainFixture.PAGE + 8;
         }
+        return new long[][] {hit90, random, sequential};
     }
 
     private long translate(long iova) {

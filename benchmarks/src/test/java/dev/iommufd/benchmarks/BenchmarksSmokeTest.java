@@ -32,17 +32,34 @@ class BenchmarksSmokeTest {
     void mapUnmapBenchmarksMapAndUnmapWhatTheySay(Format format) {
         MapUnmapBenchmark b = new MapUnmapBenchmark();
         for (long size : new long[] {4096, 2 * MIB, 1L << 30}) {
-            MapUnmapBenchmark.Warm w = new MapUnmapBenchmark.Warm();
+            MapUnmapBenchmark.WarmEmpty w = new MapUnmapBenchmark.WarmEmpty();
             w.format = format;
             w.pageSize = size;
             w.setUp();
             try {
-                assertEquals(2 * 256 * size, b.mapOne(w), "mapOne maps 256 pages and unmaps them");
-                assertEquals(IommuDomain.NO_TRANSLATION, w.f.domain.iovaToPhys(w.first), "mapOne leaves the window empty");
-                assertEquals(2 * 256 * size, b.unmapOne(w));
-                assertEquals(w.f.blockPa, w.f.domain.iovaToPhys(MapUnmapBenchmark.WINDOW), "the sentinel stays");
+                w.emptyWindow();
+                assertEquals(256 * size, b.mapOne(w), "mapOne maps 256 pages");
+                assertEquals(w.f.blockPa + 255 * size % DomainFixture.BLOCK, w.f.domain.iovaToPhys(w.first + 255 * size),
+                        "the last page is mapped");
+                w.emptyWindow();
+                assertEquals(IommuDomain.NO_TRANSLATION, w.f.domain.iovaToPhys(w.first), "the setup empties the window");
+                assertEquals(256 * size, b.mapOne(w), "mapOne maps again into the emptied window");
             } finally {
                 w.tearDown();
+            }
+            MapUnmapBenchmark.WarmFull full = new MapUnmapBenchmark.WarmFull();
+            full.format = format;
+            full.pageSize = size;
+            full.setUp();
+            try {
+                full.fillWindow();
+                assertEquals(256 * size, b.unmapOne(full), "unmapOne unmaps 256 pages one by one");
+                assertEquals(IommuDomain.NO_TRANSLATION, full.f.domain.iovaToPhys(full.first + 255 * size));
+                assertEquals(full.f.blockPa, full.f.domain.iovaToPhys(MapUnmapBenchmark.WINDOW), "the sentinel stays");
+                full.fillWindow();
+                assertEquals(256 * size, b.unmapOne(full));
+            } finally {
+                full.tearDown();
             }
         }
         MapUnmapBenchmark.Unmapped u = new MapUnmapBenchmark.Unmapped();
@@ -101,6 +118,72 @@ class BenchmarksSmokeTest {
         for (long pa : new long[] {b.hit90(), b.missIndependent(), b.missDependent(), b.missSequential()}) {
             assertTrue(pa >= lo && pa < hi, "translated into the block: " + Long.toHexString(pa));
         }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void nestedTranslationsGoThroughBothStages(Format format) {
+        NestedTranslateBenchmark b = new NestedTranslateBenchmark();
+        b.format = format;
+        b.span = 64 * MIB;
+        b.setUp();
+        {
+            NestedFixture f = b.f;
+            // expected: the guest's leaf i maps data GPA i mod dataPages; the VMM maps that GPA at vmmVa + (gpa - base);
+            // the host PA comes from the process's own page table, not from the IOMMU
+            java.util.Set<Long> dataFrames = new HashSet<>();
+            for (long i = 0; i < f.dataPages; i++) {
+                dataFrames.add(f.process.translate(f.vmmVa + f.dataGpa(i) - NestedFixture.GPA_BASE));
+            }
+            for (long i : new long[] {0, 1, 511, 512, 513 * 512 % (b.span / 4096), f.dataPages - 1, b.span / 4096 - 1}) {
+                long want = f.process.translate(f.vmmVa + f.dataGpa(i) - NestedFixture.GPA_BASE) + 0x123;
+                assertEquals(want, b.translate(NestedFixture.gva(i) + 0x123), "guest page " + i);
+            }
+            for (long pa : new long[] {b.hit90(), b.missIndependent(), b.missDependent(), b.missSequential()}) {
+                assertTrue(dataFrames.contains(pa & ~0xfffL), "translated into a guest data page: " + Long.toHexString(pa));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void iotlbModelInvalidationsDropWhatTheySay(Format format) {
+        IotlbInvalidationBenchmark b = new IotlbInvalidationBenchmark();
+        IotlbInvalidationBenchmark.WorkingSet pages = new IotlbInvalidationBenchmark.WorkingSet();
+        pages.format = format;
+        pages.setUp();
+        IotlbProbe tlb = pages.tlb;
+        pages.refill();
+        int full = tlb.liveEntries();
+        assertTrue(full > tlb.capacity() * 3 / 4 && full <= tlb.capacity(), "the working set fills the IOTLB: " + full);
+        b.page(pages);
+        int after = tlb.liveEntries();
+        assertTrue(after < full && after >= full - 256, "256 page invalidations drop at most 256 entries: " + full + " -> " + after);
+        for (int i = 0; i < pages.runs.length / 256; i++) {
+            b.page(pages);
+        }
+        assertEquals(0, tlb.liveEntries(), "invalidating every page of the working set empties the IOTLB");
+        pages.refill();
+        tlb.invalidatePages(2, pages.runs[0], 1);
+        assertEquals(full, tlb.liveEntries(), "another domain's invalidation drops nothing");
+
+        IotlbInvalidationBenchmark.Ranges ranges = new IotlbInvalidationBenchmark.Ranges();
+        ranges.format = format;
+        ranges.setUp();
+        ranges.refill();
+        int before = ranges.tlb.liveEntries();
+        b.range16(ranges);
+        int dropped = before - ranges.tlb.liveEntries();
+        assertTrue(dropped > 16 * 16 / 2 && dropped <= 16 * 16, "16 ranges of 16 pages: " + dropped);
+
+        IotlbInvalidationBenchmark.Domains d = new IotlbInvalidationBenchmark.Domains();
+        d.format = format;
+        d.iotlb = "half";
+        d.setUp();
+        d.refill();
+        assertTrue(d.tlb.liveEntries() > d.tlb.capacity() / 4, "half full: " + d.tlb.liveEntries());
+        assertEquals(256, b.domainWide(d));
+        assertEquals(0, d.tlb.liveEntries(), "every domain invalidated");
     }
 
     @ParameterizedTest
@@ -164,6 +247,36 @@ class BenchmarksSmokeTest {
 
     @ParameterizedTest
     @EnumSource(Format.class)
+    void iovaAllocatorAllocatesTheFirstFitAndFreesIt(Format format) {
+        IovaAllocatorBenchmark b = new IovaAllocatorBenchmark();
+        IovaAllocatorBenchmark.Packed p = new IovaAllocatorBenchmark.Packed();
+        p.format = format;
+        p.liveAreas = 1000;
+        p.setUp();
+        try {
+            assertEquals(1000, p.probe.areas());
+            assertEquals(1001 * 4096L, b.allocFree(p), "the lowest hole is above the packed areas");
+            assertEquals(1000, p.probe.areas(), "the area that claimed the range was removed again");
+            assertEquals(1001 * 4096L, b.allocFree(p), "and the range is free for the next allocation");
+            assertEquals(1001 * 4096L, b.allocOnly(p));
+        } finally {
+            p.tearDown();
+        }
+        IovaAllocatorBenchmark.Fragmented frag = new IovaAllocatorBenchmark.Fragmented();
+        frag.format = format;
+        frag.holeCount = 64;
+        frag.setUp();
+        try {
+            assertEquals(IovaAllocatorBenchmark.WINDOW + 128 * 4096L, b.allocFreeFragmented(frag),
+                    "8 KiB fits only above every one-page hole");
+            assertEquals(64, frag.probe.areas());
+        } finally {
+            frag.tearDown();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
     void dirtyHarvestFindsTheDirtiedPages(Format format) {
         DirtyHarvestBenchmark b = new DirtyHarvestBenchmark();
         b.format = format;
@@ -222,7 +335,7 @@ class BenchmarksSmokeTest {
             assertTrue(ids.add(t.id()), "duplicate id " + t.id());
             for (Target d : BenchSuite.dependencies(t)) {
                 String b = d.benchmark();
-                if (b.startsWith("B11:") || b.startsWith("B13:") || b.equals("B7:ratio")) {
+                if (b.startsWith("B11:") || b.startsWith("B13:") || b.startsWith(BenchSuite.RATIO)) {
                     continue;
                 }
                 int dot = b.indexOf('.');

@@ -39,4 +39,36 @@ public interface MmioBus {
 
     /** A write of {@code width} bytes (1, 2, 4, 8) at a physical address. */
     void write(long pa, int width, long value);
+
+    /**
+     * A handle on the register at {@code pa}: every access through it is exactly the bus access at {@code pa} at
+     * the time of the access (same values, same errors, windows mapped or unmapped after this call included; see
+     * {@link MmioRegister}), without this bus's window lookup when the implementation caches it. Never fails: an
+     * address with no window yields a handle whose accesses fail as the bus's would. Create it once (at probe
+     * time) and keep it; this default returns a handle that simply calls {@link #read}/{@link #write}.
+     */
+    default MmioRegister resolve(long pa) {
+        MmioBus bus = this;
+        return new MmioRegister() {
+            @Override
+            public long address() {
+                return pa;
+            }
+
+            @Override
+            public long read(int width) {
+                return bus.read(pa, width);
+            }
+
+            @Override
+            public void write(int width, long value) {
+                bus.write(pa, width, value);
+            }
+
+            @Override
+            public String toString() {
+                return String.format("MMIO register %#x", pa);
+            }
+        };
+    }
 }

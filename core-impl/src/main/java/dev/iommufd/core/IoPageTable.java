@@ -29,9 +29,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *       each pin-capable access's PAGE_SIZE); every area's IOVA, length and page offset are multiples of it.
  * </ul>
  *
+ * <h2>Areas</h2>
+ * The areas live in {@link IoAreaTable} (struct of arrays, no object per area; the column layout is documented
+ * there): an area is named by its index while the lock is held and nothing is inserted or removed. IOAS_MAP of user
+ * memory within one page ({@link #mapUserPages}) keeps its {@code struct iopt_pages} in the area's slot; every other
+ * map, and a slot whose pages become shared, uses an {@link IoPages} object.
+ *
  * <h2>Lock</h2>
- * {@link #lock} stands for the kernel's {@code domains_rwsem} + {@code iova_rwsem}; {@link IoPages#lock} nests
- * inside it. It is released while accesses are asked to unpin during an unmap.
+ * {@link #lock} stands for the kernel's {@code domains_rwsem} + {@code iova_rwsem}: it guards every field here, the
+ * area arrays and the one-page pages held in area slots; {@link IoPages#lock} nests inside it. It is released while
+ * accesses are asked to unpin during an unmap.
  */
 public final class IoPageTable {
     public static final long PAGE_SIZE = IoPages.PAGE_SIZE;
@@ -44,12 +51,12 @@ public final class IoPageTable {
 
     final ReentrantLock lock = new ReentrantLock();
     private final PhysicalMemory memory;
-    private final IovaIntervals<IoArea> areas = new IovaIntervals<>();
-    private final IovaIntervals<Void> allowed = new IovaIntervals<>();
+    private final IoAreaTable areas = new IoAreaTable();
+    private final IovaIntervals allowed = new IovaIntervals();
     /** Reserved ranges, possibly overlapping, each with its owner. */
     private final List<Reservation> reserved = new ArrayList<>();
     /** The union of {@link #reserved}, disjoint, for lookups and the allocator. */
-    private final IovaIntervals<Void> reservedUnion = new IovaIntervals<>();
+    private final IovaIntervals reservedUnion = new IovaIntervals();
     private IommuDomain[] domains = new IommuDomain[2];
     private long[] domainPgsizes = new long[2];
     private int ndomains;
@@ -111,6 +118,20 @@ public final class IoPageTable {
     }
 
     /**
+     * Whether the pages of the area holding {@code iova} are one-page pages held in the area's slot rather than an
+     * {@link IoPages} object ({@link IoAreaTable}); false when no area holds it. For tests and invariants.
+     */
+    boolean pagesHeldInSlot(long iova) {
+        lock.lock();
+        try {
+            int i = areas.indexOf(iova);
+            return i >= 0 && areas.isInline(i);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Whether an area intersects {@code [start, last]} (1) or not (0); the caller holds {@link #lock}. A binary
      * search over primitive arrays: allocates nothing.
      */
@@ -147,18 +168,18 @@ public final class IoPageTable {
             long runLen = 0;
             int runProt = 0;
             for (int i = 0; i < areas.size(); i++) {
-                IoArea a = areas.payload(i);
-                long iova = a.iova;
-                long remaining = a.length();
+                long iova = areas.start(i);
+                long remaining = areas.length(i);
+                int prot = areas.prot(i);
                 while (remaining != 0) {
-                    long byteInPages = a.startByte(iova);
+                    long byteInPages = areas.startByte(i, iova);
                     long index = byteInPages >>> IoPages.PAGE_SHIFT;
                     long inPage = byteInPages & (PAGE_SIZE - 1);
                     long chunk = Long.compareUnsigned(PAGE_SIZE - inPage, remaining) < 0 ? PAGE_SIZE - inPage : remaining;
-                    long frame = a.pages.physicalAddress(index);
+                    long frame = areas.physicalAddress(i, index);
                     if (frame >= 0) {
                         long pa = frame + inPage;
-                        if (runPa >= 0 && runIova + runLen == iova && runPa + runLen == pa && runProt == a.prot) {
+                        if (runPa >= 0 && runIova + runLen == iova && runPa + runLen == pa && runProt == prot) {
                             runLen += chunk;
                         } else {
                             if (runPa >= 0) {
@@ -167,7 +188,7 @@ public final class IoPageTable {
                             runIova = iova;
                             runPa = pa;
                             runLen = chunk;
-                            runProt = a.prot;
+                            runProt = prot;
                         }
                     }
                     iova += chunk;
@@ -183,13 +204,16 @@ public final class IoPageTable {
         }
     }
 
-    /** Every distinct {@link IoPages} referenced by an area (for accounting checks). */
+    /**
+     * Every distinct {@link IoPages} referenced by an area (for IOAS_CHANGE_PROCESS and accounting checks); one-page
+     * pages held in an area slot are materialized as objects first ({@link IoAreaTable#materialize}).
+     */
     List<IoPages> pagesInUse() {
         lock.lock();
         try {
             List<IoPages> out = new ArrayList<>();
             for (int i = 0; i < areas.size(); i++) {
-                IoPages p = areas.payload(i).pages;
+                IoPages p = areas.materialize(i);
                 if (!containsIdentity(out, p)) {
                     out.add(p);
                 }
@@ -270,7 +294,7 @@ public final class IoPageTable {
             }
             allowed.clear();
             for (int i = 0; i < starts.length; i++) {
-                allowed.insert(starts[i], lasts[i], null);
+                allowed.insert(starts[i], lasts[i]);
             }
         } finally {
             lock.unlock();
@@ -332,7 +356,7 @@ public final class IoPageTable {
                 }
             } else {
                 if (open) {
-                    reservedUnion.insert(curStart, curLast, null);
+                    reservedUnion.insert(curStart, curLast);
                 }
                 curStart = r.start;
                 curLast = r.last;
@@ -340,7 +364,7 @@ public final class IoPageTable {
             }
         }
         if (open) {
-            reservedUnion.insert(curStart, curLast, null);
+            reservedUnion.insert(curStart, curLast);
         }
     }
 
@@ -392,12 +416,23 @@ public final class IoPageTable {
      * {@code iopt_alloc_iova}: the lowest IOVA, within the allowed ranges (or [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]
      * when there are none), in a hole of reserved ranges and areas, aligned to
      * min(roundup_pow_of_two(length), lowest set bit of addr) capped at HPAGE_SIZE, keeping addr's page offset.
-     * Allocates nothing.
+     * Reserves nothing: the caller inserts an area at the result before it releases the lock (IOAS_MAP does).
      *
+     * <p>Contract: the caller holds {@link #lock} (checked: IllegalStateException otherwise). Allocates nothing and
+     * never visits the areas one by one: O(log n + {@value IovaIntervals#BLOCK}) per hole of the allowed ranges'
+     * and reservations' sets tried ({@link IovaIntervals#firstHole}). Deterministic for a given table state.
+     *
+     * @param addr the user address (or file offset) being mapped: its lowest set bit limits the alignment and its
+     *        page offset is kept
+     * @param length bytes to allocate
+     * @return the IOVA
      * @throws ErrnoException EOVERFLOW (length 0 or >= ULONG_MAX / 2); EINVAL when that alignment is below
      *         {@code iova_alignment}; ENOSPC when nothing fits
      */
     long allocIova(long addr, long length) {
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("allocIova without the io_pagetable lock");
+        }
         long pageOffset = addr & (PAGE_SIZE - 1);
         if (length == 0 || Long.compareUnsigned(length, ULONG_MAX >>> 1) >= 0) {
             throw ErrnoException.of(Errno.EOVERFLOW, "length %#x is 0 or too large for IOVA allocation", length);
@@ -460,12 +495,14 @@ public final class IoPageTable {
             return NOT_FOUND_MARK;
         }
         long x = spanStart;
+        int from = 0; // every area below it ends before x
         for (;;) {
-            if (!areas.firstHole(x, length)) {
+            if (!areas.firstHole(x, length, from)) {
                 return NOT_FOUND_MARK;
             }
             long aStart = areas.holeStart();
             long aLast = areas.holeLast();
+            from = areas.holeIndex(); // the areas below end before aStart, and x only grows from here
             if (Long.compareUnsigned(aStart, spanLast) > 0 || !reservedUnion.firstHole(aStart, length)) {
                 return NOT_FOUND_MARK;
             }
@@ -538,6 +575,94 @@ public final class IoPageTable {
 
     // ---------------------------------------------------------------- map / copy
 
+    /** {@code iopt_map_pages}'s length check: non-zero and a multiple of {@code iova_alignment}. */
+    private void checkMapLength(long length) {
+        if (length == 0 || Long.remainderUnsigned(length, iovaAlignment) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "length %#x is 0 or not a multiple of the IOAS alignment %#x", length, iovaAlignment);
+        }
+    }
+
+    /** {@code iopt_insert_area}'s checks for one slice at {@code cur}; returns the slice's last IOVA. */
+    private long checkSlice(boolean pagesWritable, long startByte, long cur, long length, int prot) {
+        if ((prot & IoProt.WRITE) != 0 && !pagesWritable) {
+            throw ErrnoException.of(Errno.EPERM, "cannot map writeable: the source pages were mapped read-only");
+        }
+        if (Long.remainderUnsigned(startByte & (PAGE_SIZE - 1), iovaAlignment) != 0) {
+            throw ErrnoException.of(Errno.EINVAL, "page offset %#x is not a multiple of the IOAS alignment %#x",
+                    startByte & (PAGE_SIZE - 1), iovaAlignment);
+        }
+        long last = cur + length - 1;
+        if (Long.compareUnsigned(last, cur) < 0) {
+            throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", cur, length);
+        }
+        return last;
+    }
+
+    /**
+     * {@code iopt_map_user_pages} (IOAS_MAP): maps {@code [uptr, uptr + length)} of {@code current} at {@code iova}
+     * (or an allocated IOVA), filling every domain. All or nothing. A map within one user page keeps its pages in
+     * the area's slot ({@link IoAreaTable}: no {@link IoPages} object, nothing allocated); a larger one creates an
+     * {@link IoPages}.
+     *
+     * @param prot {@link IoProt} bits
+     * @param writable whether the pages are pinned for writing (IOMMU_IOAS_MAP_WRITEABLE)
+     * @param mmAccounting whether the context charges {@code mm->locked_vm} (IOMMU_OPTION_RLIMIT_MODE 1)
+     * @return the IOVA
+     * @throws ErrnoException EOVERFLOW when the user range wraps; EINVAL for length 0 or too large; the errors of
+     *         {@link #mapPages}
+     */
+    long mapUserPages(UserProcess current, long uptr, long length, long iova, int prot, boolean writable, boolean mmAccounting,
+            boolean allocate) {
+        IoPages.checkUserRange(uptr, length);
+        if (IoPages.pageCount(uptr, length) != 1) {
+            IoPages pages = IoPages.ofUser(current, uptr, length, writable);
+            if (mmAccounting) {
+                pages.upgradeToMm();
+            }
+            return mapPages(pages, uptr - pages.base(), length, iova, prot, allocate);
+        }
+        AccountMode mode = IoPages.initialAccountMode(current);
+        if (mmAccounting && mode == AccountMode.USER) {
+            mode = AccountMode.MM;
+        }
+        lock.lock();
+        try {
+            checkMapLength(length);
+            if (allocate) {
+                iova = allocIova(uptr, length);
+            } else {
+                checkIova(iova, length);
+            }
+            long last = checkSlice(writable, uptr, iova, length, prot);
+            FaultInjection.check("iopt_alloc_area");
+            areas.insertInline(iova, last, current, uptr, writable, mode, prot);
+            fillNewAreas(iova, 1);
+            return iova;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@link #mapPages(List, long, long, int, boolean)} of one slice: all of {@code length} from {@code startByte}. */
+    long mapPages(IoPages pages, long startByte, long length, long iova, int prot, boolean allocate) {
+        lock.lock();
+        try {
+            checkMapLength(length);
+            if (allocate) {
+                iova = allocIova(startByte + pages.base(), length);
+            } else {
+                checkIova(iova, length);
+            }
+            long last = checkSlice(pages.writable(), startByte, iova, length, prot);
+            FaultInjection.check("iopt_alloc_area");
+            areas.insert(iova, last, pages, startByte, prot);
+            fillNewAreas(iova, 1);
+            return iova;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /**
      * {@code iopt_map_pages}: maps the slices consecutively at {@code iova} (or an allocated IOVA), filling every
      * domain. All or nothing.
@@ -548,9 +673,7 @@ public final class IoPageTable {
     long mapPages(List<PagesSlice> slices, long length, long iova, int prot, boolean allocate) {
         lock.lock();
         try {
-            if (length == 0 || Long.remainderUnsigned(length, iovaAlignment) != 0) {
-                throw ErrnoException.of(Errno.EINVAL, "length %#x is 0 or not a multiple of the IOAS alignment %#x", length, iovaAlignment);
-            }
+            checkMapLength(length);
             if (allocate) {
                 PagesSlice first = slices.get(0);
                 iova = allocIova(first.startByte() + first.pages().base(), length);
@@ -560,44 +683,15 @@ public final class IoPageTable {
             // iopt_insert_area checks, for every slice before anything is inserted.
             long cur = iova;
             for (PagesSlice s : slices) {
-                if ((prot & IoProt.WRITE) != 0 && !s.pages().writable()) {
-                    throw ErrnoException.of(Errno.EPERM, "cannot map writeable: the source pages were mapped read-only");
-                }
-                if (Long.remainderUnsigned(s.startByte() & (PAGE_SIZE - 1), iovaAlignment) != 0) {
-                    throw ErrnoException.of(Errno.EINVAL, "page offset %#x is not a multiple of the IOAS alignment %#x",
-                            s.startByte() & (PAGE_SIZE - 1), iovaAlignment);
-                }
-                long last = cur + s.length() - 1;
-                if (Long.compareUnsigned(last, cur) < 0) {
-                    throw ErrnoException.of(Errno.EOVERFLOW, "iova %#x + length %#x overflows", cur, s.length());
-                }
-                cur = last + 1;
+                cur = checkSlice(s.pages().writable(), s.startByte(), cur, s.length(), prot) + 1;
             }
             FaultInjection.check("iopt_alloc_area");
-            List<IoArea> created = new ArrayList<>(slices.size());
             cur = iova;
             for (PagesSlice s : slices) {
-                IoArea a = new IoArea(cur, cur + s.length() - 1, s.pages(), s.startByte(), prot);
-                areas.insert(a.iova, a.last, a);
-                created.add(a);
-                cur = a.last + 1;
+                areas.insert(cur, cur + s.length() - 1, s.pages(), s.startByte(), prot);
+                cur += s.length();
             }
-            int filled = 0;
-            try {
-                for (IoArea a : created) {
-                    fillDomains(a);
-                    filled++;
-                }
-            } catch (RuntimeException e) {
-                for (int i = 0; i < created.size(); i++) {
-                    IoArea a = created.get(i);
-                    if (i < filled) {
-                        unfillDomains(a);
-                    }
-                    areas.removeAt(areas.indexOf(a.iova));
-                }
-                throw e;
-            }
+            fillNewAreas(iova, slices.size());
             return iova;
         } finally {
             lock.unlock();
@@ -605,7 +699,30 @@ public final class IoPageTable {
     }
 
     /**
-     * {@code iopt_get_pages}: the pages behind {@code [iova, iova + length)}, one slice per area touched.
+     * {@code iopt_fill_domains_pages} for {@code n} areas just inserted consecutively from {@code iova}; on failure
+     * unfills the ones filled and removes all {@code n}, then rethrows.
+     */
+    private void fillNewAreas(long iova, int n) {
+        int first = areas.indexOf(iova);
+        int filled = 0;
+        try {
+            for (; filled < n; filled++) {
+                fillDomains(first + filled);
+            }
+        } catch (RuntimeException e) {
+            for (int k = 0; k < filled; k++) {
+                unfillDomains(first + k);
+            }
+            for (int k = n - 1; k >= 0; k--) {
+                areas.remove(first + k);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * {@code iopt_get_pages}: the pages behind {@code [iova, iova + length)}, one slice per area touched (one-page
+     * pages held in an area slot become {@link IoPages} objects, which the area then shares).
      *
      * @throws ErrnoException EINVAL for length 0; EOVERFLOW; ENOENT for a hole
      */
@@ -619,15 +736,18 @@ public final class IoPageTable {
         }
         lock.lock();
         try {
-            List<PagesSlice> out = new ArrayList<>();
+            // Check first that the range is fully mapped, so that a failing call materializes nothing.
             long cur = iova;
-            int i = areas.indexOf(cur);
+            int first = areas.indexOf(cur);
+            int i = first;
+            int n = 0;
+            boolean covered = false;
             while (i >= 0) {
-                IoArea a = areas.payload(i);
-                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
-                out.add(new PagesSlice(a.pages, a.startByte(cur), sliceLast - cur + 1));
+                long sliceLast = Long.compareUnsigned(areas.last(i), last) < 0 ? areas.last(i) : last;
+                n++;
                 if (sliceLast == last) {
-                    return out;
+                    covered = true;
+                    break;
                 }
                 cur = sliceLast + 1;
                 i++;
@@ -635,7 +755,17 @@ public final class IoPageTable {
                     break;
                 }
             }
-            throw ErrnoException.of(Errno.ENOENT, "iova range [%#x, %#x] is not fully mapped", iova, last);
+            if (!covered) {
+                throw ErrnoException.of(Errno.ENOENT, "iova range [%#x, %#x] is not fully mapped", iova, last);
+            }
+            List<PagesSlice> out = new ArrayList<>(n);
+            cur = iova;
+            for (int k = first; k < first + n; k++) {
+                long sliceLast = Long.compareUnsigned(areas.last(k), last) < 0 ? areas.last(k) : last;
+                out.add(new PagesSlice(areas.materialize(k), areas.startByte(k, cur), sliceLast - cur + 1));
+                cur = sliceLast + 1;
+            }
+            return out;
         } finally {
             lock.unlock();
         }
@@ -676,44 +806,48 @@ public final class IoPageTable {
         long unmapped = 0;
         int tries = 0;
         for (;;) {
-            IoArea notify = null;
+            long notifyIova;
+            long notifyLast;
             lock.lock();
             try {
                 int i;
-                while ((i = areas.firstIntersecting(start, last)) >= 0) {
-                    IoArea a = areas.payload(i);
-                    if (Long.compareUnsigned(a.iova, start) < 0 || Long.compareUnsigned(a.last, last) > 0) {
+                for (;;) {
+                    i = areas.firstIntersecting(start, last);
+                    if (i < 0) {
+                        return unmapped;
+                    }
+                    long aIova = areas.start(i);
+                    long aLast = areas.last(i);
+                    if (Long.compareUnsigned(aIova, start) < 0 || Long.compareUnsigned(aLast, last) > 0) {
                         throw new ErrnoException(Errno.ENOENT, String.format(
-                                "area [%#x, %#x] is not fully inside the unmap range [%#x, %#x]", a.iova, a.last, start, last),
+                                "area [%#x, %#x] is not fully inside the unmap range [%#x, %#x]", aIova, aLast, start, last),
                                 unmapped, null);
                     }
-                    if (a.numLocks > 0) {
+                    if (areas.numLocks(i) > 0) {
                         throw new ErrnoException(Errno.EBUSY, String.format(
-                                "area [%#x, %#x] is pinned by an internal access (HW queue)", a.iova, a.last), unmapped, null);
+                                "area [%#x, %#x] is pinned by an internal access (HW queue)", aIova, aLast), unmapped, null);
                     }
-                    if (a.iova != start) {
+                    if (aIova != start) {
                         tries = 0;
                     }
-                    if (a.numAccesses > 0) {
-                        start = a.iova;
-                        a.preventAccess = true;
-                        notify = a;
+                    if (areas.numAccesses(i) > 0) {
+                        start = aIova;
+                        areas.setPreventAccess(i);
+                        notifyIova = aIova;
+                        notifyLast = aLast;
                         break;
                     }
-                    unfillDomains(a);
-                    areas.removeAt(i);
-                    unmapped += a.length();
-                }
-                if (notify == null) {
-                    return unmapped;
+                    unfillDomains(i);
+                    areas.remove(i);
+                    unmapped += aLast - aIova + 1;
                 }
             } finally {
                 lock.unlock();
             }
-            notifyUnmap(notify.iova, notify.length());
+            notifyUnmap(notifyIova, notifyLast - notifyIova + 1);
             if (++tries > MAX_UNMAP_TRIES) {
                 throw new ErrnoException(Errno.EDEADLK, String.format(
-                        "accesses did not unpin area [%#x, %#x] after %d notifications", notify.iova, notify.last, MAX_UNMAP_TRIES),
+                        "accesses did not unpin area [%#x, %#x] after %d notifications", notifyIova, notifyLast, MAX_UNMAP_TRIES),
                         unmapped, null);
             }
         }
@@ -749,36 +883,44 @@ public final class IoPageTable {
                 if (idx < 0) {
                     continue;
                 }
-                IoArea a = areas.payload(idx);
-                if (iova == a.iova || iova == a.last) {
+                long aIova = areas.start(idx);
+                long aLast = areas.last(idx);
+                if (iova == aIova || iova == aLast) {
                     continue;
                 }
-                if (a.preventAccess) {
-                    throw ErrnoException.of(Errno.EBUSY, "area [%#x, %#x] is being unmapped", a.iova, a.last);
+                if (areas.preventAccess(idx)) {
+                    throw ErrnoException.of(Errno.EBUSY, "area [%#x, %#x] is being unmapped", aIova, aLast);
                 }
                 long newStart = iova + 1;
-                if (Long.remainderUnsigned(newStart, iovaAlignment) != 0 || Long.remainderUnsigned(a.startByte(newStart), iovaAlignment) != 0) {
+                if (Long.remainderUnsigned(newStart, iovaAlignment) != 0
+                        || Long.remainderUnsigned(areas.startByte(idx, newStart), iovaAlignment) != 0) {
                     throw ErrnoException.of(Errno.EINVAL, "split point %#x is not aligned to %#x", newStart, iovaAlignment);
                 }
-                if (a.numAccesses != 0) {
-                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] has access pins", a.iova, a.last);
+                if (areas.numAccesses(idx) != 0) {
+                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] has access pins", aIova, aLast);
                 }
-                if (a.domainFilled && !disableLargePages) {
-                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] may be mapped with huge pages", a.iova, a.last);
+                boolean filled = areas.domainFilled(idx);
+                if (filled && !disableLargePages) {
+                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] may be mapped with huge pages", aIova, aLast);
                 }
-                IoArea left = new IoArea(a.iova, iova, a.pages, a.startByte, a.prot);
-                IoArea right = new IoArea(newStart, a.last, a.pages, a.startByte(newStart), a.prot);
-                if (a.domainFilled) {
+                // The halves share the pages: one-page pages held in the slot become an object first.
+                IoPages pages = areas.materialize(idx);
+                long startByte = areas.startByte(idx);
+                long rightStartByte = areas.startByte(idx, newStart);
+                int prot = areas.prot(idx);
+                if (filled) {
                     // Same coverage, two spans: add the halves before dropping the whole (no pin changes hands).
-                    a.pages.addDomainSpan(left.firstIndex(), left.lastIndex());
-                    a.pages.addDomainSpan(right.firstIndex(), right.lastIndex());
-                    a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
-                    left.domainFilled = true;
-                    right.domainFilled = true;
+                    pages.addDomainSpan(startByte >>> IoPages.PAGE_SHIFT, areas.startByte(idx, iova) >>> IoPages.PAGE_SHIFT);
+                    pages.addDomainSpan(rightStartByte >>> IoPages.PAGE_SHIFT, areas.startByte(idx, aLast) >>> IoPages.PAGE_SHIFT);
+                    pages.removeDomainSpan(areas.firstIndex(idx), areas.lastIndex(idx));
                 }
                 areas.removeAt(idx);
-                areas.insert(left.iova, left.last, left);
-                areas.insert(right.iova, right.last, right);
+                int left = areas.insert(aIova, iova, pages, startByte, prot);
+                int right = areas.insert(newStart, aLast, pages, rightStartByte, prot);
+                if (filled) {
+                    areas.setDomainFilled(left, true);
+                    areas.setDomainFilled(right, true);
+                }
             }
         } finally {
             lock.unlock();
@@ -871,14 +1013,13 @@ public final class IoPageTable {
             domains[ndomains - 1] = null;
             ndomains--;
             for (int i = 0; i < areas.size(); i++) {
-                IoArea a = areas.payload(i);
-                if (!a.domainFilled) {
+                if (!areas.domainFilled(i)) {
                     continue;
                 }
-                unmapAreaFromDomain(a, domain, bitmap);
+                unmapAreaFromDomain(i, domain, bitmap);
                 if (ndomains == 0) {
-                    a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
-                    a.domainFilled = false;
+                    areas.removeDomainSpan(i);
+                    areas.setDomainFilled(i, false);
                 }
             }
             if (reserved.removeIf(r -> r.owner == domain)) {
@@ -895,16 +1036,15 @@ public final class IoPageTable {
         boolean[] pinnedHere = new boolean[areas.size()];
         try {
             for (int i = 0; i < areas.size(); i++) {
-                IoArea a = areas.payload(i);
-                if (!a.domainFilled) {
-                    a.pages.addDomainSpan(a.firstIndex(), a.lastIndex());
+                if (!areas.domainFilled(i)) {
+                    areas.addDomainSpan(i);
                     pinnedHere[i] = true;
                 }
                 try {
-                    mapAreaIntoDomain(a, domain, bitmap);
+                    mapAreaIntoDomain(i, domain, bitmap);
                 } catch (RuntimeException e) {
                     if (pinnedHere[i]) {
-                        a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+                        areas.removeDomainSpan(i);
                         pinnedHere[i] = false;
                     }
                     throw e;
@@ -913,79 +1053,79 @@ public final class IoPageTable {
             }
         } catch (RuntimeException e) {
             for (int i = 0; i < done; i++) {
-                IoArea a = areas.payload(i);
-                unmapAreaFromDomain(a, domain, bitmap);
+                unmapAreaFromDomain(i, domain, bitmap);
                 if (pinnedHere[i]) {
-                    a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+                    areas.removeDomainSpan(i);
                 }
             }
             throw e;
         }
         for (int i = 0; i < areas.size(); i++) {
-            areas.payload(i).domainFilled = true;
+            areas.setDomainFilled(i, true);
         }
     }
 
     /** {@code iopt_area_fill_domains}: a new area, mapped into every domain (nothing pinned when there is none). */
-    private void fillDomains(IoArea a) {
+    private void fillDomains(int i) {
         if (ndomains == 0) {
             return;
         }
-        a.pages.addDomainSpan(a.firstIndex(), a.lastIndex());
+        areas.addDomainSpan(i);
         int done = 0;
         try {
             for (; done < ndomains; done++) {
-                mapAreaIntoDomain(a, domains[done], domainPgsizes[done]);
+                mapAreaIntoDomain(i, domains[done], domainPgsizes[done]);
             }
         } catch (RuntimeException e) {
             for (int d = 0; d < done; d++) {
-                unmapAreaFromDomain(a, domains[d], domainPgsizes[d]);
+                unmapAreaFromDomain(i, domains[d], domainPgsizes[d]);
             }
-            a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
+            areas.removeDomainSpan(i);
             throw e;
         }
-        a.domainFilled = true;
+        areas.setDomainFilled(i, true);
     }
 
     /** {@code iopt_area_unfill_domains}: unmap from every domain first, then unpin (never unpin what is mapped). */
-    private void unfillDomains(IoArea a) {
-        if (!a.domainFilled) {
+    private void unfillDomains(int i) {
+        if (!areas.domainFilled(i)) {
             return;
         }
         for (int d = 0; d < ndomains; d++) {
-            unmapAreaFromDomain(a, domains[d], domainPgsizes[d]);
+            unmapAreaFromDomain(i, domains[d], domainPgsizes[d]);
         }
-        a.pages.removeDomainSpan(a.firstIndex(), a.lastIndex());
-        a.domainFilled = false;
+        areas.removeDomainSpan(i);
+        areas.setDomainFilled(i, false);
     }
 
     /**
      * {@code batch_to_domain}: maps the area run by run, one iommu_map per physically contiguous run (huge-page
      * coalescing), or one per page with large pages disabled. On failure unmaps what it mapped. No allocation.
      */
-    private void mapAreaIntoDomain(IoArea a, IommuDomain domain, long bitmap) {
-        startRuns(a);
-        long failedAt = a.iova;
+    private void mapAreaIntoDomain(int i, IommuDomain domain, long bitmap) {
+        startRuns(i);
+        long failedAt = areas.start(i);
+        int prot = areas.prot(i) | IoProt.CACHE;
         try {
-            while (nextRun(a)) {
+            while (nextRun(i)) {
                 failedAt = runIova;
                 FaultInjection.check("iommu_map");
-                IommuMapping.map(domain, bitmap, runIova, runPa, runSize, a.prot | IoProt.CACHE, gather);
+                IommuMapping.map(domain, bitmap, runIova, runPa, runSize, prot, gather);
             }
         } catch (RuntimeException e) {
-            unmapRuns(a, domain, bitmap, failedAt, false);
+            unmapRuns(i, domain, bitmap, failedAt, false);
             throw e;
         }
     }
 
-    private void unmapAreaFromDomain(IoArea a, IommuDomain domain, long bitmap) {
-        unmapRuns(a, domain, bitmap, 0, true);
+    private void unmapAreaFromDomain(int i, IommuDomain domain, long bitmap) {
+        unmapRuns(i, domain, bitmap, 0, true);
     }
 
     /** Unmaps the area's runs that start below {@code stopIova} (all of them when {@code all}). */
-    private void unmapRuns(IoArea a, IommuDomain domain, long bitmap, long stopIova, boolean all) {
-        startRuns(a);
-        while (nextRun(a)) {
+    private void unmapRuns(int i, IommuDomain domain, long bitmap, long stopIova, boolean all) {
+        startRuns(i);
+        while (nextRun(i)) {
             if (!all && Long.compareUnsigned(runIova, stopIova) >= 0) {
                 return;
             }
@@ -999,31 +1139,33 @@ public final class IoPageTable {
     private long runPa;
     private long runSize;
 
-    private void startRuns(IoArea a) {
-        runIdx = a.firstIndex();
+    private void startRuns(int i) {
+        runIdx = areas.firstIndex(i);
     }
 
     /**
      * Advances to the area's next physically contiguous run, clipped to the area: sets {@code runIova},
      * {@code runPa}, {@code runSize}. With large pages disabled every page is its own run.
      */
-    private boolean nextRun(IoArea a) {
-        long lastIdx = a.lastIndex();
+    private boolean nextRun(int i) {
+        long lastIdx = areas.lastIndex(i);
         long idx = runIdx;
         if (idx > lastIdx) {
             return false;
         }
-        long startPa = a.pages.pa(idx);
+        long startPa = areas.pa(i, idx);
         long end = idx;
-        if (!disableLargePages) {
-            while (end < lastIdx && a.pages.pa(end + 1) == startPa + ((end + 1 - idx) << IoPages.PAGE_SHIFT)) {
+        if (!disableLargePages && end < lastIdx) {
+            IoPages pages = areas.pagesObject(i); // more than one page: never held in the slot
+            while (end < lastIdx && pages.pa(end + 1) == startPa + ((end + 1 - idx) << IoPages.PAGE_SHIFT)) {
                 end++;
             }
         }
-        long areaEndByte = a.startByte + a.length();
-        long startByte = Math.max(idx << IoPages.PAGE_SHIFT, a.startByte);
+        long areaStartByte = areas.startByte(i);
+        long areaEndByte = areaStartByte + areas.length(i);
+        long startByte = Math.max(idx << IoPages.PAGE_SHIFT, areaStartByte);
         long endByte = Math.min((end + 1) << IoPages.PAGE_SHIFT, areaEndByte);
-        runIova = a.iova + (startByte - a.startByte);
+        runIova = areas.start(i) + (startByte - areaStartByte);
         runPa = startPa + (startByte - (idx << IoPages.PAGE_SHIFT));
         runSize = endByte - startByte;
         runIdx = end + 1;
@@ -1047,9 +1189,8 @@ public final class IoPageTable {
             if (enable) {
                 IovaBitmap clear = IovaBitmap.clearOnly();
                 for (int i = 0; i < areas.size(); i++) {
-                    IoArea a = areas.payload(i);
-                    if (a.domainFilled) {
-                        domain.readAndClearDirty(a.iova, a.length(), 0, clear);
+                    if (areas.domainFilled(i)) {
+                        domain.readAndClearDirty(areas.start(i), areas.length(i), 0, clear);
                     }
                 }
                 domain.iotlbSync(clear.gather());
@@ -1096,8 +1237,7 @@ public final class IoPageTable {
             long cur = iova;
             int i = areas.indexOf(cur);
             while (i >= 0 && !bitmap.faulted()) {
-                IoArea a = areas.payload(i);
-                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                long sliceLast = Long.compareUnsigned(areas.last(i), last) < 0 ? areas.last(i) : last;
                 domain.readAndClearDirty(cur, sliceLast - cur + 1, flags, bitmap);
                 if (sliceLast == last) {
                     break;
@@ -1122,9 +1262,8 @@ public final class IoPageTable {
     /** {@code iopt_check_iova_alignment}: every area's IOVA, length and page offset are multiples of align. */
     private void checkAreasAligned(long align) {
         for (int i = 0; i < areas.size(); i++) {
-            IoArea a = areas.payload(i);
-            if (((a.iova | a.length() | a.pageOffset()) & (align - 1)) != 0) {
-                throw ErrnoException.of(Errno.EADDRINUSE, "area [%#x, %#x] is not aligned to %#x", a.iova, a.last, align);
+            if (((areas.start(i) | areas.length(i) | areas.pageOffset(i)) & (align - 1)) != 0) {
+                throw ErrnoException.of(Errno.EADDRINUSE, "area [%#x, %#x] is not aligned to %#x", areas.start(i), areas.last(i), align);
             }
         }
     }
@@ -1229,34 +1368,34 @@ public final class IoPageTable {
             FaultInjection.check("iopt_area_add_access");
             long npages = ((last >>> IoPages.PAGE_SHIFT) - (iova >>> IoPages.PAGE_SHIFT)) + 1;
             long[] out = new long[(int) npages];
-            List<IoArea> pinnedAreas = new ArrayList<>();
-            List<long[]> spans = new ArrayList<>();
+            int first = areas.indexOf(iova);
+            int pinned = 0; // areas first .. first + pinned - 1 hold an access span of this call
             int outPos = 0;
             try {
                 long cur = iova;
-                int i = areas.indexOf(cur);
+                int i = first;
                 while (i >= 0) {
-                    IoArea a = areas.payload(i);
-                    long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
+                    long aLast = areas.last(i);
+                    long sliceLast = Long.compareUnsigned(aLast, last) < 0 ? aLast : last;
                     boolean done = sliceLast == last;
-                    if (a.preventAccess) {
-                        throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] is being unmapped", a.iova, a.last);
+                    if (areas.preventAccess(i)) {
+                        throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] is being unmapped", areas.start(i), aLast);
                     }
-                    if ((a.startByte(cur) & (PAGE_SIZE - 1)) != 0
-                            || (!done && (a.startByte(a.last) & (PAGE_SIZE - 1)) != PAGE_SIZE - 1)) {
+                    if ((areas.startByte(i, cur) & (PAGE_SIZE - 1)) != 0
+                            || (!done && (areas.startByte(i, aLast) & (PAGE_SIZE - 1)) != PAGE_SIZE - 1)) {
                         throw ErrnoException.of(Errno.EINVAL, "iova %#x is not page aligned in its area", cur);
                     }
-                    if (write ? (a.prot & IoProt.WRITE) == 0 : (a.prot & IoProt.READ) == 0) {
-                        throw ErrnoException.of(Errno.EPERM, "area [%#x, %#x] is not %s", a.iova, a.last, write ? "writeable" : "readable");
+                    int prot = areas.prot(i);
+                    if (write ? (prot & IoProt.WRITE) == 0 : (prot & IoProt.READ) == 0) {
+                        throw ErrnoException.of(Errno.EPERM, "area [%#x, %#x] is not %s", areas.start(i), aLast,
+                                write ? "writeable" : "readable");
                     }
-                    long first = a.startByte(cur) >>> IoPages.PAGE_SHIFT;
-                    long lastIdx = a.startByte(sliceLast) >>> IoPages.PAGE_SHIFT;
-                    a.pages.addAccessSpan(first, lastIdx, write);
-                    a.numAccesses++;
-                    pinnedAreas.add(a);
-                    spans.add(new long[] {first, lastIdx});
-                    for (long k = first; k <= lastIdx; k++) {
-                        out[outPos++] = a.pages.physicalAddress(k);
+                    long firstIdx = areas.startByte(i, cur) >>> IoPages.PAGE_SHIFT;
+                    long lastIdx = areas.startByte(i, sliceLast) >>> IoPages.PAGE_SHIFT;
+                    areas.addAccess(i, firstIdx, lastIdx, write);
+                    pinned++;
+                    for (long k = firstIdx; k <= lastIdx; k++) {
+                        out[outPos++] = areas.physicalAddress(i, k);
                     }
                     if (done) {
                         return out;
@@ -1269,9 +1408,12 @@ public final class IoPageTable {
                 }
                 throw ErrnoException.of(Errno.ENOENT, "iova range [%#x, %#x] is not fully mapped", iova, last);
             } catch (RuntimeException e) {
-                for (int k = 0; k < pinnedAreas.size(); k++) {
-                    pinnedAreas.get(k).pages.removeAccessSpan(spans.get(k)[0], spans.get(k)[1]);
-                    pinnedAreas.get(k).numAccesses--;
+                long cur = iova;
+                for (int i = first; i < first + pinned; i++) {
+                    long sliceLast = Long.compareUnsigned(areas.last(i), last) < 0 ? areas.last(i) : last;
+                    areas.removeAccess(i, areas.startByte(i, cur) >>> IoPages.PAGE_SHIFT,
+                            areas.startByte(i, sliceLast) >>> IoPages.PAGE_SHIFT);
+                    cur = sliceLast + 1;
                 }
                 throw e;
             }
@@ -1290,8 +1432,8 @@ public final class IoPageTable {
         try {
             long[] pa = accessPin(iova, length, false);
             for (int i = areas.firstIntersecting(iova, iova + length - 1); i >= 0 && i < areas.size()
-                    && Long.compareUnsigned(areas.payload(i).iova, iova + length - 1) <= 0; i++) {
-                areas.payload(i).numLocks++;
+                    && Long.compareUnsigned(areas.start(i), iova + length - 1) <= 0; i++) {
+                areas.addLocks(i, 1);
             }
             return pa;
         } finally {
@@ -1304,8 +1446,8 @@ public final class IoPageTable {
         lock.lock();
         try {
             for (int i = areas.firstIntersecting(iova, iova + length - 1); i >= 0 && i < areas.size()
-                    && Long.compareUnsigned(areas.payload(i).iova, iova + length - 1) <= 0; i++) {
-                areas.payload(i).numLocks--;
+                    && Long.compareUnsigned(areas.start(i), iova + length - 1) <= 0; i++) {
+                areas.addLocks(i, -1);
             }
             accessUnpin(iova, length);
         } finally {
@@ -1322,16 +1464,14 @@ public final class IoPageTable {
         long last = iova + length - 1;
         lock.lock();
         try {
-            List<IoArea> slices = new ArrayList<>();
-            List<long[]> spans = new ArrayList<>();
             long cur = iova;
-            int i = areas.indexOf(cur);
+            int first = areas.indexOf(cur);
+            int i = first;
+            int n = 0;
             boolean done = false;
             while (i >= 0) {
-                IoArea a = areas.payload(i);
-                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
-                slices.add(a);
-                spans.add(new long[] {a.startByte(cur) >>> IoPages.PAGE_SHIFT, a.startByte(sliceLast) >>> IoPages.PAGE_SHIFT});
+                long sliceLast = Long.compareUnsigned(areas.last(i), last) < 0 ? areas.last(i) : last;
+                n++;
                 if (sliceLast == last) {
                     done = true;
                     break;
@@ -1345,14 +1485,22 @@ public final class IoPageTable {
             if (!done) {
                 throw ErrnoException.of(Errno.EINVAL, "unpin range [%#x, %#x] is not fully mapped", iova, last);
             }
-            for (int k = 0; k < slices.size(); k++) {
-                if (slices.get(k).numAccesses <= 0 || !slices.get(k).pages.hasAccessSpan(spans.get(k)[0], spans.get(k)[1])) {
-                    throw ErrnoException.of(Errno.EINVAL, "unpin range [%#x, %#x] does not match a pinned range", iova, last);
+            // Areas first .. first + n - 1, slice k from cur: check all, then release all.
+            for (int pass = 0; pass < 2; pass++) {
+                cur = iova;
+                for (i = first; i < first + n; i++) {
+                    long sliceLast = Long.compareUnsigned(areas.last(i), last) < 0 ? areas.last(i) : last;
+                    long firstIdx = areas.startByte(i, cur) >>> IoPages.PAGE_SHIFT;
+                    long lastIdx = areas.startByte(i, sliceLast) >>> IoPages.PAGE_SHIFT;
+                    if (pass == 0) {
+                        if (areas.numAccesses(i) <= 0 || !areas.hasAccessSpan(i, firstIdx, lastIdx)) {
+                            throw ErrnoException.of(Errno.EINVAL, "unpin range [%#x, %#x] does not match a pinned range", iova, last);
+                        }
+                    } else {
+                        areas.removeAccess(i, firstIdx, lastIdx);
+                    }
+                    cur = sliceLast + 1;
                 }
-            }
-            for (int k = 0; k < slices.size(); k++) {
-                slices.get(k).pages.removeAccessSpan(spans.get(k)[0], spans.get(k)[1]);
-                slices.get(k).numAccesses--;
             }
         } finally {
             lock.unlock();
@@ -1373,30 +1521,33 @@ public final class IoPageTable {
             long cur = iova;
             int i = areas.indexOf(cur);
             while (i >= 0) {
-                IoArea a = areas.payload(i);
-                long sliceLast = Long.compareUnsigned(a.last, last) < 0 ? a.last : last;
-                if (a.preventAccess) {
-                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] is being unmapped", a.iova, a.last);
+                long aIova = areas.start(i);
+                long aLast = areas.last(i);
+                long sliceLast = Long.compareUnsigned(aLast, last) < 0 ? aLast : last;
+                if (areas.preventAccess(i)) {
+                    throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] is being unmapped", aIova, aLast);
                 }
-                if (write ? (a.prot & IoProt.WRITE) == 0 : (a.prot & IoProt.READ) == 0) {
-                    throw ErrnoException.of(Errno.EPERM, "area [%#x, %#x] is not %s", a.iova, a.last, write ? "writeable" : "readable");
+                int prot = areas.prot(i);
+                if (write ? (prot & IoProt.WRITE) == 0 : (prot & IoProt.READ) == 0) {
+                    throw ErrnoException.of(Errno.EPERM, "area [%#x, %#x] is not %s", aIova, aLast, write ? "writeable" : "readable");
                 }
-                if (write && !a.pages.writable()) {
-                    throw ErrnoException.of(Errno.EPERM, "pages of area [%#x, %#x] were mapped read-only", a.iova, a.last);
+                if (write && !areas.pagesWritable(i)) {
+                    throw ErrnoException.of(Errno.EPERM, "pages of area [%#x, %#x] were mapped read-only", aIova, aLast);
                 }
                 int n = (int) (sliceLast - cur + 1);
                 int dataOff = offset + (int) (cur - iova);
-                long startByte = a.startByte(cur);
-                boolean fast = a.pages.origin() == IoPages.Origin.USER && (kthread || a.pages.sourceProcess() == current);
+                long startByte = areas.startByte(i, cur);
+                UserProcess source = areas.sourceProcess(i);
+                boolean fast = areas.origin(i) == IoPages.Origin.USER && (kthread || source == current);
                 if (fast) {
-                    long va = a.pages.base() + startByte;
+                    long va = areas.pagesBase(i) + startByte;
                     if (write) {
-                        a.pages.sourceProcess().write(va, data, dataOff, n);
+                        source.write(va, data, dataOff, n);
                     } else {
-                        a.pages.sourceProcess().read(va, data, dataOff, n);
+                        source.read(va, data, dataOff, n);
                     }
                 } else {
-                    rwSlow(a.pages, startByte, data, dataOff, n, write);
+                    rwSlow(i, startByte, data, dataOff, n, write);
                 }
                 if (sliceLast == last) {
                     return;
@@ -1413,18 +1564,21 @@ public final class IoPageTable {
         }
     }
 
-    /** {@code iopt_pages_rw_slow}: pins the pages temporarily and copies through physical memory. */
-    private void rwSlow(IoPages pages, long startByte, byte[] data, int off, int n, boolean write) {
+    /**
+     * {@code iopt_pages_rw_slow}: pins the pages of area {@code i} temporarily (an access span for the duration of
+     * the copy, under the table lock) and copies through physical memory.
+     */
+    private void rwSlow(int i, long startByte, byte[] data, int off, int n, boolean write) {
         long first = startByte >>> IoPages.PAGE_SHIFT;
         long lastIdx = (startByte + n - 1) >>> IoPages.PAGE_SHIFT;
-        pages.addAccessSpan(first, lastIdx, false);
+        areas.addAccess(i, first, lastIdx, false);
         try {
             long b = startByte;
             int done = 0;
             while (done < n) {
                 long idx = b >>> IoPages.PAGE_SHIFT;
                 int inPage = (int) Math.min(n - done, PAGE_SIZE - (b & (PAGE_SIZE - 1)));
-                long pa = pages.physicalAddress(idx) + (b & (PAGE_SIZE - 1));
+                long pa = areas.physicalAddress(i, idx) + (b & (PAGE_SIZE - 1));
                 if (write) {
                     memory.writeBytes(pa, data, off + done, inPage);
                 } else {
@@ -1434,7 +1588,7 @@ public final class IoPageTable {
                 b += inPage;
             }
         } finally {
-            pages.removeAccessSpan(first, lastIdx);
+            areas.removeAccess(i, first, lastIdx);
         }
     }
 
@@ -1445,7 +1599,7 @@ public final class IoPageTable {
         lock.lock();
         try {
             for (int i = 0; i < areas.size(); i++) {
-                if (areas.payload(i).numAccesses != 0) {
+                if (areas.numAccesses(i) != 0) {
                     return true;
                 }
             }

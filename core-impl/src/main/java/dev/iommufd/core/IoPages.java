@@ -35,6 +35,11 @@ import java.util.List;
  * {@code index & (CHUNK_PAGES - 1)} in chunk {@code index >>> CHUNK_SHIFT}, so the hot path is unchanged and a
  * large map allocates only when a chunk is first pinned.
  *
+ * <h2>One-page pages without an object</h2>
+ * IOAS_MAP of user memory within one page keeps this state in the area's slot of {@link IoAreaTable} instead (the
+ * same pin, charge and unwind through {@link #pinSinglePage} / {@link #unpinSinglePage}); {@link #ofSinglePage}
+ * turns such a slot into an object when the pages become shared.
+ *
  * <p>Lock: {@link #lock} ({@code pages->mutex}); taken after the io_pagetable lock.
  */
 public final class IoPages {
@@ -54,7 +59,8 @@ public final class IoPages {
     private final MemFd file;
     private final long npages;
     private final boolean writable;
-    final Object lock = new Object();
+    /** {@code pages->mutex}: the object's own monitor (no separate lock object per pages). */
+    final Object lock = this;
 
     // Guarded by lock.
     private AccountMode accountMode;
@@ -64,7 +70,8 @@ public final class IoPages {
     /** Per page: low 16 bits domain coverage, high 16 bits access coverage. */
     private int[][] cover;
     private long npinned;
-    private final List<AccessSpan> accessSpans = new ArrayList<>();
+    /** Access spans alive; null while there are none (most pages never have one). */
+    private List<AccessSpan> accessSpans;
 
     /** An access interval ({@code struct iopt_pages_access}): identical [first, last] requests share one. */
     static final class AccessSpan {
@@ -101,10 +108,15 @@ public final class IoPages {
      * @throws ErrnoException EOVERFLOW when the range wraps; EINVAL for length 0 or too large
      */
     static IoPages ofUser(UserProcess current, long uptr, long length, boolean writable) {
+        checkUserRange(uptr, length);
+        return create(Origin.USER, current, null, uptr, length, writable);
+    }
+
+    /** {@link #ofUser}'s range checks: EOVERFLOW when {@code [uptr, uptr + length)} wraps (first). */
+    static void checkUserRange(long uptr, long length) {
         if (Long.compareUnsigned(uptr + length, uptr) < 0) {
             throw ErrnoException.of(Errno.EOVERFLOW, "user_va %#x + length %#x overflows", uptr, length);
         }
-        return create(Origin.USER, current, null, uptr, length, writable);
     }
 
     /** {@code iopt_alloc_file_pages}: pages for {@code [start, start + length)} of {@code file}; pins nothing. */
@@ -115,14 +127,23 @@ public final class IoPages {
         return create(Origin.FILE, current, file, start, length, writable);
     }
 
-    private static IoPages create(Origin origin, UserProcess current, MemFd file, long addr, long length, boolean writable) {
+    /**
+     * The number of pages {@code [addr, addr + length)} touches.
+     *
+     * @throws ErrnoException EINVAL for length 0 or too large
+     */
+    static long pageCount(long addr, long length) {
         if (length == 0 || Long.compareUnsigned(length, -1L - PAGE_SIZE) > 0) {
             throw ErrnoException.of(Errno.EINVAL, "length %#x is 0 or too large", length);
         }
         long offset = addr & (PAGE_SIZE - 1);
-        long npages = Long.divideUnsigned(length + offset + PAGE_SIZE - 1, PAGE_SIZE);
-        AccountMode mode = current.capable(dev.iommufd.platform.ProcessCapability.CAP_IPC_LOCK) ? AccountMode.NONE : AccountMode.USER;
-        return new IoPages(origin, addr - offset, file, npages, writable, current, mode);
+        return Long.divideUnsigned(length + offset + PAGE_SIZE - 1, PAGE_SIZE);
+    }
+
+    private static IoPages create(Origin origin, UserProcess current, MemFd file, long addr, long length, boolean writable) {
+        long npages = pageCount(addr, length);
+        long offset = addr & (PAGE_SIZE - 1);
+        return new IoPages(origin, addr - offset, file, npages, writable, current, initialAccountMode(current));
     }
 
     public Origin origin() {
@@ -224,31 +245,46 @@ public final class IoPages {
             if (write && !writable) {
                 throw ErrnoException.of(Errno.EPERM, "pages were mapped read-only; cannot pin for write");
             }
-            for (AccessSpan s : accessSpans) {
-                if (s.first == first && s.last == last) {
-                    s.users++;
-                    return;
-                }
+            int k = indexOfSpan(first, last);
+            if (k >= 0) {
+                accessSpans.get(k).users++;
+                return;
             }
             acquire(first, last, ACCESS_ONE);
             AccessSpan s = new AccessSpan(first, last);
             s.users = 1;
+            if (accessSpans == null) {
+                accessSpans = new ArrayList<>(1);
+            }
             accessSpans.add(s);
         }
+    }
+
+    /** The index of the access span over exactly {@code [first, last]}, or -1. */
+    private int indexOfSpan(long first, long last) {
+        if (accessSpans == null) {
+            return -1;
+        }
+        for (int i = 0; i < accessSpans.size(); i++) {
+            AccessSpan s = accessSpans.get(i);
+            if (s.first == first && s.last == last) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** {@code iopt_area_remove_access}'s pages half: drops one user of the exact span {@code [first, last]}. */
     void removeAccessSpan(long first, long last) {
         synchronized (lock) {
-            for (int i = 0; i < accessSpans.size(); i++) {
+            int i = indexOfSpan(first, last);
+            if (i >= 0) {
                 AccessSpan s = accessSpans.get(i);
-                if (s.first == first && s.last == last) {
-                    if (--s.users == 0) {
-                        accessSpans.remove(i);
-                        release(first, last, ACCESS_ONE);
-                    }
-                    return;
+                if (--s.users == 0) {
+                    accessSpans.remove(i);
+                    release(first, last, ACCESS_ONE);
                 }
+                return;
             }
             throw new IllegalStateException(String.format("no access span [%d, %d] to remove", first, last));
         }
@@ -257,48 +293,54 @@ public final class IoPages {
     /** Whether an access span over exactly {@code [first, last]} exists. */
     boolean hasAccessSpan(long first, long last) {
         synchronized (lock) {
-            for (AccessSpan s : accessSpans) {
-                if (s.first == first && s.last == last) {
-                    return true;
-                }
-            }
-            return false;
+            return indexOfSpan(first, last) >= 0;
         }
     }
 
     /** Access spans alive (for invariants). */
     int accessSpanCount() {
         synchronized (lock) {
-            return accessSpans.size();
+            return accessSpans == null ? 0 : accessSpans.size();
         }
     }
 
     /**
      * Pins every page of {@code [first, last]} that is not pinned yet, charges them, then adds one unit of
      * coverage ({@code one}) to every page of the range. All or nothing.
+     *
+     * <p>Bulk: the uncovered pages of each chunk are found by a scan of its coverage array and pinned as whole runs
+     * (one {@link #pinRun} per run of at most {@value #CHUNK_PAGES} pages, which the process pins VMA by VMA); the
+     * charge is one call for the whole range.
      */
     private void acquire(long first, long last, int one) {
         checkRange(first, last);
         // Pass 1: pin uncovered runs (their coverage stays 0 until pass 3, which is how an unwind finds them).
         long newly = 0;
-        long reached = first;
+        long reached = first; // every uncovered page below it is pinned
         try {
-            long i = first;
-            while (i <= last) {
-                if (coverOf(i) != 0) {
-                    i++;
-                    reached = i;
-                    continue;
+            for (long i = first; i <= last; ) {
+                long chunkBase = i & ~(long) (CHUNK_PAGES - 1);
+                int[] c = cover[(int) (i >>> CHUNK_SHIFT)];
+                int k = (int) (i - chunkBase);
+                int end = (int) (Math.min(last, chunkBase + CHUNK_PAGES - 1) - chunkBase); // inclusive
+                while (k <= end) {
+                    if (c != null && c[k] != 0) {
+                        k++;
+                        continue;
+                    }
+                    int runStart = k;
+                    if (c == null) {
+                        k = end + 1;
+                    } else {
+                        while (k <= end && c[k] == 0) {
+                            k++;
+                        }
+                    }
+                    pinRun(chunkBase + runStart, k - runStart);
+                    newly += k - runStart;
+                    reached = chunkBase + k;
                 }
-                long runEnd = i;
-                long chunkEnd = i | (CHUNK_PAGES - 1);
-                while (runEnd < last && runEnd < chunkEnd && coverOf(runEnd + 1) == 0) {
-                    runEnd++;
-                }
-                int n = (int) (runEnd - i + 1);
-                pinRun(i, n);
-                newly += n;
-                i = runEnd + 1;
+                i = chunkBase + end + 1;
                 reached = i;
             }
             // Pass 2: account (pins first, accounting after, as pfn_reader_user_update_pinned).
@@ -313,8 +355,9 @@ public final class IoPages {
             int[] c = coverChunk(i);
             int off = (int) (i & (CHUNK_PAGES - 1));
             long end = Math.min(last, i | (CHUNK_PAGES - 1));
-            for (long k = i; k <= end; k++, off++) {
-                c[off] += one;
+            int to = off + (int) (end - i);
+            for (int k = off; k <= to; k++) {
+                c[k] += one;
             }
             i = end + 1;
         }
@@ -354,43 +397,72 @@ public final class IoPages {
         }
     }
 
-    /** Unwind of {@link #acquire}: unpins the pages of {@code [first, last]} that have no coverage. */
+    /** Unwind of {@link #acquire}: unpins the pages of {@code [first, last]} that have no coverage, run by run. */
     private void unpinUncovered(long first, long last) {
-        for (long i = first; i <= last; i++) {
-            if (coverOf(i) == 0) {
-                sourceProcess.unpinPages(pfnChunk(i), (int) (i & (CHUNK_PAGES - 1)), 1, false);
+        for (long i = first; i <= last; ) {
+            long chunkBase = i & ~(long) (CHUNK_PAGES - 1);
+            int ci = (int) (i >>> CHUNK_SHIFT);
+            int[] c = cover[ci];
+            long[] p = pfns[ci];
+            int k = (int) (i - chunkBase);
+            int end = (int) (Math.min(last, chunkBase + CHUNK_PAGES - 1) - chunkBase);
+            while (k <= end) {
+                if (c != null && c[k] != 0) {
+                    k++;
+                    continue;
+                }
+                int runStart = k;
+                if (c == null) {
+                    k = end + 1;
+                } else {
+                    while (k <= end && c[k] == 0) {
+                        k++;
+                    }
+                }
+                sourceProcess.unpinPages(p, runStart, k - runStart, false);
             }
+            i = chunkBase + end + 1;
         }
     }
 
+    /**
+     * Removes one unit of coverage ({@code one}) from every page of {@code [first, last]}; the pages left with none
+     * are unpinned, run by run (one unpin per run of at most {@value #CHUNK_PAGES} pages), and uncharged in one call.
+     */
     private void release(long first, long last, int one) {
         checkRange(first, last);
+        int mask = one == DOMAIN_ONE ? 0xffff : 0xffff0000;
         long freed = 0;
         for (long i = first; i <= last; ) {
             int[] c = cover[(int) (i >>> CHUNK_SHIFT)];
             long[] p = pfns[(int) (i >>> CHUNK_SHIFT)];
             int off = (int) (i & (CHUNK_PAGES - 1));
             long end = Math.min(last, i | (CHUNK_PAGES - 1));
+            int to = off + (int) (end - i);
+            if (c == null) {
+                throw new IllegalStateException("release of an uncovered page " + i);
+            }
             int runStart = -1;
-            for (long k = i; k <= end; k++, off++) {
-                int v = c[off] - one;
-                if ((one == DOMAIN_ONE && (c[off] & 0xffff) == 0) || (one == ACCESS_ONE && (c[off] >>> 16) == 0)) {
-                    throw new IllegalStateException("release of an uncovered page " + k);
+            for (int k = off; k <= to; k++) {
+                int v = c[k];
+                if ((v & mask) == 0) {
+                    throw new IllegalStateException("release of an uncovered page " + ((i - off) + k));
                 }
-                c[off] = v;
+                v -= one;
+                c[k] = v;
                 if (v == 0) {
                     if (runStart < 0) {
-                        runStart = off;
+                        runStart = k;
                     }
                 } else if (runStart >= 0) {
-                    sourceProcess.unpinPages(p, runStart, off - runStart, writable);
-                    freed += off - runStart;
+                    sourceProcess.unpinPages(p, runStart, k - runStart, writable);
+                    freed += k - runStart;
                     runStart = -1;
                 }
             }
             if (runStart >= 0) {
-                sourceProcess.unpinPages(p, runStart, off - runStart, writable);
-                freed += off - runStart;
+                sourceProcess.unpinPages(p, runStart, to + 1 - runStart, writable);
+                freed += to + 1 - runStart;
             }
             i = end + 1;
         }
@@ -399,29 +471,103 @@ public final class IoPages {
     }
 
     private void charge(long n) {
+        charge(sourceProcess, sourceUser, accountMode, n);
+    }
+
+    private void uncharge(long n) {
+        uncharge(sourceProcess, sourceUser, accountMode, n);
+    }
+
+    /** {@code iopt_pages_update_pinned} for {@code n} newly pinned pages of {@code process}, charged per {@code mode}. */
+    private static void charge(UserProcess process, UserAccount user, AccountMode mode, long n) {
         if (n == 0) {
             return;
         }
         FaultInjection.check("iopt_pages_update_pinned");
-        long limitPages = sourceProcess.rlimitMemlock() >>> PAGE_SHIFT;
-        switch (accountMode) {
-            case USER -> sourceUser.chargeLockedVm(n, limitPages);
-            case MM -> sourceProcess.mm().chargeLockedVm(n, limitPages);
+        long limitPages = process.rlimitMemlock() >>> PAGE_SHIFT;
+        switch (mode) {
+            case USER -> user.chargeLockedVm(n, limitPages);
+            case MM -> process.mm().chargeLockedVm(n, limitPages);
             case NONE -> { }
         }
-        sourceProcess.mm().addPinnedVm(n);
+        process.mm().addPinnedVm(n);
     }
 
-    private void uncharge(long n) {
+    private static void uncharge(UserProcess process, UserAccount user, AccountMode mode, long n) {
         if (n == 0) {
             return;
         }
-        switch (accountMode) {
-            case USER -> sourceUser.unchargeLockedVm(n);
-            case MM -> sourceProcess.mm().unchargeLockedVm(n);
+        switch (mode) {
+            case USER -> user.unchargeLockedVm(n);
+            case MM -> process.mm().unchargeLockedVm(n);
             case NONE -> { }
         }
-        sourceProcess.mm().addPinnedVm(-n);
+        process.mm().addPinnedVm(-n);
+    }
+
+    // ---------------------------------------------------------------- one-page pages held by an area slot
+
+    /**
+     * The account mode of new pages mapped by {@code current} ({@code iopt_alloc_pages}: NONE with CAP_IPC_LOCK,
+     * else USER; {@link #upgradeToMm} later for an MM-mode context).
+     */
+    static AccountMode initialAccountMode(UserProcess current) {
+        return current.capable(dev.iommufd.platform.ProcessCapability.CAP_IPC_LOCK) ? AccountMode.NONE : AccountMode.USER;
+    }
+
+    /**
+     * Pins and charges the single page of a one-page USER pages object whose state an {@link IoAreaTable} slot holds
+     * (an uncovered page gaining its first span): the same steps, fault points and unwind as {@link #acquire} for
+     * one page (pin, then charge; an uncharged pin is released).
+     *
+     * @param scratch a {@code long[1]} the caller owns (no allocation)
+     * @return the physical address of the pinned page
+     */
+    static long pinSinglePage(UserProcess source, long pageVa, boolean writable, AccountMode mode, long[] scratch) {
+        FaultInjection.check("pin_user_pages");
+        if (!source.alive()) {
+            throw ErrnoException.of(Errno.EFAULT, "the process that mapped user VA %#x has exited", pageVa);
+        }
+        int got = source.pinPages(pageVa, 1, writable, scratch, 0);
+        if (got <= 0) {
+            throw ErrnoException.of(Errno.EFAULT, "could not pin user page at %#x", pageVa);
+        }
+        try {
+            charge(source, source.user(), mode, 1);
+        } catch (RuntimeException e) {
+            source.unpinPages(scratch, 0, 1, false);
+            throw e;
+        }
+        return scratch[0];
+    }
+
+    /** Unpins and uncharges the single page pinned by {@link #pinSinglePage} (its last span went away). */
+    static void unpinSinglePage(UserProcess source, long pa, boolean writable, AccountMode mode, long[] scratch) {
+        scratch[0] = pa;
+        source.unpinPages(scratch, 0, 1, writable);
+        uncharge(source, source.user(), mode, 1);
+    }
+
+    /**
+     * A one-page USER pages object with the state an {@link IoAreaTable} slot held (the slot's pages become
+     * shared: IOAS_COPY, a cut, a change of process): the page pinned at {@code pa} when covered by a domain span
+     * and/or an access span {@code [0, 0]} of {@code accessUsers} users. Pins and charges nothing (the slot did).
+     */
+    static IoPages ofSinglePage(UserProcess source, long pageVa, boolean writable, AccountMode mode, long pa,
+            boolean domainSpan, int accessUsers) {
+        IoPages p = new IoPages(Origin.USER, pageVa, null, 1, writable, source, mode);
+        if (domainSpan || accessUsers > 0) {
+            p.pfnChunk(0)[0] = pa;
+            p.coverChunk(0)[0] = (domainSpan ? DOMAIN_ONE : 0) + (accessUsers > 0 ? ACCESS_ONE : 0);
+            p.npinned = 1;
+            if (accessUsers > 0) {
+                AccessSpan s = new AccessSpan(0, 0);
+                s.users = accessUsers;
+                p.accessSpans = new ArrayList<>(1);
+                p.accessSpans.add(s);
+            }
+        }
+        return p;
     }
 
     /**

@@ -169,8 +169,9 @@ public final class IommufdContext {
         checkMapFlags(flags, iova, length);
         Ioas ioas = getIoas(ioasId);
         try {
-            IoPages pages = IoPages.ofUser(current, userVa, length, (flags & IommuIoasMap.FLAG_WRITEABLE) != 0);
-            return mapNewPages(ioas, pages, userVa - pages.base(), length, iova, flags);
+            // iopt_map_user_pages: the pages (an IoPages, or an area slot for one page) are made by the table.
+            return ioas.iopt().mapUserPages(current, userVa, length, iova, protOf(flags), (flags & IommuIoasMap.FLAG_WRITEABLE) != 0,
+                    accountMode == AccountMode.MM, (flags & IommuIoasMap.FLAG_FIXED_IOVA) == 0);
         } finally {
             objects.put(ioas);
         }

@@ -11,7 +11,8 @@
  *      IoasIoctls parse structs ─────────► shared implementation of every IOAS-level operation)
  *                                                                      │ objects
  *                                     Ioas ── IoPageTable (areas, allowed, reserved, domains, accesses)
- *                                                   │ IoArea ──► IoPages (pinned PFNs + accounting)
+ *                                                   │ IoAreaTable (areas as arrays; one-page pages in the slot)
+ *                                                   │     └──► IoPages (pinned PFNs + accounting)
  *                                                   └─ IommuMapping (iommu_map / iommu_unmap) ──► spi.IommuDomain
  *                                     Access (in-kernel user: pin / rw / unmap notification)
  *
@@ -30,7 +31,7 @@
  *              └─ Veventq (vEVENTQ: events, floating LOST_EVENTS header, sequence) ◄── IommufdViommu.veventqs
  *  EventFile (the anon file: fd in the context's EventFiles, holds the object and the context)
  *  IommufdViommu (spi.Viommu over a NEST_PARENT HwptPaging) ── VDevice (virt_id; tombstoned at unbind)
- *                                                         └── HwQueue (pins guest memory: IoArea.numLocks)
+ *                                                         └── HwQueue (pins guest memory: area num_locks)
  *  EventqIoctls / ViommuIoctls; VfioCompat (IOMMU_VFIO_IOAS + the VFIO type1 container ioctls)
  *  FaultInjection (fail-nth style injection points, per thread)
  * </pre>
@@ -64,7 +65,8 @@
  * </ul>
  *
  * <h2>Locks</h2>
- * ObjectTable (its monitor, short) → IoPageTable.lock (iova + domains) → IoPages.lock. The table lock is never held
+ * ObjectTable (its monitor, short) → IoPageTable.lock (iova + domains; the areas of IoAreaTable and the one-page
+ * pages held in their slots) → IoPages.lock. The table lock is never held
  * while calling an access's unmap op. Access and context monitors guard only their own fields.
  * Devices and HWPTs: Ioas.mutex (ioas->mutex: HWPT_PAGING creation, automatic domain selection) → Igroup.lock
  * (igroup->lock: attachments, hardware attach) → IoPageTable.lock (reserved regions, domain fill). The context's

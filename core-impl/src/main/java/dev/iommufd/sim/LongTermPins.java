@@ -3,58 +3,199 @@ package dev.iommufd.sim;
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
 import dev.iommufd.platform.FrameAllocator;
+import dev.iommufd.platform.MemoryRange;
 import dev.iommufd.platform.PhysicalMemory;
+import java.util.List;
 import java.util.Objects;
 
 /**
  * The machine's long-term page pins ({@code FOLL_LONGTERM}) and the user pages they keep alive.
  *
  * <h2>Data</h2>
+ * Pin counts are kept per frame in primitive arrays indexed by the {@link RamLayout dense frame index} (what a
+ * {@code struct page} array indexed by PFN is to the kernel), so pinning and unpinning a run of frames is a tight
+ * loop over {@code int}s with no hashing and no object per frame:
  * <pre>
- *   frameCount : OpenLongMap  4 KiB frame PA                    → pins on that frame
- *   blockCount : OpenLongMap  huge page head PA | order (9, 18)  → pins on any base frame of that huge page
- *   orphans    : OpenLongMap  block head PA | order (0, 9, 18)   → 1 for a user page no longer owned by any mapping
- *                                                                  or file, kept only because it is pinned
+ *   frameCount[d >>> 16][d & 0xffff]  pins on the 4 KiB frame with dense index d      (chunks created on first pin)
+ *   hugeCount[1][d >>> 9]             pins on any base frame of the 2 MiB user page holding dense frame d
+ *   hugeCount[2][d >>> 18]            pins on any base frame of the 1 GiB user page holding dense frame d
+ *   orphans : OpenLongMap             block head PA | order (0, 9, 18) → 1 for a user page no longer owned by any
+ *                                     mapping or file, kept only because it is pinned
  * </pre>
  * A user page is a block of order 0 (4 KiB), 9 (2 MiB) or 18 (1 GiB) from the frame allocator; heads are aligned
- * to their size, so the low 12 bits of a head PA are free to carry the order in a key. A page whose owner drops it
- * while pinned becomes an orphan; the unpin that brings its pins to zero frees it. Invariant: every key of
- * {@code orphans} has a positive pin count.
+ * to their size, so the low 12 bits of a head PA are free to carry the order in a key, and (the dense index being
+ * aligned exactly as the PFN is) a huge page's frames share one {@code hugeCount} slot. A frame of a pinned huge page
+ * belongs to that page alone, so {@code hugeCount[1][d >>> 9] != 0} says frame {@code d} is part of a pinned 2 MiB
+ * page (likewise for 1 GiB); a frame with neither is a 4 KiB page. A page whose owner drops it while pinned becomes
+ * an orphan; the unpin that brings its pins to zero frees it.
  *
- * <p>Locking: this object's monitor guards all three maps; it is taken inside a process's mmap lock or a
- * memfd's lock, and the frame allocator's monitor is taken inside it.
+ * <p>Invariants: every key of {@code orphans} has a positive pin count; {@link #pinnedFrames} is the number of
+ * frames with a positive count; {@code hugePinned} the number of huge pages with a positive count.
+ *
+ * <p>Locking: this object's monitor guards all of it; it is taken inside a process's mmap lock or a memfd's lock,
+ * and the frame allocator's monitor is taken inside it. Each bulk operation takes it once.
  */
 final class LongTermPins {
 
-    private static final int[] HUGE_ORDERS = {9, 18};
+    private static final int CHUNK_SHIFT = 16;
+    private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+    private static final int FRAME_SHIFT = PhysicalMemory.FRAME_SHIFT;
     private static final long PAGE_MASK = PhysicalMemory.FRAME_SIZE - 1;
+    /** Huge page orders, by code 1 and 2 ({@code hugeCount[code]}). */
+    private static final int[] HUGE_ORDER = {0, 9, 18};
 
     private final FrameAllocator frames;
-    private final OpenLongMap frameCount = new OpenLongMap(1024);
-    private final OpenLongMap blockCount = new OpenLongMap(16);
+    /** RAM ranges: first byte, bytes, dense index of the first frame (a copy of the machine's {@link RamLayout}). */
+    private final long[] rangeBase;
+    private final long[] rangeSize;
+    private final long[] rangeDense;
+    private final int[][] frameCount;
+    private final int[][] hugeCount = new int[3][];
     private final OpenLongMap orphans = new OpenLongMap(16);
+    private int pinnedFrames;
+    private long hugePinned;
 
-    LongTermPins(FrameAllocator frames) {
-        this.frames = Objects.requireNonNull(frames, "frames");
+    // Dense-index cursor of the bulk loops: the RAM range of the last frame looked up (guarded by this).
+    private long curBase;
+    private long curSize;
+    private long curDense;
+
+    LongTermPins(SparsePhysicalMemory memory) {
+        this(memory.layout(), memory.frames());
     }
 
-    /** Adds a pin to the 4 KiB frame {@code pa}, part of the user page of {@code order} at {@code head}. */
-    synchronized void pin(long pa, long head, int order) {
-        frameCount.add(pa & ~PAGE_MASK, 1);
-        if (order > 0) {
-            blockCount.add(head | order, 1);
+    LongTermPins(RamLayout layout, FrameAllocator frames) {
+        this.frames = Objects.requireNonNull(frames, "frames");
+        List<MemoryRange> ranges = layout.ranges();
+        int n = ranges.size();
+        rangeBase = new long[n];
+        rangeSize = new long[n];
+        rangeDense = new long[n];
+        for (int i = 0; i < n; i++) {
+            rangeBase[i] = ranges.get(i).base();
+            rangeSize[i] = ranges.get(i).size();
+            rangeDense[i] = layout.rangeDenseStart(i);
+        }
+        long dense = layout.denseFrames();
+        frameCount = new int[(int) ((dense + CHUNK_MASK) >>> CHUNK_SHIFT)][];
+        hugeCount[1] = new int[(int) Math.max(1, dense >>> 9)];
+        hugeCount[2] = new int[(int) Math.max(1, dense >>> 18)];
+        curSize = 0;
+    }
+
+    /**
+     * The dense index of the frame holding {@code pa}, or -1 when it is not RAM. One compare when {@code pa} is in
+     * the same RAM range as the previous lookup. Caller holds the monitor.
+     */
+    private long dense(long pa) {
+        long off = pa - curBase;
+        if (Long.compareUnsigned(off, curSize) < 0) {
+            return curDense + (off >>> FRAME_SHIFT);
+        }
+        for (int i = 0; i < rangeBase.length; i++) {
+            off = pa - rangeBase[i];
+            if (Long.compareUnsigned(off, rangeSize[i]) < 0) {
+                curBase = rangeBase[i];
+                curSize = rangeSize[i];
+                curDense = rangeDense[i];
+                return curDense + (off >>> FRAME_SHIFT);
+            }
+        }
+        return -1;
+    }
+
+    private int[] countChunk(long d) {
+        int ci = (int) (d >>> CHUNK_SHIFT);
+        int[] c = frameCount[ci];
+        if (c == null) {
+            c = new int[1 << CHUNK_SHIFT];
+            frameCount[ci] = c;
+        }
+        return c;
+    }
+
+    private static int code(int order) {
+        return order == 0 ? 0 : order == 9 ? 1 : 2;
+    }
+
+    /**
+     * Adds one pin to each of the {@code n} 4 KiB frames {@code pas[offset..offset + n)} (repeats count twice), every
+     * one a frame of a user page of {@code order} (0, 9 or 18). All or nothing.
+     *
+     * @throws ErrnoException EFAULT for a frame that is not RAM; ENOMEM when a count would overflow (the kernel's
+     *         {@code try_grab_folio} refcount-overflow check); then no pin is added
+     */
+    synchronized void pinFrames(long[] pas, int offset, int n, int order) {
+        Objects.checkFromIndexSize(offset, n, pas.length);
+        int code = code(order);
+        int done = 0;
+        try {
+            for (; done < n; done++) {
+                long pa = pas[offset + done];
+                long d = dense(pa);
+                if (d < 0) {
+                    throw ErrnoException.of(Errno.EFAULT, "pin: %#x is not RAM", pa);
+                }
+                int[] c = countChunk(d);
+                int slot = (int) (d & CHUNK_MASK);
+                int v = c[slot];
+                if (v == Integer.MAX_VALUE) {
+                    throw ErrnoException.of(Errno.ENOMEM, "pin: frame %#x has %d pins (refcount overflow)", pa, v);
+                }
+                c[slot] = v + 1;
+                if (v == 0) {
+                    pinnedFrames++;
+                }
+                if (code != 0) {
+                    int[] h = hugeCount[code];
+                    int b = (int) (d >>> order);
+                    if (h[b]++ == 0) {
+                        hugePinned++;
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            removePins(pas, offset, done, code);
+            throw e;
+        }
+    }
+
+    /** Undoes the first {@code n} pins of {@link #pinFrames} (every one known to be there). */
+    private void removePins(long[] pas, int offset, int n, int code) {
+        for (int i = 0; i < n; i++) {
+            long d = dense(pas[offset + i]);
+            int[] c = frameCount[(int) (d >>> CHUNK_SHIFT)];
+            int slot = (int) (d & CHUNK_MASK);
+            if (--c[slot] == 0) {
+                pinnedFrames--;
+            }
+            if (code != 0 && --hugeCount[code][(int) (d >>> HUGE_ORDER[code])] == 0) {
+                hugePinned--;
+            }
         }
     }
 
     /** Pins on the 4 KiB frame holding {@code pa}. */
     synchronized int count(long pa) {
-        long c = frameCount.get(pa & ~PAGE_MASK);
-        return c == OpenLongMap.ABSENT ? 0 : (int) c;
+        long d = dense(pa);
+        if (d < 0) {
+            return 0;
+        }
+        int[] c = frameCount[(int) (d >>> CHUNK_SHIFT)];
+        return c == null ? 0 : c[(int) (d & CHUNK_MASK)];
     }
 
-    /** Whether any base frame of the user page of {@code order} at {@code head} is pinned. */
+    /** Whether any base frame of the user page of {@code order} at {@code head} is pinned. Caller holds the monitor. */
     private boolean blockPinned(long head, int order) {
-        return order == 0 ? frameCount.containsKey(head) : blockCount.containsKey(head | order);
+        long d = dense(head);
+        if (d < 0) {
+            return false;
+        }
+        if (order == 0) {
+            int[] c = frameCount[(int) (d >>> CHUNK_SHIFT)];
+            return c != null && c[(int) (d & CHUNK_MASK)] != 0;
+        }
+        return hugeCount[code(order)][(int) (d >>> order)] != 0;
     }
 
     /**
@@ -82,47 +223,54 @@ final class LongTermPins {
         Objects.checkFromIndexSize(offset, n, pas.length);
         int done = 0;
         for (; done < n; done++) { // pass 1: frame counts, undone on failure
-            long pa = pas[offset + done] & ~PAGE_MASK;
-            if (!frameCount.containsKey(pa)) {
+            long d = dense(pas[offset + done]);
+            int[] c = d < 0 ? null : frameCount[(int) (d >>> CHUNK_SHIFT)];
+            int slot = (int) (d & CHUNK_MASK);
+            if (c == null || c[slot] == 0) {
                 break;
             }
-            frameCount.add(pa, -1);
+            if (--c[slot] == 0) {
+                pinnedFrames--;
+            }
         }
         if (done < n) {
             for (int i = 0; i < done; i++) {
-                frameCount.add(pas[offset + i] & ~PAGE_MASK, 1);
+                long d = dense(pas[offset + i]);
+                if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)]++ == 0) {
+                    pinnedFrames++;
+                }
             }
             throw ErrnoException.of(Errno.EINVAL, "unpin: page %#x (index %d) is not pinned", pas[offset + done], done);
         }
-        for (int i = 0; i < n; i++) { // pass 2: huge page counts (a frame of a pinned huge page belongs to it alone)
-            long pa = pas[offset + i] & ~PAGE_MASK;
-            for (int k : HUGE_ORDERS) {
-                long key = (pa & ~((PhysicalMemory.FRAME_SIZE << k) - 1)) | k;
-                if (blockCount.containsKey(key)) {
-                    blockCount.add(key, -1);
-                }
-            }
+        if (hugePinned == 0 && orphans.size() == 0) {
+            return; // only 4 KiB pages are pinned and none is an orphan: nothing else to update
         }
-        for (int i = 0; i < n; i++) { // pass 3: free orphans whose last pin went
+        for (int i = 0; i < n; i++) { // pass 2: huge page counts, then orphans whose last pin went
             long pa = pas[offset + i] & ~PAGE_MASK;
-            freeIfOrphanUnpinned(pa, 0);
-            for (int k : HUGE_ORDERS) {
-                freeIfOrphanUnpinned(pa & ~((PhysicalMemory.FRAME_SIZE << k) - 1), k);
+            long d = dense(pa);
+            int code = hugeCount[1][(int) (d >>> 9)] != 0 ? 1 : hugeCount[2][(int) (d >>> 18)] != 0 ? 2 : 0;
+            if (code != 0) {
+                int order = HUGE_ORDER[code];
+                if (--hugeCount[code][(int) (d >>> order)] == 0) {
+                    hugePinned--;
+                    freeIfOrphan(pa & ~((PhysicalMemory.FRAME_SIZE << order) - 1), order);
+                }
+            } else if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)] == 0) {
+                freeIfOrphan(pa, 0);
             }
         }
     }
 
-    private void freeIfOrphanUnpinned(long head, int order) {
-        long key = head | order;
-        if (orphans.containsKey(key) && !blockPinned(head, order)) {
-            orphans.remove(key);
+    /** Frees the page of {@code order} at {@code head} if it is an orphan (its last pin just went). */
+    private void freeIfOrphan(long head, int order) {
+        if (orphans.size() != 0 && orphans.remove(head | order)) {
             frames.free(head, order);
         }
     }
 
     /** Frames with at least one pin. */
     synchronized int pinnedFrames() {
-        return frameCount.size();
+        return pinnedFrames;
     }
 
     /** User pages kept alive only by pins. */

@@ -24,6 +24,12 @@ import java.util.List;
  * allocator's natural alignment in the dense space is natural alignment in physical addresses. The padding (at
  * most {@code 2^18} indices per range) is never RAM and never free.
  *
+ * <h2>Lookup</h2>
+ * {@link #denseFrame} is under every word access of physical memory, so it is cut to the common cases: the largest
+ * range is tried first, then the second largest (q35 and virt have one or two ranges: above and below the 32-bit
+ * hole), each with one unsigned compare; only a layout with three or more ranges binary-searches the rest
+ * ({@code base} is sorted). The result does not depend on the order of the tries: ranges are disjoint.
+ *
  * <p>Immutable; lookups allocate nothing.
  */
 final class RamLayout {
@@ -43,6 +49,16 @@ final class RamLayout {
     /** Total dense index space, a multiple of {@code 2^SLICE_ALIGN_SHIFT}. */
     private final long denseFrames;
     private final long ramFrames;
+    /** The largest range (first tried): its base, size in bytes and dense index of its first frame. */
+    private final long primaryBase;
+    private final long primarySize;
+    private final long primaryDense;
+    /** The second largest range (size 0, matching nothing, when there is one range). */
+    private final long secondaryBase;
+    private final long secondarySize;
+    private final long secondaryDense;
+    /** Whether ranges other than the two above exist (then {@link #denseFrame} falls back to a binary search). */
+    private final boolean moreThanTwo;
 
     RamLayout(List<MemoryRange> ram) {
         if (ram.isEmpty()) {
@@ -84,6 +100,25 @@ final class RamLayout {
         }
         this.denseFrames = dense;
         this.ramFrames = total;
+        int first = 0;
+        for (int i = 1; i < n; i++) {
+            if (Long.compareUnsigned(size[i], size[first]) > 0) {
+                first = i;
+            }
+        }
+        int second = -1;
+        for (int i = 0; i < n; i++) {
+            if (i != first && (second < 0 || Long.compareUnsigned(size[i], size[second]) > 0)) {
+                second = i;
+            }
+        }
+        primaryBase = base[first];
+        primarySize = size[first];
+        primaryDense = denseOfBase[first];
+        secondaryBase = second < 0 ? 0 : base[second];
+        secondarySize = second < 0 ? 0 : size[second];
+        secondaryDense = second < 0 ? 0 : denseOfBase[second];
+        moreThanTwo = n > 2;
     }
 
     List<MemoryRange> ranges() {
@@ -114,13 +149,45 @@ final class RamLayout {
 
     /** The dense index of the frame holding {@code pa}, or -1 when {@code pa} is not RAM. Allocation-free. */
     long denseFrame(long pa) {
-        for (int i = 0; i < base.length; i++) {
-            long off = pa - base[i];
-            if (Long.compareUnsigned(off, size[i]) < 0) {
-                return denseOfBase[i] + (off >>> PhysicalMemory.FRAME_SHIFT);
+        long off = pa - primaryBase;
+        if (Long.compareUnsigned(off, primarySize) < 0) {
+            return primaryDense + (off >>> PhysicalMemory.FRAME_SHIFT);
+        }
+        return denseFrameOutsidePrimary(pa);
+    }
+
+    /** {@link #denseFrame} for an address outside the largest range (kept out of line so the fast path inlines). */
+    private long denseFrameOutsidePrimary(long pa) {
+        long off = pa - secondaryBase;
+        if (Long.compareUnsigned(off, secondarySize) < 0) {
+            return secondaryDense + (off >>> PhysicalMemory.FRAME_SHIFT);
+        }
+        if (!moreThanTwo) {
+            return -1;
+        }
+        int i = rangeAtOrBelow(pa);
+        if (i < 0) {
+            return -1;
+        }
+        off = pa - base[i];
+        return Long.compareUnsigned(off, size[i]) < 0 ? denseOfBase[i] + (off >>> PhysicalMemory.FRAME_SHIFT) : -1;
+    }
+
+    /** The last range whose base is at or below {@code pa} (unsigned), or -1: a binary search of the sorted bases. */
+    private int rangeAtOrBelow(long pa) {
+        int lo = 0;
+        int hi = base.length - 1;
+        int found = -1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            if (Long.compareUnsigned(base[mid], pa) <= 0) {
+                found = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
             }
         }
-        return -1;
+        return found;
     }
 
     /** The physical address of the frame with dense index {@code dense}, which must be a RAM frame. */
@@ -138,6 +205,10 @@ final class RamLayout {
     long firstNonRam(long pa, long length) {
         if (length < 0) {
             return pa;
+        }
+        long inPrimary = pa - primaryBase;
+        if (Long.compareUnsigned(inPrimary, primarySize) < 0 && length <= primarySize - inPrimary) {
+            return -1; // the common case: all in the largest range
         }
         long cur = pa;
         long remaining = length;

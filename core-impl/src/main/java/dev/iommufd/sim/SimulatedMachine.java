@@ -63,7 +63,7 @@ public final class SimulatedMachine implements Machine {
         this.mmio = new SimulatedMmioBus(memory);
         this.interrupts = new SimulatedInterruptController(profile);
         this.pci = new SimulatedPciTopology(memory, profile, interrupts, this::iommuUnit);
-        this.pins = new LongTermPins(memory.frames());
+        this.pins = new LongTermPins(memory);
         HardwareContext context = new Context();
         for (IommuUnitConfig unitConfig : config.iommus()) {
             if (units.containsKey(unitConfig.name())) {

@@ -104,26 +104,15 @@ final class SimulatedMemFd implements MemFd {
                 throw ErrnoException.of(Errno.EBADF, "memfd %s is closed", name);
             }
             long end = (size + PhysicalMemory.FRAME_SIZE - 1) & ~(long) (PhysicalMemory.FRAME_SIZE - 1);
-            long available = Math.max(0, (end - offset) >>> PhysicalMemory.FRAME_SHIFT);
+            long available = end > offset ? (end - offset) >>> PhysicalMemory.FRAME_SHIFT : 0;
             int n = (int) Math.min(npages, available);
-            int pageShift = pages.order() + PhysicalMemory.FRAME_SHIFT;
-            long pageMask = (1L << pageShift) - 1;
-            for (int i = 0; i < n; i++) {
-                long off = offset + ((long) i << PhysicalMemory.FRAME_SHIFT);
-                long head;
-                try {
-                    head = pages.touch(off >>> pageShift);
-                } catch (ErrnoException e) {
-                    if (i > 0) {
-                        return i;
-                    }
-                    throw e;
-                }
-                long pa = head + (off & pageMask);
-                pins.pin(pa, head, pages.order());
-                out[outOffset + i] = pa;
+            if (n == 0) {
+                return 0;
             }
-            return n;
+            // The read lock keeps truncate (which drops pages) out between the touch and the pin.
+            int got = pages.touchFrames(offset >>> PhysicalMemory.FRAME_SHIFT, n, out, outOffset);
+            pins.pinFrames(out, outOffset, got, pages.order());
+            return got;
         } finally {
             lock.readLock().unlock();
         }

@@ -6,6 +6,7 @@ import dev.iommufd.platform.BusErrorException;
 import dev.iommufd.platform.MemoryRange;
 import dev.iommufd.platform.MmioBus;
 import dev.iommufd.platform.MmioRegion;
+import dev.iommufd.platform.MmioRegister;
 import dev.iommufd.platform.PhysicalMemory;
 import java.util.Arrays;
 import java.util.Objects;
@@ -18,6 +19,12 @@ import java.util.Objects;
  * (a binary search over primitive arrays). The bus checks the access width is 1, 2, 4 or 8 (EINVAL otherwise)
  * and that the access lies inside a window (bus error otherwise); which widths and offsets a window accepts is the
  * {@link MmioRegion}'s decision.
+ *
+ * <h2>Resolved registers</h2>
+ * {@link #resolve} returns a {@link Register}: it caches the window lookup for its address as a (window table,
+ * index) pair and redoes it only when the table it was computed from is no longer current (any map/unmap replaces
+ * the table), so an access through a handle is one volatile read, one reference compare and the region call, and
+ * behaves exactly as the bus access would (same checks in the same order, same exceptions and messages).
  */
 public final class SimulatedMmioBus implements MmioBus {
 
@@ -135,6 +142,12 @@ public final class SimulatedMmioBus implements MmioBus {
         return i >= 0 && w.base[i] == base ? w.region[i] : null;
     }
 
+    /** A handle on the register at {@code pa}; see {@link Register}. */
+    @Override
+    public MmioRegister resolve(long pa) {
+        return new Register(pa);
+    }
+
     @Override
     public long read(long pa, int width) {
         checkWidth(pa, width);
@@ -152,7 +165,11 @@ public final class SimulatedMmioBus implements MmioBus {
     }
 
     private static int window(Windows w, long pa, int width) {
-        int i = w.find(pa);
+        return checkInWindow(w, w.find(pa), pa, width);
+    }
+
+    /** {@code i} (the window of {@code w} holding {@code pa}, or -1) when the access fits in it; bus error otherwise. */
+    private static int checkInWindow(Windows w, int i, long pa, int width) {
         if (i < 0) {
             throw new BusErrorException(pa, "no MMIO window (a " + width + "-byte access)");
         }
@@ -160,6 +177,71 @@ public final class SimulatedMmioBus implements MmioBus {
             throw new BusErrorException(pa, "a " + width + "-byte access runs past the end of its MMIO window");
         }
         return i;
+    }
+
+    /**
+     * A resolved register address. {@code binding} caches which window of which table holds the address; it is
+     * an immutable object replaced as a whole (a racy but safe cache: final fields, any thread may recompute it),
+     * valid while its table is the bus's current one.
+     */
+    private final class Register implements MmioRegister {
+        private final long pa;
+        private Binding binding;
+
+        Register(long pa) {
+            this.pa = pa;
+            this.binding = new Binding(Windows.EMPTY, -1);
+        }
+
+        @Override
+        public long address() {
+            return pa;
+        }
+
+        @Override
+        public long read(int width) {
+            checkWidth(pa, width);
+            Binding b = current();
+            Windows w = b.windows;
+            int i = checkInWindow(w, b.index, pa, width);
+            return w.region[i].read(pa - w.base[i], width) & widthMask(width);
+        }
+
+        @Override
+        public void write(int width, long value) {
+            checkWidth(pa, width);
+            Binding b = current();
+            Windows w = b.windows;
+            int i = checkInWindow(w, b.index, pa, width);
+            w.region[i].write(pa - w.base[i], width, value & widthMask(width));
+        }
+
+        /** The binding for the bus's current window table (recomputed, allocating, only after a map/unmap). */
+        private Binding current() {
+            Binding b = binding;
+            Windows w = windows;
+            if (b.windows != w) {
+                b = new Binding(w, w.find(pa));
+                binding = b;
+            }
+            return b;
+        }
+
+        @Override
+        public String toString() {
+            return String.format("MMIO register %#x", pa);
+        }
+    }
+
+    /** Window {@code index} (or -1: none) of {@code windows} holds a register's address. Immutable. */
+    private static final class Binding {
+        final Windows windows;
+        final int index;
+
+        Binding(Windows windows, int index) {
+            this.windows = windows;
+            this.index = index;
+        }
     }
 
     private static void checkWidth(long pa, int width) {

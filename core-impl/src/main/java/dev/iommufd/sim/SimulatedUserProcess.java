@@ -379,42 +379,84 @@ final class SimulatedUserProcess implements UserProcess {
             if (!alive) {
                 throw ErrnoException.of(Errno.EFAULT, "pid %d has exited: its mm is gone", pid);
             }
-            for (int i = 0; i < npages; i++) {
-                long addr = va + ((long) i << PhysicalMemory.FRAME_SHIFT);
+            // One lookup and one bulk touch + pin per mapping crossed (pin_user_pages walks VMA by VMA too).
+            int done = 0;
+            while (done < npages) {
+                long addr = va + ((long) done << PhysicalMemory.FRAME_SHIFT);
                 int idx = find(addr);
                 Vma v = idx < 0 ? null : vmas[idx];
                 if (v != null && v.pfn != null) { // check_vma_flags: VM_IO | VM_PFNMAP
-                    if (i > 0) {
-                        return i;
+                    if (done > 0) {
+                        return done;
                     }
                     throw ErrnoException.of(Errno.EFAULT, "pid %d: %#x is in a VM_IO | VM_PFNMAP mapping (%s)", pid, addr, v);
                 }
                 if (v == null || !v.readable() || (write && !v.writable())) {
-                    if (i > 0) {
-                        return i;
+                    if (done > 0) {
+                        return done;
                     }
                     throw ErrnoException.of(Errno.EFAULT, "pid %d: %s at %#x", pid,
                             v == null ? "no mapping" : write && !v.writable() ? "FOLL_WRITE pin of a read-only mapping"
                                     : "PROT_NONE mapping", addr);
                 }
-                long pa;
+                int n = (int) Math.min(npages - done, (v.end - addr) >>> PhysicalMemory.FRAME_SHIFT);
+                int got;
                 try {
-                    // FOLL_LONGTERM: in a COW (private file) mapping even a R/O pin unshares first.
-                    pa = v.touchForWrite(addr, memory);
+                    got = pinInMapping(v, addr, n, out, outOffset + done);
                 } catch (ErrnoException e) {
-                    if (i > 0) {
-                        return i;
+                    if (done > 0) {
+                        return done;
                     }
                     throw e;
                 }
-                long head = pa & ~(v.pageSize() - 1);
-                pins.pin(pa, head, v.pageShift - PhysicalMemory.FRAME_SHIFT);
-                out[outOffset + i] = pa;
+                done += got;
+                if (got < n) {
+                    return done; // the next page failed: a short pin, as GUP returns
+                }
             }
             return npages;
         } finally {
             mmapLock.readLock().unlock();
         }
+    }
+
+    /**
+     * Pins {@code n} frames of mapping {@code v} from {@code addr} (all within {@code v}) into {@code out[off, ...)}:
+     * touches the pages in bulk (allocating absent ones; breaking COW in a private file mapping, as a FOLL_LONGTERM
+     * pin unshares even for reading) and adds one pin per frame under one monitor. Caller holds the mmap lock (read).
+     *
+     * @return frames pinned: {@code n}, or fewer (at least 1) when a later page could not be touched
+     * @throws ErrnoException when the first page cannot be touched (ENOMEM; EFAULT beyond the end of a file)
+     */
+    private int pinInMapping(Vma v, long addr, int n, long[] out, int off) {
+        int order = v.pageShift - PhysicalMemory.FRAME_SHIFT;
+        long inPage = addr & (v.pageSize() - 1);
+        if (v.file != null && v.anon == null) {
+            // MAP_SHARED: the file's pages, pinned under the file's lock (truncate cannot drop them in between).
+            int got = v.file.pinPages((v.pageIndex(addr) << v.pageShift) + inPage, n, out, off);
+            if (got == 0) {
+                throw ErrnoException.of(Errno.EFAULT, "pid %d: %#x is beyond the end of %s (SIGBUS)", pid, addr, v.file);
+            }
+            return got;
+        }
+        int got;
+        if (v.file == null) {
+            got = v.anon.touchFrames((v.pageIndex(addr) << order) + (inPage >>> PhysicalMemory.FRAME_SHIFT), n, out, off);
+        } else {
+            for (got = 0; got < n; got++) {
+                long a = addr + ((long) got << PhysicalMemory.FRAME_SHIFT);
+                try {
+                    out[off + got] = v.touchForWrite(a, memory);
+                } catch (ErrnoException e) {
+                    if (got == 0) {
+                        throw e;
+                    }
+                    break;
+                }
+            }
+        }
+        pins.pinFrames(out, off, got, order);
+        return got;
     }
 
     /**

@@ -34,7 +34,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Directory and chunk slots are published with compare-and-set (a frame is created exactly once); word accesses
  * use release stores and acquire loads through a {@link VarHandle}, so a walker that reads an entry also sees
  * every earlier write of the thread that stored it. Sub-word writes are compare-and-set loops on the containing
- * word. Bulk copies ({@link #readBytes}, {@link #writeBytes}) move whole aligned words with plain accesses (64-bit
+ * word. The bulk word verbs ({@link #read64s}, {@link #write64s}, {@link #writeRun64}, {@link #indexOfAny64}) move
+ * each frame's part of the run with plain 64-bit array accesses ({@code System.arraycopy}, counted loops) fenced
+ * once per call: a release fence before a bulk write, an acquire fence after a bulk read, which is the ordering
+ * the {@link PhysicalMemory} contract gives them. Bulk copies ({@link #readBytes}, {@link #writeBytes}) move whole aligned words with plain accesses (64-bit
  * accesses are single-copy atomic on every 64-bit JVM) and are ordered with respect to a device by the MMIO
  * doorbell that follows them. {@link #zero} of a whole frame drops its storage: the caller owns the frame, and
  * a write racing with that zero on the same frame may be lost (as a write racing a free would be on hardware).
@@ -48,6 +51,8 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     /** 64-bit words in a frame. */
     static final int WORDS_PER_FRAME = FRAME_SIZE / Long.BYTES;
     private static final int FRAME_OFFSET_MASK = FRAME_SIZE - 1;
+    /** Words ORed together per step of {@link #indexOfAny64}'s scan. */
+    private static final int SCAN_BLOCK = 64;
 
     private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(long[][].class);
@@ -175,9 +180,13 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         return f == null ? 0L : (long) WORD.getAndBitwiseAnd(f, wordIndex(pa), ~bits);
     }
 
-    // ---------------------------------------------------------------- bulk
-
     // ---------------------------------------------------------------- bulk word accessors (one frame lookup per frame)
+
+    // The bulk verbs move words with plain array accesses (System.arraycopy, counted loops the JIT unrolls) between
+    // one fence and the run: a 64-bit element of a long[] is copied single-copy atomically by HotSpot's arraycopy
+    // stubs and by plain long accesses on every 64-bit JVM, so every word stays atomic; the release fence before a
+    // bulk write orders the caller's earlier writes before every word of the run, the acquire fence after a bulk
+    // read orders every word it returned before the caller's later accesses (the PhysicalMemory contract).
 
     @Override
     public void read64s(long pa, long[] dst, int offset, int count) {
@@ -194,9 +203,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
             if (f == null) {
                 Arrays.fill(dst, off, off + n, 0L);
             } else {
-                for (int i = 0; i < n; i++) {
-                    dst[off + i] = (long) WORD.getOpaque(f, w + i);
-                }
+                System.arraycopy(f, w, dst, off, n);
             }
             cur += 8L * n;
             off += n;
@@ -217,10 +224,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            long[] f = frameForWrite(cur);
-            for (int i = 0; i < n; i++) {
-                WORD.setOpaque(f, w + i, src[off + i]);
-            }
+            System.arraycopy(src, off, frameForWrite(cur), w, n);
             cur += 8L * n;
             off += n;
             remaining -= n;
@@ -241,13 +245,24 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            long[] f = frameForWrite(cur);
-            for (int i = 0; i < n; i++, v += step) {
-                WORD.setOpaque(f, w + i, v);
-            }
+            v = fillRun(frameForWrite(cur), w, w + n, v, step);
             cur += 8L * n;
             remaining -= n;
         }
+    }
+
+    /** Stores {@code v, v + step, ...} into {@code f[from, to)}; returns the next value. */
+    private static long fillRun(long[] f, int from, int to, long v, long step) {
+        if (step == 0) {
+            Arrays.fill(f, from, to, v);
+            return v;
+        }
+        long x = v;
+        for (int i = from; i < to; i++) {
+            f[i] = x;
+            x += step;
+        }
+        return x;
     }
 
     @Override
@@ -264,17 +279,39 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
             int n = Math.min(count - done, WORDS_PER_FRAME - w);
             long[] f = frameAt(layout.denseFrame(cur));
             if (f != null) {
-                for (int i = 0; i < n; i++) {
-                    if (((long) WORD.getOpaque(f, w + i) & mask) != 0) {
-                        VarHandle.acquireFence();
-                        return done + i;
-                    }
+                int at = indexOfAny(f, w, w + n, mask);
+                if (at >= 0) {
+                    VarHandle.acquireFence();
+                    return done + (at - w);
                 }
             }
             cur += 8L * n;
             done += n;
         }
         VarHandle.acquireFence();
+        return -1;
+    }
+
+    /**
+     * The first index in {@code [from, to)} whose word has a bit of {@code mask}, or -1. The words are ORed block by
+     * block (64 words, a loop the JIT vectorises: the common answer is "none", for an empty table); only a block
+     * with a hit is scanned word by word. A word a racing writer clears between the two reads is not reported.
+     */
+    private static int indexOfAny(long[] f, int from, int to, long mask) {
+        for (int block = from; block < to; block += SCAN_BLOCK) {
+            int end = Math.min(to, block + SCAN_BLOCK);
+            long any = 0;
+            for (int i = block; i < end; i++) {
+                any |= f[i];
+            }
+            if ((any & mask) != 0) {
+                for (int i = block; i < end; i++) {
+                    if ((f[i] & mask) != 0) {
+                        return i;
+                    }
+                }
+            }
+        }
         return -1;
     }
 

@@ -77,6 +77,68 @@ final class UserPages {
     }
 
     /**
+     * The bulk form of {@link #touch} for a pin: fills {@code out[off, off + n)} with the physical address of the
+     * 4 KiB frames {@code firstFrame, firstFrame + 1, ...} of this object (frame {@code f} is the frame
+     * {@code f & (2^order - 1)} of page {@code f >>> order}), allocating absent pages. One chunk lookup per 512 pages
+     * (4 KiB) or per huge page; allocates nothing but absent pages (and their chunk).
+     *
+     * @return {@code n}, or the frames filled before a page could not be allocated (at least 1: the caller's next
+     *         call meets the failure again)
+     * @throws dev.iommufd.api.ErrnoException ENOMEM when the first page cannot be allocated
+     */
+    int touchFrames(long firstFrame, int n, long[] out, int off) {
+        int done = 0;
+        if (order == 0) {
+            while (done < n) {
+                long index = firstFrame + done;
+                long[] chunk = chunk((int) (index >>> CHUNK_SHIFT));
+                int slot = (int) (index & CHUNK_MASK);
+                int m = Math.min(n - done, CHUNK_MASK + 1 - slot);
+                int o = off + done;
+                for (int k = 0; k < m; k++) {
+                    long e = (long) ENTRY.getAcquire(chunk, slot + k);
+                    if (e == 0) {
+                        if (done + k > 0) {
+                            try {
+                                e = touch(index + k) + 1;
+                            } catch (dev.iommufd.api.ErrnoException ex) {
+                                return done + k;
+                            }
+                        } else {
+                            e = touch(index + k) + 1;
+                        }
+                    }
+                    out[o + k] = e - 1;
+                }
+                done += m;
+            }
+            return n;
+        }
+        long frameMask = (1L << order) - 1;
+        while (done < n) {
+            long f = firstFrame + done;
+            long head;
+            if (done > 0) {
+                try {
+                    head = touch(f >>> order);
+                } catch (dev.iommufd.api.ErrnoException ex) {
+                    return done;
+                }
+            } else {
+                head = touch(f >>> order);
+            }
+            int m = (int) Math.min(n - done, frameMask + 1 - (f & frameMask));
+            long pa = head + ((f & frameMask) << PhysicalMemory.FRAME_SHIFT);
+            int o = off + done;
+            for (int k = 0; k < m; k++) {
+                out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
+            }
+            done += m;
+        }
+        return n;
+    }
+
+    /**
      * The physical address of page {@code index}; when absent, a new page is allocated, filled with the bytes of the
      * page at {@code source} (same size) and published (a COW break; the loser of a race frees its copy).
      */

@@ -67,4 +67,39 @@ class HotPathAllocationTest {
             iopt.unmapAll();
         }
     }
+
+    /**
+     * IOAS_MAP of one user page at an allocated IOVA and its IOAS_UNMAP ({@code iopt_map_user_pages} +
+     * {@code iopt_unmap_iova}) allocate nothing once warm: the area lives in the table's arrays and its one-page
+     * pages in the area's slot (B12). With a table of 1000 one-page areas, so the arrays need not grow.
+     */
+    @Test
+    void onePageMapAndUnmapAllocateNothing() {
+        assumeTrue(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean);
+        try (SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(64L << 20).build())) {
+            UserProcess proc = machine.spawn("p", 0);
+            long va = proc.mmap(0, 0x1000, dev.iommufd.platform.Prot.READ_WRITE, dev.iommufd.platform.MapKind.ANONYMOUS);
+            IoPageTable iopt = new IoPageTable(machine.memory());
+            for (int i = 0; i < 1000; i++) {
+                iopt.mapUserPages(proc, va, 0x1000, 0, 3, true, false, true);
+            }
+            long sink = 0;
+            long best = Long.MAX_VALUE;
+            long overhead = Long.MAX_VALUE;
+            for (int round = 0; round < 4; round++) {
+                long before = allocatedBytes();
+                for (int i = 0; i < 10_000; i++) {
+                    long iova = iopt.mapUserPages(proc, va + (i & 0xff), 0x100, 0, 3, true, false, true);
+                    sink += iopt.unmapIova(iova, 0x100);
+                }
+                best = Math.min(best, allocatedBytes() - before);
+                before = allocatedBytes();
+                overhead = Math.min(overhead, allocatedBytes() - before);
+            }
+            assertEquals(overhead, best, "bytes allocated by 10 000 one-page IOAS_MAP + IOAS_UNMAP");
+            assertEquals(4 * 10_000L * 0x100, sink);
+            assertEquals(1000, iopt.areaCount());
+            iopt.unmapAll();
+        }
+    }
 }

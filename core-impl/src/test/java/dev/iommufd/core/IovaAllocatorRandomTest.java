@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * a simple linear reference that walks every hole of (reserved ∪ areas), lowest first, within each allowed range
  * (or [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]), with the kernel's alignment and page-offset rules
  * ({@code __alloc_iova_check_range}). Thousands of random map / unmap / reserve / unreserve sequences, including
- * tables of more than one summary block and super-block, page offsets in the user address, and ranges at the top
+ * tables of many summary blocks (several levels of the max-tree), page offsets in the user address, and ranges at the top
  * of the address space. Every allocation must return the same IOVA (or fail with the same errno) as the reference.
  */
 class IovaAllocatorRandomTest {
@@ -31,8 +31,8 @@ class IovaAllocatorRandomTest {
     }
 
     @Test
-    void tablesLargerThanASuperBlockMatchTheLinearReference() {
-        run(2, 2 * IovaIntervals.BLOCK * IovaIntervals.BLOCK, 400, 1L << 40, 12);
+    void tablesOfManySummaryBlocksMatchTheLinearReference() { // up to 512 blocks: ten levels of the max-tree
+        run(2, 512 * IovaIntervals.BLOCK, 400, 1L << 40, 12);
     }
 
     private static void run(int trials, int mapsPerTrial, int queriesPerTrial, long universe, long seed) {

@@ -302,6 +302,36 @@ class SparsePhysicalMemoryTest {
     }
 
     @Test
+    void indexOfAny64AgreesWithAWordByWordScanAtEveryBlockAndFrameEdge() {
+        // The scan ORs blocks of words before looking at single ones: a hit must be reported at its own index
+        // whichever block, frame or start offset it falls in, and a word without a bit of the mask never.
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long table = 0x80_0000L;
+        int[] positions = {0, 1, 62, 63, 64, 65, 127, 128, 447, 448, 510, 511, 512, 513, 575, 576, 1023, 1100};
+        long[] starts = {0, 8, 8 * 63, 8 * 64, 8 * 500};
+        for (int p : positions) {
+            mem.zero(table, 3 * 4096);
+            mem.write64(table + 8L * p, 0x10);
+            if (p > 2) {
+                mem.write64(table + 8L * (p - 2), 0x2); // an earlier word whose bits miss the mask 0x10
+            }
+            for (long start : starts) {
+                for (int count : new int[] {0, 1, 64, 513, 1101}) {
+                    int expected = -1;
+                    for (int i = 0; i < count; i++) {
+                        if ((mem.read64(table + start + 8L * i) & 0x10) != 0) {
+                            expected = i;
+                            break;
+                        }
+                    }
+                    assertEquals(expected, mem.indexOfAny64(table + start, count, 0x10),
+                            "hit at word " + p + ", scan from byte " + start + " over " + count + " words");
+                }
+            }
+        }
+    }
+
+    @Test
     void bulkWritesCheckTheWholeRunBeforeWritingAnyWord() {
         SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
         long last = 64 * MiB - 16; // two words of RAM left below the end of low RAM

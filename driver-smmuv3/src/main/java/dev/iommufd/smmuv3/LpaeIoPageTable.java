@@ -26,8 +26,22 @@ import dev.iommufd.spi.IotlbGather;
  *   <li>Tables are installed with compare-and-set, so concurrent maps of disjoint ranges may share new tables.</li>
  * </ul>
  *
- * <p>Thread-safety: map/unmap of disjoint ranges may run concurrently (the io-pgtable guarantee); the
- * descriptor words are the only shared state. Hot paths allocate nothing.
+ * <h2>Cost</h2>
+ * Like {@code __arm_lpae_map}/{@code __arm_lpae_unmap}, a call descends from the PGD once per leaf table it
+ * touches and then handles the run of entries it covers in that table with bulk {@link PhysicalMemory} verbs (one
+ * frame lookup per 4 KiB instead of one per word): {@code indexOfAny64} to check a run is free,
+ * {@code writeRun64} to write it, {@code read64s} to read what an unmap clears. The dirty harvest walks the tree
+ * once, reading each table once.
+ *
+ * <h2>Concurrency rule (no domain lock)</h2>
+ * The descriptor words are the only shared state. Calls on disjoint IOVA ranges may run concurrently from any
+ * threads (the io-pgtable guarantee the core relies on): the only words two such calls can both write are empty
+ * upper-level slots, and those are filled only with {@link PhysicalMemory#compareAndSet64} (one table wins, the
+ * loser frees its own). A table is removed only by an unmap (or a block map) whose range covers the table's whole
+ * span, which no disjoint call can be using. Calls on overlapping ranges must be serialised by the caller (iommufd's
+ * IOVA ranges never overlap). Leaf updates made by the SMMU (HTTU: AF, dirty) are atomic on single words and may
+ * race with everything; the harvest sets AP[2] back with an atomic OR. Each thread keeps one 4 KiB scratch array
+ * per purpose (unmap, dirty) for bulk reads; hot paths allocate nothing else.
  */
 final class LpaeIoPageTable {
     private final PhysicalMemory memory;
@@ -45,6 +59,15 @@ final class LpaeIoPageTable {
     final boolean dirtyQuirk;
     final boolean fwb;
     final long pgsizeBitmap;
+    /** Entries in a (non-PGD) table: one granule of 8-byte descriptors. */
+    private final int entriesPerTable;
+    /** {@code levelShift[level]}: the lowest input address bit a descriptor at that level resolves. */
+    private final int[] levelShift = new int[4];
+
+    /** Words read by one bulk read of unmap / of the dirty walk (per thread: disjoint calls run concurrently). */
+    private static final int SCRATCH_WORDS = 512;
+    private static final ThreadLocal<long[]> UNMAP_SCRATCH = ThreadLocal.withInitial(() -> new long[SCRATCH_WORDS]);
+    private static final ThreadLocal<long[]> DIRTY_SCRATCH = ThreadLocal.withInitial(() -> new long[SCRATCH_WORDS]);
 
     LpaeIoPageTable(PhysicalMemory memory, boolean stage2, TranslationGranule granule, int ias, int oas,
             boolean dirtyQuirk, boolean fwb, long smmuPgsizeBitmap) {
@@ -56,6 +79,10 @@ final class LpaeIoPageTable {
         this.oas = oas;
         this.dirtyQuirk = dirtyQuirk;
         this.fwb = fwb;
+        this.entriesPerTable = granule.entriesPerTable();
+        for (int level = 0; level <= 3; level++) {
+            levelShift[level] = granule.levelShift(level);
+        }
         int start = granule.startLevel(ias);
         int bits = ias - granule.levelShift(start);
         if (stage2 && start == 0 && (1 << bits) <= 16) {
@@ -149,13 +176,26 @@ final class LpaeIoPageTable {
         return level == startLevel ? startBits : granule.stride();
     }
 
+    /** Entries of a table at {@code level}: the PGD's (with concatenation) at the start level, else a granule's. */
+    private int entries(int level) {
+        return level == startLevel ? 1 << startBits : entriesPerTable;
+    }
+
+    private int index(long iova, int level) {
+        return (int) ((iova >>> levelShift[level]) & (entries(level) - 1));
+    }
+
     private long entryAddress(long table, int level, long iova) {
-        long index = (iova >>> granule.levelShift(level)) & ((1L << indexBits(level)) - 1);
-        return table + index * 8;
+        return table + (long) index(iova, level) * 8;
     }
 
     /**
-     * {@code map_pages}. Returns bytes mapped; on ENOMEM the exception's progress is the bytes mapped before.
+     * {@code map_pages}. Returns bytes mapped; on ENOMEM or EEXIST the exception's progress is the bytes mapped
+     * before (whole runs of leaf-table entries, as {@code arm_lpae_init_pte} maps a run or nothing of it).
+     *
+     * <p>Descends once per leaf table ({@code __arm_lpae_map}), installing missing tables with compare-and-set,
+     * then checks the run of entries the call covers in that table with one scan ({@link PhysicalMemory#indexOfAny64})
+     * and writes it with one {@link PhysicalMemory#writeRun64} (output address advancing by {@code pgsize}).
      */
     long map(long iova, long paddr, long pgsize, long pgcount, int prot) {
         if ((prot & (IoProt.READ | IoProt.WRITE)) == 0) {
@@ -176,54 +216,117 @@ final class LpaeIoPageTable {
             throw ErrnoException.of(Errno.ERANGE, "paddr range %#x+%#x is beyond the %d-bit output size", paddr, size, oas);
         }
         long leafTemplate = pte(0, leafLevel, prot);
+        int tableEntries = entries(leafLevel);
         long done = 0;
-        for (long i = 0; i < pgcount; i++) {
-            long va = iova + i * pgsize;
-            long ptep;
+        long va = iova;
+        long pa = paddr;
+        long remaining = pgcount;
+        while (remaining > 0) {
+            long table;
             try {
-                ptep = leafSlot(va, leafLevel);
+                table = leafTable(va, leafLevel);
             } catch (ErrnoException e) {
                 throw e.withProgress(done);
             }
-            long old = ptep == 0 ? TranslationDescriptor.TYPE_BLOCK : memory.read64(ptep);
-            if (old != 0 && TranslationDescriptor.isValid(old) && TranslationDescriptor.isTable(old, leafLevel)) {
-                // arm_lpae_init_pte: "unmap and free the old table before overwriting it with a block entry"
-                memory.write64(ptep, 0);
-                walkFlusher.flushWalk(va, pgsize);
-                freeSubtree(TranslationDescriptor.outputAddress(old, granule, granule.shift()), leafLevel + 1, null);
-                old = 0;
+            if (table < 0) {
+                throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped (by a larger leaf)", va).withProgress(done);
             }
-            if (old != 0) {
-                throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped", va).withProgress(done);
+            // a leaf table this call installed is all zeros where the run goes (other threads own other entries)
+            boolean fresh = (table & FRESH) != 0;
+            table &= ~FRESH;
+            int idx = index(va, leafLevel);
+            int n = (int) Math.min(remaining, tableEntries - idx);
+            if (granule == TranslationGranule.G64K) {
+                // PA[51:48] live in bits [15:12]: the address field advances linearly only inside one 2^48 region
+                long toRegionEnd = ((1L << 48) - (pa & ((1L << 48) - 1))) / pgsize;
+                n = (int) Math.min(n, toRegionEnd);
             }
-            memory.write64(ptep, leafTemplate | TranslationDescriptor.addressField(paddr + i * pgsize, granule));
-            done += pgsize;
+            long ptep = table + (long) idx * 8;
+            long first = leafTemplate | TranslationDescriptor.addressField(pa, granule);
+            if (n == 1) {
+                if (!fresh && memory.read64(ptep) != 0) {
+                    checkOccupied(ptep, leafLevel, va, pgsize, 1, done);
+                }
+                memory.write64(ptep, first);
+            } else {
+                if (!fresh && memory.indexOfAny64(ptep, n, -1L) >= 0) {
+                    checkOccupied(ptep, leafLevel, va, pgsize, n, done);
+                }
+                memory.writeRun64(ptep, n, first, pgsize);
+            }
+            long bytes = n * pgsize;
+            done += bytes;
+            va += bytes;
+            pa += bytes;
+            remaining -= n;
         }
         return done;
     }
 
-    /** Walks to the slot of {@code va} at {@code leafLevel}, installing tables; 0 when a leaf blocks the way. */
-    private long leafSlot(long va, int leafLevel) {
+    /**
+     * {@code arm_lpae_init_pte} on a run of {@code n} entries that is not all zero: a leaf (or any other non-zero
+     * word) fails the whole run with EEXIST before anything of it is written; a table where a block is to go is
+     * unmapped, its walks flushed and its pages freed ("unmap and free the old table before overwriting it with a
+     * block entry"). Returns normally when every non-zero entry was such a table.
+     */
+    private void checkOccupied(long ptep, int leafLevel, long va, long pgsize, int n, long done) {
+        int i = 0;
+        while (i < n) {
+            int k = memory.indexOfAny64(ptep + (long) i * 8, n - i, -1L);
+            if (k < 0) {
+                return;
+            }
+            i += k;
+            long slot = ptep + (long) i * 8;
+            long old = memory.read64(slot);
+            if (!(TranslationDescriptor.isValid(old) && TranslationDescriptor.isTable(old, leafLevel))) {
+                throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped", va + i * pgsize).withProgress(done);
+            }
+            memory.write64(slot, 0);
+            walkFlusher.flushWalk(va + i * pgsize, pgsize);
+            freeSubtree(TranslationDescriptor.outputAddress(old, granule, granule.shift()), leafLevel + 1, null);
+            i++;
+        }
+    }
+
+    /** Flag (bit 0; tables are granule aligned) on {@link #leafTable}'s result: this call installed the leaf table. */
+    private static final long FRESH = 1;
+
+    /**
+     * The table at {@code leafLevel} that holds the entry of {@code va}, installing missing tables on the way
+     * ({@link #FRESH} set when the leaf table itself was installed by this call); -1 when a block leaf is in the way.
+     *
+     * <p>Tables are installed with {@link PhysicalMemory#compareAndSet64} (the kernel's {@code cmpxchg64} in
+     * {@code arm_lpae_install_table}): when two threads race to fill the same empty slot, one table wins and the
+     * loser frees its fresh (still zero) table and descends into the winner's. This is what lets disjoint
+     * map/unmap calls share upper-level tables with no lock.
+     */
+    private long leafTable(long va, int leafLevel) {
         long table = pgd;
+        long installed = 0;
         for (int level = startLevel; level < leafLevel; level++) {
             long ptep = entryAddress(table, level, va);
             long desc = memory.read64(ptep);
             if (desc == 0) {
                 long fresh = frames.allocate(tableOrder);
+                // the frame reads as zeros; writing one zero gives it storage now, so that the run written into it
+                // next is a plain bulk store (creating a frame's storage inside a bulk verb is its rare slow path)
+                memory.write64(fresh, 0);
                 long tableDesc = TranslationDescriptor.addressField(fresh, granule) | TranslationDescriptor.TYPE_TABLE;
                 if (memory.compareAndSet64(ptep, 0, tableDesc)) {
                     desc = tableDesc;
+                    installed = level == leafLevel - 1 ? FRESH : 0;
                 } else {
                     frames.free(fresh, tableOrder);
                     desc = memory.read64(ptep);
                 }
             }
             if (!TranslationDescriptor.isTable(desc, level)) {
-                return 0; // a block leaf is in the way
+                return -1; // a block leaf is in the way
             }
             table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
         }
-        return entryAddress(table, leafLevel, va);
+        return table | installed;
     }
 
     /** {@code io_pgtable_tlb_flush_walk}: invalidates cached walks (non-leaf) of a range, synchronously. */
@@ -237,65 +340,115 @@ final class LpaeIoPageTable {
         this.walkFlusher = flusher;
     }
 
-    /** Callback used by {@link #unmap} to gather a page (the domain syncs when the gather needs it). */
+    /** Callback used by {@link #unmap} to gather unmapped pages (the domain syncs when the gather needs it). */
     interface PageGatherer {
-        void addPage(IotlbGather gather, long iova, long size);
+        /**
+         * {@code count} consecutive pages of {@code size} from {@code iova}: what {@code count} calls of
+         * {@code iommu_iotlb_gather_add_page} do (only the first can need a sync: the others extend the range).
+         */
+        void addPages(IotlbGather gather, long iova, long size, long count);
     }
 
     /**
      * {@code unmap_pages}: returns the bytes unmapped (stops at a hole; 0 when a larger leaf covers iova). A table
-     * found where a leaf of {@code pgsize} would be is removed whole and its frames queued on the gather.
+     * found where a leaf of {@code pgsize} would be is removed whole and its frames queued on the gather, to be
+     * freed after the sync that invalidates its range.
+     *
+     * <p>Descends once per leaf table, reads the run of entries it covers there with one
+     * {@link PhysicalMemory#read64s}, clears the valid prefix with one {@link PhysicalMemory#writeRun64} and gathers
+     * it as one range.
      */
     long unmap(long iova, long pgsize, long pgcount, IotlbGather gather, PageGatherer gatherer) {
         int leafLevel = levelForSize(pgsize);
-        if (leafLevel < 0) {
+        if (leafLevel < 0 || pgcount <= 0) {
             return 0;
         }
+        int tableEntries = entries(leafLevel);
+        long[] buf = null;
         long done = 0;
-        for (long i = 0; i < pgcount; i++) {
-            long va = iova + i * pgsize;
+        long va = iova;
+        long remaining = pgcount;
+        while (remaining > 0) {
+            if ((va >>> ias) != 0) {
+                return done; // arm_lpae_unmap_pages: iova beyond the input size
+            }
             long table = pgd;
-            long ptep = 0;
-            boolean blocked = false;
-            for (int level = startLevel; level <= leafLevel; level++) {
-                ptep = entryAddress(table, level, va);
-                long desc = memory.read64(ptep);
-                if (level == leafLevel) {
-                    break;
-                }
+            for (int level = startLevel; level < leafLevel; level++) {
+                long desc = memory.read64(entryAddress(table, level, va));
                 if (!TranslationDescriptor.isValid(desc)) {
                     return done;
                 }
                 if (!TranslationDescriptor.isTable(desc, level)) {
-                    blocked = true; // a larger leaf: partial unmap not allowed
-                    break;
+                    return done; // a larger leaf: "Unmap of a partial large IOPTE is not allowed"
                 }
                 table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
             }
-            if (blocked) {
+            int idx = index(va, leafLevel);
+            int n = (int) Math.min(remaining, tableEntries - idx);
+            long ptep = table + (long) idx * 8;
+            int valid;
+            if (n == 1) {
+                long desc = memory.read64(ptep);
+                if (!TranslationDescriptor.isValid(desc)) {
+                    return done;
+                }
+                memory.write64(ptep, 0);
+                gatherer.addPages(gather, va, pgsize, 1);
+                if (TranslationDescriptor.isTable(desc, leafLevel)) {
+                    freeSubtree(TranslationDescriptor.outputAddress(desc, granule, granule.shift()), leafLevel + 1, gather);
+                }
+                valid = 1;
+            } else {
+                if (buf == null) {
+                    buf = UNMAP_SCRATCH.get();
+                }
+                n = Math.min(n, buf.length);
+                memory.read64s(ptep, buf, 0, n);
+                valid = 0;
+                while (valid < n && (buf[valid] & TranslationDescriptor.VALID) != 0) {
+                    valid++;
+                }
+                if (valid == 0) {
+                    return done;
+                }
+                memory.writeRun64(ptep, valid, 0, 0);
+                gatherer.addPages(gather, va, pgsize, valid);
+                if (leafLevel < 3) {
+                    for (int i = 0; i < valid; i++) {
+                        if (TranslationDescriptor.isTable(buf[i], leafLevel)) {
+                            freeSubtree(TranslationDescriptor.outputAddress(buf[i], granule, granule.shift()), leafLevel + 1,
+                                    gather);
+                        }
+                    }
+                }
+            }
+            long bytes = valid * pgsize;
+            done += bytes;
+            if (valid < n) {
                 return done;
             }
-            long desc = memory.read64(ptep);
-            if (!TranslationDescriptor.isValid(desc)) {
-                return done;
-            }
-            memory.write64(ptep, 0);
-            if (TranslationDescriptor.isTable(desc, leafLevel)) {
-                freeSubtree(TranslationDescriptor.outputAddress(desc, granule, granule.shift()), leafLevel + 1, gather);
-            }
-            gatherer.addPage(gather, va, pgsize);
-            done += pgsize;
+            va += bytes;
+            remaining -= n;
         }
         return done;
     }
 
+    /** Frees a table and every table below it, now ({@code gather} null) or after the gather's sync. */
     private void freeSubtree(long table, int level, IotlbGather gather) {
         if (level < 3) {
-            for (long i = 0; i < granule.entriesPerTable(); i++) {
-                long desc = memory.read64(table + i * 8);
-                if (TranslationDescriptor.isValid(desc) && TranslationDescriptor.isTable(desc, level)) {
+            int n = entriesPerTable;
+            int i = 0;
+            while (i < n) {
+                int k = memory.indexOfAny64(table + (long) i * 8, n - i, TranslationDescriptor.VALID);
+                if (k < 0) {
+                    break;
+                }
+                i += k;
+                long desc = memory.read64(table + (long) i * 8);
+                if (TranslationDescriptor.isTable(desc, level)) {
                     freeSubtree(TranslationDescriptor.outputAddress(desc, granule, granule.shift()), level + 1, gather);
                 }
+                i++;
             }
         }
         if (gather != null) {
@@ -329,49 +482,95 @@ final class LpaeIoPageTable {
     /**
      * {@code read_and_clear_dirty} (stage 1 with the HD quirk): a leaf is dirty when DBM=1 and AP[2]=0
      * ("writable-dirty"); clearing sets AP[2] ("writable-clean") atomically, so the SMMU's next write clears it
-     * again.
+     * again. Each dirty leaf is recorded once, as its whole (aligned) range, in increasing IOVA order.
+     *
+     * <p>One recursive walk ({@code __arm_lpae_iopte_walk} with {@code visit_dirty}): each table is read once
+     * (leaf tables with {@link PhysicalMemory#read64s}, upper tables skipping invalid entries with
+     * {@link PhysicalMemory#indexOfAny64}); only dirty entries are written, each with one atomic OR.
      */
     void readAndClearDirty(long iova, long size, boolean clear, DirtyRecorder dirty) {
-        long end = iova + size;
-        long va = iova;
-        while (Long.compareUnsigned(va, end) < 0 && (va >>> ias) == 0) {
-            long table = pgd;
-            long step = granule.size();
-            for (int level = startLevel; level <= 3; level++) {
-                long ptep = entryAddress(table, level, va);
-                long desc = memory.read64(ptep);
-                int shift = granule.levelShift(level);
-                step = 1L << shift;
-                if (!TranslationDescriptor.isValid(desc)) {
-                    break;
-                }
-                if (TranslationDescriptor.isTable(desc, level)) {
-                    table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
-                    continue;
-                }
-                if ((desc & TranslationDescriptor.DBM) != 0 && (desc & TranslationDescriptor.AP_RDONLY) == 0) {
-                    long start = va & -step;
-                    dirty.record(start, step);
-                    if (clear) {
-                        memory.getAndOr64(ptep, TranslationDescriptor.AP_RDONLY);
+        if (size == 0 || (iova >>> ias) != 0) {
+            return;
+        }
+        long last = iova + size - 1;
+        long top = (1L << ias) - 1;
+        if (Long.compareUnsigned(last, top) > 0 || Long.compareUnsigned(last, iova) < 0) {
+            last = top;
+        }
+        dirtyWalk(pgd, startLevel, iova, last, clear, dirty, null);
+    }
+
+    /** Visits the entries of {@code table} (at {@code level}) covering {@code [lo, hi]}, both inside its span. */
+    private long[] dirtyWalk(long table, int level, long lo, long hi, boolean clear, DirtyRecorder dirty, long[] scratch) {
+        int shift = levelShift[level];
+        int first = index(lo, level);
+        int last = index(hi, level);
+        long span = 1L << shift;
+        long tableBase = lo & -(span << indexBits(level));
+        long[] buf = scratch;
+        if (level == 3) {
+            if (buf == null) {
+                buf = DIRTY_SCRATCH.get();
+            }
+            for (int i = first; i <= last; ) {
+                int n = Math.min(last - i + 1, buf.length);
+                long ptep = table + (long) i * 8;
+                memory.read64s(ptep, buf, 0, n);
+                for (int j = 0; j < n; j++) {
+                    if ((buf[j] & DIRTY_MASK) == DIRTY_VALUE) {
+                        dirtyLeaf(ptep + (long) j * 8, tableBase + ((long) (i + j) << shift), span, clear, dirty);
                     }
                 }
+                i += n;
+            }
+            return buf;
+        }
+        for (int i = first; i <= last; i++) {
+            int k = memory.indexOfAny64(table + (long) i * 8, last - i + 1, TranslationDescriptor.VALID);
+            if (k < 0) {
                 break;
             }
-            va = (va & -step) + step;
-            if (va == 0) {
-                break;
+            i += k;
+            long ptep = table + (long) i * 8;
+            long desc = memory.read64(ptep);
+            long entryVa = tableBase + ((long) i << shift);
+            if (TranslationDescriptor.isTable(desc, level)) {
+                long sub = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
+                long subLo = Long.compareUnsigned(lo, entryVa) > 0 ? lo : entryVa;
+                long entryLast = entryVa + span - 1;
+                long subHi = Long.compareUnsigned(hi, entryLast) < 0 ? hi : entryLast;
+                buf = dirtyWalk(sub, level + 1, subLo, subHi, clear, dirty, buf);
+            } else if ((desc & DIRTY_MASK) == DIRTY_VALUE) {
+                dirtyLeaf(ptep, entryVa, span, clear, dirty);
             }
+        }
+        return buf;
+    }
+
+    /** DBM, AP[2] and the valid bit: a leaf is writable-dirty when they read DBM=1, AP[2]=0, valid. */
+    private static final long DIRTY_MASK = TranslationDescriptor.DBM | TranslationDescriptor.AP_RDONLY
+            | TranslationDescriptor.VALID;
+    private static final long DIRTY_VALUE = TranslationDescriptor.DBM | TranslationDescriptor.VALID;
+
+    private void dirtyLeaf(long ptep, long va, long size, boolean clear, DirtyRecorder dirty) {
+        dirty.record(va, size);
+        if (clear) {
+            memory.getAndOr64(ptep, TranslationDescriptor.AP_RDONLY); // iopte_set_writeable_clean: set_bit
         }
     }
 
     /** Frees every table (domain free: nothing is mapped any more, or the caller no longer cares). */
     void free() {
-        long entries = 1L << startBits;
+        int entries = 1 << startBits;
         if (startLevel < 3) {
-            for (long i = 0; i < entries; i++) {
-                long desc = memory.read64(pgd + i * 8);
-                if (TranslationDescriptor.isValid(desc) && TranslationDescriptor.isTable(desc, startLevel)) {
+            for (int i = 0; i < entries; i++) {
+                int k = memory.indexOfAny64(pgd + (long) i * 8, entries - i, TranslationDescriptor.VALID);
+                if (k < 0) {
+                    break;
+                }
+                i += k;
+                long desc = memory.read64(pgd + (long) i * 8);
+                if (TranslationDescriptor.isTable(desc, startLevel)) {
                     freeSubtree(TranslationDescriptor.outputAddress(desc, granule, granule.shift()), startLevel + 1, null);
                 }
             }

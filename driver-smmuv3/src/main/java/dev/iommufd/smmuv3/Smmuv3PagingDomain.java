@@ -25,8 +25,9 @@ import dev.iommufd.spi.IotlbGather;
  * or one ASID-/VMID-wide command when the range has at least 512 granules ({@code CMDQ_MAX_TLBI_OPS}). Every
  * batch ends with CMD_SYNC; emptied table pages are freed only after it.
  *
- * <p>Locking: the page table is safe for concurrent disjoint map/unmap; invalidation batches hold the command
- * queue's lock; {@link #masters} is copy-on-write under {@code this}.
+ * <p>Locking: no domain lock on map/unmap/dirty: the page table is safe for concurrent calls on disjoint ranges
+ * (its rule: tables installed by compare-and-set, see {@link LpaeIoPageTable}); invalidation batches hold the
+ * command queue's lock; {@link #masters} is copy-on-write under {@code this}.
  */
 final class Smmuv3PagingDomain implements IommuDomain {
     /** Linux {@code CMDQ_MAX_TLBI_OPS} for 4 KiB PAGE_SIZE. */
@@ -46,7 +47,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
     private final DomainGeometry geometry;
     private volatile SmmuMaster[] masters = new SmmuMaster[0];
     private final long[] cmd = new long[2];
-    private final LpaeIoPageTable.PageGatherer gatherer = this::gatherPage;
+    private final LpaeIoPageTable.PageGatherer gatherer = this::gatherPages;
     private boolean coherencyEnforced;
     private volatile boolean dirtyTracking;
     private boolean freed;
@@ -151,13 +152,20 @@ final class Smmuv3PagingDomain implements IommuDomain {
         return pageTable.unmap(iova, pgsize, pgcount, gather, gatherer);
     }
 
-    /** {@code iommu_iotlb_gather_add_page}: syncs first when the page does not extend the gather. */
-    private void gatherPage(IotlbGather gather, long iova, long size) {
+    /**
+     * {@code count} x {@code iommu_iotlb_gather_add_page}: syncs first when the first page does not extend the
+     * gather (the following pages are adjacent and of the same size, so they never need one), then widens the
+     * range over all of them.
+     */
+    private void gatherPages(IotlbGather gather, long iova, long size, long count) {
         if (!gather.queued() && gather.needsSyncBefore(iova, size)) {
             iotlbSync(gather);
             gather.reset();
         }
         gather.addPage(iova, size);
+        if (count > 1) {
+            gather.addRange(iova + size, (count - 1) * size);
+        }
     }
 
     @Override

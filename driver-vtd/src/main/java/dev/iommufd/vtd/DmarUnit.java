@@ -30,9 +30,6 @@ import dev.iommufd.vtd.layout.RootEntry;
 final class DmarUnit {
     /** Linux QI_LENGTH: descriptors in the queue. */
     static final int QI_LENGTH = 256;
-    /** Linux QI_DONE / QI_IN_USE status values of the wait descriptor. */
-    private static final int QI_IN_USE = 1;
-    private static final int QI_DONE = 2;
     /** Linux PRQ_ORDER: the page request queue is 2^4 pages. */
     static final int PRQ_ORDER = 4;
     /** FLPT_DEFAULT_DID: the domain ID of identity (pass-through) entries. */
@@ -64,7 +61,22 @@ final class DmarUnit {
     private long queue;
     private int qiShift;
     private int freeHead;
+    /**
+     * The word the wait descriptor of every submission writes. Each submission writes a fresh status value (its
+     * sequence number, {@link #statusSeq}) and polls for it, so the word needs no "in use" reset before a
+     * submission (Linux resets a per-slot word to QI_IN_USE and waits for QI_DONE; a value that differs per
+     * submission is the same completion test with one memory write less).
+     */
     private long statusWord;
+    /** The status value of the last submission; never 0 (the word's initial content). Guarded by qiLock. */
+    private int statusSeq;
+    /**
+     * The descriptors appended since the last submission, {@code 1 << (qiShift - 3)} words each, plus room for
+     * the wait descriptor; written into the queue in one run (two when the run wraps) at submission. Hardware
+     * reads nothing beyond IQT, so writing them at submission rather than one by one is the same protocol.
+     * Guarded by qiLock.
+     */
+    private final long[] pending = new long[QI_LENGTH * 4];
 
     private long prq;
     private MsiVector prqVector;
@@ -282,6 +294,7 @@ final class DmarUnit {
     // Invalidation: queued (qi_submit_sync) or register-based
     // =====================================================================================================
 
+    /** Descriptors in {@link #pending}. Guarded by qiLock. */
     private int batched;
 
     /** Appends one descriptor; caller holds {@link #qiLock}. 256-bit slots get zero upper qwords. */
@@ -293,14 +306,18 @@ final class DmarUnit {
         if (batched + 2 >= QI_LENGTH) {
             qiSubmit();
         }
-        long slot = queue + ((long) freeHead << qiShift);
-        mem.write64(slot, q0);
-        mem.write64(slot + 8, q1);
+        long[] p = pending;
         if (qiShift == 5) {
-            mem.write64(slot + 16, q2);
-            mem.write64(slot + 24, q3);
+            int w = batched << 2;
+            p[w] = q0;
+            p[w + 1] = q1;
+            p[w + 2] = q2;
+            p[w + 3] = q3;
+        } else {
+            int w = batched << 1;
+            p[w] = q0;
+            p[w + 1] = q1;
         }
-        freeHead = (freeHead + 1) % QI_LENGTH;
         batched++;
     }
 
@@ -313,30 +330,38 @@ final class DmarUnit {
         if (batched == 0) {
             return;
         }
-        int first = (freeHead - batched + QI_LENGTH) % QI_LENGTH;
-        mem.write32(statusWord, QI_IN_USE);
-        long waitLo = InvalidationDescriptor.waitLo(false, true, false, QI_DONE);
-        int waitIndex = freeHead;
-        long slot = queue + ((long) freeHead << qiShift);
-        mem.write64(slot, waitLo);
-        mem.write64(slot + 8, statusWord);
-        if (qiShift == 5) {
-            mem.write64(slot + 16, 0);
-            mem.write64(slot + 24, 0);
+        int status = statusSeq + 1 == 0 ? 1 : statusSeq + 1;
+        statusSeq = status;
+        long waitLo = InvalidationDescriptor.waitLo(false, true, false, status);
+        int words = 1 << (qiShift - 3);
+        long[] p = pending;
+        int w = batched * words;
+        p[w] = waitLo;
+        p[w + 1] = statusWord;
+        if (words == 4) {
+            p[w + 2] = 0;
+            p[w + 3] = 0;
         }
-        freeHead = (freeHead + 1) % QI_LENGTH;
+        int n = batched + 1;
+        int first = freeHead;
+        int waitIndex = (first + n - 1) % QI_LENGTH;
+        int tillEnd = Math.min(n, QI_LENGTH - first);
+        mem.write64s(queue + ((long) first << qiShift), p, 0, tillEnd * words);
+        if (n > tillEnd) {
+            mem.write64s(queue, p, tillEnd * words, (n - tillEnd) * words);
+        }
+        freeHead = (first + n) % QI_LENGTH;
         batched = 0;
         mmio.write64(base + IQT_REG, (long) freeHead << qiShift);
         boolean error = false;
-        for (int i = 0; mem.read32(statusWord) != QI_DONE; i++) {
+        for (int i = 0; mem.read32(statusWord) != status; i++) {
             int fsts = mmio.read32(base + FSTS_REG);
             if ((fsts & FSTS_IQE) != 0) {
                 int head = (int) (mmio.read64(base + IQH_REG) >>> qiShift);
                 int span = (waitIndex - first + QI_LENGTH) % QI_LENGTH;
                 if ((head - first + QI_LENGTH) % QI_LENGTH < span) {
-                    long bad = queue + ((long) head << qiShift);
-                    mem.write64(bad, waitLo);
-                    mem.write64(bad + 8, statusWord);
+                    long bad = queue + ((long) head << qiShift); // Linux copies the wait descriptor over it
+                    mem.write64s(bad, p, w, words);
                     error = true;
                 }
                 mmio.write32(base + FSTS_REG, FSTS_IQE);

@@ -29,10 +29,21 @@ import java.util.function.LongConsumer;
  * its registers.
  *
  * <h2>Locking</h2>
- * One lock ({@link #lock}) guards every register, the caches and the walker: register accesses, command
- * processing (synchronous with the write to CMDQ_PROD) and {@link #translate} are serialised. Interrupts
- * (MSIs) raised while holding it are collected in {@link #pendingIrqs} and signalled after the lock is
- * released, so a handler may access the registers.
+ * One lock ({@link #lock}) guards every register, the configuration cache's writes, the TLB's invalidations and
+ * the unit's walker: register accesses, command processing (synchronous with the write to CMDQ_PROD) and every
+ * translation that faults or needs its configuration fetched are serialised. Interrupts (MSIs) raised while holding it are
+ * collected in {@link #pendingIrqs} and signalled after the lock is released, so a handler may access the
+ * registers.
+ *
+ * <h2>The lock-free fast path</h2>
+ * {@link #translate} first tries without the lock: with SMMUEN set ({@link #translating}) and the
+ * (StreamID, SubstreamID)'s configuration in the configuration cache ({@link ConfigurationCache#decoded}), it
+ * looks the TLB up ({@link Smmuv3Tlb#lookup}, a seqlock per set); on a miss it walks the tables with the calling
+ * thread's own walker ({@link #threadWalker}) reading only memory, and fills the TLB (lock-free too) unless an
+ * invalidation command ran since the walk began ({@link Smmuv3Tlb#invalidationCount}). Anything else (no cached
+ * configuration, a fault, a hardware-update race) is redone on the locked path, which fetches, decodes,
+ * reports events and stalls exactly as before. So two StreamIDs translate in parallel, and a translation that
+ * starts after a CMD_SYNC completed sees every invalidation before that CMD_SYNC.
  *
  * <h2>Model choices</h2>
  * CR0 and IRQ_CTRL writes take effect at once (CR0ACK/IRQ_CTRLACK follow immediately); GBPA updates complete
@@ -45,6 +56,9 @@ final class Smmuv3Unit implements IommuUnitModel {
     /** Fault reason of a transaction terminated without an event (STE Config=abort, GBPA.ABORT). */
     static final int REASON_SILENT_ABORT = 0;
 
+    /** Commands fetched from the queue with one memory access. */
+    private static final int COMMAND_BATCH = 16;
+
     private static final int IRQ_EVTQ = 1;
     private static final int IRQ_PRIQ = 2;
     private static final int IRQ_GERROR = 4;
@@ -56,6 +70,12 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final IdRegisters id;
     private final Object lock = new Object();
     private final TranslationTableWalker walker;
+    /** Each translating thread's walker for the lock-free path (walk state is per transaction). */
+    private final ThreadLocal<TranslationTableWalker> threadWalker;
+    /** CR0.SMMUEN, readable without the lock (written under it). */
+    private volatile boolean translating;
+    /** Scratch for command fetches (two dwords per command); guarded by lock. */
+    private final long[] commandBatch = new long[2 * COMMAND_BATCH];
     private final ConfigurationCache configCache = new ConfigurationCache(1024);
     private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
     private final long[] ste = new long[8];
@@ -112,6 +132,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         this.mmioBase = mmioBase;
         this.id = id;
         this.walker = new TranslationTableWalker(memory, id);
+        this.threadWalker = ThreadLocal.withInitial(() -> new TranslationTableWalker(memory, id));
         this.gbpa = 0; // bypass when disabled (Linux's disable_bypass=1 sets ABORT itself)
         this.registerMap = RegisterMap.builder(WINDOW_SIZE)
                 .register(IDR0, "SMMU_IDR0", 32)
@@ -192,10 +213,18 @@ final class Smmuv3Unit implements IommuUnitModel {
     // MMIO
     // =====================================================================================================
 
+    /**
+     * The 32-bit registers a driver's command submission touches (CMDQ_PROD, CMDQ_CONS, GERROR, GERRORN): their
+     * 32-bit accesses are decoded without the register map's search (the map would say {@code REG32}).
+     */
+    private static boolean submissionRegister(long offset, int width) {
+        return width == 4 && (offset == CMDQ_PROD || offset == CMDQ_CONS || offset == GERROR || offset == GERRORN);
+    }
+
     @Override
     public long read(long offset, int width) {
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (submissionRegister(offset, width) ? RegisterMap.REG32 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64: return read64(offset);
                 case RegisterMap.LOW32: return read64(offset) & 0xffff_ffffL;
                 case RegisterMap.HIGH32: return read64(offset - 4) >>> 32;
@@ -215,7 +244,7 @@ final class Smmuv3Unit implements IommuUnitModel {
     public void write(long offset, int width, long value) {
         int irqs;
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (submissionRegister(offset, width) ? RegisterMap.REG32 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64:
                     write64(offset, value);
                     break;
@@ -325,6 +354,7 @@ final class Smmuv3Unit implements IommuUnitModel {
                 if (!id.pri()) {
                     cr0 &= ~CR0_PRIQEN;
                 }
+                translating = (cr0 & CR0_SMMUEN) != 0;
                 if ((cr0 & CR0_CMDQEN) != 0 && (old & CR0_CMDQEN) == 0) {
                     processCommands();
                 }
@@ -425,24 +455,42 @@ final class Smmuv3Unit implements IommuUnitModel {
         }
         int log2 = log2size(cmdqBase);
         long base = queueAddress(cmdqBase) & -Math.max(32L, (long) Command.SIZE << log2);
+        long[] batch = commandBatch;
+        int entries = 1 << log2;
         while (((gerror ^ gerrorn) & GERROR_CMDQ_ERR) == 0 && !queueEmpty(cmdqProd, cmdqCons, log2)) {
-            long addr = base + (long) queueIndex(cmdqCons, log2) * Command.SIZE;
-            long c0;
-            long c1;
-            int err;
+            // fetch up to COMMAND_BATCH commands: those published, up to the end of the ring
+            int index = queueIndex(cmdqCons, log2);
+            int pending = queueIndex(cmdqProd, log2) - index;
+            if (pending <= 0) {
+                pending = entries - index; // PROD wrapped: to the end of the ring first
+            }
+            int n = Math.min(pending, COMMAND_BATCH);
+            long addr = base + (long) index * Command.SIZE;
+            int err = CERROR_NONE;
             try {
-                c0 = memory.read64(addr);
-                c1 = memory.read64(addr + 8);
-                err = execute(c0, c1);
+                memory.read64s(addr, batch, 0, 2 * n);
             } catch (BusErrorException e) {
-                err = CERROR_ABT;
+                try { // which command's fetch aborts: fetch the first one alone
+                    batch[0] = memory.read64(addr);
+                    batch[1] = memory.read64(addr + 8);
+                    n = 1;
+                } catch (BusErrorException first) {
+                    n = 0;
+                    err = CERROR_ABT;
+                }
+            }
+            for (int c = 0; c < n; c++) {
+                err = execute(batch[2 * c], batch[2 * c + 1]);
+                if (err != CERROR_NONE) {
+                    break;
+                }
+                cmdqCons = queueIncrement(cmdqCons, log2);
             }
             if (err != CERROR_NONE) {
                 cmdqCons = cmdqCons & ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT) | err << CMDQ_CONS_ERR_SHIFT;
                 raiseGerror(GERROR_CMDQ_ERR);
                 return;
             }
-            cmdqCons = queueIncrement(cmdqCons, log2);
         }
     }
 
@@ -802,6 +850,12 @@ final class Smmuv3Unit implements IommuUnitModel {
 
     @Override
     public Translation translate(int rid, int pasid, long iova, int access, Translation out) {
+        if (translating) {
+            DecodedConfiguration c = configCache.decoded(rid, pasid);
+            if (c != null && translateUnlocked(c, iova, access, out)) {
+                return out;
+            }
+        }
         int irqs;
         synchronized (lock) {
             for (int attempt = 0;; attempt++) {
@@ -815,6 +869,54 @@ final class Smmuv3Unit implements IommuUnitModel {
         }
         deliver(irqs);
         return out;
+    }
+
+    /**
+     * The lock-free path (see the class comment): a TLB hit, or a walk with the thread's walker and a fill under the
+     * lock. Returns false, having changed nothing but hardware-updated descriptors, when the locked path must
+     * decide (a fault, a descriptor that changed under a hardware update).
+     */
+    private boolean translateUnlocked(DecodedConfiguration c, long iova, int access, Translation out) {
+        int need = TranslationTableWalker.requiredPermission(access);
+        long d = tlb.lookup(c.kind, c.vmid, c.asid, iova, need);
+        if (d != Smmuv3Tlb.MISS) {
+            int shift = Smmuv3Tlb.pageShift(d);
+            out.ok(Smmuv3Tlb.output(d) | (iova & ((1L << shift) - 1)), 1L << shift);
+            return true;
+        }
+        if (!c.useS1 && (iova >>> id.iasBits()) != 0) {
+            return false; // F_ADDR_SIZE: reported by the locked path
+        }
+        int sample = tlb.invalidationCount();
+        TranslationTableWalker w = threadWalker.get();
+        w.loadConfiguration(c.decoded);
+        long ipa = iova;
+        int shift = 63;
+        int perm = 0xff;
+        boolean global = false;
+        if (c.useS1) {
+            if (w.stage1(iova, access, c.s2) != 0) {
+                return false;
+            }
+            ipa = w.s1Output;
+            shift = w.s1Shift;
+            perm = w.s1Perm;
+            global = w.s1Global;
+        }
+        if (c.s2) {
+            boolean write = (access & Translation.ACCESS_WRITE) != 0;
+            if (w.stage2(ipa, write, !write && (access & Translation.ACCESS_EXEC) != 0, EventRecord.CLASS_IN) != 0) {
+                return false;
+            }
+            shift = Math.min(shift, w.s2Shift);
+            perm &= w.s2Perm;
+            ipa = w.s2Output;
+        }
+        int kind = c.kind == Smmuv3Tlb.KIND_S1 && global ? Smmuv3Tlb.KIND_S1_GLOBAL : c.kind;
+        // an invalidation since the walk began may have covered what it read: then it is used once, not cached
+        tlb.fill(kind, c.vmid, c.asid, iova, ipa, shift, perm, sample);
+        out.ok(ipa, 1L << shift);
+        return true;
     }
 
     private int fault(Translation out, int eventId, int sid, int ssid, long iova, int access, boolean recordIt) {
@@ -903,11 +1005,16 @@ final class Smmuv3Unit implements IommuUnitModel {
         }
         int vmid = w.vmid;
         int asid = useS1 ? w.asid : 0;
+        if (configCache.decoded(sid, ssid) == null) {
+            TranslationTableWalker frozen = new TranslationTableWalker(memory, id);
+            frozen.loadConfiguration(w);
+            configCache.fillDecoded(new DecodedConfiguration(sid, ssid, kind, vmid, asid, useS1, s2, frozen));
+        }
         int need = TranslationTableWalker.requiredPermission(access);
-        int slot = tlb.lookup(kind, vmid, asid, iova);
-        if (slot >= 0 && (tlb.permissions(slot) & need) != 0) {
-            int shift = tlb.pageShift(slot);
-            out.ok(tlb.output(slot) | (iova & ((1L << shift) - 1)), 1L << shift);
+        long d = tlb.lookup(kind, vmid, asid, iova, need);
+        if (d != Smmuv3Tlb.MISS) {
+            int shift = Smmuv3Tlb.pageShift(d);
+            out.ok(Smmuv3Tlb.output(d) | (iova & ((1L << shift) - 1)), 1L << shift);
             return 0;
         }
         long ipa = iova;
@@ -953,7 +1060,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         if (kind == Smmuv3Tlb.KIND_S1 && global) {
             kind = Smmuv3Tlb.KIND_S1_GLOBAL;
         }
-        tlb.fill(kind, vmid, asid, iova, ipa, shift, perm);
+        tlb.fill(kind, vmid, asid, iova, ipa, shift, perm, tlb.invalidationCount()); // no TLBI runs meanwhile: locked
         out.ok(ipa, 1L << shift);
         return 0;
     }
@@ -1181,6 +1288,18 @@ final class Smmuv3Unit implements IommuUnitModel {
     int tlbLiveEntries() {
         synchronized (lock) {
             return tlb.liveEntries();
+        }
+    }
+
+    /** The TLB, for tests that compare invalidations with a reference. */
+    Smmuv3Tlb tlb() {
+        return tlb;
+    }
+
+    /** Decoded configurations cached (for tests). */
+    int decodedConfigurations() {
+        synchronized (lock) {
+            return configCache.decodedEntries();
         }
     }
 

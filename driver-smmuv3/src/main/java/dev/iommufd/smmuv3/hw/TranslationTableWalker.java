@@ -104,6 +104,63 @@ final class TranslationTableWalker {
         this.id = id;
     }
 
+    /** The configuration {@link #loadConfiguration} last copied, to skip copying it again. */
+    private TranslationTableWalker loadedFrom;
+
+    /**
+     * Copies the decoded STE and CD of {@code from} (a frozen walker held by a {@link DecodedConfiguration}) into
+     * this walker, so that it can walk for that configuration.
+     */
+    void loadConfiguration(TranslationTableWalker from) {
+        if (loadedFrom == from) {
+            return;
+        }
+        config = from.config;
+        s1Fmt = from.s1Fmt;
+        s1ContextPtr = from.s1ContextPtr;
+        s1CdMax = from.s1CdMax;
+        s1Dss = from.s1Dss;
+        strw = from.strw;
+        eats = from.eats;
+        vmid = from.vmid;
+        s2Granule = from.s2Granule;
+        s2InputBits = from.s2InputBits;
+        s2StartLevel = from.s2StartLevel;
+        s2StartBits = from.s2StartBits;
+        s2Ttb = from.s2Ttb;
+        s2OutputBits = from.s2OutputBits;
+        s2Affd = from.s2Affd;
+        s2Ha = from.s2Ha;
+        s2Hd = from.s2Hd;
+        s2Record = from.s2Record;
+        s2Ptw = from.s2Ptw;
+        s2Stall = from.s2Stall;
+        for (int r = 0; r < 2; r++) {
+            tsz[r] = from.tsz[r];
+            granule[r] = from.granule[r];
+            epd[r] = from.epd[r];
+            ttb[r] = from.ttb[r];
+            tbi[r] = from.tbi[r];
+            had[r] = from.had[r];
+        }
+        ipsBits = from.ipsBits;
+        affd = from.affd;
+        wxn = from.wxn;
+        pan = from.pan;
+        ha = from.ha;
+        hd = from.hd;
+        record = from.record;
+        stall = from.stall;
+        asid = from.asid;
+        mair = from.mair;
+        loadedFrom = from;
+    }
+
+    /** Forgets which configuration was loaded (the decode methods overwrite it). */
+    private void configurationChanged() {
+        loadedFrom = null;
+    }
+
     private void resetFault() {
         faultS2 = 0;
         faultClass = EventRecord.CLASS_IN;
@@ -122,6 +179,7 @@ final class TranslationTableWalker {
      * order). Returns 0 or {@link EventRecord#C_BAD_STE}.
      */
     int decodeSte(long[] ste) {
+        configurationChanged();
         resetFault();
         if (!BitField.isSet(ste, StreamTableEntry.V)) {
             return EventRecord.C_BAD_STE;
@@ -290,6 +348,7 @@ final class TranslationTableWalker {
      * @param s1Stalld the STE's S1STALLD
      */
     int decodeCd(long[] cd, boolean s1Stalld) {
+        configurationChanged();
         resetFault();
         if (!BitField.isSet(cd, ContextDescriptor.V)) {
             return EventRecord.C_BAD_CD;

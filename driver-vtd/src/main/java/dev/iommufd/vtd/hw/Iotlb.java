@@ -1,20 +1,43 @@
 package dev.iommufd.vtd.hw;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * The unit's IOTLB: cached leaf translations tagged as VT-d tags them (spec 6.2.2): domain ID, PASID (scalable
  * mode; the RID_PASID for requests without PASID, 0 in legacy mode), input page number and page size (level).
  *
  * <h2>Structure</h2>
- * A fixed-size, 4-way set-associative table of parallel primitive arrays: a lookup probes the 4 slots of one
- * set (open addressing bounded to the set); a fill replaces an invalid slot or the set's round-robin victim.
+ * A fixed-size, 4-way set-associative table. The set index hashes (domain ID, input page number, level), not the
+ * PASID, so that every entry an invalidation descriptor can name for one page lies in one known set. A lookup
+ * probes the 4 slots of one set per leaf level; a fill replaces a dead slot, else the first slot from the set's
+ * clock hand whose reference hint is clear, clearing the hints it passes (second chance: entries hit since the
+ * hand last passed stay, so a stream of one-time misses does not evict the working set).
+ * Each slot is one element of each of these parallel arrays (the 4 ways of a set are adjacent in each):
+ * <pre>
+ *   seq    sequence number: odd while the slot is being written (seqlock)
+ *   page   input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
+ *   tag    63: V (valid) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
+ *   value  63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
+ *   epoch  the invalidation epoch current when the entry was filled
+ *   ref    replacement hint: 1 once a lookup hit the entry (outside the seqlock; never read by lookups)
+ * </pre>
  * Nothing is allocated after construction.
  *
  * <h2>Invalidation</h2>
- * Global and domain-selective invalidation are O(1): every entry remembers the global generation and its
- * domain's generation at fill time, and is valid only while both are unchanged. PASID-selective and
- * page-selective invalidation scan the table (a fixed number of slots).
+ * Global, domain-selective and "every nested entry of a domain" invalidations are O(1) by epochs: each of them
+ * takes the next value of a counter ({@link #epoch}) and stores it as a floor (global, per DID, per DID for nested
+ * entries); an entry is live only while its fill epoch is at least every floor that applies to it. When the
+ * counter would overflow, every slot is killed and the floors restart from 0 ({@link #restartEpochs}).
+ * Page-selective invalidation of 2^AM pages probes only the sets of the covered page numbers at each leaf level
+ * when that is fewer than the sets; larger masks and PASID-selective invalidation scan every slot.
  *
- * <p>Not thread-safe: guarded by the owning {@link VtdUnit}'s lock.
+ * <h2>Concurrency</h2>
+ * Fills and invalidations (writers) are serialised by the owning {@link VtdUnit}'s lock. {@link #lookup} takes no
+ * lock: it reads the floors first, then a slot's words between two reads of its sequence number, and reports a
+ * miss when a writer was active in between (the caller then takes the lock). A writer makes the sequence odd
+ * before and even after changing a slot (release), so a lookup never combines words of two different entries,
+ * and a lookup that starts after an invalidation returned sees it.
  */
 final class Iotlb {
     /** Entry kinds: which descriptor types invalidate an entry. */
@@ -22,7 +45,7 @@ final class Iotlb {
     static final int KIND_FIRST_STAGE = 1;
     static final int KIND_NESTED = 2;
 
-    /** Permission/attribute bits of {@link #value} (low 12 bits; the rest is the output page address). */
+    /** Permission/attribute bits of the value (low 12 bits; the rest is the output page address). */
     static final long V_READ = 1;
     static final long V_WRITE = 2;
     static final long V_SNP = 4;
@@ -30,28 +53,70 @@ final class Iotlb {
     static final long V_DIRTY = 8;
     /** A/D updates apply to this translation (SSADE or first stage). */
     static final long V_AD = 16;
+    /** Where {@link #lookup} reports the entry's level (bits 9:8 of its result; never set in a stored value). */
+    static final int LEVEL_SHIFT = 8;
 
     private static final int WAYS = 4;
 
+    private static final long TAG_VALID = 1L << 63;
+    private static final int TAG_LEVEL_SHIFT = 40;
+    private static final int TAG_KIND_SHIFT = 44;
+    private static final long TAG_KIND_MASK = 3L << TAG_KIND_SHIFT;
+    private static final int TAG_PASID_SHIFT = 16;
+    private static final long TAG_PASID_MASK = 0x1f_ffffL << TAG_PASID_SHIFT;
+
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle GLOBAL_FLOOR;
+    private static final VarHandle CHANGES;
+
+    static {
+        try {
+            GLOBAL_FLOOR = MethodHandles.lookup().findVarHandle(Iotlb.class, "globalFloor", int.class);
+            CHANGES = MethodHandles.lookup().findVarHandle(Iotlb.class, "changes", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final int sets;
+    /** The slots (layout in the class comment). */
+    private final long[] seq;
     private final long[] page;
-    /** did | (pasid + 1) << 16 | level << 40 | kind << 44 | 1 << 63 (valid) */
     private final long[] tag;
     private final long[] value;
-    /** global generation << 32 | domain generation at fill time */
-    private final long[] gen;
+    private final int[] filledAt;
+    private final byte[] ref;
+    /** Per set: the clock hand, the way the next fill of a full set considers first. Guarded by the unit's lock. */
     private final byte[] victim;
-    private final int[] domainGen = new int[1 << 16];
-    private int globalGen = 1;
+    /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
+    private final int[] domainFloor = new int[1 << 16];
+    /** Per DID: the epoch of the last invalidation of every nested (combined) entry of the domain. */
+    private final int[] nestedFloor = new int[1 << 16];
+    /** The epoch of the last global invalidation (release stores, acquire loads: {@link #GLOBAL_FLOOR}). */
+    private int globalFloor;
+    /** The last epoch handed out; entries filled now are stamped with it. Guarded by the unit's lock. */
+    private int epoch;
+    /** Invalidation operations so far (written under the unit's lock, release; read acquire): see {@link #changes()}. */
+    private long changes;
 
     Iotlb(int entries) {
+        this(entries, 0);
+    }
+
+    /** For tests of the epoch restart: the counter starts at {@code firstEpoch}. */
+    Iotlb(int entries, int firstEpoch) {
         this.sets = Integer.highestOneBit(Math.max(WAYS, entries)) / WAYS;
         int n = sets * WAYS;
-        page = new long[n];
-        tag = new long[n];
-        value = new long[n];
-        gen = new long[n];
-        victim = new byte[sets];
+        this.seq = new long[n];
+        this.page = new long[n];
+        this.tag = new long[n];
+        this.value = new long[n];
+        this.filledAt = new int[n];
+        this.ref = new byte[n];
+        this.victim = new byte[sets];
+        this.epoch = firstEpoch;
+        GLOBAL_FLOOR.setRelease(this, firstEpoch);
     }
 
     int capacity() {
@@ -59,51 +124,108 @@ final class Iotlb {
     }
 
     private static long tagOf(int did, int pasid, int level, int kind) {
-        return did | ((long) (pasid + 1) << 16) | ((long) level << 40) | ((long) kind << 44) | (1L << 63);
+        return did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | ((long) level << TAG_LEVEL_SHIFT)
+                | ((long) kind << TAG_KIND_SHIFT) | TAG_VALID;
     }
 
-    private int set(int did, int pasid, long pageNumber, int level) {
-        long h = pageNumber * 0x9e37_79b9_7f4a_7c15L ^ (did * 0x85eb_ca6bL) ^ ((long) pasid << 7) ^ level;
+    private static int shift(int level) {
+        return 12 + 9 * (level - 1);
+    }
+
+    private int set(int did, long pageNumber, int level) {
+        long h = pageNumber * 0x9e37_79b9_7f4a_7c15L ^ (did * 0x85eb_ca6bL) ^ level;
         h ^= h >>> 29;
         return (int) (h & (sets - 1));
     }
 
-    private boolean live(int slot) {
-        long g = gen[slot];
-        int did = (int) (tag[slot] & 0xffff);
-        return tag[slot] < 0 && (int) (g >>> 32) == globalGen && (int) g == domainGen[did];
-    }
+    // =====================================================================================================
+    // Lookup (no lock)
+    // =====================================================================================================
 
     /**
-     * Looks up {@code iova} for (did, pasid) at leaf levels 1..3.
+     * Looks up {@code iova} for (did, pasid) at leaf levels 1..3. Takes no lock; safe against concurrent writers.
      *
-     * @return the slot, or -1
+     * @return the entry's value with its level at {@link #LEVEL_SHIFT}, or 0 when there is no live entry (or a
+     *     writer changed the matching slot during the lookup)
      */
-    int lookup(int did, int pasid, long iova) {
+    long lookup(int did, int pasid, long iova) {
+        int floor = Math.max((int) GLOBAL_FLOOR.getAcquire(this), (int) INTS.getAcquire(domainFloor, did));
+        int nestedFloorNow = Math.max(floor, (int) INTS.getAcquire(nestedFloor, did));
+        long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
         for (int level = 1; level <= 3; level++) {
-            long pn = iova >>> (12 + 9 * (level - 1));
-            int base = set(did, pasid, pn, level) * WAYS;
-            for (int w = 0; w < WAYS; w++) {
-                int s = base + w;
-                if (page[s] == pn && (tag[s] & ~(3L << 44)) == (tagOf(did, pasid, level, 0) & ~(3L << 44)) && live(s)) {
-                    return s;
+            long pn = iova >>> shift(level);
+            long wantTag = want | ((long) level << TAG_LEVEL_SHIFT);
+            int s = set(did, pn, level) * WAYS;
+            for (int w = 0; w < WAYS; w++, s++) {
+                long sq = (long) LONGS.getAcquire(seq, s);
+                long t = tag[s];
+                if (page[s] != pn || (t & ~TAG_KIND_MASK) != wantTag) {
+                    continue;
                 }
+                long v = value[s];
+                int filled = filledAt[s];
+                VarHandle.loadLoadFence();
+                if ((sq & 1) != 0 || (long) LONGS.getOpaque(seq, s) != sq) {
+                    return 0; // a writer is changing this slot: let the caller retry under the lock
+                }
+                int kind = (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
+                if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
+                    continue; // dead
+                }
+                if (ref[s] == 0) {
+                    ref[s] = 1; // a hint: a racing fill may lose it, which only affects replacement
+                }
+                return v | ((long) level << LEVEL_SHIFT);
             }
         }
-        return -1;
+        return 0;
     }
 
-    int level(int slot) {
-        return (int) ((tag[slot] >>> 40) & 0xf);
+    /** The level of a {@link #lookup} result. */
+    static int levelOf(long lookupResult) {
+        return (int) ((lookupResult >>> LEVEL_SHIFT) & 3);
     }
 
-    long value(int slot) {
-        return value[slot];
+    // =====================================================================================================
+    // Writers (under the unit's lock)
+    // =====================================================================================================
+
+    /** Whether slot {@code s} holds a live entry. Writers only. */
+    private boolean live(int s) {
+        long t = tag[s];
+        if (t >= 0) {
+            return false;
+        }
+        int did = (int) (t & 0xffff);
+        int filled = filledAt[s];
+        if (filled < globalFloor || filled < domainFloor[did]) {
+            return false;
+        }
+        return ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT) != KIND_NESTED || filled >= nestedFloor[did];
+    }
+
+    private void store(int s, long pn, long t, long v, int filled) {
+        long sq = seq[s];
+        LONGS.setOpaque(seq, s, sq + 1);
+        VarHandle.storeStoreFence();
+        page[s] = pn;
+        tag[s] = t;
+        value[s] = v;
+        filledAt[s] = filled;
+        LONGS.setRelease(seq, s, sq + 2);
+    }
+
+    private void kill(int s) {
+        long sq = seq[s];
+        LONGS.setOpaque(seq, s, sq + 1);
+        VarHandle.storeStoreFence();
+        tag[s] = 0;
+        LONGS.setRelease(seq, s, sq + 2);
     }
 
     void fill(int did, int pasid, long iova, int level, int kind, long val) {
-        long pn = iova >>> (12 + 9 * (level - 1));
-        int si = set(did, pasid, pn, level);
+        long pn = iova >>> shift(level);
+        int si = set(did, pn, level);
         int base = si * WAYS;
         long t = tagOf(did, pasid, level, kind);
         int slot = -1;
@@ -115,61 +237,180 @@ final class Iotlb {
             }
         }
         if (slot < 0) {
-            slot = base + victim[si];
-            victim[si] = (byte) ((victim[si] + 1) % WAYS);
+            int hand = victim[si];
+            int way = hand;
+            for (int k = 0; k < WAYS; k++) {
+                int w = (hand + k) & (WAYS - 1);
+                if (ref[base + w] == 0) {
+                    way = w;
+                    break;
+                }
+                ref[base + w] = 0; // second chance
+            }
+            slot = base + way;
+            victim[si] = (byte) ((way + 1) & (WAYS - 1));
         }
-        page[slot] = pn;
-        tag[slot] = t;
-        value[slot] = val;
-        gen[slot] = ((long) globalGen << 32) | (domainGen[did] & 0xffff_ffffL);
+        store(slot, pn, t, val, epoch);
+        ref[slot] = 0;
+    }
+
+    private int nextEpoch() {
+        if (epoch == Integer.MAX_VALUE) {
+            restartEpochs();
+        }
+        return ++epoch;
+    }
+
+    /**
+     * Kills every slot, then sets every floor and the counter back to 0. The floors are reset with release stores
+     * after the kills, and the global floor last: a lookup that reads a reset floor also sees every slot killed.
+     */
+    private void restartEpochs() {
+        for (int s = 0; s < tag.length; s++) {
+            if (tag[s] != 0) {
+                kill(s);
+            }
+        }
+        for (int d = 0; d < domainFloor.length; d++) {
+            INTS.setRelease(domainFloor, d, 0);
+            INTS.setRelease(nestedFloor, d, 0);
+        }
+        GLOBAL_FLOOR.setRelease(this, 0);
+        epoch = 0;
+    }
+
+    /**
+     * How many invalidation operations ran so far. A walk done without the lock reads it before it starts and
+     * fills the IOTLB only if it is unchanged at the fill (under the lock), so no invalidation that ran during the
+     * walk is undone by a fill from what the walk read before it.
+     */
+    long changes() {
+        return (long) CHANGES.getAcquire(this);
+    }
+
+    private void changed() {
+        CHANGES.setRelease(this, changes + 1); // single writer: the unit's lock
     }
 
     /** Global invalidation: O(1). */
     void invalidateAll() {
-        globalGen++;
+        GLOBAL_FLOOR.setRelease(this, nextEpoch());
+        changed();
     }
 
     /** Domain-selective invalidation: O(1). */
     void invalidateDomain(int did) {
-        domainGen[did & 0xffff]++;
+        INTS.setRelease(domainFloor, did & 0xffff, nextEpoch());
+        changed();
+    }
+
+    /** Every nested (combined first- and second-stage) entry of {@code did}: O(1). */
+    void invalidateNested(int did) {
+        INTS.setRelease(nestedFloor, did & 0xffff, nextEpoch());
+        changed();
+    }
+
+    /** Whether the live slot {@code s} is of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
+    private boolean matches(int s, int did, int pasid, int kinds) {
+        long t = tag[s];
+        if ((int) (t & 0xffff) != did) {
+            return false;
+        }
+        if (pasid >= 0 && (int) ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) != pasid + 1) {
+            return false;
+        }
+        return (kinds & (1 << (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT))) != 0 && live(s);
     }
 
     /**
      * Invalidates entries of {@code did} (and {@code pasid} when {@code pasid >= 0}) of the given kinds
-     * ({@code 1 << KIND_*} bits) that overlap {@code [addr, addr + 2^(12+am))}; {@code am < 0} means every address.
+     * ({@code 1 << KIND_*} bits) that overlap {@code [addr, addr + 2^(12+am))} ({@code addr} aligned down to that
+     * size); {@code am < 0} means every address. Probes the covered sets when fewer than all, else scans.
      */
     void invalidate(int did, int pasid, int kinds, long addr, int am) {
-        long lo = am < 0 ? 0 : addr & ~((1L << (12 + am)) - 1);
-        long hi = am < 0 ? -1L : lo + (1L << (12 + am)) - 1;
-        for (int s = 0; s < page.length; s++) {
-            long t = tag[s];
-            if (!live(s) || (int) (t & 0xffff) != did) {
-                continue;
-            }
-            if (pasid >= 0 && (int) ((t >>> 16) & 0x1f_ffff) != pasid + 1) {
-                continue;
-            }
-            int kind = (int) ((t >>> 44) & 3);
-            if ((kinds & (1 << kind)) == 0) {
-                continue;
-            }
-            int level = (int) ((t >>> 40) & 0xf);
-            long start = page[s] << (12 + 9 * (level - 1));
-            long end = start + (1L << (12 + 9 * (level - 1))) - 1;
-            if (Long.compareUnsigned(start, hi) <= 0 && Long.compareUnsigned(end, lo) >= 0) {
-                tag[s] = 0;
+        changed();
+        if (am < 0) {
+            scan(did, pasid, kinds, 0, -1L);
+            return;
+        }
+        long lo = addr & ~((1L << (12 + am)) - 1);
+        long hi = lo + (1L << (12 + am)) - 1;
+        if (am >= 63 - 12 || (1L << am) >= sets) {
+            scan(did, pasid, kinds, lo, hi);
+            return;
+        }
+        for (int level = 1; level <= 3; level++) {
+            long first = lo >>> shift(level);
+            long last = hi >>> shift(level);
+            for (long pn = first; pn <= last; pn++) {
+                int s = set(did, pn, level) * WAYS;
+                for (int w = 0; w < WAYS; w++, s++) {
+                    long t = tag[s];
+                    long p = page[s];
+                    if (t < 0 && (int) ((t >>> TAG_LEVEL_SHIFT) & 0xf) == level && p >= first && p <= last
+                            && matches(s, did, pasid, kinds)) {
+                        kill(s);
+                    }
+                }
             }
         }
     }
 
-    /** Live entries (for tests of the cache itself). */
+    /** The reference algorithm: every slot, range overlap by unsigned comparison. */
+    private void scan(int did, int pasid, int kinds, long lo, long hi) {
+        for (int s = 0; s < tag.length; s++) {
+            if (tag[s] >= 0 || !matches(s, did, pasid, kinds)) {
+                continue;
+            }
+            int level = (int) ((tag[s] >>> TAG_LEVEL_SHIFT) & 0xf);
+            long start = page[s] << shift(level);
+            long end = start + (1L << shift(level)) - 1;
+            if (Long.compareUnsigned(start, hi) <= 0 && Long.compareUnsigned(end, lo) >= 0) {
+                kill(s);
+            }
+        }
+    }
+
+    // =====================================================================================================
+    // For tests of the cache itself (under the unit's lock or single-threaded)
+    // =====================================================================================================
+
+    /** Live entries. */
     int liveEntries() {
         int n = 0;
-        for (int s = 0; s < page.length; s++) {
+        for (int s = 0; s < tag.length; s++) {
             if (live(s)) {
                 n++;
             }
         }
         return n;
+    }
+
+    /** The live entries as {did, pasid, level, kind, page number} (allocates). */
+    java.util.List<long[]> liveEntryList() {
+        java.util.List<long[]> l = new java.util.ArrayList<>();
+        for (int s = 0; s < tag.length; s++) {
+            if (live(s)) {
+                long t = tag[s];
+                l.add(new long[] {t & 0xffff, ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) - 1, (t >>> TAG_LEVEL_SHIFT) & 0xf,
+                    (t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT, page[s]});
+            }
+        }
+        return l;
+    }
+
+    /**
+     * Whether a live entry (did, pasid, level, kind) caches the page of {@code iova} at that level: a direct
+     * probe of the slots, independent of {@link #lookup}.
+     */
+    boolean holds(int did, int pasid, long iova, int level, int kind) {
+        long pn = iova >>> shift(level);
+        long t = tagOf(did, pasid, level, kind);
+        for (int s = 0; s < tag.length; s++) {
+            if (page[s] == pn && tag[s] == t && live(s)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -239,8 +239,9 @@ final class VtdUnit implements IommuUnitModel {
     @Override
     public void write(long offset, int width, long value) {
         int off = (int) offset;
+        boolean signal;
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (offset == IQT_REG && width == 8 ? RegisterMap.REG64 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64:
                     set64(off, value, 3);
                     break;
@@ -256,8 +257,11 @@ final class VtdUnit implements IommuUnitModel {
                 default:
                     throw busError(offset, width, "write");
             }
+            signal = pendingSignals != 0;
         }
-        deliverInterrupts();
+        if (signal) {
+            deliverInterrupts();
+        }
     }
 
     private int get32(int off) {
@@ -496,6 +500,7 @@ final class VtdUnit implements IommuUnitModel {
             iqh = 0;
         }
         // WBF completes at once (WBFS never reads as set); IRE, SIRTP, CFI, SFL, EAFL: no IR/AFL support.
+        publishTranslationMode();
     }
 
     private void invalidateAllCaches() {
@@ -579,7 +584,7 @@ final class VtdUnit implements IommuUnitModel {
      */
     private void pageSelectiveSecondStage(int did, long addr, int am) {
         iotlb.invalidate(did, -1, 1 << Iotlb.KIND_SECOND_STAGE, addr, am);
-        iotlb.invalidate(did, -1, 1 << Iotlb.KIND_NESTED, 0, -1);
+        iotlb.invalidateNested(did);
     }
 
     // =====================================================================================================
@@ -616,26 +621,47 @@ final class VtdUnit implements IommuUnitModel {
         }
         boolean wide = (iqa & IQA_DW_256) != 0;
         int shift = queueShift();
+        int words = wide ? 4 : 2;
         int entries = iqEntries(iqa);
         long qbase = iqa & IQA_ADDR_MASK;
+        long[] d = fetched;
         while (iqh != iqt) {
             long idx = iqh >>> shift;
+            long tailIdx = iqt >>> shift;
+            // the descriptors up to the tail or the end of the queue, FETCH_DESCRIPTORS at most, in one read
+            int n = (int) Math.min(FETCH_DESCRIPTORS, (tailIdx > idx ? tailIdx : entries) - idx);
             long a = qbase + (idx << shift);
-            int err;
-            try {
-                long q0 = mem.read64(a);
-                long q1 = mem.read64(a + 8);
-                long q2 = wide ? mem.read64(a + 16) : 0;
-                long q3 = wide ? mem.read64(a + 24) : 0;
-                err = execute(q0, q1, q2, q3, wide);
-            } catch (BusErrorException e) {
-                err = IQEI_FETCH_ERROR;
+            if (!fetch(a, n * words)) {
+                n = 1; // find the descriptor whose fetch fails: the ones before it still execute
+                if (!fetch(a, words)) {
+                    queueError(IQEI_FETCH_ERROR);
+                    return; // IQH stays at the descriptor that could not be fetched
+                }
             }
-            if (err != 0) {
-                queueError(err);
-                return; // IQH stays at the offending descriptor
+            for (int i = 0, w = 0; i < n; i++, w += words) {
+                int err = execute(d[w], d[w + 1], wide ? d[w + 2] : 0, wide ? d[w + 3] : 0, wide);
+                if (err != 0) {
+                    queueError(err);
+                    return; // IQH stays at the offending descriptor
+                }
+                idx = idx + 1 == entries ? 0 : idx + 1;
+                iqh = idx << shift;
             }
-            iqh = ((idx + 1) % entries) << shift;
+        }
+    }
+
+    /** Descriptors fetched by one memory read. */
+    private static final int FETCH_DESCRIPTORS = 16;
+    /** Fetched descriptor words (4 per 256-bit descriptor). Guarded by lock. */
+    private final long[] fetched = new long[FETCH_DESCRIPTORS * 4];
+
+    /** Reads {@code count} words of the queue at {@code pa} into {@link #fetched}; false on a bus error. */
+    private boolean fetch(long pa, int count) {
+        try {
+            mem.read64s(pa, fetched, 0, count);
+            return true;
+        } catch (BusErrorException e) {
+            return false;
         }
     }
 
@@ -907,8 +933,49 @@ final class VtdUnit implements IommuUnitModel {
         return ((rtaActive & RTADDR_TTM_MASK) >>> RTADDR_TTM_SHIFT) == TTM_SCALABLE;
     }
 
+    /**
+     * What {@link #translate} may do without the lock, from GSTS.TES and the latched TTM: pass addresses through
+     * (translation disabled), or look up the legacy / scalable-mode caches. Written under {@link #lock} after every
+     * global command ({@link #publishTranslationMode}); read without it.
+     */
+    private volatile int fastMode = FAST_TE_OFF;
+    private static final int FAST_NONE = 0;
+    private static final int FAST_TE_OFF = 1;
+    private static final int FAST_LEGACY = 2;
+    private static final int FAST_SCALABLE = 3;
+
+    private void publishTranslationMode() {
+        int ttm = (int) ((rtaActive & RTADDR_TTM_MASK) >>> RTADDR_TTM_SHIFT);
+        int mode;
+        if ((gsts & GSTS_TES) == 0) {
+            mode = FAST_TE_OFF;
+        } else if (ttm == TTM_LEGACY) {
+            mode = FAST_LEGACY;
+        } else if (ttm == TTM_SCALABLE && ExtendedCapabilityRegister.has(ecap, ExtendedCapabilityRegister.SMTS)) {
+            mode = FAST_SCALABLE;
+        } else {
+            mode = FAST_NONE;
+        }
+        fastMode = mode;
+    }
+
+    /**
+     * Translates one request. A request that hits the context cache, the PASID cache (scalable mode) and the IOTLB
+     * with sufficient permissions completes without the unit's lock (the caches' lookups are lock-free, see
+     * {@link Iotlb}); every other request (a miss, a permission or range problem that may fault) is translated
+     * again from the start under the lock, exactly as the architecture describes.
+     */
     @Override
     public Translation translate(int rid, int pasid, long iova, int access, Translation out) {
+        int mode = fastMode;
+        if (mode == FAST_TE_OFF) {
+            out.ok(iova, PhysicalMemory.FRAME_SIZE);
+            return out;
+        }
+        if (mode == FAST_LEGACY ? pasid == DmaAttributes.NO_PASID && legacyHit(rid & 0xffff, iova, access, out)
+                : mode == FAST_SCALABLE && scalableHit(rid & 0xffff, pasid, iova, access, out)) {
+            return out;
+        }
         boolean signal;
         synchronized (lock) {
             translateLocked(rid & 0xffff, pasid, iova, access, out);
@@ -953,9 +1020,117 @@ final class VtdUnit implements IommuUnitModel {
         }
     }
 
+    /**
+     * The lock-free legacy hit path: a context-cache hit and an IOTLB hit that permits the access. False (out
+     * untouched) whenever anything else would happen, so that the locked path decides.
+     */
+    private boolean legacyHit(int rid, long iova, int access, Translation out) {
+        long changes = iotlb.changes() + contextCache.changes();
+        long st = contextCache.lookup(rid);
+        if (st < 0) {
+            return false;
+        }
+        long lo = contextCache.lo(st);
+        long hi = contextCache.hi(st);
+        if (!contextCache.validate(st)) {
+            return false;
+        }
+        if (ContextEntry.tt(lo) == ContextEntry.TT_PASS_THROUGH) {
+            out.ok(iova, PhysicalMemory.FRAME_SIZE);
+            return true;
+        }
+        int width = Math.min(CapabilityRegister.agawToWidth(ContextEntry.aw(hi)), CapabilityRegister.mgaw(cap));
+        if (width < 64 && (iova >>> width) != 0) {
+            return false;
+        }
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        int did = ContextEntry.did(hi);
+        long v = iotlb.lookup(did, 0, iova);
+        if (v != 0) {
+            if ((v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) == 0) {
+                return false;
+            }
+            long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
+            out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+            return true;
+        }
+        // An IOTLB miss: the walk reads only memory, so it runs without the lock; the fill takes it, and is skipped
+        // (the request retried under the lock) if any cache was invalidated since the context entry was read.
+        long leaf = secondStageLeaf(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(ContextEntry.aw(hi)), iova,
+                write, false, false, snpAllowedLegacy);
+        if (leaf < 0) {
+            return false; // a fault: the locked path records it
+        }
+        long size = SecondStagePte.levelSize(Iotlb.levelOf(leaf));
+        long pa = (leaf & ~0xfffL) | (iova & (size - 1));
+        if (pa >= MSI_LO && pa <= MSI_HI) {
+            return false;
+        }
+        synchronized (lock) {
+            if (fastMode != FAST_LEGACY || iotlb.changes() + contextCache.changes() != changes) {
+                return false;
+            }
+            iotlb.fill(did, 0, iova, Iotlb.levelOf(leaf), Iotlb.KIND_SECOND_STAGE,
+                    (leaf & ~0xfffL) | (leaf & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP)) | Iotlb.V_DIRTY);
+        }
+        out.ok(pa, size);
+        return true;
+    }
+
+    /**
+     * The lock-free scalable-mode hit path: context-cache, PASID-cache and IOTLB hits (or a pass-through PASID
+     * entry) with no check failing. False (out untouched) otherwise.
+     */
+    private boolean scalableHit(int rid, int pasid, long iova, int access, Translation out) {
+        long st = contextCache.lookup(rid);
+        if (st < 0) {
+            return false;
+        }
+        long c0 = contextCache.lo(st);
+        long c1 = contextCache.hi(st);
+        if (!contextCache.validate(st)) {
+            return false;
+        }
+        if (pasid != DmaAttributes.NO_PASID && (c0 & ScalableContextEntry.PASIDE) == 0) {
+            return false;
+        }
+        int p = pasid == DmaAttributes.NO_PASID ? ScalableContextEntry.ridPasid(c1) : pasid;
+        if (p >= ScalableContextEntry.pasidLimit(c0)) {
+            return false;
+        }
+        long ps = pasidCache.lookup(rid, p);
+        if (ps < 0) {
+            return false;
+        }
+        long e0 = pasidCache.q0(ps);
+        long e1 = pasidCache.q1(ps);
+        long e2 = pasidCache.q2(ps);
+        if (!pasidCache.validate(ps)) {
+            return false;
+        }
+        boolean priv = pasid != DmaAttributes.NO_PASID && (access & Translation.ACCESS_PRIV) != 0;
+        boolean exec = pasid != DmaAttributes.NO_PASID && (access & Translation.ACCESS_EXEC) != 0;
+        if ((exec && !PasidTableEntry.ere(e2)) || (priv && !PasidTableEntry.sre(e2))) {
+            return false;
+        }
+        int pgtt = PasidTableEntry.pgtt(e0);
+        if (pgtt == PasidTableEntry.PGTT_PASS_THROUGH) {
+            out.ok(iova, PhysicalMemory.FRAME_SIZE);
+            return true;
+        }
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        long v = iotlb.lookup(PasidTableEntry.did(e1), p, iova);
+        if (v == 0 || !permitted(v, write, priv, exec, e2, pgtt) || (write && (v & Iotlb.V_DIRTY) == 0)) {
+            return false;
+        }
+        long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
+        out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+        return true;
+    }
+
     /** Legacy-mode translation (spec 3.4.2/3.4.3); returns 0 on success (out filled) or a fault reason. */
     private int translateLegacy(int rid, long iova, int access, Translation out) {
-        int slot = contextCache.lookup(rid);
+        long slot = contextCache.lookup(rid);
         long lo;
         long hi;
         if (slot >= 0) {
@@ -1013,14 +1188,11 @@ final class VtdUnit implements IommuUnitModel {
             return FaultReason.ADDRESS_BEYOND_MGAW;
         }
         boolean write = (access & Translation.ACCESS_WRITE) != 0;
-        int hit = iotlb.lookup(did, 0, iova);
-        if (hit >= 0) {
-            long v = iotlb.value(hit);
-            if ((v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) != 0) {
-                long size = SecondStagePte.levelSize(iotlb.level(hit));
-                out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
-                return 0;
-            }
+        long v = iotlb.lookup(did, 0, iova);
+        if (v != 0 && (v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) != 0) {
+            long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
+            out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+            return 0;
         }
         int r = secondStageWalk(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(aw), iova, write, false, false,
                 snpAllowedLegacy);
@@ -1037,10 +1209,31 @@ final class VtdUnit implements IommuUnitModel {
     }
 
     /**
-     * Second-stage walk (spec 3.7, 9.8) of {@code addr} from {@code table} with {@code levels} levels. On success
-     * sets {@link #walkPa}, {@link #walkLevel}, {@link #walkPerm} (Iotlb V_* bits) and {@link #walkDirty}.
+     * Second-stage walk (spec 3.7, 9.8) of {@code addr} from {@code table} with {@code levels} levels, under the
+     * lock. On success sets {@link #walkPa}, {@link #walkLevel}, {@link #walkPerm} (Iotlb V_* bits) and
+     * {@link #walkDirty}; returns 0 or the fault reason.
      */
     private int secondStageWalk(long table, int levels, long addr, boolean write, boolean ssade, boolean sm, boolean snpAllowed) {
+        long r = secondStageLeaf(table, levels, addr, write, ssade, sm, snpAllowed);
+        if (r < 0) {
+            return (int) -r;
+        }
+        int level = Iotlb.levelOf(r);
+        walkPa = (r & ~0xfffL) | (addr & (SecondStagePte.levelSize(level) - 1));
+        walkLevel = level;
+        walkPerm = r & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP);
+        walkDirty = (r & Iotlb.V_DIRTY) != 0;
+        return 0;
+    }
+
+    /**
+     * The second-stage walk itself: reads only memory (and, with {@code ssade}, sets A/D atomically), touches no
+     * field, so it may run without the lock when {@code ssade} is false.
+     *
+     * @return the leaf: output page address | Iotlb V_READ/V_WRITE/V_SNP/V_DIRTY | level at
+     *     {@link Iotlb#LEVEL_SHIFT}; or minus the fault reason
+     */
+    private long secondStageLeaf(long table, int levels, long addr, boolean write, boolean ssade, boolean sm, boolean snpAllowed) {
         long perm = SecondStagePte.R | SecondStagePte.W;
         int sllps = CapabilityRegister.sllps(cap);
         for (int level = levels; level >= 1; level--) {
@@ -1050,27 +1243,27 @@ final class VtdUnit implements IommuUnitModel {
                 e = mem.read64(ea);
             } catch (BusErrorException ex) {
                 if (level == levels) {
-                    return sm ? FaultReason.SM_SS_ROOT_INVALID : FaultReason.CONTEXT_INVALID;
+                    return -(long) (sm ? FaultReason.SM_SS_ROOT_INVALID : FaultReason.CONTEXT_INVALID);
                 }
-                return sm ? FaultReason.SM_SS_ACCESS : FaultReason.PAGING_ENTRY_INVALID;
+                return -(long) (sm ? FaultReason.SM_SS_ACCESS : FaultReason.PAGING_ENTRY_INVALID);
             }
             if (!SecondStagePte.present(e)) {
-                return sm ? FaultReason.SM_SS_NOT_PRESENT : (write ? FaultReason.WRITE_DENIED : FaultReason.READ_DENIED);
+                return -(long) (sm ? FaultReason.SM_SS_NOT_PRESENT : (write ? FaultReason.WRITE_DENIED : FaultReason.READ_DENIED));
             }
             perm &= e;
             if (write && (perm & SecondStagePte.W) == 0) {
-                return sm ? FaultReason.SM_WRITE_DENIED : FaultReason.WRITE_DENIED;
+                return -(long) (sm ? FaultReason.SM_WRITE_DENIED : FaultReason.WRITE_DENIED);
             }
             if (!write && (perm & SecondStagePte.R) == 0) {
-                return sm ? FaultReason.SM_READ_DENIED : FaultReason.READ_DENIED;
+                return -(long) (sm ? FaultReason.SM_READ_DENIED : FaultReason.READ_DENIED);
             }
             boolean ps = level > 1 && (e & SecondStagePte.PS) != 0;
             boolean large = ps && (level == 2 || level == 3);
             if (large && (sllps & (1 << (level - 2))) == 0) {
-                return sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED; // PS without SLLPS support
+                return -(long) (sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED); // PS without SLLPS support
             }
             if ((e & SecondStagePte.reserved(level, large, haw, snpAllowed)) != 0) {
-                return sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED;
+                return -(long) (sm ? FaultReason.SM_SS_RESERVED : FaultReason.PAGING_RESERVED);
             }
             if (ssade && (e & SecondStagePte.A) == 0) {
                 mem.getAndOr64(ea, SecondStagePte.A);
@@ -1085,13 +1278,12 @@ final class VtdUnit implements IommuUnitModel {
                         dirty = true;
                     }
                 }
-                walkPa = (SecondStagePte.address(e) & ~(size - 1)) | (addr & (size - 1));
-                walkLevel = level;
-                walkPerm = (perm & SecondStagePte.R) != 0 ? Iotlb.V_READ : 0;
-                walkPerm |= (perm & SecondStagePte.W) != 0 ? Iotlb.V_WRITE : 0;
-                walkPerm |= (e & SecondStagePte.SNP) != 0 ? Iotlb.V_SNP : 0;
-                walkDirty = dirty;
-                return 0;
+                long leaf = (SecondStagePte.address(e) & ~(size - 1)) | ((long) level << Iotlb.LEVEL_SHIFT);
+                leaf |= (perm & SecondStagePte.R) != 0 ? Iotlb.V_READ : 0;
+                leaf |= (perm & SecondStagePte.W) != 0 ? Iotlb.V_WRITE : 0;
+                leaf |= (e & SecondStagePte.SNP) != 0 ? Iotlb.V_SNP : 0;
+                leaf |= dirty ? Iotlb.V_DIRTY : 0;
+                return leaf;
             }
             table = SecondStagePte.address(e);
         }
@@ -1100,7 +1292,7 @@ final class VtdUnit implements IommuUnitModel {
 
     /** Scalable-mode translation (spec 3.4.3, 9.4-9.6); 0, a fault reason, or minus a reason when a page request was queued. */
     private int translateScalable(int rid, int pasid, long iova, int access, Translation out) {
-        int slot = contextCache.lookup(rid);
+        long slot = contextCache.lookup(rid);
         long c0;
         long c1;
         if (slot >= 0) {
@@ -1156,7 +1348,7 @@ final class VtdUnit implements IommuUnitModel {
         if (p >= ScalableContextEntry.pasidLimit(c0)) {
             return FaultReason.SM_PASID_RANGE;
         }
-        int ps = pasidCache.lookup(rid, p);
+        long ps = pasidCache.lookup(rid, p);
         long e0;
         long e1;
         long e2;
@@ -1218,14 +1410,11 @@ final class VtdUnit implements IommuUnitModel {
         }
         int did = PasidTableEntry.did(e1);
         boolean write = (access & Translation.ACCESS_WRITE) != 0;
-        int hit = iotlb.lookup(did, p, iova);
-        if (hit >= 0) {
-            long v = iotlb.value(hit);
-            if (permitted(v, write, priv, exec, e2, pgtt) && (!write || (v & Iotlb.V_DIRTY) != 0)) {
-                long size = SecondStagePte.levelSize(iotlb.level(hit));
-                out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
-                return 0;
-            }
+        long v = iotlb.lookup(did, p, iova);
+        if (v != 0 && permitted(v, write, priv, exec, e2, pgtt) && (!write || (v & Iotlb.V_DIRTY) != 0)) {
+            long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
+            out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+            return 0;
         }
         int r;
         int kind;

@@ -1,0 +1,197 @@
+package dev.iommufd.smmuv3.hw;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The TLB's invalidations against a full-scan reference (IHI0070 4.4: TLBI_NH_VA/VAA/S2_IPA remove every entry of
+ * the VMID (and ASID) whose page overlaps the range; TLBI_NH_ASID/NH_ALL/NSNH_ALL by tag). Random fills of every
+ * kind and of every leaf size the three granules produce (page, block, and their contiguous spans); the set of live
+ * entries after an invalidation must equal the set before minus exactly what the reference predicate removes.
+ */
+class Smmuv3TlbTest {
+    /** Leaf sizes: 4K granule 4K/64K(contig)/2M/32M(contig)/1G; 16K granule 16K/2M(contig)/32M/1G(contig)/64G; 64K granule 64K/2M(contig)/512M/16G(contig)/4T. */
+    private static final int[] SHIFTS = {12, 16, 21, 25, 30, 14, 36, 29, 34, 42};
+    private static final int[] KINDS = {Smmuv3Tlb.KIND_S1, Smmuv3Tlb.KIND_S1_GLOBAL, Smmuv3Tlb.KIND_S2,
+        Smmuv3Tlb.KIND_NESTED};
+
+    private record Entry(long tag, long ids) {
+        int kind() {
+            return (int) tag & Smmuv3Tlb.TAG_KIND_MASK;
+        }
+
+        int shift() {
+            return (int) (tag >>> Smmuv3Tlb.TAG_SHIFT_SHIFT) & Smmuv3Tlb.DATA_SHIFT_MASK;
+        }
+
+        long start() {
+            return tag & -(1L << shift());
+        }
+
+        int vmid() {
+            return (int) (ids >>> 16);
+        }
+
+        int asid() {
+            return (int) ids & 0xffff;
+        }
+
+        boolean overlaps(long start, long length) {
+            long last = start + length - 1;
+            long eLast = start() + (1L << shift()) - 1;
+            return Long.compareUnsigned(start(), last) <= 0 && Long.compareUnsigned(start, eLast) <= 0;
+        }
+    }
+
+    private static Set<Entry> live(Smmuv3Tlb tlb) {
+        long[] out = new long[2 * tlb.capacity()];
+        int n = tlb.liveTags(out);
+        Set<Entry> s = new HashSet<>();
+        for (int i = 0; i < n; i++) {
+            s.add(new Entry(out[2 * i], out[2 * i + 1]));
+        }
+        return s;
+    }
+
+    /** Fills a small TLB with entries clustered around {@code base} so that ranges overlap several of them. */
+    private static void fillRandom(Smmuv3Tlb tlb, SplittableRandom r, long base, int count) {
+        for (int i = 0; i < count; i++) {
+            int shift = SHIFTS[r.nextInt(SHIFTS.length)];
+            long address = base + (r.nextLong(1L << 36) & -4096L) * (r.nextInt(4) == 0 ? 64 : 1);
+            if (r.nextInt(8) == 0) {
+                address = base + r.nextLong(64) * 4096; // many small pages side by side
+            }
+            int kind = KINDS[r.nextInt(KINDS.length)];
+            int vmid = r.nextInt(3);
+            int asid = kind == Smmuv3Tlb.KIND_S2 ? 0 : 1 + r.nextInt(3);
+            int perm = 1 + r.nextInt(63);
+            tlb.fill(kind, vmid, asid, address, r.nextLong(1L << 48), shift, perm, tlb.invalidationCount());
+        }
+    }
+
+    @Test
+    void addressInvalidationsRemoveExactlyWhatAFullScanRemoves() {
+        SplittableRandom r = new SplittableRandom(42);
+        for (int round = 0; round < 400; round++) {
+            Smmuv3Tlb tlb = new Smmuv3Tlb(r.nextBoolean() ? 64 : 4096);
+            long base = r.nextBoolean() ? 1L << 40 : 0xffff_0000_0000_0000L + (1L << 40); // TTB0 or TTB1 halves
+            fillRandom(tlb, r, base, 20 + r.nextInt(200));
+            Set<Entry> before = live(tlb);
+            int op = r.nextInt(3);
+            int vmid = r.nextInt(3);
+            int asid = 1 + r.nextInt(3);
+            long start;
+            if (!before.isEmpty() && r.nextInt(3) != 0) {
+                Entry e = before.stream().skip(r.nextInt(before.size())).findFirst().get();
+                start = e.start() + (r.nextLong(1L << e.shift()) & -4096L); // inside a live entry
+                vmid = e.vmid();
+                asid = e.asid() == 0 ? asid : e.asid();
+            } else {
+                start = base + (r.nextLong(1L << 36) & -4096L);
+            }
+            long length = switch (r.nextInt(4)) {
+                case 0 -> 4096;
+                case 1 -> (1 + r.nextInt(32)) * 4096L;
+                case 2 -> 1L << (21 + r.nextInt(10));
+                default -> 1L << (32 + r.nextInt(10)); // far beyond the probe limit: full scan
+            };
+            boolean anyAsid = op == 1;
+            if (op == 2) {
+                tlb.invalidateIpa(vmid, start, length);
+            } else {
+                tlb.invalidateVa(vmid, asid, anyAsid, start, length);
+            }
+            Set<Entry> expected = new HashSet<>();
+            for (Entry e : before) {
+                boolean removed;
+                if (op == 2) {
+                    removed = e.kind() == Smmuv3Tlb.KIND_S2 && e.vmid() == vmid && e.overlaps(start, length);
+                } else {
+                    removed = e.kind() != Smmuv3Tlb.KIND_S2 && e.vmid() == vmid
+                            && (anyAsid || e.kind() == Smmuv3Tlb.KIND_S1_GLOBAL || e.asid() == asid)
+                            && e.overlaps(start, length);
+                }
+                if (!removed) {
+                    expected.add(e);
+                }
+            }
+            assertEquals(expected, live(tlb), "round " + round + " op " + op + " at " + Long.toHexString(start)
+                    + "+" + Long.toHexString(length));
+        }
+    }
+
+    @Test
+    void tagInvalidationsRemoveExactlyTheirTags() {
+        SplittableRandom r = new SplittableRandom(7);
+        for (int round = 0; round < 200; round++) {
+            Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
+            fillRandom(tlb, r, 1L << 40, 300);
+            Set<Entry> before = live(tlb);
+            int op = r.nextInt(3);
+            int id = r.nextInt(4);
+            switch (op) {
+                case 0 -> tlb.invalidateAsid(id);
+                case 1 -> tlb.invalidateVmid(id);
+                default -> tlb.invalidateAll();
+            }
+            Set<Entry> expected = new HashSet<>();
+            for (Entry e : before) {
+                // TLBI_NH_ASID drops the ASID's entries of every VMID, global ones included (over-invalidation the
+                // architecture permits); stage-2-only entries have no ASID
+                boolean removed = op == 2 || op == 1 && e.vmid() == id
+                        || op == 0 && e.kind() != Smmuv3Tlb.KIND_S2 && e.asid() == id;
+                if (!removed) {
+                    expected.add(e);
+                }
+            }
+            Set<Entry> after = live(tlb);
+            assertEquals(expected, after, "round " + round + " op " + op + " id " + id);
+            // what was removed is gone from lookups too, and what remains still hits
+            for (Entry e : before) {
+                boolean hit = tlb.lookup(e.kind() == Smmuv3Tlb.KIND_S1_GLOBAL ? Smmuv3Tlb.KIND_S1 : e.kind(), e.vmid(),
+                        e.kind() == Smmuv3Tlb.KIND_S1_GLOBAL ? 99 : e.asid(), e.start(), 0x3f) != Smmuv3Tlb.MISS;
+                if (expected.contains(e)) {
+                    assertTrue(hit, "surviving entry must still hit: " + e);
+                }
+            }
+        }
+    }
+
+    @Test
+    void lookupReturnsOutputPermissionsAndPageSize() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(64);
+        tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1234_5678L, 0x8_7654_3210L, 21, Smmuv3Tlb.PERM_READ_PRIV, tlb.invalidationCount());
+        long d = tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1234_5678L, Smmuv3Tlb.PERM_READ_PRIV);
+        assertEquals(0x8_7640_0000L, Smmuv3Tlb.output(d));
+        assertEquals(21, Smmuv3Tlb.pageShift(d));
+        assertEquals(Smmuv3Tlb.PERM_READ_PRIV, Smmuv3Tlb.permissions(d));
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1234_5678L, Smmuv3Tlb.PERM_WRITE_PRIV),
+                "without the needed permission the entry is not used");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 6, 0x1234_5678L, Smmuv3Tlb.PERM_READ_PRIV),
+                "other ASID");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_NESTED, 0, 5, 0x1234_5678L, Smmuv3Tlb.PERM_READ_PRIV),
+                "other kind");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1240_0000L, Smmuv3Tlb.PERM_READ_PRIV),
+                "next block");
+    }
+
+    @Test
+    void aFillSampledBeforeAnInvalidationIsDropped() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(64);
+        int sample = tlb.invalidationCount();
+        tlb.invalidateVa(0, 9, false, 0x7000_0000L, 4096); // an unrelated TLBI while a walk is in flight
+        assertTrue(!tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, 0x2000L, 12, Smmuv3Tlb.PERM_READ_PRIV, sample));
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, Smmuv3Tlb.PERM_READ_PRIV));
+        sample = tlb.invalidationCount();
+        tlb.invalidateAsid(9);
+        assertTrue(!tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, 0x2000L, 12, Smmuv3Tlb.PERM_READ_PRIV, sample));
+        assertTrue(tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, 0x2000L, 12, Smmuv3Tlb.PERM_READ_PRIV,
+                tlb.invalidationCount()));
+        assertEquals(0x2000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, Smmuv3Tlb.PERM_READ_PRIV)));
+    }
+}

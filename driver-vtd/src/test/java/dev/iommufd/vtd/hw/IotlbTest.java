@@ -1,0 +1,212 @@
+package dev.iommufd.vtd.hw;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The IOTLB model (VT-d spec 6.2.2 tagging, 6.5.2.3 IOTLB invalidation, 6.5.2.4 PASID-based IOTLB invalidation):
+ * which entries each invalidation removes, checked against a reference computed here from the entries that were
+ * live before (every slot compared, whatever algorithm the cache uses: set probes or a scan).
+ */
+class IotlbTest {
+    private static final long BASE = 0x7f00_0000_0000L;
+
+    private static String key(long[] e) {
+        return e[0] + "/" + e[1] + "/" + e[2] + "/" + e[3] + "/" + Long.toHexString(e[4]);
+    }
+
+    private static Set<String> keys(List<long[]> entries) {
+        Set<String> s = new HashSet<>();
+        for (long[] e : entries) {
+            s.add(key(e));
+        }
+        return s;
+    }
+
+    /** The reference rule: the entry belongs to (did, pasid, kinds) and its page overlaps [lo, hi]. */
+    private static boolean removedBy(long[] e, int did, int pasid, int kinds, long lo, long hi) {
+        if (e[0] != did || (pasid >= 0 && e[1] != pasid) || (kinds & (1 << e[3])) == 0) {
+            return false;
+        }
+        int shift = 12 + 9 * ((int) e[2] - 1);
+        long start = e[4] << shift;
+        long end = start + (1L << shift) - 1;
+        return Long.compareUnsigned(start, hi) <= 0 && Long.compareUnsigned(end, lo) >= 0;
+    }
+
+    private static void randomFills(Iotlb t, SplittableRandom r, int n) {
+        for (int i = 0; i < n; i++) {
+            int did = 1 + r.nextInt(3);
+            int pasid = r.nextInt(3) == 0 ? 5 : 0;
+            int level = 1 + (r.nextInt(8) == 0 ? 1 + r.nextInt(2) : 0);
+            int kind = r.nextInt(3);
+            long iova = BASE + r.nextLong(1L << 31) & ~0xfffL;
+            t.fill(did, pasid, iova, level, kind, (r.nextLong(1L << 40) << 12) | Iotlb.V_READ);
+        }
+    }
+
+    @Test
+    void pageSelectiveInvalidationRemovesExactlyTheOverlappingEntriesOfTheTag() {
+        Iotlb t = new Iotlb(1024);
+        SplittableRandom r = new SplittableRandom(42);
+        int probed = 0;
+        int scanned = 0;
+        for (int round = 0; round < 600; round++) {
+            randomFills(t, r, 200);
+            List<long[]> before = t.liveEntryList();
+            // pick an address near a live entry so that invalidations hit something
+            long[] near = before.get(r.nextInt(before.size()));
+            long addr = (near[4] << (12 + 9 * ((int) near[2] - 1))) + (r.nextLong(1L << 22) & ~0xfffL);
+            int am = r.nextInt(14);
+            int did = r.nextInt(4) == 0 ? 1 + r.nextInt(3) : (int) near[0];
+            int pasid = r.nextBoolean() ? -1 : (int) near[1];
+            int kinds = 1 + r.nextInt(7);
+            long lo = addr & ~((1L << (12 + am)) - 1);
+            long hi = lo + (1L << (12 + am)) - 1;
+            Set<String> expected = new HashSet<>();
+            int removed = 0;
+            for (long[] e : before) {
+                if (removedBy(e, did, pasid, kinds, lo, hi)) {
+                    removed++;
+                } else {
+                    expected.add(key(e));
+                }
+            }
+            t.invalidate(did, pasid, kinds, addr, am);
+            assertEquals(expected, keys(t.liveEntryList()),
+                    () -> String.format("did %d pasid %d kinds %d addr %#x am %d", did, pasid, kinds, addr, am));
+            if (removed > 0) {
+                if (am < 8) {
+                    probed++;
+                } else {
+                    scanned++;
+                }
+            }
+        }
+        assertTrue(probed > 50 && scanned > 20, "both the probe and the scan removed entries: " + probed + "/" + scanned);
+    }
+
+    @Test
+    void pasidSelectiveInvalidationRemovesEveryAddressOfThePasid() {
+        Iotlb t = new Iotlb(1024);
+        SplittableRandom r = new SplittableRandom(7);
+        randomFills(t, r, 600);
+        List<long[]> before = t.liveEntryList();
+        Set<String> expected = new HashSet<>();
+        for (long[] e : before) {
+            if (!removedBy(e, 2, 5, 1 << Iotlb.KIND_FIRST_STAGE, 0, -1L)) {
+                expected.add(key(e));
+            }
+        }
+        assertNotEquals(before.size(), expected.size(), "the fill has entries of DID 2 PASID 5");
+        t.invalidate(2, 5, 1 << Iotlb.KIND_FIRST_STAGE, 0, -1);
+        assertEquals(expected, keys(t.liveEntryList()));
+    }
+
+    @Test
+    void lookupReturnsTheValueWithItsLevelAndMatchesDidPasidAndLevelPage() {
+        Iotlb t = new Iotlb(1024);
+        long iova = BASE + (3L << 21);
+        long value = 0x1234_5600_0000L | Iotlb.V_READ | Iotlb.V_WRITE;
+        t.fill(9, 4, iova, 2, Iotlb.KIND_FIRST_STAGE, value);
+        long hit = t.lookup(9, 4, iova + 0x1f_f123);
+        assertEquals(value, hit & ~(3L << Iotlb.LEVEL_SHIFT));
+        assertEquals(2, Iotlb.levelOf(hit));
+        assertEquals(0, t.lookup(9, 3, iova), "other PASID");
+        assertEquals(0, t.lookup(8, 4, iova), "other DID");
+        assertEquals(0, t.lookup(9, 4, iova + (1L << 21)), "next 2 MiB page");
+    }
+
+    @Test
+    void domainWideAndGlobalInvalidationAreCompleteAndTheDomainRefills() {
+        Iotlb t = new Iotlb(1024);
+        int n = 60;
+        for (int i = 0; i < n; i++) {
+            t.fill(1, 0, BASE + i * 4096L, 1, Iotlb.KIND_SECOND_STAGE, (0x100L + i) << 12 | Iotlb.V_READ);
+            t.fill(2, 0, BASE + i * 4096L, 1, Iotlb.KIND_SECOND_STAGE, (0x200L + i) << 12 | Iotlb.V_READ);
+        }
+        assertEquals(2 * n, t.liveEntries(), "no eviction at this fill");
+        t.invalidateDomain(1);
+        assertEquals(n, t.liveEntries());
+        for (int i = 0; i < n; i++) {
+            assertEquals(0, t.lookup(1, 0, BASE + i * 4096L));
+            assertEquals((0x200L + i) << 12 | Iotlb.V_READ, t.lookup(2, 0, BASE + i * 4096L) & ~0xf00L);
+        }
+        for (int i = 0; i < n; i++) {
+            t.fill(1, 0, BASE + i * 4096L, 1, Iotlb.KIND_SECOND_STAGE, (0x300L + i) << 12 | Iotlb.V_READ);
+        }
+        assertEquals(2 * n, t.liveEntries());
+        for (int i = 0; i < n; i++) {
+            assertEquals((0x300L + i) << 12 | Iotlb.V_READ, t.lookup(1, 0, BASE + i * 4096L) & ~0xf00L);
+        }
+        t.invalidateAll();
+        assertEquals(0, t.liveEntries());
+        t.fill(2, 0, BASE, 1, Iotlb.KIND_SECOND_STAGE, 0x5000L | Iotlb.V_READ);
+        assertEquals(0x5000L | Iotlb.V_READ, t.lookup(2, 0, BASE) & ~0xf00L);
+    }
+
+    @Test
+    void nestedInvalidationRemovesOnlyTheNestedEntriesOfTheDomain() {
+        Iotlb t = new Iotlb(1024);
+        t.fill(3, 1, BASE, 1, Iotlb.KIND_NESTED, 0x1000L | Iotlb.V_READ);
+        t.fill(3, 0, BASE + 4096, 1, Iotlb.KIND_SECOND_STAGE, 0x2000L | Iotlb.V_READ);
+        t.fill(4, 1, BASE, 1, Iotlb.KIND_NESTED, 0x3000L | Iotlb.V_READ);
+        t.invalidateNested(3);
+        assertFalse(t.holds(3, 1, BASE, 1, Iotlb.KIND_NESTED));
+        assertEquals(0, t.lookup(3, 1, BASE));
+        assertTrue(t.holds(3, 0, BASE + 4096, 1, Iotlb.KIND_SECOND_STAGE));
+        assertTrue(t.holds(4, 1, BASE, 1, Iotlb.KIND_NESTED));
+        t.fill(3, 1, BASE, 1, Iotlb.KIND_NESTED, 0x4000L | Iotlb.V_READ);
+        assertEquals(0x4000L | Iotlb.V_READ, t.lookup(3, 1, BASE) & ~0xf00L);
+    }
+
+    @Test
+    void epochCounterRestartKillsEveryEntryAndKeepsLaterFillsCorrect() {
+        Iotlb t = new Iotlb(1024, Integer.MAX_VALUE - 2);
+        t.fill(1, 0, BASE, 1, Iotlb.KIND_SECOND_STAGE, 0x1000L | Iotlb.V_READ);
+        t.invalidateDomain(2); // epoch MAX - 1
+        t.fill(1, 0, BASE + 4096, 1, Iotlb.KIND_SECOND_STAGE, 0x2000L | Iotlb.V_READ);
+        assertEquals(2, t.liveEntries());
+        t.invalidateDomain(1); // epoch MAX
+        assertEquals(0, t.liveEntries());
+        t.fill(1, 0, BASE + 8192, 1, Iotlb.KIND_SECOND_STAGE, 0x3000L | Iotlb.V_READ);
+        t.fill(2, 0, BASE + 8192, 1, Iotlb.KIND_SECOND_STAGE, 0x4000L | Iotlb.V_READ);
+        assertEquals(2, t.liveEntries());
+        t.invalidateDomain(2); // restart: every slot killed (more than asked, which the spec allows), epoch 1
+        assertEquals(0, t.liveEntries());
+        t.fill(1, 0, BASE, 1, Iotlb.KIND_SECOND_STAGE, 0x5000L | Iotlb.V_READ);
+        t.fill(2, 0, BASE, 1, Iotlb.KIND_SECOND_STAGE, 0x6000L | Iotlb.V_READ);
+        t.fill(2, 7, BASE, 1, Iotlb.KIND_NESTED, 0x7000L | Iotlb.V_READ);
+        t.invalidateDomain(2);
+        t.invalidateNested(1);
+        assertEquals(0x5000L | Iotlb.V_READ, t.lookup(1, 0, BASE) & ~0xf00L);
+        assertEquals(0, t.lookup(2, 0, BASE));
+        assertEquals(0, t.lookup(2, 7, BASE));
+        assertEquals(1, t.liveEntries());
+    }
+
+    @Test
+    void anEntryHitBetweenFillsSurvivesAStreamOfOneTimeMisses() {
+        Iotlb t = new Iotlb(1024);
+        long hot = BASE + 0x55_5000L;
+        t.fill(1, 0, hot, 1, Iotlb.KIND_SECOND_STAGE, 0x9000L | Iotlb.V_READ);
+        SplittableRandom r = new SplittableRandom(3);
+        for (int i = 0; i < 20_000; i++) {
+            assertNotEquals(0, t.lookup(1, 0, hot), "evicted after " + i + " fills");
+            t.fill(1, 0, BASE + (r.nextLong(1L << 30) & ~0xfffL), 1, Iotlb.KIND_SECOND_STAGE, Iotlb.V_READ);
+        }
+        // without hits it is replaced like any other entry
+        for (int i = 0; i < 20_000 && t.holds(1, 0, hot, 1, Iotlb.KIND_SECOND_STAGE); i++) {
+            t.fill(1, 0, BASE + (r.nextLong(1L << 30) & ~0xfffL), 1, Iotlb.KIND_SECOND_STAGE, Iotlb.V_READ);
+        }
+        assertFalse(t.holds(1, 0, hot, 1, Iotlb.KIND_SECOND_STAGE));
+    }
+}
