@@ -495,12 +495,14 @@ public final class IoPageTable {
             return NOT_FOUND_MARK;
         }
         long x = spanStart;
+        int from = 0; // every area below it ends before x
         for (;;) {
-            if (!areas.firstHole(x, length)) {
+            if (!areas.firstHole(x, length, from)) {
                 return NOT_FOUND_MARK;
             }
             long aStart = areas.holeStart();
             long aLast = areas.holeLast();
+            from = areas.holeIndex(); // the areas below end before aStart, and x only grows from here
             if (Long.compareUnsigned(aStart, spanLast) > 0 || !reservedUnion.firstHole(aStart, length)) {
                 return NOT_FOUND_MARK;
             }

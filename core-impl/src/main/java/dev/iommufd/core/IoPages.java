@@ -59,7 +59,8 @@ public final class IoPages {
     private final MemFd file;
     private final long npages;
     private final boolean writable;
-    final Object lock = new Object();
+    /** {@code pages->mutex}: the object's own monitor (no separate lock object per pages). */
+    final Object lock = this;
 
     // Guarded by lock.
     private AccountMode accountMode;
@@ -69,7 +70,8 @@ public final class IoPages {
     /** Per page: low 16 bits domain coverage, high 16 bits access coverage. */
     private int[][] cover;
     private long npinned;
-    private final List<AccessSpan> accessSpans = new ArrayList<>();
+    /** Access spans alive; null while there are none (most pages never have one). */
+    private List<AccessSpan> accessSpans;
 
     /** An access interval ({@code struct iopt_pages_access}): identical [first, last] requests share one. */
     static final class AccessSpan {
@@ -243,31 +245,46 @@ public final class IoPages {
             if (write && !writable) {
                 throw ErrnoException.of(Errno.EPERM, "pages were mapped read-only; cannot pin for write");
             }
-            for (AccessSpan s : accessSpans) {
-                if (s.first == first && s.last == last) {
-                    s.users++;
-                    return;
-                }
+            int k = indexOfSpan(first, last);
+            if (k >= 0) {
+                accessSpans.get(k).users++;
+                return;
             }
             acquire(first, last, ACCESS_ONE);
             AccessSpan s = new AccessSpan(first, last);
             s.users = 1;
+            if (accessSpans == null) {
+                accessSpans = new ArrayList<>(1);
+            }
             accessSpans.add(s);
         }
+    }
+
+    /** The index of the access span over exactly {@code [first, last]}, or -1. */
+    private int indexOfSpan(long first, long last) {
+        if (accessSpans == null) {
+            return -1;
+        }
+        for (int i = 0; i < accessSpans.size(); i++) {
+            AccessSpan s = accessSpans.get(i);
+            if (s.first == first && s.last == last) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** {@code iopt_area_remove_access}'s pages half: drops one user of the exact span {@code [first, last]}. */
     void removeAccessSpan(long first, long last) {
         synchronized (lock) {
-            for (int i = 0; i < accessSpans.size(); i++) {
+            int i = indexOfSpan(first, last);
+            if (i >= 0) {
                 AccessSpan s = accessSpans.get(i);
-                if (s.first == first && s.last == last) {
-                    if (--s.users == 0) {
-                        accessSpans.remove(i);
-                        release(first, last, ACCESS_ONE);
-                    }
-                    return;
+                if (--s.users == 0) {
+                    accessSpans.remove(i);
+                    release(first, last, ACCESS_ONE);
                 }
+                return;
             }
             throw new IllegalStateException(String.format("no access span [%d, %d] to remove", first, last));
         }
@@ -276,19 +293,14 @@ public final class IoPages {
     /** Whether an access span over exactly {@code [first, last]} exists. */
     boolean hasAccessSpan(long first, long last) {
         synchronized (lock) {
-            for (AccessSpan s : accessSpans) {
-                if (s.first == first && s.last == last) {
-                    return true;
-                }
-            }
-            return false;
+            return indexOfSpan(first, last) >= 0;
         }
     }
 
     /** Access spans alive (for invariants). */
     int accessSpanCount() {
         synchronized (lock) {
-            return accessSpans.size();
+            return accessSpans == null ? 0 : accessSpans.size();
         }
     }
 
@@ -551,6 +563,7 @@ public final class IoPages {
             if (accessUsers > 0) {
                 AccessSpan s = new AccessSpan(0, 0);
                 s.users = accessUsers;
+                p.accessSpans = new ArrayList<>(1);
                 p.accessSpans.add(s);
             }
         }

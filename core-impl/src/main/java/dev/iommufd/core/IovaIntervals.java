@@ -27,7 +27,9 @@ import java.util.Arrays;
  *   maxTree[2], maxTree[3]                       halves
  *   ...
  *   maxTree[leaves + b]   (b &lt; nblocks)          blockMax(b) = max of gap(i) over the {@value #BLOCK} intervals
- *                                                [b * BLOCK, (b + 1) * BLOCK) of block b; 0 for b &gt;= nblocks
+ *                                                [b * BLOCK, (b + 1) * BLOCK) of block b, i &gt;= 1 (the hole
+ *                                                below the first interval is looked at directly); 0 for
+ *                                                b &gt;= nblocks
  * </pre>
  * an implicit binary max-tree over blocks ({@code leaves} is a power of two), costing {@code 16 / BLOCK} bytes
  * per interval. A query reads at most two blocks of gaps and O(log n) tree nodes: O({@value #BLOCK} + log n),
@@ -59,6 +61,8 @@ class IovaIntervals {
     /** Result of {@link #firstHole}: the hole found, clipped to the query IOVA (inclusive bounds). */
     private long holeStart;
     private long holeLast;
+    /** Result of {@link #firstHole}: the index of the interval just above the hole ({@link #size()} for the top). */
+    private int holeIndex;
 
     IovaIntervals() {
         this(MIN_GROWTH);
@@ -228,7 +232,8 @@ class IovaIntervals {
         for (int b = firstBlock; b < endBlock; b++) {
             long m = 0;
             int end = Math.min(size, (b + 1) << BLOCK_SHIFT);
-            for (int i = b << BLOCK_SHIFT; i < end; i++) {
+            // gap(0), the hole below the first interval, is left out: queries start at j + 1 >= 1.
+            for (int i = Math.max(1, b << BLOCK_SHIFT); i < end; i++) {
                 m = umax(m, gap(i));
             }
             maxTree[leaves + b] = m;
@@ -252,20 +257,31 @@ class IovaIntervals {
     /**
      * The lowest free IOVA range that contains or follows {@code iova}, lies in a single hole between the
      * intervals, is clipped to start at or after {@code iova}, and holds at least {@code length} IOVAs (unsigned,
-     * {@code length >= 1}). Sets {@link #holeStart()} / {@link #holeLast()} and returns true, or returns false.
-     * Allocates nothing (unless the summary tree must grow after the set grew).
+     * {@code length >= 1}). Sets {@link #holeStart()} / {@link #holeLast()} / {@link #holeIndex()} and returns true,
+     * or returns false. Allocates nothing (unless the summary tree must grow after the set grew).
      */
     final boolean firstHole(long iova, long length) {
+        return firstHole(iova, length, 0);
+    }
+
+    /**
+     * {@link #firstHole(long, long)} given that every interval below index {@code from} ends before {@code iova}
+     * (e.g. {@code from = holeIndex()} of an earlier query whose hole started at or below {@code iova}): the
+     * interval search gallops from there instead of a binary search over the whole set.
+     */
+    final boolean firstHole(long iova, long length, int from) {
         if (size == 0) {
             holeStart = iova;
             holeLast = -1L;
+            holeIndex = 0;
             return Long.compareUnsigned(-1L - iova, length - 1) >= 0;
         }
-        int j = lowerBound(iova);
+        int j = from == 0 ? lowerBound(iova) : lowerBoundFrom(from, iova);
         // The hole before interval j (or after the last interval) contains or follows iova.
         if (j == size || Long.compareUnsigned(iova, starts[j]) < 0) {
             long hs = j == 0 ? 0 : lasts[j - 1] + 1;
             long s = Long.compareUnsigned(hs, iova) > 0 ? hs : iova;
+            holeIndex = j;
             if (j == size) {
                 if (lasts[size - 1] == -1L) {
                     return false;
@@ -277,6 +293,7 @@ class IovaIntervals {
             }
         }
         int i = nextBigGap(j + 1, length);
+        holeIndex = i;
         if (i < size) {
             holeStart = lasts[i - 1] + 1;
             holeLast = starts[i] - 1;
@@ -286,8 +303,38 @@ class IovaIntervals {
             return false;
         }
         long s = lasts[size - 1] + 1;
-        long from = Long.compareUnsigned(s, iova) > 0 ? s : iova;
-        return setHoleIfFits(from, -1L, length);
+        long start = Long.compareUnsigned(s, iova) > 0 ? s : iova;
+        return setHoleIfFits(start, -1L, length);
+    }
+
+    /**
+     * {@link #lowerBound} given that every interval below {@code from} ends before {@code iova}: exponential
+     * search from {@code from}, then a binary search in the bracket (O(log distance)).
+     */
+    final int lowerBoundFrom(int from, long iova) {
+        if (from >= size || Long.compareUnsigned(lasts[from], iova) >= 0) {
+            return from;
+        }
+        int lo = from + 1; // every interval below lo ends before iova
+        int step = 1;
+        int hi = lo;
+        while (hi < size && Long.compareUnsigned(lasts[hi], iova) < 0) {
+            lo = hi + 1;
+            step <<= 1;
+            hi = from + step;
+        }
+        if (hi > size) {
+            hi = size;
+        }
+        while (lo < hi) { // the answer is in [lo, hi]
+            int mid = (lo + hi) >>> 1;
+            if (Long.compareUnsigned(lasts[mid], iova) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     private boolean setHoleIfFits(long start, long last, long length) {
@@ -366,5 +413,9 @@ class IovaIntervals {
 
     final long holeLast() {
         return holeLast;
+    }
+
+    final int holeIndex() {
+        return holeIndex;
     }
 }

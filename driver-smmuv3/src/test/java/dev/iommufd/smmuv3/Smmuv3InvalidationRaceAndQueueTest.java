@@ -81,7 +81,7 @@ class Smmuv3InvalidationRaceAndQueueTest {
                 translators[ti].start();
             }
             IotlbGather g = new IotlbGather();
-            for (long k = 0; k < 3000 && failure.get() == null; k++) {
+            for (long k = 0; k < 8000 && failure.get() == null; k++) {
                 long pa = targets + (k % TARGETS) * 4096;
                 mapped.set(k); // before the PTE is written: a translation can see mapping k only once m >= k
                 assertEquals(4096, d.mapPages(IOVA, pa, 4096, 1, IoProt.READ | IoProt.WRITE));

@@ -15,7 +15,7 @@ import java.lang.invoke.VarHandle;
  *   <li>{@link #KIND_NESTED}: a combined stage-1+2 translation, tagged by VMID and ASID, keyed by VA.</li>
  * </ul>
  *
- * <h2>Entry layout (one slot = {@link #tag}, {@link #data}, {@link #ids} and three fill generations)</h2>
+ * <h2>Entry layout (one slot = {@link #tag}, {@link #data}, {@link #ids} and {@link #fillEpoch})</h2>
  * <pre>
  *  tag:   63                                 12 11     3 2    0
  *        +-------------------------------------+--------+------+
@@ -35,25 +35,28 @@ import java.lang.invoke.VarHandle;
  * present ({@link #pageShiftsPresent}).
  *
  * <h2>Invalidation</h2>
- * By ASID, by VMID and of everything in O(1): an entry records the ASID, VMID and global generation current at
- * fill time; {@code TLBI_NH_ASID} bumps the ASID's generation, {@code TLBI_NH_ALL}/{@code TLBI_S12_VMALL} the
- * VMID's, {@code TLBI_NSNH_ALL} the global one, and an entry whose recorded generations differ is dead. An ASID
- * generation is kept per ASID (not per VMID+ASID), so {@code TLBI_NH_ASID} also drops that ASID's entries of
- * other VMIDs, and its global entries: over-invalidation, which the architecture permits. Stage-2-only entries
- * have no ASID and ignore ASID generations. Address-based invalidations of a small range
+ * By ASID, by VMID and of everything in O(1), with epochs: {@link #epoch} counts those invalidations; an entry
+ * records the epoch current at fill time ({@link #fillEpoch}); {@code TLBI_NH_ASID} records the new epoch as the
+ * ASID's invalidation epoch ({@link #asidInvalidatedAt}), {@code TLBI_NH_ALL}/{@code TLBI_S12_VMALL} as the
+ * VMID's, {@code TLBI_NSNH_ALL} as everything's; an entry filled before its ASID's, VMID's or everything's
+ * invalidation epoch is dead. The ASID epoch is kept per ASID (not per VMID+ASID), so {@code TLBI_NH_ASID} also
+ * drops that ASID's entries of other VMIDs, and its global entries: over-invalidation, which the architecture
+ * permits. Stage-2-only entries have no ASID and ignore ASID epochs. Epochs are 64-bit: they never wrap. Address-based invalidations of a small range
  * probe only the sets of the covered pages, for every page size present; larger ranges scan every slot.
  *
  * <p>Stale entries stay usable until invalidated: nothing but the invalidation commands removes an entry (or
  * eviction by a later fill).
  *
  * <h2>Concurrency</h2>
- * {@link #lookup} is lock-free: every set has a version word ({@link #setVersion}, a seqlock). Writers
- * ({@link #fill} and the invalidations) run under the unit's lock; they make the version odd, change the set and
- * make it even again (release). A reader takes the version (acquire), reads the ways, and retries when the
- * version was odd or changed. Generation bumps are release stores read with acquire loads; every invalidation
- * also advances {@link #invalidations}, which a translation walking without the lock samples before its walk:
- * its fill is dropped when an invalidation ran meanwhile (so no translation read before a TLBI can be cached
- * after it, and none survives the CMD_SYNC that follows).
+ * {@link #lookup} and {@link #fill} are lock-free; invalidations run under the unit's lock (one at a time). Every
+ * set has a version word ({@link #setVersion}, a seqlock whose odd state is also the set's write lock): a writer
+ * (a fill, or an invalidation scanning the set) makes it odd by compare-and-set, changes the set and makes it even
+ * again (release). A reader takes the version (acquire), reads the ways, and retries when the version was odd or
+ * changed. Invalidation epochs are release stores read with acquire loads.
+ *
+ * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
+ * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
+ * translation read before a TLBI can be cached after it, and none survives the CMD_SYNC that follows.
  */
 final class Smmuv3Tlb {
     static final int KIND_EMPTY = 0;
@@ -86,10 +89,12 @@ final class Smmuv3Tlb {
 
     private static final VarHandle INT = MethodHandles.arrayElementVarHandle(int[].class);
     private static final VarHandle INVALIDATIONS;
+    private static final VarHandle PRESENT;
 
     static {
         try {
             INVALIDATIONS = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "invalidations", int.class);
+            PRESENT = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "pageShiftsPresent", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -99,18 +104,20 @@ final class Smmuv3Tlb {
     private final long[] tag;
     private final long[] data;
     private final int[] ids;
-    private final int[] asidGenAtFill;
-    private final int[] vmidGenAtFill;
-    private final int[] globalGenAtFill;
+    private final long[] fillEpoch;
     /** Seqlock version per set: odd while a writer changes the set. */
     private final int[] setVersion;
-    /** Round-robin victim per set; guarded by the unit's lock. */
+    /** Round-robin victim per set; guarded by the set's version word (see {@link #lockSet}). */
     private final int[] victim;
 
-    private final int[] asidGen = new int[1 << 16];
-    private final int[] vmidGen = new int[1 << 16];
-    private volatile int globalGen;
-    /** Bit n set: some entry of page size 2^n may exist (only ever gains bits; written under the unit's lock). */
+    private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
+
+    private final long[] asidInvalidatedAt = new long[1 << 16];
+    private final long[] vmidInvalidatedAt = new long[1 << 16];
+    private volatile long allInvalidatedAt;
+    /** Count of ASID/VMID/all invalidations; written under the unit's lock, read by fills without it. */
+    private volatile long epoch;
+    /** Bit n set: some entry of page size 2^n may exist (only ever gains bits, set by atomic OR). */
     private volatile long pageShiftsPresent;
     /** Count of invalidation commands executed (see the class comment). */
     private volatile int invalidations;
@@ -123,9 +130,7 @@ final class Smmuv3Tlb {
         tag = new long[entries];
         data = new long[entries];
         ids = new int[entries];
-        asidGenAtFill = new int[entries];
-        vmidGenAtFill = new int[entries];
-        globalGenAtFill = new int[entries];
+        fillEpoch = new long[entries];
         setVersion = new int[sets];
         victim = new int[sets];
     }
@@ -143,16 +148,17 @@ final class Smmuv3Tlb {
         return (vm & 0xffff) << 16 | as & 0xffff;
     }
 
-    /** Whether slot {@code i} holds an entry no generation bump has killed (plain reads: see the callers). */
+    /** Whether slot {@code i} holds an entry no tag invalidation has killed (plain reads: see the callers). */
     private boolean live(int i) {
         long t = tag[i];
         if ((t & TAG_KIND_MASK) == KIND_EMPTY) {
             return false;
         }
         int id = ids[i];
-        return globalGenAtFill[i] == globalGen
-                && vmidGenAtFill[i] == (int) INT.getAcquire(vmidGen, id >>> 16)
-                && ((t & TAG_KIND_MASK) == KIND_S2 || asidGenAtFill[i] == (int) INT.getAcquire(asidGen, id & 0xffff));
+        long e = fillEpoch[i];
+        return e >= allInvalidatedAt
+                && e >= (long) LONG.getAcquire(vmidInvalidatedAt, id >>> 16)
+                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= (long) LONG.getAcquire(asidInvalidatedAt, id & 0xffff));
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
@@ -160,8 +166,15 @@ final class Smmuv3Tlb {
         return invalidations;
     }
 
+    private long nextEpoch() {
+        long e = epoch + 1;
+        epoch = e;
+        return e;
+    }
+
+    /** Counts an invalidation: called before it changes anything (see {@link #fill}). */
     private void invalidated() {
-        INVALIDATIONS.setVolatile(this, invalidations + 1);
+        INVALIDATIONS.setRelease(this, invalidations + 1); // the walk samples with acquire; fills re-read under the lock
     }
 
     /**
@@ -228,23 +241,51 @@ final class Smmuv3Tlb {
         return (int) (data >>> DATA_PERM_SHIFT) & DATA_PERM_MASK;
     }
 
-    private void beginWrite(int s) {
-        INT.setOpaque(setVersion, s, setVersion[s] + 1);
-        VarHandle.storeStoreFence();
+    /** Takes set {@code s} for writing (its version odd); returns the even version it had. */
+    private int lockSet(int s) {
+        for (;;) {
+            int v = (int) INT.getVolatile(setVersion, s);
+            if ((v & 1) == 0 && INT.compareAndSet(setVersion, s, v, v + 1)) {
+                return v;
+            }
+            Thread.onSpinWait();
+        }
     }
 
-    private void endWrite(int s) {
-        INT.setRelease(setVersion, s, setVersion[s] + 1);
+    private void unlockSet(int s, int v) {
+        INT.setRelease(setVersion, s, v + 2);
     }
 
     /**
-     * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}. Caller holds
-     * the unit's lock.
+     * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}, with no walk
+     * in flight (as a hardware fill whose walk no invalidation overlapped: the verb the TLB benchmark probe uses).
      */
     void fill(int k, int vm, int as, long address, long out, int shift, int permissions) {
+        fill(k, vm, as, address, out, shift, permissions, invalidations);
+    }
+
+    /**
+     * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}, unless an
+     * invalidation ran since {@code sample} was taken ({@link #invalidationCount}, before the walk that produced the
+     * translation). Lock-free: the set is taken by its version word, which invalidations take too, and the
+     * invalidation count is compared while holding it; the epoch recorded is read before that comparison (an
+     * invalidation advances the count before the epoch, so an epoch that already counts it fails the comparison).
+     *
+     * @return whether the entry was filled
+     */
+    boolean fill(int k, int vm, int as, long address, long out, int shift, int permissions, int sample) {
+        long e = epoch;
+        if ((pageShiftsPresent & 1L << shift) == 0) {
+            PRESENT.getAndBitwiseOr(this, 1L << shift); // before the count check: a later invalidation probes it
+        }
         long page = address >>> shift;
         int s = set(vm, page);
         int base = s * WAYS;
+        int v = lockSet(s);
+        if (invalidations != sample) {
+            unlockSet(s, v);
+            return false;
+        }
         long newTag = address & -(1L << shift) | (long) shift << TAG_SHIFT_SHIFT | k;
         int newIds = idsOf(vm, as);
         int slot = -1;
@@ -264,35 +305,30 @@ final class Smmuv3Tlb {
             slot = base + victim[s];
             victim[s] = (victim[s] + 1) & (WAYS - 1);
         }
-        if ((pageShiftsPresent & 1L << shift) == 0) {
-            pageShiftsPresent |= 1L << shift;
-        }
-        beginWrite(s);
         tag[slot] = newTag;
         data[slot] = out & ADDRESS_MASK & -(1L << shift) | (long) (permissions & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift;
         ids[slot] = newIds;
-        asidGenAtFill[slot] = asidGen[as & 0xffff];
-        vmidGenAtFill[slot] = vmidGen[vm & 0xffff];
-        globalGenAtFill[slot] = globalGen;
-        endWrite(s);
+        fillEpoch[slot] = e;
+        unlockSet(s, v);
+        return true;
     }
 
     /** {@code TLBI_NH_ASID}: every entry of ASID {@code as} (of any VMID). O(1). */
     void invalidateAsid(int as) {
-        INT.setRelease(asidGen, as & 0xffff, asidGen[as & 0xffff] + 1);
         invalidated();
+        LONG.setRelease(asidInvalidatedAt, as & 0xffff, nextEpoch());
     }
 
     /** {@code TLBI_NH_ALL} / {@code TLBI_S12_VMALL}: every entry of VMID {@code vm}. O(1). */
     void invalidateVmid(int vm) {
-        INT.setRelease(vmidGen, vm & 0xffff, vmidGen[vm & 0xffff] + 1);
         invalidated();
+        LONG.setRelease(vmidInvalidatedAt, vm & 0xffff, nextEpoch());
     }
 
     /** {@code TLBI_NSNH_ALL}. O(1). */
     void invalidateAll() {
-        globalGen = globalGen + 1;
         invalidated();
+        allInvalidatedAt = nextEpoch();
     }
 
     /**
@@ -310,17 +346,18 @@ final class Smmuv3Tlb {
     }
 
     private void invalidateRange(boolean ipa, int vm, int as, boolean anyAsid, long start, long length) {
+        invalidated();
         long last = start + length - 1;
         long shifts = pageShiftsPresent;
+        boolean scan = Long.compareUnsigned(last, start) < 0; // wraps past 2^64: everything above start
         long probes = 0;
-        for (long m = shifts; m != 0; m &= m - 1) {
+        for (long m = shifts; m != 0 && !scan; m &= m - 1) {
             int shift = Long.numberOfTrailingZeros(m);
-            probes += (last >>> shift) - (start >>> shift) + 1;
-            if (probes > MAX_PROBED_PAGES || probes <= 0) {
-                break;
-            }
+            long pages = (last >>> shift) - (start >>> shift) + 1;
+            probes += pages;
+            scan = pages <= 0 || probes > MAX_PROBED_PAGES;
         }
-        if (probes > MAX_PROBED_PAGES || probes <= 0 || Long.compareUnsigned(last, start) < 0) {
+        if (scan) {
             for (int s = 0; s < sets; s++) {
                 invalidateInSet(s, ipa, vm, as, anyAsid, start, last, -1);
             }
@@ -332,14 +369,13 @@ final class Smmuv3Tlb {
                 }
             }
         }
-        invalidated();
     }
 
     /** Drops the matching entries of set {@code s} ({@code onlyShift}: of that page size, -1: any). */
     private void invalidateInSet(int s, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
             int onlyShift) {
         int base = s * WAYS;
-        boolean written = false;
+        int v = lockSet(s); // held while scanning: a concurrent fill of this set either precedes or sees the count
         for (int w = 0; w < WAYS; w++) {
             int i = base + w;
             long t = tag[i];
@@ -357,16 +393,10 @@ final class Smmuv3Tlb {
             long eStart = t & -(1L << shift);
             long eLast = eStart + (1L << shift) - 1;
             if (Long.compareUnsigned(eStart, last) <= 0 && Long.compareUnsigned(start, eLast) <= 0) {
-                if (!written) {
-                    beginWrite(s);
-                    written = true;
-                }
                 tag[i] = KIND_EMPTY;
             }
         }
-        if (written) {
-            endWrite(s);
-        }
+        unlockSet(s, v);
     }
 
     /** Live entries (for tests and statistics). Caller holds the unit's lock. */

@@ -29,9 +29,9 @@ import java.util.function.LongConsumer;
  * its registers.
  *
  * <h2>Locking</h2>
- * One lock ({@link #lock}) guards every register, every write to the caches, and the unit's walker: register
- * accesses, command processing (synchronous with the write to CMDQ_PROD), cache fills and every translation that
- * faults or needs its configuration fetched are serialised. Interrupts (MSIs) raised while holding it are
+ * One lock ({@link #lock}) guards every register, the configuration cache's writes, the TLB's invalidations and
+ * the unit's walker: register accesses, command processing (synchronous with the write to CMDQ_PROD) and every
+ * translation that faults or needs its configuration fetched are serialised. Interrupts (MSIs) raised while holding it are
  * collected in {@link #pendingIrqs} and signalled after the lock is released, so a handler may access the
  * registers.
  *
@@ -39,7 +39,7 @@ import java.util.function.LongConsumer;
  * {@link #translate} first tries without the lock: with SMMUEN set ({@link #translating}) and the
  * (StreamID, SubstreamID)'s configuration in the configuration cache ({@link ConfigurationCache#decoded}), it
  * looks the TLB up ({@link Smmuv3Tlb#lookup}, a seqlock per set); on a miss it walks the tables with the calling
- * thread's own walker ({@link #threadWalker}) reading only memory, and fills the TLB under the lock unless an
+ * thread's own walker ({@link #threadWalker}) reading only memory, and fills the TLB (lock-free too) unless an
  * invalidation command ran since the walk began ({@link Smmuv3Tlb#invalidationCount}). Anything else (no cached
  * configuration, a fault, a hardware-update race) is redone on the locked path, which fetches, decodes,
  * reports events and stalls exactly as before. So two StreamIDs translate in parallel, and a translation that
@@ -213,10 +213,18 @@ final class Smmuv3Unit implements IommuUnitModel {
     // MMIO
     // =====================================================================================================
 
+    /**
+     * The 32-bit registers a driver's command submission touches (CMDQ_PROD, CMDQ_CONS, GERROR, GERRORN): their
+     * 32-bit accesses are decoded without the register map's search (the map would say {@code REG32}).
+     */
+    private static boolean submissionRegister(long offset, int width) {
+        return width == 4 && (offset == CMDQ_PROD || offset == CMDQ_CONS || offset == GERROR || offset == GERRORN);
+    }
+
     @Override
     public long read(long offset, int width) {
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (submissionRegister(offset, width) ? RegisterMap.REG32 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64: return read64(offset);
                 case RegisterMap.LOW32: return read64(offset) & 0xffff_ffffL;
                 case RegisterMap.HIGH32: return read64(offset - 4) >>> 32;
@@ -236,7 +244,7 @@ final class Smmuv3Unit implements IommuUnitModel {
     public void write(long offset, int width, long value) {
         int irqs;
         synchronized (lock) {
-            switch (registerMap.access(offset, width)) {
+            switch (submissionRegister(offset, width) ? RegisterMap.REG32 : registerMap.access(offset, width)) {
                 case RegisterMap.REG64:
                     write64(offset, value);
                     break;
@@ -905,12 +913,8 @@ final class Smmuv3Unit implements IommuUnitModel {
             ipa = w.s2Output;
         }
         int kind = c.kind == Smmuv3Tlb.KIND_S1 && global ? Smmuv3Tlb.KIND_S1_GLOBAL : c.kind;
-        synchronized (lock) {
-            // an invalidation since the walk began may have covered what it read: use it once, cache nothing
-            if (translating && tlb.invalidationCount() == sample) {
-                tlb.fill(kind, c.vmid, c.asid, iova, ipa, shift, perm);
-            }
-        }
+        // an invalidation since the walk began may have covered what it read: then it is used once, not cached
+        tlb.fill(kind, c.vmid, c.asid, iova, ipa, shift, perm, sample);
         out.ok(ipa, 1L << shift);
         return true;
     }
@@ -1056,7 +1060,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         if (kind == Smmuv3Tlb.KIND_S1 && global) {
             kind = Smmuv3Tlb.KIND_S1_GLOBAL;
         }
-        tlb.fill(kind, vmid, asid, iova, ipa, shift, perm);
+        tlb.fill(kind, vmid, asid, iova, ipa, shift, perm, tlb.invalidationCount()); // no TLBI runs meanwhile: locked
         out.ok(ipa, 1L << shift);
         return 0;
     }

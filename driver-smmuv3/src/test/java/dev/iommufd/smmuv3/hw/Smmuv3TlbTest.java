@@ -70,7 +70,7 @@ class Smmuv3TlbTest {
             int vmid = r.nextInt(3);
             int asid = kind == Smmuv3Tlb.KIND_S2 ? 0 : 1 + r.nextInt(3);
             int perm = 1 + r.nextInt(63);
-            tlb.fill(kind, vmid, asid, address, r.nextLong(1L << 48), shift, perm);
+            tlb.fill(kind, vmid, asid, address, r.nextLong(1L << 48), shift, perm, tlb.invalidationCount());
         }
     }
 
@@ -165,7 +165,7 @@ class Smmuv3TlbTest {
     @Test
     void lookupReturnsOutputPermissionsAndPageSize() {
         Smmuv3Tlb tlb = new Smmuv3Tlb(64);
-        tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1234_5678L, 0x8_7654_3210L, 21, Smmuv3Tlb.PERM_READ_PRIV);
+        tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1234_5678L, 0x8_7654_3210L, 21, Smmuv3Tlb.PERM_READ_PRIV, tlb.invalidationCount());
         long d = tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1234_5678L, Smmuv3Tlb.PERM_READ_PRIV);
         assertEquals(0x8_7640_0000L, Smmuv3Tlb.output(d));
         assertEquals(21, Smmuv3Tlb.pageShift(d));
@@ -178,5 +178,20 @@ class Smmuv3TlbTest {
                 "other kind");
         assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1240_0000L, Smmuv3Tlb.PERM_READ_PRIV),
                 "next block");
+    }
+
+    @Test
+    void aFillSampledBeforeAnInvalidationIsDropped() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(64);
+        int sample = tlb.invalidationCount();
+        tlb.invalidateVa(0, 9, false, 0x7000_0000L, 4096); // an unrelated TLBI while a walk is in flight
+        assertTrue(!tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, 0x2000L, 12, Smmuv3Tlb.PERM_READ_PRIV, sample));
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, Smmuv3Tlb.PERM_READ_PRIV));
+        sample = tlb.invalidationCount();
+        tlb.invalidateAsid(9);
+        assertTrue(!tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, 0x2000L, 12, Smmuv3Tlb.PERM_READ_PRIV, sample));
+        assertTrue(tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, 0x2000L, 12, Smmuv3Tlb.PERM_READ_PRIV,
+                tlb.invalidationCount()));
+        assertEquals(0x2000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, Smmuv3Tlb.PERM_READ_PRIV)));
     }
 }
