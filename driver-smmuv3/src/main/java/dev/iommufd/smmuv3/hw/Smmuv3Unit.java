@@ -884,6 +884,11 @@ final class Smmuv3Unit implements IommuUnitModel {
             out.ok(Smmuv3Tlb.output(d) | (iova & ((1L << shift) - 1)), 1L << shift);
             return true;
         }
+        return walkUnlocked(c, iova, access, out);
+    }
+
+    /** The miss half of {@link #translateUnlocked} (kept apart so that the hit half stays small enough to inline). */
+    private boolean walkUnlocked(DecodedConfiguration c, long iova, int access, Translation out) {
         if (!c.useS1 && (iova >>> id.iasBits()) != 0) {
             return false; // F_ADDR_SIZE: reported by the locked path
         }
