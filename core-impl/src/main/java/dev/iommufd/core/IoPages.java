@@ -308,21 +308,25 @@ public final class IoPages {
      * Pins every page of {@code [first, last]} that is not pinned yet, charges them, then adds one unit of
      * coverage ({@code one}) to every page of the range. All or nothing.
      *
-     * <p>Bulk: the uncovered pages of each chunk are found by a scan of its coverage array and pinned as whole runs
-     * (one {@link #pinRun} per run of at most {@value #CHUNK_PAGES} pages, which the process pins VMA by VMA); the
-     * charge is one call for the whole range.
+     * <p>Bulk, in one pass per chunk: the uncovered pages of the chunk are found by a scan of its coverage array
+     * and pinned as whole runs (one {@link #pinRun} per run of at most {@value #CHUNK_PAGES} pages, which the
+     * process pins VMA by VMA), then the chunk's coverage is added while it is still in cache; the charge is one
+     * call for the whole range. Unwind: the pages this call pinned are exactly those whose coverage drops back
+     * to 0 when {@code one} is taken off again (and, in the chunk being pinned, the uncovered ones before the failed
+     * run).
      */
     private void acquire(long first, long last, int one) {
         checkRange(first, last);
-        // Pass 1: pin uncovered runs (their coverage stays 0 until pass 3, which is how an unwind finds them).
         long newly = 0;
-        long reached = first; // every uncovered page below it is pinned
+        long i = first; // chunks below i are pinned and covered
+        long failedRun = -1;
         try {
-            for (long i = first; i <= last; ) {
+            while (i <= last) {
                 long chunkBase = i & ~(long) (CHUNK_PAGES - 1);
                 int[] c = cover[(int) (i >>> CHUNK_SHIFT)];
-                int k = (int) (i - chunkBase);
+                int k0 = (int) (i - chunkBase);
                 int end = (int) (Math.min(last, chunkBase + CHUNK_PAGES - 1) - chunkBase); // inclusive
+                int k = k0;
                 while (k <= end) {
                     if (c != null && c[k] != 0) {
                         k++;
@@ -336,31 +340,30 @@ public final class IoPages {
                             k++;
                         }
                     }
-                    pinRun(chunkBase + runStart, k - runStart);
+                    failedRun = chunkBase + runStart;
+                    pinRun(failedRun, k - runStart);
+                    failedRun = -1;
                     newly += k - runStart;
-                    reached = chunkBase + k;
+                }
+                if (c == null) {
+                    c = coverChunk(i);
+                }
+                for (int j = k0; j <= end; j++) {
+                    c[j] += one;
                 }
                 i = chunkBase + end + 1;
-                reached = i;
             }
-            // Pass 2: account (pins first, accounting after, as pfn_reader_user_update_pinned).
+            // Account (pins first, accounting after, as pfn_reader_user_update_pinned).
             charge(newly);
         } catch (RuntimeException e) {
-            unpinUncovered(first, reached - 1);
+            if (failedRun >= 0) {
+                // The chunk being pinned has no coverage added yet: its pages pinned by this call are uncovered.
+                unpinUncovered(i, failedRun - 1);
+            }
+            dropCoverage(first, i - 1, one, false);
             throw e;
         }
         npinned += newly;
-        // Pass 3: coverage.
-        for (long i = first; i <= last; ) {
-            int[] c = coverChunk(i);
-            int off = (int) (i & (CHUNK_PAGES - 1));
-            long end = Math.min(last, i | (CHUNK_PAGES - 1));
-            int to = off + (int) (end - i);
-            for (int k = off; k <= to; k++) {
-                c[k] += one;
-            }
-            i = end + 1;
-        }
     }
 
     /** Pins {@code n} pages from {@code index} (within one chunk) into the PFN storage; all or nothing. */
@@ -431,6 +434,18 @@ public final class IoPages {
      */
     private void release(long first, long last, int one) {
         checkRange(first, last);
+        long freed = dropCoverage(first, last, one, writable);
+        npinned -= freed;
+        uncharge(freed);
+    }
+
+    /**
+     * Takes {@code one} off the coverage of every page of {@code [first, last]} (empty when {@code last < first})
+     * and unpins the pages left uncovered, run by run. Accounting is the caller's.
+     *
+     * @return the pages unpinned
+     */
+    private long dropCoverage(long first, long last, int one, boolean dirty) {
         int mask = one == DOMAIN_ONE ? 0xffff : 0xffff0000;
         long freed = 0;
         for (long i = first; i <= last; ) {
@@ -455,19 +470,18 @@ public final class IoPages {
                         runStart = k;
                     }
                 } else if (runStart >= 0) {
-                    sourceProcess.unpinPages(p, runStart, k - runStart, writable);
+                    sourceProcess.unpinPages(p, runStart, k - runStart, dirty);
                     freed += k - runStart;
                     runStart = -1;
                 }
             }
             if (runStart >= 0) {
-                sourceProcess.unpinPages(p, runStart, to + 1 - runStart, writable);
+                sourceProcess.unpinPages(p, runStart, to + 1 - runStart, dirty);
                 freed += to + 1 - runStart;
             }
             i = end + 1;
         }
-        npinned -= freed;
-        uncharge(freed);
+        return freed;
     }
 
     private void charge(long n) {

@@ -122,6 +122,9 @@ final class LongTermPins {
      * Adds one pin to each of the {@code n} 4 KiB frames {@code pas[offset..offset + n)} (repeats count twice), every
      * one a frame of a user page of {@code order} (0, 9 or 18). All or nothing.
      *
+     * <p>Runs of consecutive frames (the common case: a page's frames, or pages allocated in order) are counted in
+     * one loop over the count array each, with one range lookup per run.
+     *
      * @throws ErrnoException EFAULT for a frame that is not RAM; ENOMEM when a count would overflow (the kernel's
      *         {@code try_grab_folio} refcount-overflow check); then no pin is added
      */
@@ -130,29 +133,35 @@ final class LongTermPins {
         int code = code(order);
         int done = 0;
         try {
-            for (; done < n; done++) {
-                long pa = pas[offset + done];
+            while (done < n) {
+                long pa = pas[offset + done] & ~PAGE_MASK;
                 long d = dense(pa);
                 if (d < 0) {
                     throw ErrnoException.of(Errno.EFAULT, "pin: %#x is not RAM", pa);
                 }
+                int m = runLength(pas, offset + done, n - done, pa, d);
                 int[] c = countChunk(d);
                 int slot = (int) (d & CHUNK_MASK);
-                int v = c[slot];
-                if (v == Integer.MAX_VALUE) {
-                    throw ErrnoException.of(Errno.ENOMEM, "pin: frame %#x has %d pins (refcount overflow)", pa, v);
+                int zeros = 0;
+                int overflow = 0;
+                for (int j = slot, to = slot + m; j < to; j++) {
+                    int v = c[j];
+                    zeros += v == 0 ? 1 : 0;
+                    overflow |= v == Integer.MAX_VALUE ? 1 : 0;
+                    c[j] = v + 1;
                 }
-                c[slot] = v + 1;
-                if (v == 0) {
-                    pinnedFrames++;
-                }
-                if (code != 0) {
-                    int[] h = hugeCount[code];
-                    int b = (int) (d >>> order);
-                    if (h[b]++ == 0) {
-                        hugePinned++;
+                if (overflow != 0) {
+                    for (int j = slot; j < slot + m; j++) {
+                        c[j]--;
                     }
+                    throw ErrnoException.of(Errno.ENOMEM, "pin: a frame of [%#x, +%d frames) has %d pins (refcount overflow)",
+                            pa, m, Integer.MAX_VALUE);
                 }
+                pinnedFrames += zeros;
+                if (code != 0) {
+                    addHuge(code, d, m, 1);
+                }
+                done += m;
             }
         } catch (RuntimeException e) {
             removePins(pas, offset, done, code);
@@ -160,17 +169,54 @@ final class LongTermPins {
         }
     }
 
+    /**
+     * The number of frames from {@code pas[at]} (at {@code pa}, dense index {@code d}) that are consecutive in
+     * physical memory, in the same RAM range and in the same count chunk as it: at least 1, at most {@code max}.
+     */
+    private int runLength(long[] pas, int at, int max, long pa, long d) {
+        long inChunk = (CHUNK_MASK + 1) - (d & CHUNK_MASK);
+        long inRange = (curSize - (pa - curBase)) >>> FRAME_SHIFT;
+        int limit = (int) Math.min(max, Math.min(inChunk, inRange));
+        int m = 1;
+        long expect = pa + PhysicalMemory.FRAME_SIZE;
+        while (m < limit && (pas[at + m] & ~PAGE_MASK) == expect) {
+            m++;
+            expect += PhysicalMemory.FRAME_SIZE;
+        }
+        return m;
+    }
+
+    /** Adds {@code delta} per frame to the huge page counts of the {@code m} frames from dense index {@code d}. */
+    private void addHuge(int code, long d, int m, int delta) {
+        int order = HUGE_ORDER[code];
+        int[] h = hugeCount[code];
+        long cur = d;
+        long end = d + m;
+        while (cur < end) {
+            long blockEnd = Math.min(end, ((cur >>> order) + 1) << order);
+            int b = (int) (cur >>> order);
+            int before = h[b];
+            h[b] = before + delta * (int) (blockEnd - cur);
+            if (before == 0) {
+                hugePinned++;
+            } else if (h[b] == 0) {
+                hugePinned--;
+            }
+            cur = blockEnd;
+        }
+    }
+
     /** Undoes the first {@code n} pins of {@link #pinFrames} (every one known to be there). */
     private void removePins(long[] pas, int offset, int n, int code) {
         for (int i = 0; i < n; i++) {
-            long d = dense(pas[offset + i]);
+            long d = dense(pas[offset + i] & ~PAGE_MASK);
             int[] c = frameCount[(int) (d >>> CHUNK_SHIFT)];
             int slot = (int) (d & CHUNK_MASK);
             if (--c[slot] == 0) {
                 pinnedFrames--;
             }
-            if (code != 0 && --hugeCount[code][(int) (d >>> HUGE_ORDER[code])] == 0) {
-                hugePinned--;
+            if (code != 0) {
+                addHuge(code, d, 1, -1);
             }
         }
     }
@@ -222,20 +268,44 @@ final class LongTermPins {
         }
         Objects.checkFromIndexSize(offset, n, pas.length);
         int done = 0;
-        for (; done < n; done++) { // pass 1: frame counts, undone on failure
-            long d = dense(pas[offset + done]);
+        while (done < n) { // pass 1: frame counts, run by run; undone on failure
+            long pa = pas[offset + done] & ~PAGE_MASK;
+            long d = dense(pa);
             int[] c = d < 0 ? null : frameCount[(int) (d >>> CHUNK_SHIFT)];
-            int slot = (int) (d & CHUNK_MASK);
-            if (c == null || c[slot] == 0) {
+            if (c == null) {
                 break;
             }
-            if (--c[slot] == 0) {
-                pinnedFrames--;
+            int m = runLength(pas, offset + done, n - done, pa, d);
+            int slot = (int) (d & CHUNK_MASK);
+            int ones = 0;
+            int unpinned = 0;
+            for (int j = slot, to = slot + m; j < to; j++) {
+                int v = c[j];
+                ones += v == 1 ? 1 : 0;
+                unpinned |= v == 0 ? 1 : 0;
+                c[j] = v - 1;
             }
+            if (unpinned != 0) {
+                // Some frame of the run has no pin (left): undo the run, then count the frames before that one.
+                int k = 0;
+                for (int j = slot; j < slot + m; j++) {
+                    c[j]++;
+                }
+                while (c[slot + k] != 0) {
+                    if (--c[slot + k] == 0) {
+                        pinnedFrames--;
+                    }
+                    k++;
+                }
+                done += k;
+                break;
+            }
+            pinnedFrames -= ones;
+            done += m;
         }
         if (done < n) {
             for (int i = 0; i < done; i++) {
-                long d = dense(pas[offset + i]);
+                long d = dense(pas[offset + i] & ~PAGE_MASK);
                 if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)]++ == 0) {
                     pinnedFrames++;
                 }

@@ -54,8 +54,8 @@ final class SimulatedUserProcess implements UserProcess {
     private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
     /** Sorted by start, disjoint; guarded by mmapLock. */
     private Vma[] vmas = new Vma[0];
-    /** Guarded by mmapLock (write). */
-    private boolean alive = true;
+    /** Written under mmapLock (write); volatile so that {@link #alive()} reads it without the lock. */
+    private volatile boolean alive = true;
     /** Memfds this process created; guarded by mmapLock (write). */
     private final List<SimulatedMemFd> memfds = new ArrayList<>();
     /** Guarded by mmapLock (write). */
@@ -483,12 +483,7 @@ final class SimulatedUserProcess implements UserProcess {
 
     @Override
     public boolean alive() {
-        mmapLock.readLock().lock();
-        try {
-            return alive;
-        } finally {
-            mmapLock.readLock().unlock();
-        }
+        return alive;
     }
 
     @Override

@@ -108,6 +108,17 @@ class BulkPinTest {
             assertEquals(Errno.EINVAL, e.errno());
             assertPinned(p, va, pas, 0, 4, 1);
             assertEquals(4, m.pinnedFrames());
+            // A run of consecutive frames whose tail is not pinned: refused mid-run, nothing changes
+            long[] partly = new long[4];
+            long va2 = p.mmap(VA + 64 * PAGE, 4 * PAGE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+            assertEquals(2, p.pinPages(va2, 2, true, partly, 0));
+            partly[2] = p.translate(va2 + 2 * PAGE);
+            partly[3] = p.translate(va2 + 3 * PAGE);
+            assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> p.unpinPages(partly, 0, 4, false)).errno());
+            assertPinned(p, va2, partly, 0, 2, 1);
+            assertEquals(0, p.pinCount(partly[2]));
+            assertEquals(6, m.pinnedFrames());
+            p.unpinPages(partly, 0, 2, false);
             long[] notRam = {pas[0], 1L << 45};
             assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> p.unpinPages(notRam, 0, 2, false)).errno());
             assertPinned(p, va, pas, 0, 4, 1);

@@ -309,6 +309,9 @@ final class LpaeIoPageTable {
             long desc = memory.read64(ptep);
             if (desc == 0) {
                 long fresh = frames.allocate(tableOrder);
+                // the frame reads as zeros; writing one zero gives it storage now, so that the run written into it
+                // next is a plain bulk store (creating a frame's storage inside a bulk verb is its rare slow path)
+                memory.write64(fresh, 0);
                 long tableDesc = TranslationDescriptor.addressField(fresh, granule) | TranslationDescriptor.TYPE_TABLE;
                 if (memory.compareAndSet64(ptep, 0, tableDesc)) {
                     desc = tableDesc;

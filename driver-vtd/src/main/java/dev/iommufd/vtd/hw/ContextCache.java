@@ -67,7 +67,8 @@ final class ContextCache {
         int base = set(r) * WAYS;
         for (int w = 0; w < WAYS; w++) {
             int o = (base + w) * STRIDE;
-            long seq = (long) LONGS.getAcquire(a, o + SEQ);
+            long seq = a[o + SEQ];
+            VarHandle.acquireFence();
             if (a[o + KEY] == key && a[o + GEN] == gen) {
                 return (seq & 1) != 0 ? -1 : (seq << SLOT_BITS) | (base + w);
             }
@@ -88,7 +89,7 @@ final class ContextCache {
     boolean validate(long stamp) {
         VarHandle.loadLoadFence();
         int o = (int) (stamp & ((1 << SLOT_BITS) - 1)) * STRIDE;
-        return (long) LONGS.getOpaque(slots, o + SEQ) == stamp >>> SLOT_BITS;
+        return slots[o + SEQ] == stamp >>> SLOT_BITS;
     }
 
     private boolean live(int o) {

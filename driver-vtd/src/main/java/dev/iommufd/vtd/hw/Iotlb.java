@@ -15,12 +15,12 @@ import java.lang.invoke.VarHandle;
  * hand last passed stay, so a stream of one-time misses does not evict the working set).
  * Each slot is one element of each of these parallel arrays (the 4 ways of a set are adjacent in each):
  * <pre>
- *   seq    sequence number: odd while the slot is being written (seqlock)
+ *   seq    63:32 the invalidation epoch current when the entry was filled
+ *          31:0  sequence number: odd while the slot is being written (seqlock)
  *   page   input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
- *   tag    63: V (valid) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
+ *   tag    63: V (valid) | 62: R (referenced: a replacement hint, set by lookups with a CAS outside the seqlock,
+ *          ignored by every comparison) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
  *   value  63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
- *   epoch  the invalidation epoch current when the entry was filled
- *   ref    replacement hint: 1 once a lookup hit the entry (outside the seqlock; never read by lookups)
  * </pre>
  * Nothing is allocated after construction.
  *
@@ -59,6 +59,8 @@ final class Iotlb {
     private static final int WAYS = 4;
 
     private static final long TAG_VALID = 1L << 63;
+    private static final long TAG_REF = 1L << 62;
+    private static final long SEQ_MASK = 0xffff_ffffL;
     private static final int TAG_LEVEL_SHIFT = 40;
     private static final int TAG_KIND_SHIFT = 44;
     private static final long TAG_KIND_MASK = 3L << TAG_KIND_SHIFT;
@@ -80,17 +82,25 @@ final class Iotlb {
     }
 
     private final int sets;
+    /** 64 - log2(sets): {@link #set} keeps that many top bits. */
+    private final int setShift;
     /** The slots (layout in the class comment). */
     private final long[] seq;
     private final long[] page;
     private final long[] tag;
     private final long[] value;
-    private final int[] filledAt;
-    private final byte[] ref;
     /** Per set: the clock hand, the way the next fill of a full set considers first. Guarded by the unit's lock. */
     private final byte[] victim;
     /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
     private final int[] domainFloor = new int[1 << 16];
+    /**
+     * Per DID: bit {@code level - 1} is set when the domain may have live entries of that level, and
+     * {@link #NESTED_FILLED} when it may have nested entries (set by fills, cleared by domain-selective
+     * invalidation; a superset is always safe). Page-selective and nested invalidation skip what is clear.
+     * Guarded by the unit's lock.
+     */
+    private final byte[] levelsFilled = new byte[1 << 16];
+    private static final int NESTED_FILLED = 0x40;
     /** Per DID: the epoch of the last invalidation of every nested (combined) entry of the domain. */
     private final int[] nestedFloor = new int[1 << 16];
     /** The epoch of the last global invalidation (release stores, acquire loads: {@link #GLOBAL_FLOOR}). */
@@ -107,13 +117,12 @@ final class Iotlb {
     /** For tests of the epoch restart: the counter starts at {@code firstEpoch}. */
     Iotlb(int entries, int firstEpoch) {
         this.sets = Integer.highestOneBit(Math.max(WAYS, entries)) / WAYS;
+        this.setShift = 64 - Integer.numberOfTrailingZeros(sets);
         int n = sets * WAYS;
         this.seq = new long[n];
         this.page = new long[n];
         this.tag = new long[n];
         this.value = new long[n];
-        this.filledAt = new int[n];
-        this.ref = new byte[n];
         this.victim = new byte[sets];
         this.epoch = firstEpoch;
         GLOBAL_FLOOR.setRelease(this, firstEpoch);
@@ -132,10 +141,10 @@ final class Iotlb {
         return 12 + 9 * (level - 1);
     }
 
+    /** Fibonacci hashing of (page number, DID, level): the top bits of one multiplication. */
     private int set(int did, long pageNumber, int level) {
-        long h = pageNumber * 0x9e37_79b9_7f4a_7c15L ^ (did * 0x85eb_ca6bL) ^ level;
-        h ^= h >>> 29;
-        return (int) (h & (sets - 1));
+        long h = (pageNumber ^ ((long) did << 45) ^ ((long) level << 61)) * 0x9e37_79b9_7f4a_7c15L;
+        return (int) (h >>> setShift);
     }
 
     // =====================================================================================================
@@ -149,31 +158,38 @@ final class Iotlb {
      *     writer changed the matching slot during the lookup)
      */
     long lookup(int did, int pasid, long iova) {
-        int floor = Math.max((int) GLOBAL_FLOOR.getAcquire(this), (int) INTS.getAcquire(domainFloor, did));
-        int nestedFloorNow = Math.max(floor, (int) INTS.getAcquire(nestedFloor, did));
+        // plain loads followed by an acquire fence: the same ordering as acquire loads, without a VarHandle per load
+        int floor = Math.max(globalFloor, domainFloor[did]);
+        int nestedFloorNow = Math.max(floor, nestedFloor[did]);
+        int levels = levelsFilled[did]; // a racy hint: a level filled meanwhile is a miss, which the lock settles
+        VarHandle.acquireFence(); // the floors are read before any slot
         long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
         for (int level = 1; level <= 3; level++) {
+            if ((levels & (1 << (level - 1))) == 0) {
+                continue;
+            }
             long pn = iova >>> shift(level);
             long wantTag = want | ((long) level << TAG_LEVEL_SHIFT);
             int s = set(did, pn, level) * WAYS;
             for (int w = 0; w < WAYS; w++, s++) {
-                long sq = (long) LONGS.getAcquire(seq, s);
+                long sq = seq[s];
+                VarHandle.acquireFence();
                 long t = tag[s];
-                if (page[s] != pn || (t & ~TAG_KIND_MASK) != wantTag) {
+                if (page[s] != pn || (t & ~(TAG_KIND_MASK | TAG_REF)) != wantTag) {
                     continue;
                 }
                 long v = value[s];
-                int filled = filledAt[s];
+                int filled = (int) (sq >>> 32);
                 VarHandle.loadLoadFence();
-                if ((sq & 1) != 0 || (long) LONGS.getOpaque(seq, s) != sq) {
+                if ((sq & 1) != 0 || seq[s] != sq) {
                     return 0; // a writer is changing this slot: let the caller retry under the lock
                 }
                 int kind = (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
                 if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
                     continue; // dead
                 }
-                if (ref[s] == 0) {
-                    ref[s] = 1; // a hint: a racing fill may lose it, which only affects replacement
+                if ((t & TAG_REF) == 0) {
+                    LONGS.compareAndSet(tag, s, t, t | TAG_REF); // a hint: losing it only affects replacement
                 }
                 return v | ((long) level << LEVEL_SHIFT);
             }
@@ -197,7 +213,7 @@ final class Iotlb {
             return false;
         }
         int did = (int) (t & 0xffff);
-        int filled = filledAt[s];
+        int filled = (int) (seq[s] >>> 32);
         if (filled < globalFloor || filled < domainFloor[did]) {
             return false;
         }
@@ -206,21 +222,22 @@ final class Iotlb {
 
     private void store(int s, long pn, long t, long v, int filled) {
         long sq = seq[s];
-        LONGS.setOpaque(seq, s, sq + 1);
+        long n = (sq + 1) & SEQ_MASK;
+        LONGS.setOpaque(seq, s, (sq & ~SEQ_MASK) | n);
         VarHandle.storeStoreFence();
         page[s] = pn;
         tag[s] = t;
         value[s] = v;
-        filledAt[s] = filled;
-        LONGS.setRelease(seq, s, sq + 2);
+        LONGS.setRelease(seq, s, ((long) filled << 32) | ((n + 1) & SEQ_MASK));
     }
 
     private void kill(int s) {
         long sq = seq[s];
-        LONGS.setOpaque(seq, s, sq + 1);
+        long n = (sq + 1) & SEQ_MASK;
+        LONGS.setOpaque(seq, s, (sq & ~SEQ_MASK) | n);
         VarHandle.storeStoreFence();
         tag[s] = 0;
-        LONGS.setRelease(seq, s, sq + 2);
+        LONGS.setRelease(seq, s, (sq & ~SEQ_MASK) | ((n + 1) & SEQ_MASK));
     }
 
     void fill(int did, int pasid, long iova, int level, int kind, long val) {
@@ -231,7 +248,7 @@ final class Iotlb {
         int slot = -1;
         for (int w = 0; w < WAYS; w++) {
             int s = base + w;
-            if (!live(s) || (page[s] == pn && tag[s] == t)) {
+            if (!live(s) || (page[s] == pn && (tag[s] & ~TAG_REF) == t)) {
                 slot = s;
                 break;
             }
@@ -241,17 +258,18 @@ final class Iotlb {
             int way = hand;
             for (int k = 0; k < WAYS; k++) {
                 int w = (hand + k) & (WAYS - 1);
-                if (ref[base + w] == 0) {
+                long tw = tag[base + w];
+                if ((tw & TAG_REF) == 0) {
                     way = w;
                     break;
                 }
-                ref[base + w] = 0; // second chance
+                tag[base + w] = tw & ~TAG_REF; // second chance (a lookup setting R meanwhile is lost: only a hint)
             }
             slot = base + way;
             victim[si] = (byte) ((way + 1) & (WAYS - 1));
         }
         store(slot, pn, t, val, epoch);
-        ref[slot] = 0;
+        levelsFilled[did] |= (byte) ((1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0));
     }
 
     private int nextEpoch() {
@@ -285,7 +303,9 @@ final class Iotlb {
      * walk is undone by a fill from what the walk read before it.
      */
     long changes() {
-        return (long) CHANGES.getAcquire(this);
+        long c = changes;
+        VarHandle.acquireFence();
+        return c;
     }
 
     private void changed() {
@@ -301,11 +321,15 @@ final class Iotlb {
     /** Domain-selective invalidation: O(1). */
     void invalidateDomain(int did) {
         INTS.setRelease(domainFloor, did & 0xffff, nextEpoch());
+        levelsFilled[did & 0xffff] = 0;
         changed();
     }
 
     /** Every nested (combined first- and second-stage) entry of {@code did}: O(1). */
     void invalidateNested(int did) {
+        if ((levelsFilled[did & 0xffff] & NESTED_FILLED) == 0) {
+            return; // the domain has no nested entry: nothing to invalidate
+        }
         INTS.setRelease(nestedFloor, did & 0xffff, nextEpoch());
         changed();
     }
@@ -329,6 +353,9 @@ final class Iotlb {
      */
     void invalidate(int did, int pasid, int kinds, long addr, int am) {
         changed();
+        if (levelsFilled[did] == 0) {
+            return; // no live entry of the domain
+        }
         if (am < 0) {
             scan(did, pasid, kinds, 0, -1L);
             return;
@@ -339,7 +366,11 @@ final class Iotlb {
             scan(did, pasid, kinds, lo, hi);
             return;
         }
+        int levels = levelsFilled[did] & 7;
         for (int level = 1; level <= 3; level++) {
+            if ((levels & (1 << (level - 1))) == 0) {
+                continue; // no live entry of this domain has this level
+            }
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
             for (long pn = first; pn <= last; pn++) {
@@ -407,7 +438,7 @@ final class Iotlb {
         long pn = iova >>> shift(level);
         long t = tagOf(did, pasid, level, kind);
         for (int s = 0; s < tag.length; s++) {
-            if (page[s] == pn && tag[s] == t && live(s)) {
+            if (page[s] == pn && (tag[s] & ~TAG_REF) == t && live(s)) {
                 return true;
             }
         }

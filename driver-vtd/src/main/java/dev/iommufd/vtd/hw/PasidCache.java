@@ -73,7 +73,8 @@ final class PasidCache {
         int base = set(k) * WAYS;
         for (int w = 0; w < WAYS; w++) {
             int o = (base + w) * STRIDE;
-            long seq = (long) LONGS.getAcquire(a, o + SEQ);
+            long seq = a[o + SEQ];
+            VarHandle.acquireFence();
             if (a[o + KEY] == k && a[o + GEN] == gen) {
                 return (seq & 1) != 0 ? -1 : (seq << SLOT_BITS) | (base + w);
             }
@@ -104,7 +105,7 @@ final class PasidCache {
     /** Whether no writer touched the stamp's slot since {@link #lookup}. */
     boolean validate(long stamp) {
         VarHandle.loadLoadFence();
-        return (long) LONGS.getOpaque(slots, (int) (stamp & SLOT_MASK) * STRIDE + SEQ) == stamp >>> SLOT_BITS;
+        return slots[(int) (stamp & SLOT_MASK) * STRIDE + SEQ] == stamp >>> SLOT_BITS;
     }
 
     private void store(int o, long key, long e0, long e1, long e2, long fpd, long gen) {

@@ -1054,8 +1054,16 @@ final class VtdUnit implements IommuUnitModel {
             out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
             return true;
         }
-        // An IOTLB miss: the walk reads only memory, so it runs without the lock; the fill takes it, and is skipped
-        // (the request retried under the lock) if any cache was invalidated since the context entry was read.
+        return legacyMiss(lo, hi, iova, write, changes, out);
+    }
+
+    /**
+     * A legacy IOTLB miss after a context-cache hit: the walk reads only memory, so it runs without the lock; the
+     * fill takes it, and is skipped (the request retried under the lock) if any cache was invalidated since
+     * {@code changes} was read, before the context entry.
+     */
+    private boolean legacyMiss(long lo, long hi, long iova, boolean write, long changes, Translation out) {
+        int did = ContextEntry.did(hi);
         long leaf = secondStageLeaf(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(ContextEntry.aw(hi)), iova,
                 write, false, false, snpAllowedLegacy);
         if (leaf < 0) {
