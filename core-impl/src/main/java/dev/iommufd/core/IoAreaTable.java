@@ -114,9 +114,12 @@ final class IoAreaTable extends IovaIntervals {
 
     // ---------------------------------------------------------------- insert
 
-    /** Inserts an area over {@code [iova, last]} mapping {@code pages} from {@code byteInPages}; returns its index. */
-    int insert(long iova, long last, IoPages p, long byteInPages, int prot) {
-        int i = insert(iova, last);
+    /**
+     * Inserts an area over {@code [iova, last]} mapping {@code pages} from {@code byteInPages}; returns its index.
+     * {@code from}: every area below that index ends before {@code iova} (0 when unknown).
+     */
+    int insert(long iova, long last, IoPages p, long byteInPages, int prot, int from) {
+        int i = insert(iova, last, from);
         startByte[i] = byteInPages;
         pfn[i] = 0;
         pages[i] = p;
@@ -127,13 +130,14 @@ final class IoAreaTable extends IovaIntervals {
 
     /**
      * Inserts an area over {@code [iova, last]} mapping user VA {@code uva} of {@code source}, whose pages (one page,
-     * nothing pinned) live in the slot; returns its index.
+     * nothing pinned) live in the slot; returns its index. {@code from} as for {@link #insert(long, long, IoPages,
+     * long, int, int)}.
      */
-    int insertInline(long iova, long last, UserProcess source, long uva, boolean writable, AccountMode mode, int prot) {
+    int insertInline(long iova, long last, UserProcess source, long uva, boolean writable, AccountMode mode, int prot, int from) {
         if (((uva & PAGE_MASK) + (last - iova)) > PAGE_MASK) {
             throw new IllegalStateException(String.format("inline area [%#x, %#x] at user VA %#x spans two pages", iova, last, uva));
         }
-        int i = insert(iova, last);
+        int i = insert(iova, last, from);
         startByte[i] = uva;
         pfn[i] = 0;
         pages[i] = source;

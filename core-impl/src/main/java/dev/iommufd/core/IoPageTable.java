@@ -555,10 +555,11 @@ public final class IoPageTable {
     /**
      * {@code iopt_check_iova}: validation of a FIXED_IOVA range.
      *
+     * @return the index where an area at {@code iova} goes (for {@link IoAreaTable#insert} as {@code from})
      * @throws ErrnoException EINVAL (misaligned, or reserved), EOVERFLOW, EEXIST (an area is there)
      */
-    private void checkIova(long iova, long length) {
-        if (Long.remainderUnsigned(iova, iovaAlignment) != 0) {
+    private int checkIova(long iova, long length) {
+        if ((iova & (iovaAlignment - 1)) != 0) {
             throw ErrnoException.of(Errno.EINVAL, "iova %#x is not a multiple of the IOAS alignment %#x", iova, iovaAlignment);
         }
         long last = iova + length - 1;
@@ -568,16 +569,21 @@ public final class IoPageTable {
         if (reservedUnion.firstIntersecting(iova, last) >= 0) {
             throw ErrnoException.of(Errno.EINVAL, "iova range [%#x, %#x] intersects a reserved range", iova, last);
         }
-        if (areas.firstIntersecting(iova, last) >= 0) {
+        int i = areas.lowerBound(iova);
+        if (i < areas.size() && Long.compareUnsigned(areas.start(i), last) <= 0) {
             throw ErrnoException.of(Errno.EEXIST, "iova range [%#x, %#x] is already mapped", iova, last);
         }
+        return i; // where the area goes: every area below it ends before iova
     }
 
     // ---------------------------------------------------------------- map / copy
 
-    /** {@code iopt_map_pages}'s length check: non-zero and a multiple of {@code iova_alignment}. */
+    /**
+     * {@code iopt_map_pages}'s length check: non-zero and a multiple of {@code iova_alignment} (a power of two, as
+     * every alignment here: the kernel tests with masks too).
+     */
     private void checkMapLength(long length) {
-        if (length == 0 || Long.remainderUnsigned(length, iovaAlignment) != 0) {
+        if (length == 0 || (length & (iovaAlignment - 1)) != 0) {
             throw ErrnoException.of(Errno.EINVAL, "length %#x is 0 or not a multiple of the IOAS alignment %#x", length, iovaAlignment);
         }
     }
@@ -587,7 +593,7 @@ public final class IoPageTable {
         if ((prot & IoProt.WRITE) != 0 && !pagesWritable) {
             throw ErrnoException.of(Errno.EPERM, "cannot map writeable: the source pages were mapped read-only");
         }
-        if (Long.remainderUnsigned(startByte & (PAGE_SIZE - 1), iovaAlignment) != 0) {
+        if ((startByte & (PAGE_SIZE - 1) & (iovaAlignment - 1)) != 0) {
             throw ErrnoException.of(Errno.EINVAL, "page offset %#x is not a multiple of the IOAS alignment %#x",
                     startByte & (PAGE_SIZE - 1), iovaAlignment);
         }
@@ -628,15 +634,16 @@ public final class IoPageTable {
         lock.lock();
         try {
             checkMapLength(length);
+            int at;
             if (allocate) {
                 iova = allocIova(uptr, length);
+                at = areas.holeIndex();
             } else {
-                checkIova(iova, length);
+                at = checkIova(iova, length);
             }
             long last = checkSlice(writable, uptr, iova, length, prot);
             FaultInjection.check("iopt_alloc_area");
-            areas.insertInline(iova, last, current, uptr, writable, mode, prot);
-            fillNewAreas(iova, 1);
+            fillNewAreas(areas.insertInline(iova, last, current, uptr, writable, mode, prot, at), 1);
             return iova;
         } finally {
             lock.unlock();
@@ -648,15 +655,16 @@ public final class IoPageTable {
         lock.lock();
         try {
             checkMapLength(length);
+            int at;
             if (allocate) {
                 iova = allocIova(startByte + pages.base(), length);
+                at = areas.holeIndex();
             } else {
-                checkIova(iova, length);
+                at = checkIova(iova, length);
             }
             long last = checkSlice(pages.writable(), startByte, iova, length, prot);
             FaultInjection.check("iopt_alloc_area");
-            areas.insert(iova, last, pages, startByte, prot);
-            fillNewAreas(iova, 1);
+            fillNewAreas(areas.insert(iova, last, pages, startByte, prot, at), 1);
             return iova;
         } finally {
             lock.unlock();
@@ -674,11 +682,13 @@ public final class IoPageTable {
         lock.lock();
         try {
             checkMapLength(length);
+            int at;
             if (allocate) {
                 PagesSlice first = slices.get(0);
                 iova = allocIova(first.startByte() + first.pages().base(), length);
+                at = areas.holeIndex();
             } else {
-                checkIova(iova, length);
+                at = checkIova(iova, length);
             }
             // iopt_insert_area checks, for every slice before anything is inserted.
             long cur = iova;
@@ -687,11 +697,13 @@ public final class IoPageTable {
             }
             FaultInjection.check("iopt_alloc_area");
             cur = iova;
+            int first = -1;
             for (PagesSlice s : slices) {
-                areas.insert(cur, cur + s.length() - 1, s.pages(), s.startByte(), prot);
+                at = areas.insert(cur, cur + s.length() - 1, s.pages(), s.startByte(), prot, at) + 1;
+                first = first < 0 ? at - 1 : first;
                 cur += s.length();
             }
-            fillNewAreas(iova, slices.size());
+            fillNewAreas(first, slices.size());
             return iova;
         } finally {
             lock.unlock();
@@ -699,11 +711,10 @@ public final class IoPageTable {
     }
 
     /**
-     * {@code iopt_fill_domains_pages} for {@code n} areas just inserted consecutively from {@code iova}; on failure
-     * unfills the ones filled and removes all {@code n}, then rethrows.
+     * {@code iopt_fill_domains_pages} for {@code n} areas just inserted consecutively from index {@code first}; on
+     * failure unfills the ones filled and removes all {@code n}, then rethrows.
      */
-    private void fillNewAreas(long iova, int n) {
-        int first = areas.indexOf(iova);
+    private void fillNewAreas(int first, int n) {
         int filled = 0;
         try {
             for (; filled < n; filled++) {
@@ -810,10 +821,9 @@ public final class IoPageTable {
             long notifyLast;
             lock.lock();
             try {
-                int i;
+                int i = areas.lowerBound(start); // the areas after a removed one shift down to i
                 for (;;) {
-                    i = areas.firstIntersecting(start, last);
-                    if (i < 0) {
+                    if (i >= areas.size() || Long.compareUnsigned(areas.start(i), last) > 0) {
                         return unmapped;
                     }
                     long aIova = areas.start(i);
@@ -892,8 +902,7 @@ public final class IoPageTable {
                     throw ErrnoException.of(Errno.EBUSY, "area [%#x, %#x] is being unmapped", aIova, aLast);
                 }
                 long newStart = iova + 1;
-                if (Long.remainderUnsigned(newStart, iovaAlignment) != 0
-                        || Long.remainderUnsigned(areas.startByte(idx, newStart), iovaAlignment) != 0) {
+                if ((newStart & (iovaAlignment - 1)) != 0 || (areas.startByte(idx, newStart) & (iovaAlignment - 1)) != 0) {
                     throw ErrnoException.of(Errno.EINVAL, "split point %#x is not aligned to %#x", newStart, iovaAlignment);
                 }
                 if (areas.numAccesses(idx) != 0) {
@@ -915,8 +924,8 @@ public final class IoPageTable {
                     pages.removeDomainSpan(areas.firstIndex(idx), areas.lastIndex(idx));
                 }
                 areas.removeAt(idx);
-                int left = areas.insert(aIova, iova, pages, startByte, prot);
-                int right = areas.insert(newStart, aLast, pages, rightStartByte, prot);
+                int left = areas.insert(aIova, iova, pages, startByte, prot, idx);
+                int right = areas.insert(newStart, aLast, pages, rightStartByte, prot, left + 1);
                 if (filled) {
                     areas.setDomainFilled(left, true);
                     areas.setDomainFilled(right, true);

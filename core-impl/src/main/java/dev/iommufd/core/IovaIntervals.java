@@ -47,6 +47,8 @@ class IovaIntervals {
     private long[] starts;
     private long[] lasts;
     private int size;
+    /** The index of the last interval inserted or found by a binary search: a hint, always verified. */
+    private int finger;
 
     /** Implicit max-tree over blocks: node 1 is the root, leaves at {@code [leaves, 2 * leaves)}. */
     private long[] maxTree = new long[2];
@@ -94,10 +96,18 @@ class IovaIntervals {
         return lasts[i];
     }
 
-    /** The index of the first interval whose last is {@code >= iova} (unsigned), or {@link #size()}. */
+    /**
+     * The index of the first interval whose last is {@code >= iova} (unsigned), or {@link #size()}. Binary search,
+     * after two O(1) tries: below the first interval (the allocator's usual start), and the finger (the index of the
+     * last insert or search, checked against its neighbour: an unmap of what was just mapped finds it at once).
+     */
     final int lowerBound(long iova) {
         if (size == 0 || Long.compareUnsigned(lasts[0], iova) >= 0) {
-            return 0; // at or below the first interval (the allocator's usual start)
+            return 0;
+        }
+        int f = finger;
+        if (f > 0 && f < size && Long.compareUnsigned(lasts[f], iova) >= 0 && Long.compareUnsigned(lasts[f - 1], iova) < 0) {
+            return f;
         }
         int lo = 1;
         int hi = size;
@@ -109,6 +119,7 @@ class IovaIntervals {
                 hi = mid;
             }
         }
+        finger = lo;
         return lo;
     }
 
@@ -129,9 +140,19 @@ class IovaIntervals {
      * @return the index of the new interval (its columns are to be written there)
      */
     final int insert(long start, long last) {
-        int i = lowerBound(start);
-        if (i < size && Long.compareUnsigned(starts[i], last) <= 0) {
-            throw new IllegalStateException(String.format("[%#x, %#x] overlaps [%#x, %#x]", start, last, starts[i], lasts[i]));
+        return insert(start, last, 0);
+    }
+
+    /**
+     * {@link #insert(long, long)} given that every interval below index {@code from} ends before {@code start}
+     * (e.g. {@link #holeIndex()} of the hole the allocator found for it): O(1) when the new interval goes at
+     * {@code from}, besides the shift.
+     */
+    final int insert(long start, long last, int from) {
+        int i = from == 0 ? lowerBound(start) : lowerBoundFrom(from, start);
+        if ((i < size && Long.compareUnsigned(starts[i], last) <= 0) || (i > 0 && Long.compareUnsigned(lasts[i - 1], start) >= 0)) {
+            int j = i < size && Long.compareUnsigned(starts[i], last) <= 0 ? i : i - 1;
+            throw new IllegalStateException(String.format("[%#x, %#x] overlaps [%#x, %#x]", start, last, starts[j], lasts[j]));
         }
         if (size == starts.length) {
             int n = size + Math.max(MIN_GROWTH, size >>> 3);
@@ -145,6 +166,7 @@ class IovaIntervals {
         starts[i] = start;
         lasts[i] = last;
         size++;
+        finger = i;
         summaryDirty = true;
         summaryValidFrom = Math.min(summaryValidFrom, i);
         return i;

@@ -13,14 +13,36 @@ import dev.iommufd.vtd.layout.SecondStagePte;
 
 /**
  * A VT-d I/O page table in physical memory: the second-stage format ({@link SecondStagePte}) or the first-stage
- * x86-64 format ({@link FirstStagePte}), 3 to 5 levels of 512-entry 4 KiB tables (Linux {@code dma_pte}
- * handling in {@code iommu.c}).
+ * x86-64 format ({@link FirstStagePte}), 3 to 5 levels of 512-entry 4 KiB tables (what Linux's generic page
+ * table {@code iommu_pt.h} does over its {@code vtdss} / {@code x86_64} formats).
  *
- * <p>Tables are raw words in frames from the machine's allocator. Map and unmap on disjoint ranges may run
- * concurrently: new tables are installed with compare-and-set (the loser frees its page), leaves are written
- * from zero with compare-and-set. Nothing is allocated on the map/unmap/lookup paths except table frames.
+ * <h2>How a range is walked</h2>
+ * Map, unmap and the dirty harvest descend from the root once per range, recursively: at each level they visit the
+ * entries of the range in one table, descending into a child table for the part of the range it covers, and
+ * at the leaf level they handle the run of consecutive PTEs of one table with the bulk verbs of
+ * {@link PhysicalMemory} ({@code writeRun64} for leaves whose address advances by the page size,
+ * {@code indexOfAny64} for "is this run empty / where is the next present or dirty entry", {@code read64s} for
+ * scans). A one-page map takes a short path (one read per level and a compare-and-set of the leaf, as the
+ * kernel's {@code __map_single_page}).
+ *
+ * <h2>Concurrency (the kernel's rule: the caller holds a range lock)</h2>
+ * Map, unmap, iova_to_phys and the dirty harvest may run concurrently on <em>disjoint</em> IOVA ranges without a
+ * lock; callers must not race on overlapping ranges (iommufd's areas guarantee it). Shared upper-level tables are
+ * installed with compare-and-set of the empty parent entry (the kernel's {@code cmpxchg} in
+ * {@code pt_install_table}): the loser frees its fresh page and descends into the winner's table. A table is freed
+ * (through the gather, after the IOTLB sync) only when the unmapped range covers its whole span, so no other
+ * caller can be using it. Leaves are written with plain (release) stores after checking that the slots are empty,
+ * since only the owner of a range writes its leaves; the hardware model sets A/D bits with compare-and-set and
+ * the harvest clears D with an atomic read-modify-write, so neither loses the other's update. Nothing is
+ * allocated on the map/unmap/lookup/harvest paths except table frames (the per-thread scan buffer is created
+ * once per thread).
  */
 final class IoPageTable {
+    /** Per-thread scan buffer for {@code read64s}: one table's worth of words. */
+    /** Dirty entries found one by one in a leaf table before the rest of it is read in bulk. */
+    private static final int SPARSE_DIRTY = 16;
+    private static final ThreadLocal<long[]> SCAN = ThreadLocal.withInitial(() -> new long[SecondStagePte.ENTRIES]);
+
     private final PhysicalMemory mem;
     private final FrameAllocator frames;
     final boolean firstStage;
@@ -28,6 +50,10 @@ final class IoPageTable {
     final long root;
     /** The largest leaf level: 1 (4 KiB only), 2 (2 MiB) or 3 (1 GiB). */
     final int maxLeafLevel;
+    /** Input address bits the table translates: 12 + 9 * levels. */
+    private final int vaBits;
+    /** The bits of an entry that make it present: R|W (second stage) or P (first stage). */
+    private final long presentMask;
     private volatile boolean forceSnoop;
     private final PagingDomain owner;
 
@@ -38,6 +64,8 @@ final class IoPageTable {
         this.firstStage = firstStage;
         this.levels = levels;
         this.maxLeafLevel = maxLeafLevel;
+        this.vaBits = shift(levels + 1);
+        this.presentMask = firstStage ? FirstStagePte.P : SecondStagePte.PRESENT;
         this.root = frames.allocateFrame();
     }
 
@@ -46,15 +74,20 @@ final class IoPageTable {
     }
 
     private boolean present(long e) {
-        return firstStage ? FirstStagePte.present(e) : SecondStagePte.present(e);
+        return (e & presentMask) != 0;
     }
 
     private static boolean isLeaf(long e, int level) {
         return level == 1 || (e & SecondStagePte.PS) != 0; // PS is bit 7 in both formats
     }
 
-    private long address(long e) {
+    private static long address(long e) {
         return e & SecondStagePte.ADDR_MASK;
+    }
+
+    /** log2 of the bytes one entry at {@code level} maps. */
+    private static int shift(int level) {
+        return 12 + SecondStagePte.LEVEL_STRIDE * (level - 1);
     }
 
     private long tableEntry(long pa) {
@@ -84,8 +117,26 @@ final class IoPageTable {
         return 0;
     }
 
+    // ---------------------------------------------------------------- map
+
     /**
-     * Maps {@code pgcount} pages of {@code pgsize}. On failure nothing this call mapped remains.
+     * Why a map stopped: a slot in use at {@link #va} (EEXIST) or a table allocation that failed there
+     * ({@link #cause}). Only on the failure path.
+     */
+    private static final class MapStop extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final long va;
+        final transient ErrnoException cause;
+
+        MapStop(long va, ErrnoException cause) {
+            super(null, null, false, false);
+            this.va = va;
+            this.cause = cause;
+        }
+    }
+
+    /**
+     * Maps {@code pgcount} pages of {@code pgsize}. On failure nothing this call mapped remains, except on ENOMEM.
      *
      * @throws ErrnoException EINVAL for a page size the table cannot hold; EEXIST when an entry is in use;
      *         ENOMEM with the bytes mapped before the allocation failed as progress (they stay mapped)
@@ -95,23 +146,112 @@ final class IoPageTable {
         if (level == 0 || level > maxLeafLevel) {
             throw ErrnoException.of(Errno.EINVAL, "vtd: page size %#x is not supported by this domain", pgsize);
         }
-        long done = 0;
-        for (long i = 0; i < pgcount; i++) {
-            long va = iova + i * pgsize;
-            long ea;
-            try {
-                ea = walkAlloc(va, level);
-            } catch (ErrnoException e) {
-                throw e.withProgress(done);
-            }
-            long leaf = leafEntry(paddr + i * pgsize, level, prot);
-            if (ea < 0 || !installLeaf(ea, va, level, leaf)) {
-                unmapQuietly(iova, pgsize, i);
-                throw ErrnoException.of(Errno.EEXIST, "vtd: iova %#x is already mapped", va);
-            }
-            done += pgsize;
+        long leaf = leafEntry(paddr, level, prot);
+        if (pgcount == 1 && mapSingle(iova, level, leaf)) {
+            return pgsize;
         }
-        return done;
+        long end = iova + pgsize * pgcount;
+        try {
+            // the leaf for an IOVA va is leaf + (va - iova): the output address advances with the input address
+            mapRange(root, levels, iova, end, leaf - iova, level);
+        } catch (MapStop stop) {
+            long done = stop.va - iova;
+            if (stop.cause != null) {
+                throw stop.cause.withProgress(done);
+            }
+            if (done > 0) {
+                unmapQuietly(iova, done, level);
+            }
+            throw ErrnoException.of(Errno.EEXIST, "vtd: iova %#x is already mapped", stop.va);
+        }
+        return pgsize * pgcount;
+    }
+
+    /** The kernel's {@code __map_single_page}: every table exists and the slot is empty; false sends the caller to the full path. */
+    private boolean mapSingle(long iova, int level, long leaf) {
+        long table = root;
+        for (int l = levels; l > level; l--) {
+            long e = mem.read64(table + SecondStagePte.index(iova, l) * 8L);
+            if (!present(e) || isLeaf(e, l)) {
+                return false;
+            }
+            table = address(e);
+        }
+        return mem.compareAndSet64(table + SecondStagePte.index(iova, level) * 8L, 0, leaf);
+    }
+
+    /**
+     * Maps {@code [va, end)} (inside this table's span) with leaves at {@code leafLevel}; the leaf of an IOVA x is
+     * {@code x + delta}. Tables on the way are allocated and installed with compare-and-set.
+     */
+    private void mapRange(long table, int level, long va, long end, long delta, int leafLevel) {
+        int shift = shift(level);
+        int i = SecondStagePte.index(va, level);
+        if (level == leafLevel) {
+            int count = (int) Math.min(SecondStagePte.ENTRIES - i, (end - va) >>> shift);
+            writeLeaves(table + i * 8L, count, va, delta, level);
+            return;
+        }
+        long size = 1L << shift;
+        while (va < end && i < SecondStagePte.ENTRIES) {
+            long ea = table + i * 8L;
+            long e = mem.read64(ea);
+            if (e == 0) {
+                e = installTable(ea, va);
+            }
+            if (!present(e) || isLeaf(e, level)) {
+                throw new MapStop(va, null); // a larger leaf (or a foreign entry) is in the way
+            }
+            long next = (va | (size - 1)) + 1;
+            mapRange(address(e), level - 1, va, Math.min(end, next), delta, leafLevel);
+            va = next;
+            i++;
+        }
+    }
+
+    /** Installs a fresh table in the empty slot {@code ea}; returns the slot's entry (ours or a racing caller's). */
+    private long installTable(long ea, long va) {
+        long t;
+        try {
+            t = frames.allocateFrame();
+        } catch (ErrnoException e) {
+            throw new MapStop(va, e);
+        }
+        long ne = tableEntry(t);
+        if (mem.compareAndSet64(ea, 0, ne)) {
+            return ne;
+        }
+        frames.free(t, 0); // a concurrent map of a disjoint range installed the table first
+        return mem.read64(ea);
+    }
+
+    /** Writes {@code count} leaves from slot {@code ea} (IOVA {@code va}), each slot checked empty first. */
+    private void writeLeaves(long ea, int count, long va, long delta, int level) {
+        long size = 1L << shift(level);
+        if (count == 1) {
+            if (!installLeaf(ea, va, level, va + delta)) {
+                throw new MapStop(va, null);
+            }
+            return;
+        }
+        while (count > 0) {
+            int k = mem.indexOfAny64(ea, count, -1L); // the first slot in use
+            int run = k < 0 ? count : k;
+            if (run > 0) {
+                mem.writeRun64(ea, run, va + delta, size);
+            }
+            if (k < 0) {
+                return;
+            }
+            long kva = va + (long) k * size;
+            long kea = ea + 8L * k;
+            if (!installLeaf(kea, kva, level, kva + delta)) {
+                throw new MapStop(kva, null);
+            }
+            va = kva + size;
+            ea = kea + 8;
+            count -= k + 1;
+        }
     }
 
     private boolean installLeaf(long ea, long va, int level, long leaf) {
@@ -119,7 +259,7 @@ final class IoPageTable {
             return true;
         }
         long e = mem.read64(ea);
-        // Linux switch_to_super_page: an empty lower table where a large leaf goes is replaced and freed
+        // Linux switch_to_super_page / clear_contig: an empty lower table where a large leaf goes is replaced and freed
         if (level > 1 && present(e) && !isLeaf(e, level) && tableEmpty(address(e), level - 1)
                 && mem.compareAndSet64(ea, e, leaf)) {
             owner.flushRange(va, va + SecondStagePte.levelSize(level) - 1, false);
@@ -130,116 +270,120 @@ final class IoPageTable {
     }
 
     private boolean tableEmpty(long table, int level) {
-        for (int i = 0; i < 512; i++) {
-            long e = mem.read64(table + i * 8L);
-            if (e == 0) {
-                continue;
+        int i = 0;
+        while (i < SecondStagePte.ENTRIES) {
+            int k = mem.indexOfAny64(table + i * 8L, SecondStagePte.ENTRIES - i, -1L);
+            if (k < 0) {
+                return true;
             }
+            i += k;
+            long e = mem.read64(table + i * 8L);
             if (!present(e) || isLeaf(e, level) || !tableEmpty(address(e), level - 1)) {
                 return false;
             }
+            i++;
         }
         return true;
     }
 
-    private void unmapQuietly(long iova, long pgsize, long count) {
-        int level = levelOf(pgsize);
-        for (long i = 0; i < count; i++) {
-            long ea = find(iova + i * pgsize, level);
-            if (ea >= 0) {
-                mem.write64(ea, 0);
-            }
-        }
-        if (count > 0) {
-            owner.flushRange(iova, iova + count * pgsize - 1, true);
-        }
+    /** Undoes the first {@code length} bytes of a failed map: clears the leaves (tables stay) and flushes. */
+    private void unmapQuietly(long iova, long length, int level) {
+        unmapRange(root, levels, iova, iova + length, level, null);
+        owner.flushRange(iova, iova + length - 1, true);
     }
 
-    /** The address of the level-{@code level} entry for {@code va}, allocating tables; -1 when a leaf is in the way. */
-    private long walkAlloc(long va, int level) {
-        long table = root;
-        for (int l = levels; l > level; l--) {
-            long ea = table + SecondStagePte.index(va, l) * 8L;
-            long e = mem.read64(ea);
-            if (!present(e)) {
-                long t = frames.allocateFrame();
-                long ne = tableEntry(t);
-                if (mem.compareAndSet64(ea, 0, ne)) {
-                    e = ne;
-                } else {
-                    frames.free(t, 0);
-                    e = mem.read64(ea);
-                }
-            }
-            if (isLeaf(e, l)) {
-                return -1;
-            }
-            table = address(e);
-        }
-        return table + SecondStagePte.index(va, level) * 8L;
-    }
-
-    /** The address of the level-{@code level} entry for {@code va} without allocating; -1 when a table is missing or a larger leaf maps it. */
-    private long find(long va, int level) {
-        long table = root;
-        for (int l = levels; l > level; l--) {
-            long e = mem.read64(table + SecondStagePte.index(va, l) * 8L);
-            if (!present(e) || isLeaf(e, l)) {
-                return -1;
-            }
-            table = address(e);
-        }
-        return table + SecondStagePte.index(va, level) * 8L;
-    }
+    // ---------------------------------------------------------------- unmap
 
     /**
-     * Unmaps up to {@code pgcount} pages of {@code pgsize}, stopping at the first hole; tables whose whole range
-     * was unmapped go to the gather's freelist (Linux dma_pte_clear_level).
+     * Unmaps up to {@code pgcount} pages of {@code pgsize} from {@code iova}, stopping at the first slot that is not
+     * a present leaf of that size (a hole, a larger leaf, or smaller leaves: see {@link IommuDomain#unmapPages}).
+     * Tables whose whole span the unmapped range covers go to the gather's freelist, detached from their parent
+     * (Linux {@code __unmap_range}: "if the unmapping range fully covers the table then we can free it"); their
+     * words are left as they were, since the frame is dropped when the freelist is drained after the sync.
+     *
+     * @return bytes unmapped; 0 for a misaligned {@code iova} or one beyond the table's input width
      */
     long unmap(long iova, long pgsize, long pgcount, IotlbGather gather) {
         int level = levelOf(pgsize);
-        if (level == 0) {
+        if (level == 0 || pgcount <= 0 || (iova & (pgsize - 1)) != 0 || (iova >>> vaBits) != 0) {
             return 0;
         }
-        long done = 0;
-        for (long i = 0; i < pgcount; i++) {
-            long va = iova + i * pgsize;
-            long ea = find(va, level);
-            if (ea < 0) {
-                break;
-            }
-            long e = mem.read64(ea);
-            if (!present(e) || !isLeaf(e, level)) {
-                break;
-            }
-            mem.write64(ea, 0);
-            done += pgsize;
-        }
-        if (done == 0) {
-            return 0;
-        }
-        long end = iova + done; // exclusive
-        for (int l = 1; l < levels; l++) {
-            long span = SecondStagePte.levelSize(l + 1);
-            long first = (iova + span - 1) & -span;
-            for (long s = first; Long.compareUnsigned(s + span, end) <= 0 && Long.compareUnsigned(s, iova) >= 0
-                    && s + span != 0; s += span) {
-                long pea = find(s, l + 1);
-                if (pea < 0) {
-                    continue;
-                }
-                long pe = mem.read64(pea);
-                if (present(pe) && !isLeaf(pe, l + 1)) {
-                    mem.write64(pea, 0);
-                    gather.addFreedTable(address(pe), 0);
-                }
-            }
-        }
-        return done;
+        // pages beyond the table's width are holes: clamp rather than overflow
+        long count = Math.min(pgcount, ((1L << vaBits) - iova) >>> shift(level));
+        long end = iova + count * pgsize;
+        return unmapRange(root, levels, iova, end, level, gather) - iova;
     }
+
+    /**
+     * Unmaps the leaves of {@code [va, end)} (inside this table's span) at {@code leafLevel}; returns the IOVA where
+     * it stopped ({@code end} when all of it was unmapped). With a {@code null} gather no table is freed and every
+     * leaf is cleared.
+     */
+    private long unmapRange(long table, int level, long va, long end, int leafLevel, IotlbGather gather) {
+        int shift = shift(level);
+        int i = SecondStagePte.index(va, level);
+        if (level == leafLevel) {
+            int count = (int) Math.min(SecondStagePte.ENTRIES - i, (end - va) >>> shift);
+            long ea = table + i * 8L;
+            int k = leafRun(ea, count, level);
+            // a whole table of leaves below the root is freed by the caller with its words: no need to clear them
+            boolean freedByParent = k == SecondStagePte.ENTRIES && gather != null && level < levels;
+            if (k == 1) {
+                mem.write64(ea, 0);
+            } else if (k > 1 && !freedByParent) {
+                mem.writeRun64(ea, k, 0, 0);
+            }
+            return va + ((long) k << shift);
+        }
+        long size = 1L << shift;
+        while (va < end && i < SecondStagePte.ENTRIES) {
+            long ea = table + i * 8L;
+            long e = mem.read64(ea);
+            if (!present(e) || isLeaf(e, level)) {
+                return va; // a hole, or a leaf larger than the pages being unmapped
+            }
+            long next = (va | (size - 1)) + 1;
+            long childEnd = Math.min(end, next);
+            long reached = unmapRange(address(e), level - 1, va, childEnd, leafLevel, gather);
+            if (reached != childEnd) {
+                return reached;
+            }
+            if (gather != null && (va & (size - 1)) == 0 && childEnd == next) {
+                // every leaf below was unmapped, and lower tables are already on the freelist
+                mem.write64(ea, 0);
+                gather.addFreedTable(address(e), 0);
+            }
+            va = next;
+            i++;
+        }
+        return Math.min(va, end);
+    }
+
+    /** How many of the {@code count} slots from {@code ea} are, from the first on, present leaves at {@code level}. */
+    private int leafRun(long ea, int count, int level) {
+        if (count == 1) {
+            long e = mem.read64(ea);
+            return present(e) && isLeaf(e, level) ? 1 : 0;
+        }
+        long[] w = SCAN.get();
+        mem.read64s(ea, w, 0, count);
+        long need = level == 1 ? 0 : SecondStagePte.PS;
+        for (int k = 0; k < count; k++) {
+            long e = w[k];
+            if ((e & presentMask) == 0 || (e & need) != need) {
+                return k;
+            }
+        }
+        return count;
+    }
+
+    // ---------------------------------------------------------------- lookup and dirty harvest
 
     /** iova_to_phys: the physical address, or {@link IommuDomain#NO_TRANSLATION}. */
     long iovaToPhys(long iova) {
+        if ((iova >>> vaBits) != 0) {
+            return IommuDomain.NO_TRANSLATION;
+        }
         long table = root;
         for (int l = levels; l >= 1; l--) {
             long e = mem.read64(table + SecondStagePte.index(iova, l) * 8L);
@@ -255,40 +399,94 @@ final class IoPageTable {
         return IommuDomain.NO_TRANSLATION;
     }
 
-    /** Second stage only: reports and (unless {@code noClear}) clears D on leaves intersecting {@code [iova, last]}. */
+    /**
+     * Second stage only: reports and (unless {@code noClear}) clears D on leaves intersecting {@code [iova, last]},
+     * visiting only present subtrees; each dirty leaf is reported whole. D is cleared with an atomic
+     * read-modify-write of dirty entries only (the kernel's {@code test_and_clear_bit}), so a D bit the hardware
+     * sets concurrently on another entry, or an A bit on this one, is never lost.
+     */
     void readAndClearDirty(long iova, long last, boolean noClear, DirtyRecorder dirty) {
-        dirtyWalk(root, levels, 0, iova, last, noClear, dirty);
+        if ((iova >>> vaBits) != 0 || Long.compareUnsigned(last, iova) < 0) {
+            return;
+        }
+        dirtyWalk(root, levels, 0, iova, last, noClear, dirty, SCAN.get());
     }
 
-    private void dirtyWalk(long table, int level, long base, long iova, long last, boolean noClear, DirtyRecorder dirty) {
-        long size = SecondStagePte.levelSize(level);
-        for (int i = 0; i < 512; i++) {
-            long start = base + i * size;
-            long end = start + size - 1;
-            if (Long.compareUnsigned(end, iova) < 0) {
-                continue;
-            }
-            if (Long.compareUnsigned(start, last) > 0) {
+    private void dirtyWalk(long table, int level, long base, long iova, long last, boolean noClear, DirtyRecorder dirty,
+            long[] scan) {
+        int shift = shift(level);
+        long size = 1L << shift;
+        int i = Long.compareUnsigned(iova, base) > 0 ? SecondStagePte.index(iova, level) : 0;
+        long tableLast = base + ((long) SecondStagePte.ENTRIES << shift) - 1;
+        int end = Long.compareUnsigned(last, tableLast) < 0 ? SecondStagePte.index(last, level) + 1 : SecondStagePte.ENTRIES;
+        if (level == 1) {
+            dirtyLeaves(table, base, i, end, noClear, dirty, scan);
+            return;
+        }
+        while (i < end) {
+            int k = mem.indexOfAny64(table + i * 8L, end - i, presentMask); // the next present entry: skip empty subtrees
+            if (k < 0) {
                 return;
             }
+            i += k;
             long ea = table + i * 8L;
             long e = mem.read64(ea);
+            long start = base + ((long) i << shift);
             if (!present(e)) {
+                i++; // cleared since the scan
                 continue;
             }
-            if (isLeaf(e, level)) {
-                if ((e & SecondStagePte.D) != 0) {
-                    dirty.record(start, size);
-                    if (!noClear) {
-                        mem.getAndClear64(ea, SecondStagePte.D);
-                        dirty.gather().addRange(start, size);
-                    }
-                }
-            } else {
-                dirtyWalk(address(e), level - 1, start, iova, last, noClear, dirty);
+            if (!isLeaf(e, level)) {
+                dirtyWalk(address(e), level - 1, start, iova, last, noClear, dirty, scan);
+            } else if ((e & SecondStagePte.D) != 0) {
+                harvest(ea, start, size, noClear, dirty);
             }
+            i++;
         }
     }
+
+    /**
+     * The dirty leaves among entries {@code [i, end)} of a leaf table: jump from dirty entry to dirty entry while
+     * they are sparse, and read the rest of the table in one bulk read once they are not.
+     */
+    private void dirtyLeaves(long table, long base, int i, int end, boolean noClear, DirtyRecorder dirty, long[] scan) {
+        for (int found = 0; i < end; found++) {
+            if (found == SPARSE_DIRTY) {
+                int n = end - i;
+                mem.read64s(table + i * 8L, scan, 0, n);
+                for (int k = 0; k < n; k++) {
+                    long e = scan[k];
+                    if ((e & SecondStagePte.D) != 0 && (e & presentMask) != 0) {
+                        harvest(table + (i + k) * 8L, base + ((long) (i + k) << 12), 1L << 12, noClear, dirty);
+                    }
+                }
+                return;
+            }
+            int k = mem.indexOfAny64(table + i * 8L, end - i, SecondStagePte.D);
+            if (k < 0) {
+                return;
+            }
+            i += k;
+            long ea = table + i * 8L;
+            if (present(mem.read64(ea))) {
+                harvest(ea, base + ((long) i << 12), 1L << 12, noClear, dirty);
+            }
+            i++;
+        }
+    }
+
+    private void harvest(long ea, long start, long size, boolean noClear, DirtyRecorder dirty) {
+        if (noClear) {
+            dirty.record(start, size);
+            return;
+        }
+        if ((mem.getAndClear64(ea, SecondStagePte.D) & SecondStagePte.D) != 0) {
+            dirty.record(start, size);
+            dirty.gather().addRange(start, size);
+        }
+    }
+
+    // ---------------------------------------------------------------- teardown
 
     /** Frees every table, the root included. */
     void free() {
@@ -297,11 +495,18 @@ final class IoPageTable {
 
     private void freeTree(long table, int level) {
         if (level > 1) {
-            for (int i = 0; i < 512; i++) {
+            int i = 0;
+            while (i < SecondStagePte.ENTRIES) {
+                int k = mem.indexOfAny64(table + i * 8L, SecondStagePte.ENTRIES - i, presentMask);
+                if (k < 0) {
+                    break;
+                }
+                i += k;
                 long e = mem.read64(table + i * 8L);
-                if (present(e) && !isLeaf(e, level)) {
+                if (!isLeaf(e, level)) {
                     freeTree(address(e), level - 1);
                 }
+                i++;
             }
         }
         frames.free(table, 0);

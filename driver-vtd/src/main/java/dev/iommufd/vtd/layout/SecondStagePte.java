@@ -28,6 +28,8 @@ public final class SecondStagePte {
     public static final long A = 1L << 8;
     public static final long D = 1L << 9;
     public static final long SNP = 1L << 11;
+    /** The bits whose OR makes an entry present: R | W. */
+    public static final long PRESENT = R | W;
     public static final long TM = 1L << 62;
     public static final long ADDR_MASK = 0x000f_ffff_ffff_f000L;
     /** Ignored bits 52..61 and 63 (software available). */
