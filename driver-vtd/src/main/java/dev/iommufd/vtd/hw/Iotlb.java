@@ -269,7 +269,10 @@ final class Iotlb {
             victim[si] = (byte) ((way + 1) & (WAYS - 1));
         }
         store(slot, pn, t, val, epoch);
-        levelsFilled[did] |= (byte) ((1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0));
+        int bits = (1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0);
+        if ((levelsFilled[did] & bits) != bits) { // lookups read this line: write it only when it changes
+            levelsFilled[did] |= (byte) bits;
+        }
     }
 
     private int nextEpoch() {
