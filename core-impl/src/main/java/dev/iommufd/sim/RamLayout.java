@@ -192,6 +192,10 @@ final class RamLayout {
 
     /** The physical address of the frame with dense index {@code dense}, which must be a RAM frame. */
     long physicalAddress(long dense) {
+        long inPrimary = dense - primaryDense;
+        if (Long.compareUnsigned(inPrimary, primarySize >>> PhysicalMemory.FRAME_SHIFT) < 0) {
+            return primaryBase + (inPrimary << PhysicalMemory.FRAME_SHIFT);
+        }
         for (int i = 0; i < base.length; i++) {
             long off = dense - denseOfBase[i];
             if (Long.compareUnsigned(off, frames[i]) < 0) {
