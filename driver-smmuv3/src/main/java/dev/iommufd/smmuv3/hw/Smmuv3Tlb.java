@@ -157,8 +157,8 @@ final class Smmuv3Tlb {
         int id = ids[i];
         long e = fillEpoch[i];
         return e >= allInvalidatedAt
-                && e >= (long) LONG.getAcquire(vmidInvalidatedAt, id >>> 16)
-                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= (long) LONG.getAcquire(asidInvalidatedAt, id & 0xffff));
+                && e >= vmidInvalidatedAt[id >>> 16]
+                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= asidInvalidatedAt[id & 0xffff]);
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
@@ -194,7 +194,8 @@ final class Smmuv3Tlb {
             int s = set(vm, address >>> shift);
             int base = s * WAYS;
             for (;;) {
-                int v = (int) INT.getAcquire(setVersion, s);
+                int v = setVersion[s];
+                VarHandle.acquireFence(); // the ways (and the epochs live() reads) are read after the version
                 long found = MISS;
                 if ((v & 1) == 0) {
                     for (int w = 0; w < WAYS; w++) {
@@ -216,7 +217,7 @@ final class Smmuv3Tlb {
                         }
                     }
                     VarHandle.loadLoadFence();
-                    if ((int) INT.getAcquire(setVersion, s) == v) {
+                    if (setVersion[s] == v) {
                         if (found != MISS) {
                             return found;
                         }
@@ -297,8 +298,8 @@ final class Smmuv3Tlb {
             }
         }
         for (int w = 0; w < WAYS && slot < 0; w++) {
-            if (!live(base + w)) {
-                slot = base + w;
+            if ((tag[base + w] & TAG_KIND_MASK) == KIND_EMPTY) {
+                slot = base + w; // an empty way (entries killed by an epoch are replaced in turn, without reading them)
             }
         }
         if (slot < 0) {

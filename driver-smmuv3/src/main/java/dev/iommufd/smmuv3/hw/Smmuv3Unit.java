@@ -31,9 +31,9 @@ import java.util.function.LongConsumer;
  * <h2>Locking</h2>
  * One lock ({@link #lock}) guards every register, the configuration cache's writes, the TLB's invalidations and
  * the unit's walker: register accesses, command processing (synchronous with the write to CMDQ_PROD) and every
- * translation that faults or needs its configuration fetched are serialised. Interrupts (MSIs) raised while holding it are
- * collected in {@link #pendingIrqs} and signalled after the lock is released, so a handler may access the
- * registers.
+ * translation that faults or needs its configuration fetched are serialised. Interrupts (MSIs) raised while
+ * holding it are collected in {@link #pendingIrqs} and signalled after the lock is released, so a handler may
+ * access the registers.
  *
  * <h2>The lock-free fast path</h2>
  * {@link #translate} first tries without the lock: with SMMUEN set ({@link #translating}) and the
@@ -70,7 +70,10 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final IdRegisters id;
     private final Object lock = new Object();
     private final TranslationTableWalker walker;
-    /** Each translating thread's walker for the lock-free path (walk state is per transaction). */
+    /**
+     * Each translating thread's walker for the lock-free path (walk state is per transaction); bound to
+     * {@link #memory} only during a walk, so a thread's idle walker keeps no machine alive.
+     */
     private final ThreadLocal<TranslationTableWalker> threadWalker;
     /** CR0.SMMUEN, readable without the lock (written under it). */
     private volatile boolean translating;
@@ -132,7 +135,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         this.mmioBase = mmioBase;
         this.id = id;
         this.walker = new TranslationTableWalker(memory, id);
-        this.threadWalker = ThreadLocal.withInitial(() -> new TranslationTableWalker(memory, id));
+        this.threadWalker = ThreadLocal.withInitial(() -> new TranslationTableWalker(null, id));
         this.gbpa = 0; // bypass when disabled (Linux's disable_bypass=1 sets ABORT itself)
         this.registerMap = RegisterMap.builder(WINDOW_SIZE)
                 .register(IDR0, "SMMU_IDR0", 32)
@@ -884,11 +887,26 @@ final class Smmuv3Unit implements IommuUnitModel {
             out.ok(Smmuv3Tlb.output(d) | (iova & ((1L << shift) - 1)), 1L << shift);
             return true;
         }
+        return walkUnlocked(c, iova, access, out);
+    }
+
+    /** The miss half of {@link #translateUnlocked} (kept apart so that the hit half stays small enough to inline). */
+    private boolean walkUnlocked(DecodedConfiguration c, long iova, int access, Translation out) {
         if (!c.useS1 && (iova >>> id.iasBits()) != 0) {
             return false; // F_ADDR_SIZE: reported by the locked path
         }
         int sample = tlb.invalidationCount();
         TranslationTableWalker w = threadWalker.get();
+        w.bindMemory(memory);
+        try {
+            return walkUnlocked(w, c, iova, access, out, sample);
+        } finally {
+            w.bindMemory(null);
+        }
+    }
+
+    private boolean walkUnlocked(TranslationTableWalker w, DecodedConfiguration c, long iova, int access,
+            Translation out, int sample) {
         w.loadConfiguration(c.decoded);
         long ipa = iova;
         int shift = 63;
@@ -1006,8 +1024,8 @@ final class Smmuv3Unit implements IommuUnitModel {
         int vmid = w.vmid;
         int asid = useS1 ? w.asid : 0;
         if (configCache.decoded(sid, ssid) == null) {
-            TranslationTableWalker frozen = new TranslationTableWalker(memory, id);
-            frozen.loadConfiguration(w);
+            TranslationTableWalker frozen = new TranslationTableWalker(null, id); // decoded fields only: never walks
+            frozen.copyConfiguration(w);
             configCache.fillDecoded(new DecodedConfiguration(sid, ssid, kind, vmid, asid, useS1, s2, frozen));
         }
         int need = TranslationTableWalker.requiredPermission(access);

@@ -34,7 +34,8 @@ final class TranslationTableWalker {
     /** Internal status: a descriptor changed under a hardware update; walk again. */
     static final int RETRY = -1;
 
-    private final PhysicalMemory memory;
+    /** The memory walks read; null while a thread's walker is idle or for a frozen (decoded-only) walker. */
+    private PhysicalMemory memory;
     private final IdRegisters id;
 
     // ---- decoded STE
@@ -104,6 +105,14 @@ final class TranslationTableWalker {
         this.id = id;
     }
 
+    /**
+     * Binds the memory a thread's walker reads for one walk (null afterwards: an idle walker kept by a thread
+     * retains no machine).
+     */
+    void bindMemory(PhysicalMemory m) {
+        memory = m;
+    }
+
     /** The configuration {@link #loadConfiguration} last copied, to skip copying it again. */
     private TranslationTableWalker loadedFrom;
 
@@ -115,6 +124,12 @@ final class TranslationTableWalker {
         if (loadedFrom == from) {
             return;
         }
+        copyConfiguration(from);
+        loadedFrom = from;
+    }
+
+    /** Copies the decoded STE and CD of {@code from} (without remembering it: a frozen copy keeps no reference). */
+    void copyConfiguration(TranslationTableWalker from) {
         config = from.config;
         s1Fmt = from.s1Fmt;
         s1ContextPtr = from.s1ContextPtr;
@@ -153,7 +168,7 @@ final class TranslationTableWalker {
         stall = from.stall;
         asid = from.asid;
         mair = from.mair;
-        loadedFrom = from;
+        loadedFrom = null;
     }
 
     /** Forgets which configuration was loaded (the decode methods overwrite it). */
