@@ -372,7 +372,10 @@ public final class BenchSuite {
         return b.append("\n  ]\n}\n").toString();
     }
 
-    /** {@code [--quick] [--only B4,B6] [--json FILE]}; exit status 0 (targets missed are reported, not failed). */
+    /**
+     * {@code [--quick | --full] [--only B4,B6] [--json FILE]} (the last of {@code --quick}/{@code --full} and of
+     * {@code --json} wins); exit status 0 (targets missed are reported, not failed).
+     */
     public static void main(String[] args) throws Exception {
         boolean quick = false;
         Set<String> only = new LinkedHashSet<>();
@@ -381,6 +384,9 @@ public final class BenchSuite {
             switch (args[i]) {
                 case "--quick":
                     quick = true;
+                    break;
+                case "--full":
+                    quick = false; // overrides an earlier --quick (the bench-smoke profile passes --quick first)
                     break;
                 case "--only":
                     for (String s : args[++i].split(",")) {
@@ -392,7 +398,7 @@ public final class BenchSuite {
                     break;
                 default:
                     throw new IllegalArgumentException("unknown argument " + args[i]
-                            + " (usage: [--quick] [--only B4,B6] [--json FILE])");
+                            + " (usage: [--quick | --full] [--only B4,B6] [--json FILE])");
             }
         }
         run(quick, only, json, System.out);

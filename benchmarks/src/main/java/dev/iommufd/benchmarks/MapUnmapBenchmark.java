@@ -23,8 +23,8 @@ import org.openjdk.jmh.annotations.TearDown;
  *       per page. Only the maps are timed: the 256-page unmap + sync that empties the window again is an untimed
  *       per-invocation setup (an invocation is 256 maps, well above 10 us, so the setup's timestamps are noise).
  *   <li>B2 {@link #map256}: one call mapping 256 pages (the unmap happens in an untimed per-invocation setup).
- *   <li>B3 {@link #unmapOne}: 256 x (unmap one page + {@code iotlb_sync}), per page; the 256-page map that fills
- *       the window is an untimed per-invocation setup. {@link #unmap256}: unmap 256 pages in one call and sync
+ *   <li>B3 {@link #unmapOne}: 256 x (unmap one 4K page + {@code iotlb_sync}), per page; the 256-page map that
+ *       fills the window is an untimed per-invocation setup. {@link #unmap256}: unmap 256 pages in one call and sync
  *       (the map is an untimed per-invocation setup).
  * </ul>
  */
@@ -76,21 +76,7 @@ public class MapUnmapBenchmark {
         }
     }
 
-    /** B3-1 state: the 256-page window is mapped before each invocation (one untimed 256-page map). */
-    @State(Scope.Thread)
-    public static class WarmFull extends Warm {
-        boolean mapped;
-
-        @Setup(Level.Invocation)
-        public void fillWindow() {
-            if (!mapped) {
-                f.mapSpanPages(first, pageSize, BATCH);
-                mapped = true;
-            }
-        }
-    }
-
-    /** B2/B3-256 state: the 256-page range is unmapped (B2) or mapped (B3) before each invocation, untimed. */
+    /** B2/B3 state (4K): the 256-page range is unmapped (B2) or mapped (B3) before each invocation, untimed. */
     @State(Scope.Thread)
     public static class Batch {
         @Param({"VTD_SS", "SMMUV3_LPAE4K"})
@@ -163,9 +149,9 @@ public class MapUnmapBenchmark {
 
     @Benchmark
     @OperationsPerInvocation(BATCH)
-    public long unmapOne(WarmFull s) {
+    public long unmapOne(Mapped s) {
         DomainFixture f = s.f;
-        long size = s.pageSize;
+        long size = DomainFixture.PAGE;
         long done = 0;
         long iova = s.first;
         s.mapped = false;
