@@ -112,8 +112,14 @@ final class Smmuv3Tlb {
 
     private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
 
-    private final long[] asidInvalidatedAt = new long[1 << 16];
-    private final long[] vmidInvalidatedAt = new long[1 << 16];
+    /**
+     * The cache whose invalidation epochs and count this one uses: {@code this} for the TLB; the TLB for the walk
+     * cache (so TLBI_NH_ASID, TLBI_NH_ALL, TLBI_S12_VMALL and TLBI_NSNH_ALL kill walk entries by the same O(1)
+     * epochs, and a walk's sample covers both caches).
+     */
+    private final Smmuv3Tlb epochs;
+    private final long[] asidInvalidatedAt;
+    private final long[] vmidInvalidatedAt;
     private volatile long allInvalidatedAt;
     /** Count of ASID/VMID/all invalidations; written under the unit's lock, read by fills without it. */
     private volatile long epoch;
@@ -123,6 +129,17 @@ final class Smmuv3Tlb {
     private volatile int invalidations;
 
     Smmuv3Tlb(int entries) {
+        this(entries, null);
+    }
+
+    /**
+     * A cache of {@code entries} slots; with {@code sharesEpochsWith} non-null, a walk cache that uses that TLB's
+     * invalidation epochs and count (see {@link #epochs}).
+     */
+    Smmuv3Tlb(int entries, Smmuv3Tlb sharesEpochsWith) {
+        epochs = sharesEpochsWith == null ? this : sharesEpochsWith;
+        asidInvalidatedAt = sharesEpochsWith == null ? new long[1 << 16] : null;
+        vmidInvalidatedAt = sharesEpochsWith == null ? new long[1 << 16] : null;
         if (Integer.bitCount(entries) != 1 || entries < WAYS) {
             throw new IllegalArgumentException("TLB entries must be a power of two >= " + WAYS);
         }
@@ -156,14 +173,15 @@ final class Smmuv3Tlb {
         }
         int id = ids[i];
         long e = fillEpoch[i];
-        return e >= allInvalidatedAt
-                && e >= vmidInvalidatedAt[id >>> 16]
-                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= asidInvalidatedAt[id & 0xffff]);
+        Smmuv3Tlb x = epochs;
+        return e >= x.allInvalidatedAt
+                && e >= x.vmidInvalidatedAt[id >>> 16]
+                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
     int invalidationCount() {
-        return invalidations;
+        return epochs.invalidations;
     }
 
     private long nextEpoch() {
@@ -174,7 +192,7 @@ final class Smmuv3Tlb {
 
     /** Counts an invalidation: called before it changes anything (see {@link #fill}). */
     private void invalidated() {
-        INVALIDATIONS.setVolatile(this, invalidations + 1); // a full fence: see invalidateInSet
+        INVALIDATIONS.setVolatile(epochs, epochs.invalidations + 1); // a full fence: see invalidateInSet
     }
 
     /**
@@ -262,7 +280,7 @@ final class Smmuv3Tlb {
      * in flight (as a hardware fill whose walk no invalidation overlapped: the verb the TLB benchmark probe uses).
      */
     void fill(int k, int vm, int as, long address, long out, int shift, int permissions) {
-        fill(k, vm, as, address, out, shift, permissions, invalidations);
+        fill(k, vm, as, address, out, shift, permissions, epochs.invalidations);
     }
 
     /**
@@ -275,7 +293,26 @@ final class Smmuv3Tlb {
      * @return whether the entry was filled
      */
     boolean fill(int k, int vm, int as, long address, long out, int shift, int permissions, int sample) {
-        long e = epoch;
+        return fillData(k, vm, as, address, shift,
+                out & ADDRESS_MASK & -(1L << shift) | (long) (permissions & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift,
+                sample);
+    }
+
+    /**
+     * Walk caches: fills an entry for the block of {@code 2^shift} bytes of input address holding {@code address},
+     * whose last-level table is at {@code table} (granule aligned, kept whole), with the hierarchical attributes
+     * {@code attributes} ({@link #PERM_READ_PRIV} always set, so that a lookup with that need matches), under the
+     * same rule as {@link #fill(int, int, int, long, long, int, int, int)}: dropped when an invalidation ran since
+     * {@code sample}.
+     */
+    boolean fillTable(int k, int vm, int as, long address, long table, int shift, int attributes, int sample) {
+        return fillData(k, vm, as, address, shift,
+                table & ADDRESS_MASK | (long) (attributes & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift, sample);
+    }
+
+    private boolean fillData(int k, int vm, int as, long address, int shift, long dataWord, int sample) {
+        Smmuv3Tlb x = epochs;
+        long e = x.epoch;
         if ((pageShiftsPresent & 1L << shift) == 0) {
             PRESENT.getAndBitwiseOr(this, 1L << shift); // before the count check: a later invalidation probes it
         }
@@ -283,7 +320,7 @@ final class Smmuv3Tlb {
         int s = set(vm, page);
         int base = s * WAYS;
         int v = lockSet(s);
-        if (invalidations != sample) {
+        if (x.invalidations != sample) {
             unlockSet(s, v);
             return false;
         }
@@ -307,14 +344,17 @@ final class Smmuv3Tlb {
             victim[s] = (victim[s] + 1) & (WAYS - 1);
         }
         tag[slot] = newTag;
-        data[slot] = out & ADDRESS_MASK & -(1L << shift) | (long) (permissions & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift;
+        data[slot] = dataWord;
         ids[slot] = newIds;
         fillEpoch[slot] = e;
         unlockSet(s, v);
         return true;
     }
 
-    /** {@code TLBI_NH_ASID}: every entry of ASID {@code as} (of any VMID). O(1). */
+    /**
+     * {@code TLBI_NH_ASID}: every entry of ASID {@code as} (of any VMID). O(1). Called on the TLB only: the epochs
+     * are the walk cache's too.
+     */
     void invalidateAsid(int as) {
         invalidated();
         LONG.setRelease(asidInvalidatedAt, as & 0xffff, nextEpoch());

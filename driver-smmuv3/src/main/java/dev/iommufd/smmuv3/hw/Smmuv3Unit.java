@@ -81,6 +81,12 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final long[] commandBatch = new long[2 * COMMAND_BATCH];
     private final ConfigurationCache configCache = new ConfigurationCache(1024);
     private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
+    /**
+     * The walk cache (IHI0070 3.17): last-level table addresses per level-2 block of input address, tagged like the
+     * TLB and sharing its invalidation epochs and count. Its size is IMPLEMENTATION DEFINED (nothing in the ID
+     * registers reports it): 32768 entries cover 64 GiB of input address with 4 KiB pages.
+     */
+    private final Smmuv3Tlb walkCache = new Smmuv3Tlb(32768, tlb);
     private final long[] ste = new long[8];
     private final long[] cd = new long[8];
     /** The architected registers: the layout every MMIO access is decoded against. */
@@ -558,6 +564,16 @@ final class Smmuv3Unit implements IommuUnitModel {
                     tlb.invalidateVa(commandVmid(c0), (int) BitField.extract(Command.TLBI_ASID, c0),
                             op == Command.OP_TLBI_NH_VAA, address, length);
                 }
+                // Leaf=0 also drops the walk-cache entries covering the range (a table there may have been freed);
+                // Leaf=1 says only last-level entries changed, so the walk cache is kept (IHI0070 4.4.1, 3.17)
+                if (BitField.extract(Command.TLBI_LEAF, c1) == 0) {
+                    if (op == Command.OP_TLBI_S2_IPA) {
+                        walkCache.invalidateIpa(commandVmid(c0), address, length);
+                    } else {
+                        walkCache.invalidateVa(commandVmid(c0), (int) BitField.extract(Command.TLBI_ASID, c0),
+                                op == Command.OP_TLBI_NH_VAA, address, length);
+                    }
+                }
                 return CERROR_NONE;
             }
             case Command.OP_TLBI_S12_VMALL:
@@ -898,6 +914,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         int sample = tlb.invalidationCount();
         TranslationTableWalker w = threadWalker.get();
         w.bindMemory(memory);
+        w.useWalkCache(walkCache, c.kind, c.vmid, c.asid, sample);
         try {
             return walkUnlocked(w, c, iova, access, out, sample);
         } finally {
@@ -1039,6 +1056,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         int shift = 63;
         int perm = 0xff;
         boolean global = false;
+        w.useWalkCache(walkCache, kind, vmid, asid, tlb.invalidationCount()); // no TLBI runs meanwhile: locked
         if (useS1) {
             r = w.stage1(iova, access, s2);
             if (r == TranslationTableWalker.RETRY) {
@@ -1307,6 +1325,21 @@ final class Smmuv3Unit implements IommuUnitModel {
         synchronized (lock) {
             return tlb.liveEntries();
         }
+    }
+
+    /**
+     * Walks of the calling thread (lock-free path) and of the unit's walker (locked path) that started from a
+     * walk-cache entry: for tests that translate on one thread.
+     */
+    long walkCacheHits() {
+        synchronized (lock) {
+            return threadWalker.get().walkCacheHits + walker.walkCacheHits;
+        }
+    }
+
+    /** The walk cache, for tests. */
+    Smmuv3Tlb walkCache() {
+        return walkCache;
     }
 
     /** The TLB, for tests that compare invalidations with a reference. */

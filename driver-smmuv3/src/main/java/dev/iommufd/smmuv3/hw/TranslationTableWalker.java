@@ -25,7 +25,9 @@ import dev.iommufd.spi.hw.Translation;
  * <ul>
  *   <li>Misaligned low bits of TTB0/TTB1/S2TTB (below the start table's size) are treated as zero.</li>
  *   <li>The contiguous hint is honoured: one TLB entry covers the whole contiguous set.</li>
- *   <li>No walk cache is modelled: only leaf translations are cached (so Leaf=1 invalidations suffice).</li>
+ *   <li>The walk cache (IHI0070 3.17) holds last-level table addresses only (one entry per block a level-2 entry
+ *       spans: 2 MiB, 32 MiB, 512 MiB for the 4K, 16K, 64K granules), for stage-1-only and stage-2-only walks;
+ *       nested walks bypass it. TLBI_NH_VA/VAA/S2_IPA with Leaf=0 drop the covering entries, Leaf=1 keeps them.</li>
  *   <li>AArch32 (LPAE) tables and big-endian tables are not implemented: the presets advertise AArch64-only,
  *       little-endian tables (IDR0.TTF=2, TTENDIAN=2), so S2AA64=0, CD.AA64=0 and ENDI=1 are ILLEGAL.</li>
  * </ul>
@@ -90,6 +92,45 @@ final class TranslationTableWalker {
     long faultFetchAddr;
     int faultTtRnW;
     boolean faultRecord;
+
+    // ---- walk cache (IHI0070 3.17): set by the unit for the walk of one transaction's input address
+
+    /**
+     * Hierarchical attribute bits a walk-cache entry keeps with its table address (in the entry's permission field;
+     * bit 0 is always set so that a lookup needing {@link Smmuv3Tlb#PERM_READ_PRIV} matches every entry).
+     */
+    static final int WALK_PRESENT = Smmuv3Tlb.PERM_READ_PRIV;
+    static final int WALK_AP_TABLE_NO_EL0 = 2;
+    static final int WALK_AP_TABLE_RDONLY = 4;
+    static final int WALK_PXN_TABLE = 8;
+    static final int WALK_UXN_TABLE = 16;
+
+    /** The unit's walk cache, or null (a walker that never caches). */
+    private Smmuv3Tlb walkCache;
+    /**
+     * {@link Smmuv3Tlb#KIND_S1} (a stage-1-only walk), {@link Smmuv3Tlb#KIND_S2} (a stage-2-only walk of the input
+     * address) or {@link Smmuv3Tlb#KIND_EMPTY} (no walk-cache use: nested walks bypass it).
+     */
+    private int walkKind;
+    private int walkVmid;
+    private int walkAsid;
+    /** The TLB's invalidation count sampled before the walk (a walk-cache fill is dropped when it moved). */
+    private int walkSample;
+    /** Walks that started from a walk-cache entry (this walker's own count: tests read their thread's). */
+    long walkCacheHits;
+
+    /**
+     * Lets the next input-address walks use and fill {@code cache} for a translation of kind {@code kind} ({@link
+     * Smmuv3Tlb#KIND_S1} or {@link Smmuv3Tlb#KIND_S2}; anything else, e.g. {@link Smmuv3Tlb#KIND_NESTED}, bypasses
+     * the cache), tagged by {@code vm} and {@code as}, filling only if no invalidation ran since {@code sample}.
+     */
+    void useWalkCache(Smmuv3Tlb cache, int kind, int vm, int as, int sample) {
+        walkCache = cache;
+        walkKind = kind == Smmuv3Tlb.KIND_S1 || kind == Smmuv3Tlb.KIND_S2 ? kind : Smmuv3Tlb.KIND_EMPTY;
+        walkVmid = vm;
+        walkAsid = as;
+        walkSample = sample;
+    }
 
     // ---- walk results
     long s1Output;
@@ -467,6 +508,25 @@ final class TranslationTableWalker {
         boolean apTableRdonly = false;
         boolean pxnTable = false;
         boolean uxnTable = false;
+        // the walk cache holds, per block of input address one level-2 entry spans, the level-3 table and the
+        // hierarchical attributes gathered on the way (nested walks bypass it: their table addresses are IPAs)
+        boolean cached = !nested && walkKind == Smmuv3Tlb.KIND_S1 && level < 3;
+        int blockShift = g.levelShift(2);
+        if (cached) {
+            long d = walkCache.lookup(Smmuv3Tlb.KIND_S1, walkVmid, walkAsid, va, WALK_PRESENT);
+            if (d != Smmuv3Tlb.MISS && Smmuv3Tlb.pageShift(d) == blockShift) {
+                int a = Smmuv3Tlb.permissions(d);
+                table = Smmuv3Tlb.output(d);
+                level = 3;
+                bits = g.stride();
+                apTableNoEl0 = (a & WALK_AP_TABLE_NO_EL0) != 0;
+                apTableRdonly = (a & WALK_AP_TABLE_RDONLY) != 0;
+                pxnTable = (a & WALK_PXN_TABLE) != 0;
+                uxnTable = (a & WALK_UXN_TABLE) != 0;
+                cached = false;
+                walkCacheHits++;
+            }
+        }
         for (;;) {
             int shift = g.levelShift(level);
             long index = (va >>> shift) & ((1L << bits) - 1);
@@ -503,6 +563,12 @@ final class TranslationTableWalker {
                     apTableRdonly |= (desc & TranslationDescriptor.AP_TABLE_RDONLY) != 0;
                     pxnTable |= (desc & TranslationDescriptor.PXN_TABLE) != 0;
                     uxnTable |= (desc & TranslationDescriptor.UXN_TABLE) != 0;
+                }
+                if (cached && level == 2) {
+                    int a = WALK_PRESENT | (apTableNoEl0 ? WALK_AP_TABLE_NO_EL0 : 0)
+                            | (apTableRdonly ? WALK_AP_TABLE_RDONLY : 0) | (pxnTable ? WALK_PXN_TABLE : 0)
+                            | (uxnTable ? WALK_UXN_TABLE : 0);
+                    walkCache.fillTable(Smmuv3Tlb.KIND_S1, walkVmid, walkAsid, va, next, blockShift, a, walkSample);
                 }
                 table = next;
                 level++;
@@ -640,6 +706,18 @@ final class TranslationTableWalker {
         int level = s2StartLevel;
         int bits = s2StartBits;
         long table = s2Ttb;
+        boolean cached = walkKind == Smmuv3Tlb.KIND_S2 && clazz == EventRecord.CLASS_IN && !probeOnly && level < 3;
+        int blockShift = g.levelShift(2);
+        if (cached) {
+            long d = walkCache.lookup(Smmuv3Tlb.KIND_S2, walkVmid, 0, ipa, WALK_PRESENT);
+            if (d != Smmuv3Tlb.MISS && Smmuv3Tlb.pageShift(d) == blockShift) {
+                table = Smmuv3Tlb.output(d);
+                level = 3;
+                bits = g.stride();
+                cached = false;
+                walkCacheHits++;
+            }
+        }
         for (;;) {
             int shift = g.levelShift(level);
             long index = (ipa >>> shift) & ((1L << bits) - 1);
@@ -659,6 +737,9 @@ final class TranslationTableWalker {
                 long next = TranslationDescriptor.outputAddress(desc, g, g.shift());
                 if ((next >>> s2OutputBits) != 0) {
                     return EventRecord.F_ADDR_SIZE;
+                }
+                if (cached && level == 2) {
+                    walkCache.fillTable(Smmuv3Tlb.KIND_S2, walkVmid, 0, ipa, next, blockShift, WALK_PRESENT, walkSample);
                 }
                 table = next;
                 level++;
