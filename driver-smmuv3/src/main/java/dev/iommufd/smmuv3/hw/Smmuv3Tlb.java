@@ -57,6 +57,14 @@ import java.lang.invoke.VarHandle;
  * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
  * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
  * translation read before a TLBI can be cached after it, and none survives the CMD_SYNC that follows.
+ *
+ * <h2>The walk cache (IHI0070 3.17)</h2>
+ * A second instance, built with {@link #Smmuv3Tlb(int, Smmuv3Tlb)}, is the unit's walk cache: same layout, but an
+ * entry's {@code data} holds the address of a last-level table (whole, {@link #fillTable}) and the hierarchical
+ * attributes gathered above it in the permission field, and its shift is the span of one level-2 entry. It uses
+ * the TLB's epochs and invalidation count ({@link #epochs}): TLBI_NH_ASID, TLBI_NH_ALL, TLBI_S12_VMALL and
+ * TLBI_NSNH_ALL, run on the TLB, kill walk entries too, and a walk's one sample guards both fills. Address
+ * invalidations reach it only with Leaf=0 (the unit decides).
  */
 final class Smmuv3Tlb {
     static final int KIND_EMPTY = 0;
