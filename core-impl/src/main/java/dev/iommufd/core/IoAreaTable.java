@@ -24,7 +24,8 @@ import java.util.Arrays;
  *  flags[i]      int       FLAGS below                            FLAGS below
  *  accesses[i]   int       {@code num_accesses}                   {@code num_accesses} = users of the access span [0, 0]
  * </pre>
- * 40 bytes per area, 45 with the growth reserve of {@link IovaIntervals} (one eighth). {@code num_locks} (pins of
+ * 44 bytes per area (8 + 8 + 8 + 8 + 4 + 4 + 4 with compressed references), at most 49.5 with the growth reserve of
+ * {@link IovaIntervals} (one eighth), plus 1 byte of its hole summary. {@code num_locks} (pins of
  * internal accesses, HW queues only) is kept sparse, keyed by the area's first IOVA: an area with locks has access
  * pins and can be neither removed nor cut, so its first IOVA names it until its locks are gone.
  * <pre>

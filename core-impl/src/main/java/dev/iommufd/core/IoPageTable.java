@@ -1131,14 +1131,21 @@ public final class IoPageTable {
         unmapRuns(i, domain, bitmap, 0, true);
     }
 
-    /** Unmaps the area's runs that start below {@code stopIova} (all of them when {@code all}). */
+    /**
+     * Unmaps the area's runs that start below {@code stopIova} (all of them when {@code all}), gathering them into
+     * one IOTLB sync at the end (before the caller unpins).
+     */
     private void unmapRuns(int i, IommuDomain domain, long bitmap, long stopIova, boolean all) {
         startRuns(i);
-        while (nextRun(i)) {
-            if (!all && Long.compareUnsigned(runIova, stopIova) >= 0) {
-                return;
+        try {
+            while (nextRun(i)) {
+                if (!all && Long.compareUnsigned(runIova, stopIova) >= 0) {
+                    break;
+                }
+                IommuMapping.unmap(domain, bitmap, runIova, runPa, runSize, gather, false);
             }
-            IommuMapping.unmap(domain, bitmap, runIova, runPa, runSize, gather);
+        } finally {
+            IommuMapping.sync(domain, gather);
         }
     }
 
@@ -1166,9 +1173,7 @@ public final class IoPageTable {
         long end = idx;
         if (!disableLargePages && end < lastIdx) {
             IoPages pages = areas.pagesObject(i); // more than one page: never held in the slot
-            while (end < lastIdx && pages.pa(end + 1) == startPa + ((end + 1 - idx) << IoPages.PAGE_SHIFT)) {
-                end++;
-            }
+            end = pages.contiguousRunEnd(idx, lastIdx);
         }
         long areaStartByte = areas.startByte(i);
         long areaEndByte = areaStartByte + areas.length(i);

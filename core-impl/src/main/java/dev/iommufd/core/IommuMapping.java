@@ -98,12 +98,25 @@ public final class IommuMapping {
     /**
      * Unmaps {@code [iova, iova + size)}, mapped earlier by {@link #map} with the same {@code paddr} (or page by page),
      * and syncs the IOTLB. Each unmap_pages call names whole leaves: the decomposition of the map, stepping down to
-     * smaller page sizes where the driver finds smaller leaves. Never fails: a driver that unmaps less than asked is a bug (the kernel WARNs), reported here as an
-     * {@link IllegalStateException} after the sync.
+     * smaller page sizes where the driver finds smaller leaves. Never fails: a driver that unmaps less than asked is a
+     * bug (the kernel WARNs), reported here as an {@link IllegalStateException} after the sync.
      *
      * @return bytes unmapped
      */
     public static long unmap(IommuDomain domain, long bitmap, long iova, long paddr, long size, IotlbGather gather) {
+        return unmap(domain, bitmap, iova, paddr, size, gather, true);
+    }
+
+    /**
+     * {@link #unmap(IommuDomain, long, long, long, long, IotlbGather)}, with the sync left to the caller when
+     * {@code sync} is false: the unmapped range stays in {@code gather} (the driver syncs by itself when the gather
+     * cannot take a disjoint range), so that an area unmapped run by run is invalidated once, by {@link #sync},
+     * before its pages are unpinned ({@code iommu_unmap_fast} + {@code iommu_iotlb_sync}).
+     *
+     * @return bytes unmapped
+     * @throws IllegalStateException (after syncing) when the driver unmapped less than asked
+     */
+    public static long unmap(IommuDomain domain, long bitmap, long iova, long paddr, long size, IotlbGather gather, boolean sync) {
         long done = 0;
         while (done < size) {
             long r = pgsize(bitmap, iova + done, paddr + done, size - done);
@@ -123,14 +136,21 @@ public final class IommuMapping {
             }
             done += n;
         }
-        if (!gather.isEmpty() || gather.freelistSize() != 0) {
-            domain.iotlbSync(gather);
+        if (sync || done != size) {
+            sync(domain, gather);
         }
-        gather.reset();
         if (done != size) {
             throw new IllegalStateException(String.format(
                     "driver unmapped %#x of %#x bytes at iova %#x (unmap must pair with map)", done, size, iova));
         }
         return done;
+    }
+
+    /** {@code iommu_iotlb_sync}: invalidates what {@code gather} holds (if anything) and empties it. */
+    public static void sync(IommuDomain domain, IotlbGather gather) {
+        if (!gather.isEmpty() || gather.freelistSize() != 0) {
+            domain.iotlbSync(gather);
+        }
+        gather.reset();
     }
 }

@@ -43,8 +43,27 @@ public final class SimulatedMmioBus implements MmioBus {
             this.region = region;
         }
 
+        /**
+         * The window the last {@link #find} that missed it found: tried first (drivers ring the same unit's
+         * doorbells in runs). A racy cache: any thread may overwrite it (an int store is atomic), every value is a
+         * valid index of these arrays, and it is checked before use, so a stale value costs only the search.
+         */
+        private int hint;
+
         /** Index of the window holding {@code pa}, or -1. */
         int find(long pa) {
+            int h = hint;
+            if (h < base.length && Long.compareUnsigned(pa - base[h], last[h] - base[h]) <= 0) {
+                return h;
+            }
+            int i = search(pa);
+            if (i >= 0) {
+                hint = i;
+            }
+            return i;
+        }
+
+        private int search(long pa) {
             int lo = 0;
             int hi = base.length - 1;
             while (lo <= hi) {

@@ -105,7 +105,12 @@ class BulkMapTest {
         assertMirrors(1L << 40, partVa, part, 2);
         assertEquals(part, t.fd.ioasUnmap(ioasId, 1L << 40, part));
         assertMirrors(iova, start, LAYOUT_LENGTH, 1);
+        // The area is unmapped run by run (several physically contiguous runs) into one gather: one IOTLB sync
+        int syncs = domain.syncs;
+        int calls = domain.calls.size();
         assertEquals(LAYOUT_LENGTH, t.fd.ioasUnmap(ioasId, iova, LAYOUT_LENGTH));
+        assertTrue(domain.calls.size() - calls >= 3, "unmap_pages calls: " + (domain.calls.size() - calls));
+        assertEquals(syncs + 1, domain.syncs, "IOTLB syncs for one IOAS_UNMAP of one area");
         assertEquals(0, t.proc.user().lockedVm());
         assertEquals(0, t.proc.mm().pinnedVm());
         assertEquals(0, t.machine.pinnedFrames());

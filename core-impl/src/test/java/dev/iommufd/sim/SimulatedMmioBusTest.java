@@ -87,6 +87,31 @@ class SimulatedMmioBusTest {
     }
 
     @Test
+    void interleavedAccessesToManyWindowsAndHolesEachReachTheirOwnWindow() {
+        // The bus tries the window its last lookup found first: alternating windows and holes must never reuse it
+        // for an address outside it.
+        long[] bases = {0xe000_0000L, 0xe000_1000L, 0xe000_3000L, 0xfed9_0000L};
+        TwoRegisters[] regions = new TwoRegisters[bases.length];
+        for (int i = 0; i < bases.length; i++) {
+            regions[i] = new TwoRegisters(bases[i]);
+            bus.map(bases[i], regions[i]);
+        }
+        int[] order = {0, 0, 1, 0, 3, 2, 2, 1, 3, 0};
+        for (int k = 0; k < order.length; k++) {
+            int i = order[k];
+            bus.write64(bases[i] + 8, 100L * k + i);
+            assertEquals(100L * k + i, regions[i].reg64, "access " + k + " to window " + i);
+            assertEquals(100L * k + i, bus.read64(bases[i] + 8));
+            assertThrows(BusErrorException.class, () -> bus.read32(0xe000_2000L), "the hole between windows 1 and 2");
+            long outside = i == 0 ? bases[0] - 4 : bases[i] + 0x1000; // window 0 is followed by window 1
+            assertThrows(BusErrorException.class, () -> bus.read32(outside), "just outside window " + i);
+        }
+        for (int i = 0; i < bases.length; i++) {
+            assertEquals(0, regions[i].reg32, "no 32-bit register was written by the 64-bit accesses");
+        }
+    }
+
+    @Test
     void widthMustBeOneTwoFourOrEight() {
         bus.map(0xfed9_0000L, new TwoRegisters(0xfed9_0000L));
         for (int w : new int[] {0, 3, 5, 16, -4}) {

@@ -23,6 +23,10 @@ import dev.iommufd.vtd.layout.PasidTableEntry;
  * an address mask where CAP.PSI and MAMV allow, domain-selective otherwise; first-stage changes use PASID-based
  * IOTLB invalidation; device TLBs are invalidated for ATS users; a nest parent also invalidates the combined
  * entries of its nested children. Emptied table pages are freed only after the invalidation ({@link #iotlbSync}).
+ *
+ * <p>Map, unmap, iova_to_phys and the dirty harvest take no domain lock: callers may run them concurrently on
+ * disjoint IOVA ranges, never on overlapping ones (the kernel's range-lock rule; {@link IoPageTable} states what
+ * makes that safe). Each caller brings its own {@link IotlbGather}.
  */
 final class PagingDomain extends VtdDomain {
     final DmarUnit home;

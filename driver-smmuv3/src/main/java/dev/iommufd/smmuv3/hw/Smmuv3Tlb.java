@@ -174,7 +174,7 @@ final class Smmuv3Tlb {
 
     /** Counts an invalidation: called before it changes anything (see {@link #fill}). */
     private void invalidated() {
-        INVALIDATIONS.setRelease(this, invalidations + 1); // the walk samples with acquire; fills re-read under the lock
+        INVALIDATIONS.setVolatile(this, invalidations + 1); // a full fence: see invalidateInSet
     }
 
     /**
@@ -376,28 +376,51 @@ final class Smmuv3Tlb {
     private void invalidateInSet(int s, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
             int onlyShift) {
         int base = s * WAYS;
-        int v = lockSet(s); // held while scanning: a concurrent fill of this set either precedes or sees the count
+        // Optimistic scan first: a set holding nothing to remove is left unwritten. Sound against a concurrent fill
+        // because the count was advanced by a volatile store before this read of the version (a Dekker pair with
+        // the fill's compare-and-set of the version and its read of the count): either the fill took the set before
+        // the version reads below (they differ, or are odd: the set is taken and rescanned) or it reads the new
+        // count and drops its entry.
+        int v = (int) INT.getVolatile(setVersion, s); // after the count's volatile store in synchronization order
+        if ((v & 1) == 0) {
+            boolean any = false;
+            for (int w = 0; w < WAYS && !any; w++) {
+                any = removes(base + w, ipa, vm, as, anyAsid, start, last, onlyShift);
+            }
+            VarHandle.loadLoadFence();
+            if (!any && setVersion[s] == v) {
+                return;
+            }
+        }
+        v = lockSet(s);
         for (int w = 0; w < WAYS; w++) {
-            int i = base + w;
-            long t = tag[i];
-            int k = (int) t & TAG_KIND_MASK;
-            if (k == KIND_EMPTY || (ids[i] >>> 16) != vm) {
-                continue;
-            }
-            boolean kindMatches = ipa ? k == KIND_S2
-                    : (k == KIND_S1 || k == KIND_S1_GLOBAL || k == KIND_NESTED)
-                            && (anyAsid || k == KIND_S1_GLOBAL || (ids[i] & 0xffff) == (as & 0xffff));
-            int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
-            if (!kindMatches || onlyShift >= 0 && shift != onlyShift) {
-                continue;
-            }
-            long eStart = t & -(1L << shift);
-            long eLast = eStart + (1L << shift) - 1;
-            if (Long.compareUnsigned(eStart, last) <= 0 && Long.compareUnsigned(start, eLast) <= 0) {
-                tag[i] = KIND_EMPTY;
+            if (removes(base + w, ipa, vm, as, anyAsid, start, last, onlyShift)) {
+                tag[base + w] = KIND_EMPTY;
             }
         }
         unlockSet(s, v);
+    }
+
+    /** Whether the invalidation removes slot {@code i} (the tag's address first: most ways fail there). */
+    private boolean removes(int i, boolean ipa, int vm, int as, boolean anyAsid, long start, long last, int onlyShift) {
+        long t = tag[i];
+        int k = (int) t & TAG_KIND_MASK;
+        int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
+        if (k == KIND_EMPTY || onlyShift >= 0 && shift != onlyShift) {
+            return false;
+        }
+        long eStart = t & -(1L << shift);
+        long eLast = eStart + (1L << shift) - 1;
+        if (Long.compareUnsigned(eStart, last) > 0 || Long.compareUnsigned(start, eLast) > 0) {
+            return false;
+        }
+        int id = ids[i];
+        if ((id >>> 16) != (vm & 0xffff)) {
+            return false;
+        }
+        return ipa ? k == KIND_S2
+                : (k == KIND_S1 || k == KIND_S1_GLOBAL || k == KIND_NESTED)
+                        && (anyAsid || k == KIND_S1_GLOBAL || (id & 0xffff) == (as & 0xffff));
     }
 
     /** Live entries (for tests and statistics). Caller holds the unit's lock. */
