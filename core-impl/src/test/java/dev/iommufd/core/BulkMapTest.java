@@ -120,6 +120,26 @@ class BulkMapTest {
     }
 
     @Test
+    void aFileMapOfHugetlbPagesAcrossFolioBoundaries() { // IOMMU_IOAS_MAP_FILE of a hugetlb memfd; §6.3 accounting
+        t.proc.revoke(ProcessCapability.CAP_IPC_LOCK);
+        t.proc.setRlimitMemlock(Long.MAX_VALUE);
+        MemFd fd = t.proc.memfdCreate("huge", 3 * SZ_2M, 21);
+        long view = t.proc.mmapFile(VA, 3 * SZ_2M, Prot.READ_WRITE, fd, 0); // to read each page's PA back
+        // From the middle of the first 2 MiB folio to the middle of the third: a part, a whole folio, a part
+        long start = SZ_2M / 2;
+        long length = 2 * SZ_2M;
+        long iova = IOVA + start;
+        t.fd.ioasMapFile(ioasId, Selftest.MAP_FIXED_RW, fd, start, length, iova);
+        assertMirrors(iova, view + start, length, 1);
+        assertEquals(length / PAGE_SIZE, t.proc.user().lockedVm());
+        assertEquals(SZ_2M, domain.leaves.get(IOVA + SZ_2M)[1], "the whole folio is one 2 MiB leaf");
+        assertEquals(length, t.fd.ioasUnmap(ioasId, iova, length));
+        assertNothingLeft();
+        t.proc.munmap(view, 3 * SZ_2M);
+        fd.close();
+    }
+
+    @Test
     void aMapFailingPartWayUnwindsEveryPin() { // iopt_map_pages is all or nothing; §6.3 unwind of pfn_reader
         t.proc.revoke(ProcessCapability.CAP_IPC_LOCK);
         t.proc.setRlimitMemlock(Long.MAX_VALUE);
