@@ -220,6 +220,32 @@ class LegacyDriverTest {
         b.gather.reset();
     }
 
+    /**
+     * Stale-PDE detector (VT-d 6.2.4, 6.5.1.2; Linux intel_iommu_tlb_sync: IH = freelist empty): a DMA fills the
+     * unit's PDE cache with the leaf table; unmapping the whole table frees it, so the sync must send IH = 0; the
+     * range remapped through a new leaf table must then translate to the new page, not through the freed table.
+     */
+    @Test
+    void remapThroughANewLeafTableAfterItsTableWasFreedSeesTheNewMapping() {
+        PagingDomain d = domain();
+        d.attachDevice(dev);
+        long buf = b.mem.frames().allocate(9);
+        d.mapPages(0x4000_0000L, buf, 4096, 512, RW);
+        long oldTable = pteAddress(d, 0x4000_0000L, 1) & ~0xfffL;
+        assertEquals(DmaStatus.OK, fn.dmaWrite(0x4000_1000L, new byte[] {1})); // fills the IOTLB and the PDE cache
+        assertEquals(512 * 4096, d.unmapPages(0x4000_0000L, 4096, 512, b.gather));
+        d.iotlbSync(b.gather);
+        b.gather.reset();
+        long hold = b.frame(); // keeps the freed table's frame from being the new table
+        long pa = b.mem.frames().allocate(1);
+        d.mapPages(0x4000_0000L, pa, 4096, 2, RW);
+        assertTrue((pteAddress(d, 0x4000_0000L, 1) & ~0xfffL) != oldTable || hold == oldTable,
+                "the remap uses a new leaf table");
+        assertEquals(DmaStatus.OK, fn.dmaWrite(0x4000_1000L, new byte[] {7}));
+        assertEquals(7, b.mem.read8(pa + 4096));
+        assertEquals(1, b.mem.read8(buf + 4096), "the old page is not written through the freed table");
+    }
+
     @Test
     void psiMaskGrowsForUnalignedRangesAndFallsBackToDsiAboveMamv() {
         assertEquals(2, VtdDomain.psiMask(0x10000, 0x13fff));

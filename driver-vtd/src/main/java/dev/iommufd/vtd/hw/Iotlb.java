@@ -24,6 +24,10 @@ import java.lang.invoke.VarHandle;
  * </pre>
  * Nothing is allocated after construction.
  *
+ * <p>{@link VtdUnit} also uses a second instance as its second-stage paging-structure caches (spec 6.2.4): there an
+ * entry of level 2 is a PDE-cache entry and one of level 3 a PDPE-cache entry, and the value is the next table's
+ * address with the accumulated R/W bits (layout in {@code VtdUnit.pwc}).
+ *
  * <h2>Invalidation</h2>
  * Global, domain-selective and "every nested entry of a domain" invalidations are O(1) by epochs: each of them
  * takes the next value of a counter ({@link #epoch}) and stores it as a floor (global, per DID, per DID for nested

@@ -114,6 +114,24 @@ final class VtdUnit implements IommuUnitModel {
     private final ContextCache contextCache = new ContextCache(256);
     private final PasidCache pasidCache = new PasidCache(256);
     private final Iotlb iotlb = new Iotlb(1024);
+    /**
+     * The second-stage paging-structure caches of legacy mode (spec 6.2.4 "Paging-Structure Caches"): PDE-cache
+     * entries (kept at level 2: the 2 MiB region {@code iova >>> 21}) and PDPE-cache entries (level 3: the 1 GiB
+     * region), tagged by domain ID, in the same set-associative, seqlock-and-epoch structure as the IOTLB. Only
+     * present non-leaf entries that passed every check of the walk are cached; an entry's value is
+     * <pre>
+     *   63:12 the next table's address (the page table for a PDE, the page directory for a PDPE)
+     *   1     W accumulated over the entries from the root down to this one
+     *   0     R accumulated likewise
+     * </pre>
+     * A lookup returns the deepest cached level (PDE before PDPE), and the walk resumes one level below it.
+     * Dropped by global and domain-selective IOTLB invalidation and by every context-cache invalidation (O(1) by
+     * epoch), by page-selective IOTLB invalidation with IH = 0 for the entries whose region overlaps the range
+     * (IH = 1 keeps them, spec 6.5.1.2 / 6.5.2.3), and with the other caches on root-table pointer changes.
+     * Only legacy-mode walks ({@link #legacyMiss}, {@link #legacyWalkLocked}) use it; scalable-mode and nested
+     * walks start at the root, which hardware may always do.
+     */
+    private final Iotlb pwc = new Iotlb(1024);
 
     // ---- walk scratch, guarded by lock ----
     private long walkPa;
@@ -507,6 +525,7 @@ final class VtdUnit implements IommuUnitModel {
         contextCache.invalidateAll();
         pasidCache.invalidateAll();
         iotlb.invalidateAll();
+        pwc.invalidateAll();
     }
 
     private boolean ppf() {
@@ -543,6 +562,9 @@ final class VtdUnit implements IommuUnitModel {
                     break;
             }
         }
+        if (caig != 0) {
+            pwc.invalidateAll(); // a context-cache invalidation drops the paging-structure caches too (any granularity)
+        }
         ccmd = (ccmd & ~(CCMD_ICC | (3L << CCMD_CAIG_SHIFT))) | ((long) caig << CCMD_CAIG_SHIFT);
     }
 
@@ -553,19 +575,22 @@ final class VtdUnit implements IommuUnitModel {
             switch (iotlbIirg(iotlbReg)) {
                 case IOTLB_GLOBAL:
                     iotlb.invalidateAll();
+                    pwc.invalidateAll();
                     iaig = IOTLB_GLOBAL;
                     break;
                 case IOTLB_DOMAIN:
                     iotlb.invalidateDomain(did);
+                    pwc.invalidateDomain(did);
                     iaig = IOTLB_DOMAIN;
                     break;
                 case IOTLB_PAGE: {
                     int am = (int) (iva & 0x3f);
                     if (!CapabilityRegister.has(cap, CapabilityRegister.PSI) || am > CapabilityRegister.mamv(cap)) {
                         iotlb.invalidateDomain(did); // hardware may invalidate more than asked, and says so in IAIG
+                        pwc.invalidateDomain(did);
                         iaig = IOTLB_DOMAIN;
                     } else {
-                        pageSelectiveSecondStage(did, iva & ~0xfffL, am);
+                        pageSelectiveSecondStage(did, iva & ~0xfffL, am, (iva & IVA_IH) != 0);
                         iaig = IOTLB_PAGE;
                     }
                     break;
@@ -582,9 +607,12 @@ final class VtdUnit implements IommuUnitModel {
      * range, and every nested (combined) entry of the domain, because the range is a second-stage (guest-physical)
      * range that hardware cannot relate to the first-stage input addresses of combined entries.
      */
-    private void pageSelectiveSecondStage(int did, long addr, int am) {
+    private void pageSelectiveSecondStage(int did, long addr, int am, boolean ih) {
         iotlb.invalidate(did, -1, 1 << Iotlb.KIND_SECOND_STAGE, addr, am);
         iotlb.invalidateNested(did);
+        if (!ih) { // IH = 0: the paging-structure entries used to translate the range go too (spec 6.5.1.2)
+            pwc.invalidate(did, -1, 1 << Iotlb.KIND_SECOND_STAGE, addr, am);
+        }
     }
 
     // =====================================================================================================
@@ -697,6 +725,7 @@ final class VtdUnit implements IommuUnitModel {
                 } else {
                     return IQEI_TYPE_INVALID;
                 }
+                pwc.invalidateAll(); // a context-cache invalidation drops the paging-structure caches too
                 return 0;
             }
             case InvalidationDescriptor.TYPE_IOTLB: {
@@ -705,8 +734,10 @@ final class VtdUnit implements IommuUnitModel {
                 }
                 if (g == InvalidationDescriptor.G_GLOBAL) {
                     iotlb.invalidateAll();
+                    pwc.invalidateAll();
                 } else if (g == InvalidationDescriptor.G_DOMAIN) {
                     iotlb.invalidateDomain(did);
+                    pwc.invalidateDomain(did);
                 } else if (g == InvalidationDescriptor.G_DEVICE_OR_PAGE) {
                     int am = InvalidationDescriptor.am(q1);
                     if (am > CapabilityRegister.mamv(cap)) {
@@ -714,8 +745,10 @@ final class VtdUnit implements IommuUnitModel {
                     }
                     if (!CapabilityRegister.has(cap, CapabilityRegister.PSI)) {
                         iotlb.invalidateDomain(did);
+                        pwc.invalidateDomain(did);
                     } else {
-                        pageSelectiveSecondStage(did, InvalidationDescriptor.address(q1), am);
+                        pageSelectiveSecondStage(did, InvalidationDescriptor.address(q1), am,
+                                (q1 & InvalidationDescriptor.IH) != 0);
                     }
                 } else {
                     return IQEI_TYPE_INVALID;
@@ -1025,7 +1058,7 @@ final class VtdUnit implements IommuUnitModel {
      * untouched) whenever anything else would happen, so that the locked path decides.
      */
     private boolean legacyHit(int rid, long iova, int access, Translation out) {
-        long changes = iotlb.changes() + contextCache.changes();
+        long changes = iotlb.changes() + contextCache.changes() + pwc.changes();
         long st = contextCache.lookup(rid);
         if (st < 0) {
             return false;
@@ -1064,8 +1097,34 @@ final class VtdUnit implements IommuUnitModel {
      */
     private boolean legacyMiss(long lo, long hi, long iova, boolean write, long changes, Translation out) {
         int did = ContextEntry.did(hi);
-        long leaf = secondStageLeaf(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(ContextEntry.aw(hi)), iova,
-                write, false, false, snpAllowedLegacy);
+        int levels = CapabilityRegister.agawToLevels(ContextEntry.aw(hi));
+        long table = ContextEntry.slptptr(lo);
+        int level = levels;
+        long perm = SecondStagePte.R | SecondStagePte.W;
+        long cached = pwc.lookup(did, 0, iova);
+        if (cached != 0) { // resume below the deepest cached PDE/PDPE
+            table = cached & ~0xfffL;
+            perm = cached & (SecondStagePte.R | SecondStagePte.W);
+            level = Iotlb.levelOf(cached) - 1;
+        }
+        long pdpe = 0;
+        long pde = 0;
+        long leaf;
+        while (true) {
+            leaf = secondStageFrom(table, levels, level, perm, iova, write, false, false, snpAllowedLegacy, true);
+            if (leaf < 0 || (leaf & WALK_TABLE) == 0) {
+                break;
+            }
+            int at = Iotlb.levelOf(leaf); // a present non-leaf PDPE (3) or PDE (2) that passed every check
+            if (at == 3) {
+                pdpe = leaf & ~WALK_TABLE;
+            } else {
+                pde = leaf & ~WALK_TABLE;
+            }
+            table = leaf & ~0xfffL;
+            perm = leaf & (SecondStagePte.R | SecondStagePte.W);
+            level = at - 1;
+        }
         if (leaf < 0) {
             return false; // a fault: the locked path records it
         }
@@ -1075,11 +1134,17 @@ final class VtdUnit implements IommuUnitModel {
             return false;
         }
         synchronized (lock) {
-            if (fastMode != FAST_LEGACY || iotlb.changes() + contextCache.changes() != changes) {
+            if (fastMode != FAST_LEGACY || iotlb.changes() + contextCache.changes() + pwc.changes() != changes) {
                 return false;
             }
             iotlb.fill(did, 0, iova, Iotlb.levelOf(leaf), Iotlb.KIND_SECOND_STAGE,
                     (leaf & ~0xfffL) | (leaf & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP)) | Iotlb.V_DIRTY);
+            if (pdpe != 0) {
+                pwc.fill(did, 0, iova, 3, Iotlb.KIND_SECOND_STAGE, pdpe & ~(0x3L << Iotlb.LEVEL_SHIFT));
+            }
+            if (pde != 0) {
+                pwc.fill(did, 0, iova, 2, Iotlb.KIND_SECOND_STAGE, pde & ~(0x3L << Iotlb.LEVEL_SHIFT));
+            }
         }
         out.ok(pa, size);
         return true;
@@ -1202,8 +1267,7 @@ final class VtdUnit implements IommuUnitModel {
             out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
             return 0;
         }
-        int r = secondStageWalk(ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(aw), iova, write, false, false,
-                snpAllowedLegacy);
+        int r = legacyWalkLocked(did, ContextEntry.slptptr(lo), CapabilityRegister.agawToLevels(aw), iova, write);
         if (r != 0) {
             return r;
         }
@@ -1213,6 +1277,43 @@ final class VtdUnit implements IommuUnitModel {
         long size = SecondStagePte.levelSize(walkLevel);
         iotlb.fill(did, 0, iova, walkLevel, Iotlb.KIND_SECOND_STAGE, (walkPa & ~(size - 1)) | walkPerm | Iotlb.V_DIRTY);
         out.ok(walkPa, size);
+        return 0;
+    }
+
+    /**
+     * The legacy second-stage walk under the lock: like {@link #legacyMiss}, it starts below the deepest
+     * {@link #pwc} entry for {@code iova} and caches the PDPE and PDE it reads (no invalidation can run meanwhile).
+     * Sets the walk fields as {@link #secondStageWalk} does; returns 0 or the fault reason.
+     */
+    private int legacyWalkLocked(int did, long table, int levels, long iova, boolean write) {
+        int level = levels;
+        long perm = SecondStagePte.R | SecondStagePte.W;
+        long cached = pwc.lookup(did, 0, iova);
+        if (cached != 0) {
+            table = cached & ~0xfffL;
+            perm = cached & (SecondStagePte.R | SecondStagePte.W);
+            level = Iotlb.levelOf(cached) - 1;
+        }
+        long leaf;
+        while (true) {
+            leaf = secondStageFrom(table, levels, level, perm, iova, write, false, false, snpAllowedLegacy, true);
+            if (leaf < 0 || (leaf & WALK_TABLE) == 0) {
+                break;
+            }
+            int at = Iotlb.levelOf(leaf);
+            pwc.fill(did, 0, iova, at, Iotlb.KIND_SECOND_STAGE, leaf & ~(WALK_TABLE | (0x3L << Iotlb.LEVEL_SHIFT)));
+            table = leaf & ~0xfffL;
+            perm = leaf & (SecondStagePte.R | SecondStagePte.W);
+            level = at - 1;
+        }
+        if (leaf < 0) {
+            return (int) -leaf;
+        }
+        int l = Iotlb.levelOf(leaf);
+        walkPa = (leaf & ~0xfffL) | (iova & (SecondStagePte.levelSize(l) - 1));
+        walkLevel = l;
+        walkPerm = leaf & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP);
+        walkDirty = (leaf & Iotlb.V_DIRTY) != 0;
         return 0;
     }
 
@@ -1242,9 +1343,26 @@ final class VtdUnit implements IommuUnitModel {
      *     {@link Iotlb#LEVEL_SHIFT}; or minus the fault reason
      */
     private long secondStageLeaf(long table, int levels, long addr, boolean write, boolean ssade, boolean sm, boolean snpAllowed) {
-        long perm = SecondStagePte.R | SecondStagePte.W;
+        return secondStageFrom(table, levels, levels, SecondStagePte.R | SecondStagePte.W, addr, write, ssade, sm, snpAllowed,
+                false);
+    }
+
+    /**
+     * Marks a {@link #secondStageFrom} result that is a present non-leaf PDPE or PDE (bit 10: clear in every leaf
+     * result): next table's address | this bit | level of the entry at {@link Iotlb#LEVEL_SHIFT} | accumulated R/W.
+     */
+    private static final long WALK_TABLE = 1L << 10;
+
+    /**
+     * The walk from the level-{@code level} table {@code table} with the permissions {@code perm} accumulated above
+     * it ({@code levels} is the table's full depth, for the fault reasons). With {@code stopAtCacheable}, returns
+     * ({@link #WALK_TABLE}) after the first present non-leaf entry of level 3 or 2 that passes every check, so
+     * the caller can cache it in {@link #pwc} and resume.
+     */
+    private long secondStageFrom(long table, int levels, int start, long perm, long addr, boolean write, boolean ssade,
+            boolean sm, boolean snpAllowed, boolean stopAtCacheable) {
         int sllps = CapabilityRegister.sllps(cap);
-        for (int level = levels; level >= 1; level--) {
+        for (int level = start; level >= 1; level--) {
             long ea = table + (long) SecondStagePte.index(addr, level) * 8;
             long e;
             try {
@@ -1294,6 +1412,9 @@ final class VtdUnit implements IommuUnitModel {
                 return leaf;
             }
             table = SecondStagePte.address(e);
+            if (stopAtCacheable && level <= 3) {
+                return table | WALK_TABLE | ((long) level << Iotlb.LEVEL_SHIFT) | (perm & (SecondStagePte.R | SecondStagePte.W));
+            }
         }
         throw new IllegalStateException("unreachable");
     }
