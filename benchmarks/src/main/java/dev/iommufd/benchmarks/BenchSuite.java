@@ -244,6 +244,8 @@ public final class BenchSuite {
                     return new Row(t, f.label(), MemoryFootprint.tableBytesPerPage(f, quick ? 4L << 30 : 64L << 30), nan);
                 case "B11:area":
                     return new Row(t, f.label(), MemoryFootprint.heapBytesPerArea(f, 100_000), nan);
+                case "B11:area64k":
+                    return new Row(t, f.label(), MemoryFootprint.heapBytesPerArea(f, 100_000, 16), nan);
                 default:
                     return new Row(t, f.label(), MemoryFootprint.iotlbBytesPerEntry(f), nan);
             }

@@ -177,13 +177,18 @@ public class IoasBenchmark {
      * @return the IOVA just above the last area
      */
     static long packFromBottom(IommufdFixture f, long page, int areas) {
+        return packFromBottom(f, page, PAGE, areas);
+    }
+
+    /** As {@link #packFromBottom(IommufdFixture, long, int)}, with areas of {@code length} bytes of user memory at {@code va}. */
+    static long packFromBottom(IommufdFixture f, long va, long length, int areas) {
         int done = 0;
         long iova = PAGE;
         for (IovaRange r : f.fd.ioasIovaRanges(f.ioas).ranges()) {
             iova = Math.max(iova, r.start());
-            while (done < areas && Long.compareUnsigned(iova + PAGE - 1, r.last()) <= 0) {
-                f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, page, PAGE, iova);
-                iova += PAGE;
+            while (done < areas && Long.compareUnsigned(iova + length - 1, r.last()) <= 0) {
+                f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, va, length, iova);
+                iova += length;
                 done++;
             }
             if (done == areas) {

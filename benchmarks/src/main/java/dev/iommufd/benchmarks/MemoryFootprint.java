@@ -44,14 +44,26 @@ public final class MemoryFootprint {
     }
 
     public static double heapBytesPerArea(Format format, int areas) {
+        return heapBytesPerArea(format, areas, 1);
+    }
+
+    /**
+     * Retained heap per live area of {@code pagesPerArea} 4 KiB pages (all areas map the same user buffer, so each
+     * holds its own pages object and pins). One-page areas keep their pages state in the area table; larger areas
+     * carry an {@code IoPages} object, as the kernel allocates an {@code iopt_pages} per map.
+     */
+    public static double heapBytesPerArea(Format format, int areas, int pagesPerArea) {
+        long length = 4096L * pagesPerArea;
         try (IommufdFixture f = new IommufdFixture(format, 1L << 30)) {
-            long page = f.process.mmap(IoasBenchmark.USER_VA, 4096, dev.iommufd.platform.Prot.READ_WRITE,
+            long page = f.process.mmap(IoasBenchmark.USER_VA, length, dev.iommufd.platform.Prot.READ_WRITE,
                     dev.iommufd.platform.MapKind.ANONYMOUS);
-            f.process.write64(page, 1);
+            for (long off = 0; off < length; off += 4096) {
+                f.process.write64(page + off, 1);
+            }
             // one area first, so that one-time structures are not charged to the measured areas
-            f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, page, 4096, 1L << 40);
+            f.fd.ioasMap(f.ioas, IommufdFixture.RW_FIXED, page, length, 1L << 40);
             long before = usedHeap();
-            IoasBenchmark.packFromBottom(f, page, areas);
+            IoasBenchmark.packFromBottom(f, page, length, areas);
             long after = usedHeap();
             return (double) (after - before) / areas;
         }

@@ -105,6 +105,7 @@ public final class Targets {
                     "read dirty (NO_CLEAR) over 64 GiB, 100% dirty"),
             t("B11-table", "B11:table", Map.of(), 1, "B/page", 8.1, "page-table bytes per mapped 4K page (64 GiB)"),
             t("B11-area", "B11:area", Map.of(), 1, "B/area", 64, "retained heap per live IOAS area (100K areas)"),
+            t("B11-area-64K", "B11:area64k", Map.of(), 1, "B/area", NONE, "retained heap per live 64 KiB (16-page) IOAS area (100K areas)"),
             t("B11-iotlb", "B11:iotlb", Map.of(), 1, "B/entry", NONE, "IOTLB bytes per entry (model arrays)"),
             t("B12-B1", "B12:B1-4K", Map.of(), 1, "B/op", 0, "allocation per B1 (gc.alloc.rate.norm)"),
             t("B12-B2", "B12:B2", Map.of(), 1, "B/op", 0, "allocation per B2"),

@@ -24,8 +24,8 @@ import org.openjdk.jmh.annotations.State;
  *   <li>B6b: the models have no switch to turn the IOTLB off, so "IOTLB off" is measured as a workload that always
  *       misses (16M pages against a 1K/4K-entry IOTLB: a hit probability below 0.03%); each miss walks the four
  *       levels in memory and fills an entry. {@link #missIndependent}: uniformly random addresses;
- *       {@link #missDependent}: the next address is chosen by the physical address the previous translation
- *       produced (a pointer chase: no overlap between walks); {@link #missSequential}: consecutive pages
+ *       {@link #missDependent}: the same random addresses, but the index of the next one is computed from the
+ *       physical address the previous translation produced (a pointer chase: no overlap between walks); {@link #missSequential}: consecutive pages
  *       (each page misses once; the walk's upper levels stay in the CPU caches).
  * </ul>
  */
@@ -104,7 +104,11 @@ public class TranslateBenchmark {
     @Benchmark
     public long missDependent() {
         long pa = translate(random[next & MASK]);
-        next = (int) (pa >>> 3) + next + 1;
+        // The next index depends on the previous result (the walks cannot overlap) but still steps through all
+        // 1M distinct random addresses: pa < 2^52, so the term is 0, which the compiler cannot know. (The earlier
+        // "next += 1 + (pa >>> 3)" was a random mapping of the index space: its chain fell into a cycle of a few
+        // hundred indices, whose pages then stayed in the IOTLB, so the row measured hits.)
+        next = next + 1 + (int) (pa >>> 62);
         return pa;
     }
 

@@ -316,6 +316,9 @@ class BenchmarksSmokeTest {
         assertTrue(entry >= 8 && entry <= 256, "IOTLB bytes per entry " + entry);
         double area = MemoryFootprint.heapBytesPerArea(format, 2000);
         assertTrue(area > 0, "an area costs heap: " + area);
+        double area64k = MemoryFootprint.heapBytesPerArea(format, 2000, 16);
+        assertTrue(area64k > area, "a 16-page area (pages object, 16 PFNs, its PTEs) costs more than a one-page one: "
+                + area64k + " vs " + area);
     }
 
     @Test
