@@ -177,10 +177,10 @@ public final class BenchSuite {
                     .measurementTime(TimeValue.milliseconds(200)).param("areas", "100000").param("holes", "65536")
                     .param("span", Long.toString(QUICK_SPAN)).param("userSpan", Long.toString(QUICK_USER_SPAN));
         } else {
-            // B9 with 1M live areas needs ~6.5 GB of heap today (IoPages keeps 6 KiB per one-page area): not run
-            // until that is fixed; the JMH default parameters still include it for manual runs.
-            o = o.forks(1).jvmArgsAppend("-Xmx3g").param("areas", "100000").warmupIterations(singleShot ? 1 : 3)
-                    .warmupTime(TimeValue.milliseconds(500)).measurementIterations(singleShot ? 3 : 5)
+            // Single-shot rows get 5 warm-up invocations: with one, the measured invocations of the cheap ones
+            // (B4b: 64 or 32768 leaves) still ran partly interpreted or in C1 code.
+            o = o.forks(1).jvmArgsAppend("-Xmx3g").param("areas", "100000").warmupIterations(singleShot ? 5 : 3)
+                    .warmupTime(TimeValue.milliseconds(500)).measurementIterations(5)
                     .measurementTime(TimeValue.milliseconds(500));
         }
         if (!quick || out != System.out) {
