@@ -75,7 +75,9 @@ public final class MemoryFootprint {
             Object tlb = null;
             for (Field fl : allFields(f.unit.getClass())) {
                 String n = fl.getType().getSimpleName();
-                if (n.equals("Iotlb") || n.equals("Smmuv3Tlb")) {
+                // the IOTLB itself, not another cache built from the same class (VT-d's paging-structure cache
+                // "pwc", SMMUv3's "walkCache")
+                if ((n.equals("Iotlb") || n.equals("Smmuv3Tlb")) && (fl.getName().equals("iotlb") || fl.getName().equals("tlb"))) {
                     fl.setAccessible(true);
                     tlb = fl.get(f.unit);
                 }
