@@ -3,7 +3,6 @@ package dev.iommufd.benchmarks;
 import dev.iommufd.platform.DmaAttributes;
 import dev.iommufd.spi.hw.Translation;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
@@ -17,7 +16,7 @@ import org.openjdk.jmh.annotations.State;
  * B6c: nested translation, stage 1 over stage 2 ({@link NestedFixture}: a guest first-stage / stage-1 table in
  * guest RAM mapping {@code span} bytes of guest IOVA in 4 KiB pages, over a NEST_PARENT second stage / stage 2
  * built by IOAS_MAP), translated by the hardware model ({@code IommuUnitModel.translate}) with the same address
- * streams as B6/B6b ({@link TranslateBenchmark#workloads}): {@link #hit90} (90% in a 256-page hot set),
+ * streams as B6/B6b ({@link AddressStreamBenchmark#workloads}): {@link #hit90} (90% in a 256-page hot set),
  * {@link #missDependent}, {@link #missIndependent}, {@link #missSequential} (always-miss: 16M pages against the
  * IOTLB). A miss walks the four first-stage levels, each table address (a GPA) translated through the second
  * stage, and then translates the output GPA: up to 24 memory reads, minus what the model caches.
@@ -25,8 +24,7 @@ import org.openjdk.jmh.annotations.State;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-public class NestedTranslateBenchmark {
-    static final int MASK = TranslateBenchmark.MASK;
+public class NestedTranslateBenchmark extends AddressStreamBenchmark {
 
     @Param({"VTD_SS", "SMMUV3_LPAE4K"})
     public Format format;
@@ -36,52 +34,20 @@ public class NestedTranslateBenchmark {
     NestedFixture f;
     int rid;
     final Translation t = new Translation();
-    long[] hit90;
-    long[] random;
-    long[] sequential;
-    int next;
 
     @Setup(Level.Trial)
     public void setUp() {
         f = SharedFixtures.nested(format, span);
         rid = f.function.rid();
-        long[][] w = TranslateBenchmark.workloads(NestedFixture.GVA_BASE, span / NestedFixture.PAGE);
-        hit90 = w[0];
-        random = w[1];
-        sequential = w[2];
+        streams(NestedFixture.GVA_BASE, span / NestedFixture.PAGE);
     }
 
+    @Override
     long translate(long iova) {
         f.unit.translate(rid, DmaAttributes.NO_PASID, iova, Translation.ACCESS_READ, t);
         if (!t.isOk()) {
             throw new IllegalStateException("nested translation of " + Long.toHexString(iova) + " faulted: " + t.faultReason());
         }
         return t.physicalAddress();
-    }
-
-    @Benchmark
-    public long hit90() {
-        return translate(hit90[next++ & MASK]);
-    }
-
-    @Benchmark
-    public long missIndependent() {
-        return translate(random[next++ & MASK]);
-    }
-
-    @Benchmark
-    public long missDependent() {
-        long pa = translate(random[next & MASK]);
-        // The next index depends on the previous result (the walks cannot overlap) but still steps through all
-        // 1M distinct random addresses: pa < 2^52, so the term is 0, which the compiler cannot know. (The earlier
-        // "next += 1 + (pa >>> 3)" was a random mapping of the index space: its chain fell into a cycle of a few
-        // hundred indices, whose pages then stayed in the IOTLB, so the row measured hits.)
-        next = next + 1 + (int) (pa >>> 62);
-        return pa;
-    }
-
-    @Benchmark
-    public long missSequential() {
-        return translate(sequential[next++ & MASK]);
     }
 }
