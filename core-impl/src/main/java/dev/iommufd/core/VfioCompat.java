@@ -291,11 +291,9 @@ final class VfioCompat {
         }
         Ioas a = compatIoas();
         try {
-            IoPages pages = IoPages.ofUser(caller, vaddr, size, (prot & IoProt.WRITE) != 0);
-            if (ctx.accountMode() == AccountMode.MM) {
-                pages.upgradeToMm();
-            }
-            a.iopt().mapPages(List.of(new IoPageTable.PagesSlice(pages, vaddr - pages.base(), size)), size, iova, prot, false);
+            // iommufd_vfio_map_dma -> iopt_map_user_pages, the same path as IOMMU_IOAS_MAP
+            a.iopt().mapUserPages(caller, vaddr, size, iova, prot, (prot & IoProt.WRITE) != 0,
+                    ctx.accountMode() == AccountMode.MM, false);
         } finally {
             ctx.objects().put(a);
         }
