@@ -30,7 +30,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *
  * <p>Quick mode: in-process (no fork), one 200 ms warm-up and two 200 ms measurement iterations (single-shot
  * benchmarks: one warm-up and two measured invocations), 100K live areas only for B9 and 64K holes for the
- * fragmented case; under two minutes on the 2-core CI machine. Full mode: one fork per benchmark (-Xmx3g), three
+ * fragmented case; under two minutes on the 2-core CI machine. Full mode: one fork per benchmark ({@link #forkJvmArgs}: -Xmx3g, THP), three
  * 500 ms warm-up and five 500 ms measurement iterations; under fifteen minutes. Both run with JMH's GC profiler,
  * whose {@code gc.alloc.rate.norm} gives B12.
  */
@@ -179,7 +179,7 @@ public final class BenchSuite {
         } else {
             // Single-shot rows get 5 warm-up invocations: with one, the measured invocations of the cheap ones
             // (B4b: 64 or 32768 leaves) still ran partly interpreted or in C1 code.
-            o = o.forks(1).jvmArgsAppend("-Xmx3g").param("areas", "100000").warmupIterations(singleShot ? 5 : 3)
+            o = o.forks(1).jvmArgsAppend(forkJvmArgs()).param("areas", "100000").warmupIterations(singleShot ? 5 : 3)
                     .warmupTime(TimeValue.milliseconds(500)).measurementIterations(5)
                     .measurementTime(TimeValue.milliseconds(500));
         }
@@ -188,6 +188,25 @@ public final class BenchSuite {
                     : org.openjdk.jmh.runner.options.VerboseMode.NORMAL);
         }
         return new Runner(o.build()).run();
+    }
+
+    /**
+     * The JVM options of a full-mode fork: a 3 GiB heap and transparent huge pages for it, plus the options in the
+     * system property {@code iommufd.bench.jvmArgs} (separated by white space).
+     *
+     * <p>Huge pages, because the simulated physical memory of a 64 GiB mapping holds 128 MiB of page tables in the
+     * heap: with 4 KiB host pages a random leaf-PTE read also misses the CPU's TLB (a dependent random load over
+     * 128 MiB measured ~250 ns on the 2-core CI machine, ~170 ns with THP). Real IOMMU page walks read DRAM
+     * through no CPU TLB at all, so THP brings the model closer to the hardware, not further. Where the OS has no
+     * THP (or it is "never"), HotSpot prints a warning and runs with small pages.
+     */
+    static String[] forkJvmArgs() {
+        List<String> args = new ArrayList<>(List.of("-Xmx3g", "-XX:+UseTransparentHugePages"));
+        String extra = System.getProperty("iommufd.bench.jvmArgs", "").trim();
+        if (!extra.isEmpty()) {
+            args.addAll(List.of(extra.split("\\s+")));
+        }
+        return args.toArray(new String[0]);
     }
 
     /** Key: prefix + Class.method + sorted non-format params + "/" + format. Value: {score, error, alloc/op}. */
