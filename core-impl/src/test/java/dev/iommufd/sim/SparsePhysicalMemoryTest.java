@@ -235,6 +235,35 @@ class SparsePhysicalMemoryTest {
     }
 
     @Test
+    void droppedStorageIsReusedZeroedByTheNextFrameThatNeedsStorage() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        for (long pa = 0x10000; pa < 0x12000; pa += 8) {
+            mem.write64(pa, -1L);
+        }
+        assertEquals(0, mem.recycledFrames());
+        mem.zero(0x10000, 0x2000);
+        assertEquals(2, mem.recycledFrames(), "both dropped arrays are kept");
+        assertEquals(0, mem.framesWithStorage());
+        assertEquals(0, mem.read64(0x10ff8), "a dropped frame reads zeros");
+        mem.write8(0x20001, (byte) 5); // another frame takes a recycled array
+        assertEquals(1, mem.recycledFrames());
+        assertEquals(1, mem.framesWithStorage());
+        long[] words = new long[512];
+        mem.read64s(0x20000, words, 0, 512);
+        long[] expected = new long[512];
+        expected[0] = 5L << 8;
+        assertArrayEquals(expected, words, "the recycled array was zero-filled: only the byte written is set");
+        long frame = mem.frames().allocateFrame(); // the allocator drops (and recycles) storage too
+        mem.writeRun64(frame, 512, -1L, 0);
+        assertEquals(0, mem.recycledFrames(), "the allocated frame's storage is the last recycled array");
+        mem.frames().free(frame, 0);
+        assertEquals(0, mem.read64(frame + 4088));
+        assertEquals(1, mem.recycledFrames(), "and it is kept again when the frame is freed");
+        mem.writeRun64(0x30000, 2, 7, 0);
+        assertEquals(0, mem.indexOfAny64(0x30000 + 16, 510, -1L) + 1, "words past the run read zero");
+    }
+
+    @Test
     void ramNearTheTopOfThe52BitSpaceWorks() {
         long base = (1L << 52) - (64L << 20);
         SparsePhysicalMemory mem = new SparsePhysicalMemory(List.of(new MemoryRange(0x4000_0000L, 16 * MiB),
