@@ -111,8 +111,8 @@ final class InvalidationQueue {
     private volatile int doorbell;
     /** The slot index last written to IQT. Guarded by {@link #doorbell}. */
     private volatile int rung;
-    /** The descriptors of a submission and its wait descriptor, before they are copied into the ring. Guarded by {@link #lock}. */
-    private final long[] staging = new long[(LENGTH + 1) * 4];
+    /** A multi-descriptor submission's descriptors, before they are copied into the ring. Guarded by {@link #lock}. */
+    private final long[] staging = new long[LENGTH * 4];
 
     InvalidationQueue(String name, MmioBus mmio, long regs, PhysicalMemory mem, boolean wide) {
         this.name = name;
@@ -141,15 +141,30 @@ final class InvalidationQueue {
 
     /** Submits one descriptor (upper qwords zero for 128-bit slots) and waits for it: the hot path. */
     void submitSync(long q0, long q1, long q2, long q3) {
+        int first;
+        int waitIndex;
+        int mine;
         lock();
-        long[] p = staging;
-        p[0] = q0;
-        p[1] = q1;
-        if (words == 4) {
-            p[2] = q2;
-            p[3] = q3;
+        try {
+            reserve(2);
+            mine = nextStatus();
+            first = freeHead;
+            waitIndex = (first + 1) & (LENGTH - 1);
+            // written word by word, straight into the slots (no staging array shared between submitters)
+            long a = ring + ((long) first << shift);
+            mem.write64(a, q0);
+            mem.write64(a + 8, q1);
+            if (words == 4) {
+                mem.write64(a + 16, q2);
+                mem.write64(a + 24, q3);
+            }
+            writeWait(waitIndex, mine);
+            publish((first + 2) & (LENGTH - 1));
+        } finally {
+            unlock();
         }
-        insertAndWait(1);
+        ring();
+        waitFor(first, waitIndex, mine);
     }
 
     /**
@@ -160,46 +175,55 @@ final class InvalidationQueue {
         if (count < 1 || count > LENGTH - 2) {
             throw ErrnoException.of(Errno.EINVAL, "%s: %d descriptors in one submission (1 to %d)", name, count, LENGTH - 2);
         }
-        lock();
-        long[] p = staging;
-        for (int i = 0; i < count; i++) {
-            System.arraycopy(descriptors, 4 * i, p, words * i, words);
-        }
-        insertAndWait(count);
-    }
-
-    /** With {@link #lock} held and the descriptors staged: inserts, unlocks, rings and waits. */
-    private void insertAndWait(int count) {
         int first;
         int waitIndex;
         int mine;
-        long[] p = staging;
+        lock();
         try {
             reserve(count + 1);
-            mine = seq + 1 == 0 ? 1 : seq + 1;
-            seq = mine;
+            mine = nextStatus();
             first = freeHead;
             waitIndex = (first + count) & (LENGTH - 1);
-            int w = count * words;
-            p[w] = InvalidationDescriptor.waitLo(false, true, false, mine);
-            p[w + 1] = status + (long) waitIndex * STATUS_STRIDE;
-            if (words == 4) {
-                p[w + 2] = 0;
-                p[w + 3] = 0;
+            long[] p = staging;
+            for (int i = 0; i < count; i++) {
+                System.arraycopy(descriptors, 4 * i, p, words * i, words);
             }
-            int n = count + 1;
-            int tillEnd = Math.min(n, LENGTH - first);
+            int tillEnd = Math.min(count, LENGTH - first);
             mem.write64s(ring + ((long) first << shift), p, 0, tillEnd * words);
-            if (n > tillEnd) {
-                mem.write64s(ring, p, tillEnd * words, (n - tillEnd) * words);
+            if (count > tillEnd) {
+                mem.write64s(ring, p, tillEnd * words, (count - tillEnd) * words);
             }
-            freeHead = (first + n) & (LENGTH - 1);
-            inserted = freeHead;
+            writeWait(waitIndex, mine);
+            publish((first + count + 1) & (LENGTH - 1));
         } finally {
             unlock();
         }
         ring();
         waitFor(first, waitIndex, mine);
+    }
+
+    /** The next status value, never 0. Lock held. */
+    private int nextStatus() {
+        int mine = seq + 1 == 0 ? 1 : seq + 1;
+        seq = mine;
+        return mine;
+    }
+
+    /** Writes the wait descriptor (status write of {@code mine} to the slot's status word) into slot {@code index}. Lock held. */
+    private void writeWait(int index, int mine) {
+        long a = ring + ((long) index << shift);
+        mem.write64(a, InvalidationDescriptor.waitLo(false, true, false, mine));
+        mem.write64(a + 8, status + (long) index * STATUS_STRIDE);
+        if (words == 4) {
+            mem.write64(a + 16, 0);
+            mem.write64(a + 24, 0);
+        }
+    }
+
+    /** Advances {@link #freeHead} past the written slots and publishes it. Lock held. */
+    private void publish(int next) {
+        freeHead = next;
+        inserted = next;
     }
 
     /** Waits (lock held, released while spinning) until {@code n} slots are free by the hardware head. */
