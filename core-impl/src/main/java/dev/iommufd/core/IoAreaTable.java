@@ -31,10 +31,10 @@ import java.util.Arrays;
  * internal accesses, HW queues only) is kept sparse, keyed by the area's first IOVA: an area with locks has access
  * pins and can be neither removed nor cut, so its first IOVA names it until its locks are gone.
  * <pre>
- *  FLAGS   31            15 14  13 12   11   10    9     8    7          0
- *         +----------------+------+----+----+----+-----+-----+------------+
- *         |       0        | ACCT | DS | WR | IN | PRV | DOM |    PROT    |
- *         +----------------+------+----+----+----+-----+-----+------------+
+ *  FLAGS   31          16  15  14  13 12   11   10    9     8    7          0
+ *         +--------------+----+------+----+----+----+-----+-----+------------+
+ *         |      0       | CT | ACCT | DS | WR | IN | PRV | DOM |    PROT    |
+ *         +--------------+----+------+----+----+----+-----+-----+------------+
  *   PROT  {@link dev.iommufd.spi.IoProt} bits of the area (immutable)
  *   DOM   {@link #DOMAIN_FILLED}: mapped in every domain of the table ({@code storage_domain != NULL})
  *   PRV   {@link #PREVENT_ACCESS}: an unmap is asking accesses to let go; new access pins fail EINVAL
@@ -42,6 +42,8 @@ import java.util.Arrays;
  *   WR    {@link #INLINE_WRITABLE}: INLINE pages pinned for writing ({@code pages->writable})
  *   DS    {@link #INLINE_DOMAIN_SPAN}: INLINE pages covered by the area's domain span
  *   ACCT  INLINE pages' {@link AccountMode} ordinal ({@code pages->account_mode})
+ *   CT    {@link #INLINE_CONTIGUOUS}: pinned 2..{@value #SMALL_PAGES}-page INLINE pages whose frames are physically
+ *         contiguous, in order (found once when they are pinned: the domain map and unmap then take one run)
  * </pre>
  *
  * <h2>Small pages in the slot</h2>
@@ -75,6 +77,7 @@ final class IoAreaTable extends IovaIntervals {
     static final int INLINE_DOMAIN_SPAN = 1 << 12;
     static final int INLINE_ACCOUNT_SHIFT = 13;
     static final int INLINE_ACCOUNT_MASK = 3 << INLINE_ACCOUNT_SHIFT;
+    static final int INLINE_CONTIGUOUS = 1 << 15;
     private static final AccountMode[] ACCOUNT_MODES = AccountMode.values();
     private static final long PAGE_MASK = IoPages.PAGE_SIZE - 1;
     /** Most pages an INLINE area holds (64 KiB: a NIC buffer); larger maps use an {@link IoPages} object. */
@@ -339,13 +342,22 @@ final class IoAreaTable extends IovaIntervals {
             return;
         }
         int b = takeBlock();
+        int off = b << BLOCK_SHIFT;
         try {
-            IoPages.pinInlinePages(source, base, n, writable, inlineAccountMode(i), blockPfns, b << BLOCK_SHIFT);
+            IoPages.pinInlinePages(source, base, n, writable, inlineAccountMode(i), blockPfns, off);
         } catch (RuntimeException e) {
             putBlock(b);
             throw e;
         }
         pfn[i] = b;
+        long[] p = blockPfns;
+        int k = 1;
+        while (k < n && p[off + k] == p[off] + ((long) k << IoPages.PAGE_SHIFT)) {
+            k++;
+        }
+        if (k == n) {
+            flags[i] |= INLINE_CONTIGUOUS;
+        }
     }
 
     private void inlineUnpin(int i) {
@@ -361,6 +373,7 @@ final class IoAreaTable extends IovaIntervals {
             putBlock(b);
         }
         pfn[i] = 0;
+        flags[i] &= ~INLINE_CONTIGUOUS;
     }
 
     /** A free PFN block (grows the pool when none is free). */
@@ -395,6 +408,9 @@ final class IoAreaTable extends IovaIntervals {
         }
         if (index >= lastIndex) {
             return index;
+        }
+        if ((flags[i] & INLINE_CONTIGUOUS) != 0) {
+            return lastIndex;
         }
         int off = (int) pfn[i] << BLOCK_SHIFT;
         long[] p = blockPfns;

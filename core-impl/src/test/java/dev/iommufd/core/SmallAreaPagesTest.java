@@ -447,6 +447,42 @@ class SmallAreaPagesTest {
         assertTrue(d.leaves.isEmpty());
     }
 
+    @Test
+    void theDomainIsFilledOneCallPerPhysicallyContiguousRun() { // batch_to_domain: runs of consecutive PFNs
+        int ioas = ctx.ioasAlloc();
+        RecordingDomain d = addDomain(ioas);
+        // Pages faulted in from the last to the first: frames in descending order, so no two pages are consecutive
+        // in IOVA and physical memory at once (unless the allocator says otherwise: the runs are computed below).
+        long scattered = proc.mmap(0, N * PAGE, Prot.READ_WRITE, MapKind.ANONYMOUS);
+        for (int i = N - 1; i >= 0; i--) {
+            proc.write64(scattered + i * PAGE, i);
+        }
+        for (long va : new long[] {buf, scattered}) {
+            List<long[]> runs = new ArrayList<>(); // {page index, pages}
+            for (int i = 0; i < N; i++) {
+                long[] last = runs.isEmpty() ? null : runs.get(runs.size() - 1);
+                if (last != null && proc.translate(va + i * PAGE) == proc.translate(va + last[0] * PAGE) + last[1] * PAGE) {
+                    last[1]++;
+                } else {
+                    runs.add(new long[] {i, 1});
+                }
+            }
+            int before = d.calls.size();
+            long iova = ctx.ioasMap(proc, ioas, RW, va, N * PAGE, 0);
+            List<RecordingDomain.Call> expected = new ArrayList<>();
+            for (long[] r : runs) {
+                expected.add(new RecordingDomain.Call(true, iova + r[0] * PAGE, proc.translate(va + r[0] * PAGE), PAGE, r[1]));
+            }
+            assertEquals(expected, d.calls.subList(before, d.calls.size()), "map_pages calls for the pages at " + Long.toHexString(va));
+            int syncs = d.syncs;
+            ctx.ioasUnmap(ioas, iova, N * PAGE);
+            assertEquals(runs.size(), d.calls.size() - before - expected.size(), "one unmap_pages per run");
+            assertEquals(syncs + 1, d.syncs, "one IOTLB sync per IOAS_UNMAP");
+        }
+        assertTrue(d.leaves.isEmpty());
+        assertCharged(0);
+    }
+
     /** IoProt READ | WRITE | CACHE, as IOAS_MAP with READABLE | WRITEABLE sets it (conv_iommu_prot). */
     private static final class IoProtBits {
         static final int RW_CACHE = dev.iommufd.spi.IoProt.READ | dev.iommufd.spi.IoProt.WRITE | dev.iommufd.spi.IoProt.CACHE;
