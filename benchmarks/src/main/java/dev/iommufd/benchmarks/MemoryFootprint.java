@@ -99,7 +99,9 @@ public final class MemoryFootprint {
                 }
                 int len = Array.getLength(a);
                 long bytes = (long) len * elementSize(fl.getType().getComponentType()) + 16;
-                if (len <= capacity) {
+                // arrays sized by the entry count (a few words per entry: one per field, or SMMUv3's one block of words
+                // per set) are per entry; the per-domain/ASID/VMID tables of 2^16 slots are fixed
+                if (len <= 8L * capacity) {
                     perEntry += bytes;
                 } else {
                     fixed += bytes;
