@@ -162,7 +162,11 @@ public final class BenchSuite {
         throw new IllegalArgumentException("no target " + id);
     }
 
-    /** Classes whose benchmarks are single-shot (one invocation is a whole 64 GiB operation). */
+    /**
+     * Classes whose benchmarks are single-shot: one invocation is a whole 64 GiB operation of tens of milliseconds
+     * or more (4 KiB leaves), long enough for its loops to run compiled. B4b (2 MiB / 1 GiB leaves: microseconds to
+     * under a millisecond) is not here: {@link LargeLeafBulkMapBenchmark} measures it in steady state.
+     */
     private static final Set<String> SINGLE_SHOT = Set.of("BulkMapBenchmark", "DirtyHarvestBenchmark");
 
     private static Collection<RunResult> runJmh(boolean quick, Set<String> methods, int threads, boolean singleShot,
@@ -177,8 +181,7 @@ public final class BenchSuite {
                     .measurementTime(TimeValue.milliseconds(200)).param("areas", "100000").param("holes", "65536")
                     .param("span", Long.toString(QUICK_SPAN)).param("userSpan", Long.toString(QUICK_USER_SPAN));
         } else {
-            // Single-shot rows get 5 warm-up invocations: with one, the measured invocations of the cheap ones
-            // (B4b: 64 or 32768 leaves) still ran partly interpreted or in C1 code.
+            // Single-shot rows get 5 warm-up invocations, so that their loops run in C2 code (OSR) when measured.
             o = o.forks(1).jvmArgsAppend(forkJvmArgs()).param("areas", "100000").warmupIterations(singleShot ? 5 : 3)
                     .warmupTime(TimeValue.milliseconds(500)).measurementIterations(5)
                     .measurementTime(TimeValue.milliseconds(500));

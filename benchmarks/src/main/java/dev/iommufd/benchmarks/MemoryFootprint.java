@@ -99,8 +99,10 @@ public final class MemoryFootprint {
                 }
                 int len = Array.getLength(a);
                 long bytes = (long) len * elementSize(fl.getType().getComponentType()) + 16;
-                // arrays sized by the entry count (a few words per entry: one per field, or SMMUv3's one block of words
-                // per set) are per entry; the per-domain/ASID/VMID tables of 2^16 slots are fixed
+                // per entry: one element per entry, or a few words per entry in one interleaved array (VT-d's Iotlb
+                // keeps each 4-way set's 16 words together: 4 per entry; SMMUv3's Smmuv3Tlb each 8-way set's 34 words:
+                // 4.25 per entry); the per-DID / per-ASID tables (65536 elements: 16 or 64 per entry) do not grow
+                // with the capacity
                 if (len <= 8L * capacity) {
                     perEntry += bytes;
                 } else {

@@ -85,15 +85,60 @@ class BenchmarksSmokeTest {
         e.f.unmapSpan(BulkMapBenchmark.BASE, e.span, e.pageSize);
         e.mapped = false;
         e.tearDown();
-        BulkMapBenchmark.Full full = new BulkMapBenchmark.Full();
-        full.format = format;
-        full.pageSize = 1L << 30;
-        full.span = 4L << 30;
-        full.setUp();
-        long empty = full.f.allocatedFrames();
-        full.full();
-        assertTrue(b.unmapAll(full) <= empty + 2, "1G leaves need no more than the upper tables");
-        full.tearDown();
+        BulkMapBenchmark.Full full4k = new BulkMapBenchmark.Full();
+        full4k.format = format;
+        full4k.pageSize = 4096;
+        full4k.span = 64 * MIB;
+        full4k.setUp();
+        full4k.full();
+        long filled4k = full4k.f.allocatedFrames();
+        assertTrue(b.unmapAll(full4k) <= filled4k, "the unmap allocates no frame");
+        assertEquals(IommuDomain.NO_TRANSLATION, full4k.f.domain.iovaToPhys(BulkMapBenchmark.BASE + full4k.span - 4096));
+        full4k.tearDown();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void largeLeafBulkMapStartsEveryInvocationFromTheStateItNames(Format format) {
+        LargeLeafBulkMapBenchmark b = new LargeLeafBulkMapBenchmark();
+        long gib = 1L << 30;
+        for (long size : new long[] {2 * MIB, gib}) {
+            LargeLeafBulkMapBenchmark.Empty e = new LargeLeafBulkMapBenchmark.Empty();
+            e.format = format;
+            e.pageSize = size;
+            e.span = 4 * gib;
+            e.setUp();
+            long before = e.f.allocatedFrames();
+            for (int i = 0; i < 3; i++) { // map, then the invocation setup empties the range again
+                e.empty();
+                assertEquals(IommuDomain.NO_TRANSLATION, e.f.domain.iovaToPhys(BulkMapBenchmark.BASE + e.span - size),
+                        "the setup emptied the range");
+                long after = b.mapAll(e);
+                assertEquals(e.f.blockPa + (e.span - size) % DomainFixture.BLOCK,
+                        e.f.domain.iovaToPhys(BulkMapBenchmark.BASE + e.span - size), "the last leaf is mapped");
+                if (size == gib) {
+                    assertTrue(after <= before + 2, "1G leaves need no more than the upper tables: " + (after - before));
+                } else {
+                    // 4 GiB of 2M leaves: 4 level-2 tables (and at most the upper tables)
+                    assertTrue(after - before >= 4 && after - before <= 6, "2M leaf tables: " + (after - before));
+                }
+            }
+            e.tearDown();
+            LargeLeafBulkMapBenchmark.Full full = new LargeLeafBulkMapBenchmark.Full();
+            full.format = format;
+            full.pageSize = size;
+            full.span = 4 * gib;
+            full.setUp();
+            for (int i = 0; i < 3; i++) { // unmap, then the invocation setup fills the range again
+                full.full();
+                long filled = full.f.allocatedFrames();
+                assertEquals(full.f.blockPa, full.f.domain.iovaToPhys(BulkMapBenchmark.BASE), "the setup filled the range");
+                // VT-d frees the leaf tables whose span the unmap covers; io-pgtable-arm keeps them (as Linux)
+                assertTrue(b.unmapAll(full) <= filled, "the unmap allocates no frame");
+                assertEquals(IommuDomain.NO_TRANSLATION, full.f.domain.iovaToPhys(BulkMapBenchmark.BASE));
+            }
+            full.tearDown();
+        }
     }
 
     @ParameterizedTest

@@ -160,6 +160,47 @@ public interface PhysicalMemory {
         return -1;
     }
 
+    /**
+     * The dirty-bit harvest of a run of page-table entries in one pass: lists the words among the {@code count} from
+     * {@code pa} that match, {@code (w & mask) == value} and (unless {@code anyOf} is 0) {@code (w & anyOf) != 0},
+     * and atomically replaces each by {@code (w & ~clear) | set} (no word is written when {@code clear} and
+     * {@code set} are both 0). Their indices (from 0 at {@code pa}) go to {@code found[0 ... n)}, in increasing
+     * order; returns {@code n}. {@code found} must have room for {@code count} indices (EINVAL otherwise).
+     *
+     * <p>Each update is a compare-and-set of the word it tested: when a concurrent writer changes the word first
+     * (a device setting an accessed or dirty bit), the new value is tested again, and the word is updated and
+     * listed only if it still matches, so no concurrent update of any bit is lost and every listed word matched
+     * when it was updated (the kernel's {@code test_and_clear_bit} per entry). Like the other bulk verbs, the run
+     * must be RAM (bus error, before any word is written) and {@code pa} 8-byte aligned (EINVAL).
+     *
+     * <p>Example: VT-d second stage, {@code mask = value = D, anyOf = R|W, clear = D} (a present leaf with D set,
+     * cleaned); Arm LPAE with HTTU, {@code mask = DBM|AP[2]|valid, value = DBM|valid, set = AP[2]}.
+     */
+    default int updateMatching64s(long pa, int count, long mask, long value, long anyOf, long clear, long set,
+            int[] found) {
+        if (count < 0 || count > found.length) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL,
+                    "updateMatching64s: count %d at %#x (room for %d indices)", count, pa, found.length);
+        }
+        if (count > 0 && !isRam(pa, 8L * count)) {
+            throw new BusErrorException(pa, String.format("no RAM in [%#x, +%#x)", pa, 8L * count));
+        }
+        boolean write = (clear | set) != 0;
+        int n = 0;
+        for (int i = 0; i < count; i++) {
+            long a = pa + 8L * i;
+            long w = read64(a);
+            while ((w & mask) == value && (anyOf == 0 || (w & anyOf) != 0)) {
+                if (!write || compareAndSet64(a, w, (w & ~clear) | set)) {
+                    found[n++] = i;
+                    break;
+                }
+                w = read64(a);
+            }
+        }
+        return n;
+    }
+
     /** Copies {@code length} bytes starting at {@code pa} into {@code dst[offset...]}; any alignment. */
     void readBytes(long pa, byte[] dst, int offset, int length);
 

@@ -235,6 +235,35 @@ class SparsePhysicalMemoryTest {
     }
 
     @Test
+    void droppedStorageIsReusedZeroedByTheNextFrameThatNeedsStorage() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 16 * MiB);
+        for (long pa = 0x10000; pa < 0x12000; pa += 8) {
+            mem.write64(pa, -1L);
+        }
+        assertEquals(0, mem.recycledFrames());
+        mem.zero(0x10000, 0x2000);
+        assertEquals(2, mem.recycledFrames(), "both dropped arrays are kept");
+        assertEquals(0, mem.framesWithStorage());
+        assertEquals(0, mem.read64(0x10ff8), "a dropped frame reads zeros");
+        mem.write8(0x20001, (byte) 5); // another frame takes a recycled array
+        assertEquals(1, mem.recycledFrames());
+        assertEquals(1, mem.framesWithStorage());
+        long[] words = new long[512];
+        mem.read64s(0x20000, words, 0, 512);
+        long[] expected = new long[512];
+        expected[0] = 5L << 8;
+        assertArrayEquals(expected, words, "the recycled array was zero-filled: only the byte written is set");
+        long frame = mem.frames().allocateFrame(); // the allocator drops (and recycles) storage too
+        mem.writeRun64(frame, 512, -1L, 0);
+        assertEquals(0, mem.recycledFrames(), "the allocated frame's storage is the last recycled array");
+        mem.frames().free(frame, 0);
+        assertEquals(0, mem.read64(frame + 4088));
+        assertEquals(1, mem.recycledFrames(), "and it is kept again when the frame is freed");
+        mem.writeRun64(0x30000, 2, 7, 0);
+        assertEquals(0, mem.indexOfAny64(0x30000 + 16, 510, -1L) + 1, "words past the run read zero");
+    }
+
+    @Test
     void ramNearTheTopOfThe52BitSpaceWorks() {
         long base = (1L << 52) - (64L << 20);
         SparsePhysicalMemory mem = new SparsePhysicalMemory(List.of(new MemoryRange(0x4000_0000L, 16 * MiB),
@@ -329,6 +358,124 @@ class SparsePhysicalMemoryTest {
                 }
             }
         }
+    }
+
+    /** Word-by-word reference of updateMatching64s: which words match, and what each becomes. */
+    private static int referenceUpdate(long[] words, long mask, long value, long anyOf, long clear, long set, int[] found) {
+        int n = 0;
+        for (int i = 0; i < words.length; i++) {
+            long w = words[i];
+            if ((w & mask) == value && (anyOf == 0 || (w & anyOf) != 0)) {
+                found[n++] = i;
+                words[i] = (w & ~clear) | set;
+            }
+        }
+        return n;
+    }
+
+    /** Only the abstract accessors of {@code mem}: its bulk verbs are the interface's defaults. */
+    private static PhysicalMemory defaultsOver(SparsePhysicalMemory mem) {
+        return new PhysicalMemory() {
+            public List<MemoryRange> ram() { return mem.ram(); }
+            public boolean isRam(long pa, long length) { return mem.isRam(pa, length); }
+            public long read64(long pa) { return mem.read64(pa); }
+            public void write64(long pa, long value) { mem.write64(pa, value); }
+            public int read32(long pa) { return mem.read32(pa); }
+            public void write32(long pa, int value) { mem.write32(pa, value); }
+            public short read16(long pa) { return mem.read16(pa); }
+            public void write16(long pa, short value) { mem.write16(pa, value); }
+            public byte read8(long pa) { return mem.read8(pa); }
+            public void write8(long pa, byte value) { mem.write8(pa, value); }
+            public boolean compareAndSet64(long pa, long expected, long update) { return mem.compareAndSet64(pa, expected, update); }
+            public void readBytes(long pa, byte[] dst, int offset, int length) { mem.readBytes(pa, dst, offset, length); }
+            public void writeBytes(long pa, byte[] src, int offset, int length) { mem.writeBytes(pa, src, offset, length); }
+            public void zero(long pa, long length) { mem.zero(pa, length); }
+            public boolean hasStorage(long pa) { return mem.hasStorage(pa); }
+            public long framesWithStorage() { return mem.framesWithStorage(); }
+            public dev.iommufd.platform.FrameAllocator frames() { return mem.frames(); }
+        };
+    }
+
+    @Test
+    void updateMatching64sAgreesWithAWordByWordReferenceAcrossFramesAndEmptyFrames() {
+        // VT-d D harvest (mask = value = D, anyOf = R|W, clear D), Arm HTTU (DBM|AP2|valid == DBM|valid, set AP2),
+        // a pure scan (nothing written), and a match on zero words (frames without storage included)
+        long[][] ops = {
+            {1L << 9, 1L << 9, 0x3, 1L << 9, 0},
+            {(1L << 51) | (1L << 7) | 1, (1L << 51) | 1, 1, 0, 1L << 7},
+            {0x10, 0x10, 0, 0, 0},
+            {0x4, 0, 0, 0, 0x4},
+        };
+        Random r = new Random(11);
+        for (boolean viaDefault : new boolean[] {false, true}) {
+            for (long[] op : ops) {
+                for (long start : new long[] {0, 8, 8 * 511, 8 * 300}) {
+                    SparsePhysicalMemory sparse = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+                    PhysicalMemory mem = viaDefault ? defaultsOver(sparse) : sparse;
+                    long table = 0x80_0000L;
+                    int count = 1400; // three frames; the middle one stays without storage
+                    long[] words = new long[count];
+                    for (int i = 0; i < count; i++) {
+                        long pa = table + start + 8L * i;
+                        if (pa >= table + 4096 && pa < table + 8192) {
+                            continue;
+                        }
+                        long bits = r.nextLong() & ((1L << 51) | (1L << 9) | (1L << 7) | 0x17);
+                        words[i] = bits;
+                        sparse.write64(pa, bits);
+                    }
+                    int[] expectedFound = new int[count];
+                    int expected = referenceUpdate(words, op[0], op[1], op[2], op[3], op[4], expectedFound);
+                    int[] found = new int[count];
+                    int n = mem.updateMatching64s(table + start, count, op[0], op[1], op[2], op[3], op[4], found);
+                    String what = (viaDefault ? "default" : "sparse") + " op " + java.util.Arrays.toString(op) + " from " + start;
+                    assertEquals(expected, n, what);
+                    assertArrayEquals(java.util.Arrays.copyOf(expectedFound, expected), java.util.Arrays.copyOf(found, n), what);
+                    for (int i = 0; i < count; i++) {
+                        assertEquals(words[i], sparse.read64(table + start + 8L * i), what + " word " + i);
+                    }
+                    if ((op[3] | op[4]) == 0 || op[2] != 0) {
+                        assertFalse(sparse.hasStorage(table + 4096), what + ": a frame of zeros that cannot match is not created");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void updateMatching64sLosesNoConcurrentUpdateAndChecksItsArguments() throws Exception {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long table = 0x90_0000L;
+        long d = 1L << 9;
+        long a = 1L << 8;
+        int[] found = new int[512];
+        int rounds = 2000;
+        // a "device" sets A on every word while the harvest clears D: every A survives, D is cleared exactly once a round
+        mem.writeRun64(table, 512, 0x3 | d, 0);
+        Thread device = new Thread(() -> {
+            for (int k = 0; k < rounds; k++) {
+                for (int i = 0; i < 512; i++) {
+                    mem.getAndOr64(table + 8L * i, a);
+                }
+            }
+        });
+        device.start();
+        long harvested = 0;
+        for (int k = 0; k < rounds; k++) {
+            harvested += mem.updateMatching64s(table, 512, d, d, 0x3, d, 0, found);
+        }
+        device.join();
+        assertEquals(512, harvested, "each D was harvested once");
+        for (int i = 0; i < 512; i++) {
+            assertEquals(0x3 | a, mem.read64(table + 8L * i), "word " + i + ": D cleared, the device's A kept");
+        }
+        ErrnoException e = assertThrows(ErrnoException.class, () -> mem.updateMatching64s(table, 513, d, d, 0, d, 0, found));
+        assertEquals(Errno.EINVAL, e.errno(), "found has no room");
+        e = assertThrows(ErrnoException.class, () -> mem.updateMatching64s(table + 4, 1, d, d, 0, d, 0, found));
+        assertEquals(Errno.EINVAL, e.errno(), "misaligned");
+        mem.write64(64 * MiB - 8, d);
+        assertThrows(BusErrorException.class, () -> mem.updateMatching64s(64 * MiB - 8, 2, d, d, 0, d, 0, found));
+        assertEquals(d, mem.read64(64 * MiB - 8), "nothing written when the run leaves RAM");
     }
 
     @Test

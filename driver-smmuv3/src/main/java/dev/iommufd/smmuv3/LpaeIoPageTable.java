@@ -31,7 +31,7 @@ import dev.iommufd.spi.IotlbGather;
  * touches and then handles the run of entries it covers in that table with bulk {@link PhysicalMemory} verbs (one
  * frame lookup per 4 KiB instead of one per word): {@code indexOfAny64} to check a run is free,
  * {@code writeRun64} to write it, {@code read64s} to read what an unmap clears. The dirty harvest walks the tree
- * once, reading each table once.
+ * once, reading each table once ({@code updateMatching64s} lists and cleans a leaf table's dirty entries in one pass).
  *
  * <h2>Concurrency rule (no domain lock)</h2>
  * The descriptor words are the only shared state. Calls on disjoint IOVA ranges may run concurrently from any
@@ -64,10 +64,11 @@ final class LpaeIoPageTable {
     /** {@code levelShift[level]}: the lowest input address bit a descriptor at that level resolves. */
     private final int[] levelShift = new int[4];
 
-    /** Words read by one bulk read of unmap / of the dirty walk (per thread: disjoint calls run concurrently). */
+    /** Words read by one bulk read of unmap / scanned by one step of the dirty walk (per thread: disjoint calls run concurrently). */
     private static final int SCRATCH_WORDS = 512;
     private static final ThreadLocal<long[]> UNMAP_SCRATCH = ThreadLocal.withInitial(() -> new long[SCRATCH_WORDS]);
-    private static final ThreadLocal<long[]> DIRTY_SCRATCH = ThreadLocal.withInitial(() -> new long[SCRATCH_WORDS]);
+    /** Indices of the dirty leaves {@code updateMatching64s} found in one leaf-table run (per thread). */
+    private static final ThreadLocal<int[]> DIRTY_FOUND = ThreadLocal.withInitial(() -> new int[SCRATCH_WORDS]);
 
     LpaeIoPageTable(PhysicalMemory memory, boolean stage2, TranslationGranule granule, int ias, int oas,
             boolean dirtyQuirk, boolean fwb, long smmuPgsizeBitmap) {
@@ -484,9 +485,12 @@ final class LpaeIoPageTable {
      * ("writable-dirty"); clearing sets AP[2] ("writable-clean") atomically, so the SMMU's next write clears it
      * again. Each dirty leaf is recorded once, as its whole (aligned) range, in increasing IOVA order.
      *
-     * <p>One recursive walk ({@code __arm_lpae_iopte_walk} with {@code visit_dirty}): each table is read once
-     * (leaf tables with {@link PhysicalMemory#read64s}, upper tables skipping invalid entries with
-     * {@link PhysicalMemory#indexOfAny64}); only dirty entries are written, each with one atomic OR.
+     * <p>One recursive walk ({@code __arm_lpae_iopte_walk} with {@code visit_dirty}): each table is read once.
+     * Upper tables are read entry by entry, skipping runs of invalid entries with
+     * {@link PhysicalMemory#indexOfAny64}; a leaf table's run is handled by one
+     * {@link PhysicalMemory#updateMatching64s}, which lists the writable-dirty leaves and sets their AP[2] with one
+     * atomic read-modify-write each (a leaf the SMMU updates concurrently is re-tested, so no AF or dirty update
+     * is lost).
      */
     void readAndClearDirty(long iova, long size, boolean clear, DirtyRecorder dirty) {
         if (size == 0 || (iova >>> ias) != 0) {
@@ -497,54 +501,52 @@ final class LpaeIoPageTable {
         if (Long.compareUnsigned(last, top) > 0 || Long.compareUnsigned(last, iova) < 0) {
             last = top;
         }
-        dirtyWalk(pgd, startLevel, iova, last, clear, dirty, null);
+        dirtyWalk(pgd, startLevel, iova, last, clear, dirty, DIRTY_FOUND.get());
     }
 
     /** Visits the entries of {@code table} (at {@code level}) covering {@code [lo, hi]}, both inside its span. */
-    private long[] dirtyWalk(long table, int level, long lo, long hi, boolean clear, DirtyRecorder dirty, long[] scratch) {
+    private void dirtyWalk(long table, int level, long lo, long hi, boolean clear, DirtyRecorder dirty, int[] found) {
         int shift = levelShift[level];
         int first = index(lo, level);
         int last = index(hi, level);
         long span = 1L << shift;
         long tableBase = lo & -(span << indexBits(level));
-        long[] buf = scratch;
         if (level == 3) {
-            if (buf == null) {
-                buf = DIRTY_SCRATCH.get();
-            }
+            long set = clear ? TranslationDescriptor.AP_RDONLY : 0; // iopte_set_writeable_clean: set_bit
             for (int i = first; i <= last; ) {
-                int n = Math.min(last - i + 1, buf.length);
-                long ptep = table + (long) i * 8;
-                memory.read64s(ptep, buf, 0, n);
-                for (int j = 0; j < n; j++) {
-                    if ((buf[j] & DIRTY_MASK) == DIRTY_VALUE) {
-                        dirtyLeaf(ptep + (long) j * 8, tableBase + ((long) (i + j) << shift), span, clear, dirty);
-                    }
+                int n = Math.min(last - i + 1, found.length);
+                int m = memory.updateMatching64s(table + (long) i * 8, n, DIRTY_MASK, DIRTY_VALUE, 0, 0, set, found);
+                for (int k = 0; k < m; k++) {
+                    dirty.record(tableBase + ((long) (i + found[k]) << shift), span);
                 }
                 i += n;
             }
-            return buf;
+            return;
         }
         for (int i = first; i <= last; i++) {
-            int k = memory.indexOfAny64(table + (long) i * 8, last - i + 1, TranslationDescriptor.VALID);
-            if (k < 0) {
-                break;
-            }
-            i += k;
             long ptep = table + (long) i * 8;
             long desc = memory.read64(ptep);
+            if (!TranslationDescriptor.isValid(desc)) {
+                // skip the run of invalid entries with one scan
+                int k = memory.indexOfAny64(ptep, last - i + 1, TranslationDescriptor.VALID);
+                if (k < 0) {
+                    break;
+                }
+                i += k;
+                ptep = table + (long) i * 8;
+                desc = memory.read64(ptep);
+            }
             long entryVa = tableBase + ((long) i << shift);
             if (TranslationDescriptor.isTable(desc, level)) {
                 long sub = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
                 long subLo = Long.compareUnsigned(lo, entryVa) > 0 ? lo : entryVa;
                 long entryLast = entryVa + span - 1;
                 long subHi = Long.compareUnsigned(hi, entryLast) < 0 ? hi : entryLast;
-                buf = dirtyWalk(sub, level + 1, subLo, subHi, clear, dirty, buf);
+                dirtyWalk(sub, level + 1, subLo, subHi, clear, dirty, found);
             } else if ((desc & DIRTY_MASK) == DIRTY_VALUE) {
                 dirtyLeaf(ptep, entryVa, span, clear, dirty);
             }
         }
-        return buf;
     }
 
     /** DBM, AP[2] and the valid bit: a leaf is writable-dirty when they read DBM=1, AP[2]=0, valid. */
@@ -552,6 +554,7 @@ final class LpaeIoPageTable {
             | TranslationDescriptor.VALID;
     private static final long DIRTY_VALUE = TranslationDescriptor.DBM | TranslationDescriptor.VALID;
 
+    /** A dirty block leaf: recorded, and cleaned with one atomic OR (the kernel's {@code set_bit}). */
     private void dirtyLeaf(long ptep, long va, long size, boolean clear, DirtyRecorder dirty) {
         dirty.record(va, size);
         if (clear) {

@@ -21,8 +21,8 @@ import dev.iommufd.vtd.layout.SecondStagePte;
  * entries of the range in one table, descending into a child table for the part of the range it covers, and
  * at the leaf level they handle the run of consecutive PTEs of one table with the bulk verbs of
  * {@link PhysicalMemory} ({@code writeRun64} for leaves whose address advances by the page size,
- * {@code indexOfAny64} for "is this run empty / where is the next present or dirty entry", {@code read64s} for
- * scans). A one-page map takes a short path (one read per level and a compare-and-set of the leaf, as the
+ * {@code indexOfAny64} for "is this run empty / where is the next present entry", {@code read64s} for scans,
+ * {@code updateMatching64s} for "list the dirty leaves and clear their D bits" in one pass). A one-page map takes a short path (one read per level and a compare-and-set of the leaf, as the
  * kernel's {@code __map_single_page}).
  *
  * <h2>Concurrency (the kernel's rule: the caller holds a range lock)</h2>
@@ -39,9 +39,9 @@ import dev.iommufd.vtd.layout.SecondStagePte;
  */
 final class IoPageTable {
     /** Per-thread scan buffer for {@code read64s}: one table's worth of words. */
-    /** Dirty entries found one by one in a leaf table before the rest of it is read in bulk. */
-    private static final int SPARSE_DIRTY = 16;
     private static final ThreadLocal<long[]> SCAN = ThreadLocal.withInitial(() -> new long[SecondStagePte.ENTRIES]);
+    /** Per-thread index buffer of {@code updateMatching64s} (the dirty harvest): one table's worth of indices. */
+    private static final ThreadLocal<int[]> FOUND = ThreadLocal.withInitial(() -> new int[SecondStagePte.ENTRIES]);
 
     private final PhysicalMemory mem;
     private final FrameAllocator frames;
@@ -409,18 +409,18 @@ final class IoPageTable {
         if ((iova >>> vaBits) != 0 || Long.compareUnsigned(last, iova) < 0) {
             return;
         }
-        dirtyWalk(root, levels, 0, iova, last, noClear, dirty, SCAN.get());
+        dirtyWalk(root, levels, 0, iova, last, noClear, dirty, FOUND.get());
     }
 
     private void dirtyWalk(long table, int level, long base, long iova, long last, boolean noClear, DirtyRecorder dirty,
-            long[] scan) {
+            int[] found) {
         int shift = shift(level);
         long size = 1L << shift;
         int i = Long.compareUnsigned(iova, base) > 0 ? SecondStagePte.index(iova, level) : 0;
         long tableLast = base + ((long) SecondStagePte.ENTRIES << shift) - 1;
         int end = Long.compareUnsigned(last, tableLast) < 0 ? SecondStagePte.index(last, level) + 1 : SecondStagePte.ENTRIES;
         if (level == 1) {
-            dirtyLeaves(table, base, i, end, noClear, dirty, scan);
+            dirtyLeaves(table, base, i, end, noClear, dirty, found);
             return;
         }
         while (i < end) {
@@ -437,7 +437,7 @@ final class IoPageTable {
                 continue;
             }
             if (!isLeaf(e, level)) {
-                dirtyWalk(address(e), level - 1, start, iova, last, noClear, dirty, scan);
+                dirtyWalk(address(e), level - 1, start, iova, last, noClear, dirty, found);
             } else if ((e & SecondStagePte.D) != 0) {
                 harvest(ea, start, size, noClear, dirty);
             }
@@ -446,32 +446,21 @@ final class IoPageTable {
     }
 
     /**
-     * The dirty leaves among entries {@code [i, end)} of a leaf table: jump from dirty entry to dirty entry while
-     * they are sparse, and read the rest of the table in one bulk read once they are not.
+     * The dirty leaves among entries {@code [i, end)} of a leaf table, in one pass over the table's words:
+     * {@link PhysicalMemory#updateMatching64s} lists the present leaves with D set and clears their D bits with one
+     * atomic read-modify-write each (the kernel's {@code test_and_clear_bit}: an A or D bit the hardware sets
+     * concurrently is not lost, and a leaf whose D was cleared by someone else in between is not reported).
      */
-    private void dirtyLeaves(long table, long base, int i, int end, boolean noClear, DirtyRecorder dirty, long[] scan) {
-        for (int found = 0; i < end; found++) {
-            if (found == SPARSE_DIRTY) {
-                int n = end - i;
-                mem.read64s(table + i * 8L, scan, 0, n);
-                for (int k = 0; k < n; k++) {
-                    long e = scan[k];
-                    if ((e & SecondStagePte.D) != 0 && (e & presentMask) != 0) {
-                        harvest(table + (i + k) * 8L, base + ((long) (i + k) << 12), 1L << 12, noClear, dirty);
-                    }
-                }
-                return;
+    private void dirtyLeaves(long table, long base, int i, int end, boolean noClear, DirtyRecorder dirty, int[] found) {
+        long d = SecondStagePte.D;
+        int n = mem.updateMatching64s(table + i * 8L, end - i, d, d, presentMask, noClear ? 0 : d, 0, found);
+        long va = base + ((long) i << 12);
+        for (int k = 0; k < n; k++) {
+            long start = va + ((long) found[k] << 12);
+            dirty.record(start, 1L << 12);
+            if (!noClear) {
+                dirty.gather().addRange(start, 1L << 12);
             }
-            int k = mem.indexOfAny64(table + i * 8L, end - i, SecondStagePte.D);
-            if (k < 0) {
-                return;
-            }
-            i += k;
-            long ea = table + i * 8L;
-            if (present(mem.read64(ea))) {
-                harvest(ea, base + ((long) i << 12), 1L << 12, noClear, dirty);
-            }
-            i++;
         }
     }
 
