@@ -99,7 +99,10 @@ public final class MemoryFootprint {
                 }
                 int len = Array.getLength(a);
                 long bytes = (long) len * elementSize(fl.getType().getComponentType()) + 16;
-                if (len <= capacity) {
+                // per entry: one element per entry, or a few words per entry in one interleaved array (VT-d's Iotlb
+                // keeps each 4-way set's 16 words together: 4 per entry); the per-DID / per-ASID tables (65536
+                // elements: 16 or 64 per entry) do not grow with the capacity
+                if (len <= capacity || (len % capacity == 0 && len / capacity <= 8)) {
                     perEntry += bytes;
                 } else {
                     fixed += bytes;

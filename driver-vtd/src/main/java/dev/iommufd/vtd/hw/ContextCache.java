@@ -23,6 +23,8 @@ import java.lang.invoke.VarHandle;
  * Fills and invalidations are serialised by the owning {@link VtdUnit}'s lock. Readers take no lock: {@link #lookup}
  * returns a stamp (slot and sequence number), the reader reads {@link #lo} and {@link #hi}, and
  * {@link #validate} tells whether a writer changed the slot meanwhile (then the reader takes the lock).
+ * Every invalidation first advances the unit's {@link InvalidationCount}, which a lock-free walk samples before it
+ * reads the context entry: an IOTLB fill from a context entry read before an invalidation is dropped.
  */
 final class ContextCache {
     private static final int WAYS = 4;
@@ -43,10 +45,11 @@ final class ContextCache {
     /** Guarded by the unit's lock. */
     private final byte[] victim;
     private volatile long globalGen = 1;
-    /** Invalidation operations so far (written under the unit's lock); see {@link Iotlb#changes()}. */
-    private volatile long changes;
+    /** Advanced by every invalidation (shared with the unit's IOTLB and paging-structure caches). */
+    private final InvalidationCount invalidations;
 
-    ContextCache(int entries) {
+    ContextCache(int entries, InvalidationCount invalidations) {
+        this.invalidations = invalidations;
         sets = Integer.highestOneBit(Math.max(WAYS, Math.min(entries, 1 << (SLOT_BITS - 1)))) / WAYS;
         slots = new long[sets * WAYS * STRIDE];
         victim = new byte[sets];
@@ -130,18 +133,14 @@ final class ContextCache {
         store(slot * STRIDE, r | VALID, l, h, globalGen);
     }
 
-    long changes() {
-        return changes;
-    }
-
     void invalidateAll() {
+        invalidations.advance();
         globalGen = globalGen + 1;
-        changes = changes + 1;
     }
 
     /** Legacy domain-selective: entries whose cached DID (hi bits 23:8) is {@code did}. */
     void invalidateDomain(int did) {
-        changes = changes + 1;
+        invalidations.advance();
         for (int o = 0; o < slots.length; o += STRIDE) {
             if (live(o) && (int) ((slots[o + HI] >>> 8) & 0xffff) == did) {
                 kill(o);
@@ -151,7 +150,7 @@ final class ContextCache {
 
     /** Device-selective: entries of {@code sid}, ignoring the low {@code fm} bits of the function number (FM 1..3). */
     void invalidateDevice(int sid, int fm) {
-        changes = changes + 1;
+        invalidations.advance();
         int mask = 0xffff & ~((1 << fm) - 1);
         for (int o = 0; o < slots.length; o += STRIDE) {
             if (live(o) && (((int) slots[o + KEY] & mask) == (sid & mask))) {

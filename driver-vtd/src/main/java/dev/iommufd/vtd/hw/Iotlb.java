@@ -10,17 +10,20 @@ import java.lang.invoke.VarHandle;
  * <h2>Structure</h2>
  * A fixed-size, 4-way set-associative table. The set index hashes (domain ID, input page number, level), not the
  * PASID, so that every entry an invalidation descriptor can name for one page lies in one known set. A lookup
- * probes the 4 slots of one set per leaf level; a fill replaces a dead slot, else the first slot from the set's
- * clock hand whose reference hint is clear, clearing the hints it passes (second chance: entries hit since the
- * hand last passed stay, so a stream of one-time misses does not evict the working set).
- * Each slot is one element of each of these parallel arrays (the 4 ways of a set are adjacent in each):
+ * probes the 4 ways of one set per leaf level; a fill replaces a way holding the same tag, else a dead way, else
+ * the first way from the set's clock hand whose reference hint is clear, clearing the hints it passes (second
+ * chance: entries hit since the hand last passed stay, so a stream of one-time misses does not evict the working
+ * set). A set is {@value #STRIDE} consecutive words (128 bytes: two cache lines, so that a lookup touches one or
+ * two lines, not one per field) of one {@code long[]}:
  * <pre>
- *   seq    63:32 the invalidation epoch current when the entry was filled
- *          31:0  sequence number: odd while the slot is being written (seqlock)
- *   page   input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
- *   tag    63: V (valid) | 62: R (referenced: a replacement hint, set by lookups with a CAS outside the seqlock,
- *          ignored by every comparison) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
- *   value  63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
+ *   word 0        VERSION  the set's seqlock: odd while a writer holds the set (also the writers' lock)
+ *   word 1+w      PAGE     way w: input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
+ *   word 5+w      TAG      way w: 63 V (valid) | 62 R (referenced: a replacement hint, set by lookups with a
+ *                          CAS, ignored by every comparison) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
+ *   word 9+w      VALUE    way w: 63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
+ *   word 13       EPOCHS   31:0 fill epoch of way 0 | 63:32 fill epoch of way 1
+ *   word 14       EPOCHS   31:0 fill epoch of way 2 | 63:32 fill epoch of way 3
+ *   word 15       HAND     the clock hand (0..3): the way the next replacement in a full set considers first
  * </pre>
  * Nothing is allocated after construction.
  *
@@ -34,14 +37,20 @@ import java.lang.invoke.VarHandle;
  * entries); an entry is live only while its fill epoch is at least every floor that applies to it. When the
  * counter would overflow, every slot is killed and the floors restart from 0 ({@link #restartEpochs}).
  * Page-selective invalidation of 2^AM pages probes only the sets of the covered page numbers at each leaf level
- * when that is fewer than the sets; larger masks and PASID-selective invalidation scan every slot.
+ * when that is fewer than the sets; larger masks and PASID-selective invalidation scan every set.
  *
  * <h2>Concurrency</h2>
- * Fills and invalidations (writers) are serialised by the owning {@link VtdUnit}'s lock. {@link #lookup} takes no
- * lock: it reads the floors first, then a slot's words between two reads of its sequence number, and reports a
- * miss when a writer was active in between (the caller then takes the lock). A writer makes the sequence odd
- * before and even after changing a slot (release), so a lookup never combines words of two different entries,
- * and a lookup that starts after an invalidation returned sees it.
+ * {@link #lookup} and {@link #fill} are lock-free; invalidations are serialised by the owning {@link VtdUnit}'s
+ * lock. A writer (a fill, or an invalidation that removes entries of a set) takes the set by making its version
+ * odd with a compare-and-set, changes the ways and makes the version even again (release). A lookup reads the
+ * floors first, then the version, the ways, and the version again, and reports a miss when a writer was active
+ * in between (the caller then walks): it never combines words of two different entries, and a lookup that starts
+ * after an invalidation returned sees it.
+ *
+ * <p>A fill from a walk done without the unit's lock carries a sample of the {@link InvalidationCount} taken
+ * before the walk, and is dropped when the count moved ({@link #fill(int, int, long, int, int, long, long)}):
+ * every invalidation advances the count (a full fence) before it reads or changes a set, and the fill compares
+ * the count while holding its set, so either the invalidation finds the entry or the fill is dropped.
  */
 final class Iotlb {
     /** Entry kinds: which descriptor types invalidate an entry. */
@@ -61,10 +70,18 @@ final class Iotlb {
     static final int LEVEL_SHIFT = 8;
 
     private static final int WAYS = 4;
+    /** Words per set (layout in the class comment). */
+    static final int STRIDE = 16;
+    private static final int VERSION = 0;
+    /** Way w's PAGE word is at {@code PAGE + w}, its TAG at {@code TAG + w}, its VALUE at {@code VALUE + w}. */
+    private static final int PAGE = 1;
+    private static final int TAG = 5;
+    private static final int VALUE = 9;
+    private static final int EPOCHS = 13;
+    private static final int HAND = 15;
 
     private static final long TAG_VALID = 1L << 63;
     private static final long TAG_REF = 1L << 62;
-    private static final long SEQ_MASK = 0xffff_ffffL;
     private static final int TAG_LEVEL_SHIFT = 40;
     private static final int TAG_KIND_SHIFT = 44;
     private static final long TAG_KIND_MASK = 3L << TAG_KIND_SHIFT;
@@ -73,13 +90,14 @@ final class Iotlb {
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle BYTES = MethodHandles.arrayElementVarHandle(byte[].class);
     private static final VarHandle GLOBAL_FLOOR;
-    private static final VarHandle CHANGES;
+    private static final VarHandle EPOCH;
 
     static {
         try {
             GLOBAL_FLOOR = MethodHandles.lookup().findVarHandle(Iotlb.class, "globalFloor", int.class);
-            CHANGES = MethodHandles.lookup().findVarHandle(Iotlb.class, "changes", long.class);
+            EPOCH = MethodHandles.lookup().findVarHandle(Iotlb.class, "epoch", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -88,20 +106,17 @@ final class Iotlb {
     private final int sets;
     /** 64 - log2(sets): {@link #set} keeps that many top bits. */
     private final int setShift;
-    /** The slots (layout in the class comment). */
-    private final long[] seq;
-    private final long[] page;
-    private final long[] tag;
-    private final long[] value;
-    /** Per set: the clock hand, the way the next fill of a full set considers first. Guarded by the unit's lock. */
-    private final byte[] victim;
+    /** The sets (layout in the class comment). */
+    private final long[] slots;
+    /** Advanced by every invalidation of this cache (shared with the unit's other caches: see {@link InvalidationCount}). */
+    private final InvalidationCount invalidations;
     /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
     private final int[] domainFloor = new int[1 << 16];
     /**
      * Per DID: bit {@code level - 1} is set when the domain may have live entries of that level, and
-     * {@link #NESTED_FILLED} when it may have nested entries (set by fills, cleared by domain-selective
-     * invalidation; a superset is always safe). Page-selective and nested invalidation skip what is clear.
-     * Guarded by the unit's lock.
+     * {@link #NESTED_FILLED} when it may have nested entries (set by fills with an atomic OR before they take their
+     * set, cleared by domain-selective invalidation before it advances the count; a superset is always safe).
+     * Page-selective and nested invalidation skip what is clear.
      */
     private final byte[] levelsFilled = new byte[1 << 16];
     private static final int NESTED_FILLED = 0x40;
@@ -109,31 +124,42 @@ final class Iotlb {
     private final int[] nestedFloor = new int[1 << 16];
     /** The epoch of the last global invalidation (release stores, acquire loads: {@link #GLOBAL_FLOOR}). */
     private int globalFloor;
-    /** The last epoch handed out; entries filled now are stamped with it. Guarded by the unit's lock. */
+    /**
+     * The last epoch handed out; entries filled now are stamped with it. Written by invalidations (release, after
+     * they advanced the count), read by fills (acquire, before they compare the count).
+     */
     private int epoch;
-    /** Invalidation operations so far (written under the unit's lock, release; read acquire): see {@link #changes()}. */
-    private long changes;
 
     Iotlb(int entries) {
-        this(entries, 0);
+        this(entries, 0, new InvalidationCount());
     }
 
     /** For tests of the epoch restart: the counter starts at {@code firstEpoch}. */
     Iotlb(int entries, int firstEpoch) {
+        this(entries, firstEpoch, new InvalidationCount());
+    }
+
+    /** An IOTLB whose invalidations advance {@code invalidations} (shared with the unit's other caches). */
+    Iotlb(int entries, InvalidationCount invalidations) {
+        this(entries, 0, invalidations);
+    }
+
+    private Iotlb(int entries, int firstEpoch, InvalidationCount invalidations) {
         this.sets = Integer.highestOneBit(Math.max(WAYS, entries)) / WAYS;
         this.setShift = 64 - Integer.numberOfTrailingZeros(sets);
-        int n = sets * WAYS;
-        this.seq = new long[n];
-        this.page = new long[n];
-        this.tag = new long[n];
-        this.value = new long[n];
-        this.victim = new byte[sets];
-        this.epoch = firstEpoch;
+        this.slots = new long[sets * STRIDE];
+        this.invalidations = invalidations;
+        EPOCH.setRelease(this, firstEpoch);
         GLOBAL_FLOOR.setRelease(this, firstEpoch);
     }
 
     int capacity() {
         return sets * WAYS;
+    }
+
+    /** The count a walk without the unit's lock samples before it starts (see {@link InvalidationCount}). */
+    long sample() {
+        return invalidations.sample();
     }
 
     private static long tagOf(int did, int pasid, int level, int kind) {
@@ -145,10 +171,15 @@ final class Iotlb {
         return 12 + 9 * (level - 1);
     }
 
-    /** Fibonacci hashing of (page number, DID, level): the top bits of one multiplication. */
+    /** Fibonacci hashing of (page number, DID, level): the top bits of one multiplication; the set's first word. */
     private int set(int did, long pageNumber, int level) {
         long h = (pageNumber ^ ((long) did << 45) ^ ((long) level << 61)) * 0x9e37_79b9_7f4a_7c15L;
-        return (int) (h >>> setShift);
+        return (int) (h >>> setShift) * STRIDE;
+    }
+
+    /** The fill epoch of way {@code w} of the set at {@code b}. */
+    private static int epochOf(long[] a, int b, int w) {
+        return (int) (a[b + EPOCHS + (w >> 1)] >>> ((w & 1) << 5));
     }
 
     // =====================================================================================================
@@ -159,14 +190,15 @@ final class Iotlb {
      * Looks up {@code iova} for (did, pasid) at leaf levels 1..3. Takes no lock; safe against concurrent writers.
      *
      * @return the entry's value with its level at {@link #LEVEL_SHIFT}, or 0 when there is no live entry (or a
-     *     writer changed the matching slot during the lookup)
+     *     writer changed the set during the lookup)
      */
     long lookup(int did, int pasid, long iova) {
         // plain loads followed by an acquire fence: the same ordering as acquire loads, without a VarHandle per load
         int floor = Math.max(globalFloor, domainFloor[did]);
         int nestedFloorNow = Math.max(floor, nestedFloor[did]);
-        int levels = levelsFilled[did]; // a racy hint: a level filled meanwhile is a miss, which the lock settles
-        VarHandle.acquireFence(); // the floors are read before any slot
+        int levels = levelsFilled[did]; // a racy hint: a level filled meanwhile is a miss, which the walk settles
+        VarHandle.acquireFence(); // the floors are read before any set
+        long[] a = slots;
         long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
         for (int level = 1; level <= 3; level++) {
             if ((levels & (1 << (level - 1))) == 0) {
@@ -174,31 +206,40 @@ final class Iotlb {
             }
             long pn = iova >>> shift(level);
             long wantTag = want | ((long) level << TAG_LEVEL_SHIFT);
-            int s = set(did, pn, level) * WAYS;
-            for (int w = 0; w < WAYS; w++, s++) {
-                long sq = seq[s];
-                VarHandle.acquireFence();
-                long t = tag[s];
-                if (page[s] != pn || (t & ~(TAG_KIND_MASK | TAG_REF)) != wantTag) {
-                    continue;
-                }
-                long v = value[s];
-                int filled = (int) (sq >>> 32);
+            int b = set(did, pn, level);
+            long version = a[b + VERSION];
+            VarHandle.acquireFence(); // the ways are read after the version
+            // every way compared by arithmetic, without a branch (which way hits is data: a branch per way
+            // mispredicts whenever it changes); bit w of m is set when way w has the page and the tag
+            int m = isZero((a[b + PAGE] ^ pn) | ((a[b + TAG] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag))
+                    | isZero((a[b + PAGE + 1] ^ pn) | ((a[b + TAG + 1] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag)) << 1
+                    | isZero((a[b + PAGE + 2] ^ pn) | ((a[b + TAG + 2] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag)) << 2
+                    | isZero((a[b + PAGE + 3] ^ pn) | ((a[b + TAG + 3] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag)) << 3;
+            for (; m != 0; m &= m - 1) {
+                int w = Integer.numberOfTrailingZeros(m);
+                long t = a[b + TAG + w];
+                long v = a[b + VALUE + w];
+                int filled = epochOf(a, b, w);
                 VarHandle.loadLoadFence();
-                if ((sq & 1) != 0 || seq[s] != sq) {
-                    return 0; // a writer is changing this slot: let the caller retry under the lock
+                if ((version & 1) != 0 || a[b + VERSION] != version) {
+                    return 0; // a writer changed this set meanwhile: the caller walks
                 }
                 int kind = (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
                 if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
                     continue; // dead
                 }
                 if ((t & TAG_REF) == 0) {
-                    LONGS.compareAndSet(tag, s, t, t | TAG_REF); // a hint: losing it only affects replacement
+                    LONGS.compareAndSet(a, b + TAG + w, t, t | TAG_REF); // a hint: losing it only affects replacement
                 }
                 return v | ((long) level << LEVEL_SHIFT);
             }
         }
         return 0;
+    }
+
+    /** 1 when {@code d} is 0, else 0, without a branch: {@code d | -d} has its sign bit set exactly when d is not 0. */
+    private static int isZero(long d) {
+        return (int) (~(d | -d) >>> 63);
     }
 
     /** The level of a {@link #lookup} result. */
@@ -207,150 +248,222 @@ final class Iotlb {
     }
 
     // =====================================================================================================
-    // Writers (under the unit's lock)
+    // Writers: fills (lock-free) and invalidations (one at a time, under the unit's lock)
     // =====================================================================================================
 
-    /** Whether slot {@code s} holds a live entry. Writers only. */
-    private boolean live(int s) {
-        long t = tag[s];
+    /** Takes the set at {@code b} for writing (its version odd); returns the even version it had. */
+    private long lockSet(int b) {
+        for (;;) {
+            long v = (long) LONGS.getVolatile(slots, b + VERSION);
+            if ((v & 1) == 0 && LONGS.compareAndSet(slots, b + VERSION, v, v + 1)) {
+                return v;
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Releases the set at {@code b} taken at version {@code v}, changed. */
+    private void unlockSet(int b, long v) {
+        LONGS.setRelease(slots, b + VERSION, v + 2);
+    }
+
+    /** Whether way {@code w} of the set at {@code b} holds a live entry. Writers (and single-threaded tests) only. */
+    private boolean live(int b, int w) {
+        long t = slots[b + TAG + w];
         if (t >= 0) {
             return false;
         }
         int did = (int) (t & 0xffff);
-        int filled = (int) (seq[s] >>> 32);
+        int filled = epochOf(slots, b, w);
         if (filled < globalFloor || filled < domainFloor[did]) {
             return false;
         }
         return ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT) != KIND_NESTED || filled >= nestedFloor[did];
     }
 
-    private void store(int s, long pn, long t, long v, int filled) {
-        long sq = seq[s];
-        long n = (sq + 1) & SEQ_MASK;
-        LONGS.setOpaque(seq, s, (sq & ~SEQ_MASK) | n);
-        VarHandle.storeStoreFence();
-        page[s] = pn;
-        tag[s] = t;
-        value[s] = v;
-        LONGS.setRelease(seq, s, ((long) filled << 32) | ((n + 1) & SEQ_MASK));
-    }
-
-    private void kill(int s) {
-        long sq = seq[s];
-        long n = (sq + 1) & SEQ_MASK;
-        LONGS.setOpaque(seq, s, (sq & ~SEQ_MASK) | n);
-        VarHandle.storeStoreFence();
-        tag[s] = 0;
-        LONGS.setRelease(seq, s, (sq & ~SEQ_MASK) | ((n + 1) & SEQ_MASK));
-    }
-
+    /**
+     * Fills an entry with no walk in flight that an invalidation could overlap: from a walk under the unit's lock
+     * (which invalidations hold too), or a test.
+     */
     void fill(int did, int pasid, long iova, int level, int kind, long val) {
+        fill(did, pasid, iova, level, kind, val, invalidations.sample());
+    }
+
+    /**
+     * Fills an entry for {@code iova} at {@code level}, unless an invalidation ran since {@code sample} was taken
+     * ({@link #sample}, before the walk that produced {@code val}). Lock-free: the set is taken by its version,
+     * which invalidations that remove entries take too, and the count is compared while holding it; the epoch
+     * recorded is read before that comparison (an invalidation advances the count before the epoch, so an epoch
+     * that already counts it fails the comparison), and compared again under the set: an epoch restart that ran
+     * meanwhile (the counter went back) drops the fill too.
+     *
+     * @return whether the entry was filled
+     */
+    boolean fill(int did, int pasid, long iova, int level, int kind, long val, long sample) {
+        int bits = (1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0);
+        if ((levelsFilled[did] & bits) != bits) { // lookups read this line: write it only when it changes
+            BYTES.getAndBitwiseOr(levelsFilled, did, (byte) bits); // before the count check: invalidations read it
+        }
+        int e = (int) EPOCH.getAcquire(this);
         long pn = iova >>> shift(level);
-        int si = set(did, pn, level);
-        int base = si * WAYS;
+        int b = set(did, pn, level);
         long t = tagOf(did, pasid, level, kind);
-        int slot = -1;
+        long[] a = slots;
+        long version = lockSet(b);
+        if (invalidations.sample() != sample || (int) EPOCH.getAcquire(this) < e) {
+            LONGS.setRelease(a, b + VERSION, version); // unchanged: lookups in between stay valid
+            return false;
+        }
+        int way = -1;
+        int dead = -1;
         for (int w = 0; w < WAYS; w++) {
-            int s = base + w;
-            if (!live(s) || (page[s] == pn && (tag[s] & ~TAG_REF) == t)) {
-                slot = s;
+            if (a[b + PAGE + w] == pn && (a[b + TAG + w] & ~TAG_REF) == t) {
+                way = w; // the same tag: refresh it (one entry per tag)
                 break;
             }
+            if (dead < 0 && !live(b, w)) {
+                dead = w;
+            }
         }
-        if (slot < 0) {
-            int hand = victim[si];
-            int way = hand;
+        if (way < 0) {
+            way = dead;
+        }
+        if (way < 0) {
+            int hand = (int) a[b + HAND];
+            way = hand;
             for (int k = 0; k < WAYS; k++) {
                 int w = (hand + k) & (WAYS - 1);
-                long tw = tag[base + w];
+                int o = b + TAG + w;
+                long tw = a[o];
                 if ((tw & TAG_REF) == 0) {
                     way = w;
                     break;
                 }
-                tag[base + w] = tw & ~TAG_REF; // second chance (a lookup setting R meanwhile is lost: only a hint)
+                // second chance: lookups set R only while it is clear, so nothing else writes this word now
+                a[o] = tw & ~TAG_REF;
             }
-            slot = base + way;
-            victim[si] = (byte) ((way + 1) & (WAYS - 1));
+            a[b + HAND] = (way + 1) & (WAYS - 1);
         }
-        store(slot, pn, t, val, epoch);
-        int bits = (1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0);
-        if ((levelsFilled[did] & bits) != bits) { // lookups read this line: write it only when it changes
-            levelsFilled[did] |= (byte) bits;
-        }
+        a[b + PAGE + way] = pn;
+        LONGS.setOpaque(a, b + TAG + way, t); // a lookup's reference-bit CAS on the old tag fails from here on
+        a[b + VALUE + way] = val;
+        int ei = b + EPOCHS + (way >> 1);
+        int sh = (way & 1) << 5;
+        a[ei] = (a[ei] & ~(0xffff_ffffL << sh)) | ((e & 0xffff_ffffL) << sh);
+        unlockSet(b, version);
+        return true;
     }
 
     private int nextEpoch() {
         if (epoch == Integer.MAX_VALUE) {
             restartEpochs();
         }
-        return ++epoch;
+        int e = epoch + 1;
+        EPOCH.setRelease(this, e);
+        return e;
     }
 
     /**
-     * Kills every slot, then sets every floor and the counter back to 0. The floors are reset with release stores
-     * after the kills, and the global floor last: a lookup that reads a reset floor also sees every slot killed.
+     * Sets the epoch counter back to 0 (first: a fill that read an older epoch and takes its set after the kill
+     * below sees the counter went back and drops its entry), kills every entry (each set taken), then sets every
+     * floor back to 0 with release stores, the global floor last: a lookup that reads a reset floor also sees every
+     * entry killed.
      */
     private void restartEpochs() {
-        for (int s = 0; s < tag.length; s++) {
-            if (tag[s] != 0) {
-                kill(s);
+        EPOCH.setVolatile(this, 0);
+        long[] a = slots;
+        for (int b = 0; b < a.length; b += STRIDE) {
+            long v = lockSet(b);
+            for (int w = 0; w < WAYS; w++) {
+                a[b + TAG + w] = 0;
             }
+            unlockSet(b, v);
         }
         for (int d = 0; d < domainFloor.length; d++) {
             INTS.setRelease(domainFloor, d, 0);
             INTS.setRelease(nestedFloor, d, 0);
         }
         GLOBAL_FLOOR.setRelease(this, 0);
-        epoch = 0;
-    }
-
-    /**
-     * How many invalidation operations ran so far. A walk done without the lock reads it before it starts and
-     * fills the IOTLB only if it is unchanged at the fill (under the lock), so no invalidation that ran during the
-     * walk is undone by a fill from what the walk read before it.
-     */
-    long changes() {
-        long c = changes;
-        VarHandle.acquireFence();
-        return c;
-    }
-
-    private void changed() {
-        CHANGES.setRelease(this, changes + 1); // single writer: the unit's lock
     }
 
     /** Global invalidation: O(1). */
     void invalidateAll() {
+        invalidations.advance();
         GLOBAL_FLOOR.setRelease(this, nextEpoch());
-        changed();
     }
 
     /** Domain-selective invalidation: O(1). */
     void invalidateDomain(int did) {
+        BYTES.setRelease(levelsFilled, did & 0xffff, (byte) 0); // before the count: see levelsFilled
+        invalidations.advance();
         INTS.setRelease(domainFloor, did & 0xffff, nextEpoch());
-        levelsFilled[did & 0xffff] = 0;
-        changed();
     }
 
     /** Every nested (combined first- and second-stage) entry of {@code did}: O(1). */
     void invalidateNested(int did) {
+        invalidations.advance();
         if ((levelsFilled[did & 0xffff] & NESTED_FILLED) == 0) {
-            return; // the domain has no nested entry: nothing to invalidate
+            return; // the domain has no nested entry (a nested fill from now on compares the new count)
         }
         INTS.setRelease(nestedFloor, did & 0xffff, nextEpoch());
-        changed();
     }
 
-    /** Whether the live slot {@code s} is of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
-    private boolean matches(int s, int did, int pasid, int kinds) {
-        long t = tag[s];
-        if ((int) (t & 0xffff) != did) {
+    /** Whether way {@code w} of the set at {@code b} is live and of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
+    private boolean matches(int b, int w, int did, int pasid, int kinds) {
+        long t = slots[b + TAG + w];
+        if (t >= 0 || (int) (t & 0xffff) != did) {
             return false;
         }
         if (pasid >= 0 && (int) ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) != pasid + 1) {
             return false;
         }
-        return (kinds & (1 << (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT))) != 0 && live(s);
+        return (kinds & (1 << (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT))) != 0 && live(b, w);
+    }
+
+    /**
+     * Whether the invalidation removes way {@code w} of the set at {@code b}: a live entry of (did, pasid, kinds)
+     * whose page at its level overlaps {@code [lo, hi]}, of level {@code onlyLevel} when that is positive.
+     */
+    private boolean removes(int b, int w, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
+        long t = slots[b + TAG + w];
+        if (t >= 0) {
+            return false;
+        }
+        int level = (int) ((t >>> TAG_LEVEL_SHIFT) & 0xf);
+        if (onlyLevel > 0 && level != onlyLevel) {
+            return false;
+        }
+        long start = slots[b + PAGE + w] << shift(level);
+        long end = start + (1L << shift(level)) - 1;
+        return Long.compareUnsigned(start, hi) <= 0 && Long.compareUnsigned(end, lo) >= 0
+                && matches(b, w, did, pasid, kinds);
+    }
+
+    /**
+     * Kills the entries of the set at {@code b} that the invalidation removes. A set with nothing to remove is
+     * left unwritten: read optimistically first, which is sound against a concurrent fill because the count was
+     * advanced (a full fence) before: either the fill took the set before the reads below (the version differs or
+     * is odd, and the set is taken and rescanned) or it compares the new count and drops its entry.
+     */
+    private void invalidateInSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
+        long v = (long) LONGS.getVolatile(slots, b + VERSION);
+        if ((v & 1) == 0) {
+            boolean any = false;
+            for (int w = 0; w < WAYS && !any; w++) {
+                any = removes(b, w, did, pasid, kinds, lo, hi, onlyLevel);
+            }
+            VarHandle.loadLoadFence();
+            if (!any && slots[b + VERSION] == v) {
+                return;
+            }
+        }
+        v = lockSet(b);
+        for (int w = 0; w < WAYS; w++) {
+            if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
+                LONGS.setOpaque(slots, b + TAG + w, 0L);
+            }
+        }
+        unlockSet(b, v);
     }
 
     /**
@@ -359,9 +472,10 @@ final class Iotlb {
      * size); {@code am < 0} means every address. Probes the covered sets when fewer than all, else scans.
      */
     void invalidate(int did, int pasid, int kinds, long addr, int am) {
-        changed();
-        if (levelsFilled[did] == 0) {
-            return; // no live entry of the domain
+        invalidations.advance();
+        int levels = levelsFilled[did];
+        if (levels == 0) {
+            return; // no live entry of the domain (a fill from now on compares the new count)
         }
         if (am < 0) {
             scan(did, pasid, kinds, 0, -1L);
@@ -373,7 +487,6 @@ final class Iotlb {
             scan(did, pasid, kinds, lo, hi);
             return;
         }
-        int levels = levelsFilled[did] & 7;
         for (int level = 1; level <= 3; level++) {
             if ((levels & (1 << (level - 1))) == 0) {
                 continue; // no live entry of this domain has this level
@@ -381,44 +494,30 @@ final class Iotlb {
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
             for (long pn = first; pn <= last; pn++) {
-                int s = set(did, pn, level) * WAYS;
-                for (int w = 0; w < WAYS; w++, s++) {
-                    long t = tag[s];
-                    long p = page[s];
-                    if (t < 0 && (int) ((t >>> TAG_LEVEL_SHIFT) & 0xf) == level && p >= first && p <= last
-                            && matches(s, did, pasid, kinds)) {
-                        kill(s);
-                    }
-                }
+                invalidateInSet(set(did, pn, level), did, pasid, kinds, lo, hi, level);
             }
         }
     }
 
-    /** The reference algorithm: every slot, range overlap by unsigned comparison. */
+    /** The reference algorithm: every set, range overlap by unsigned comparison. */
     private void scan(int did, int pasid, int kinds, long lo, long hi) {
-        for (int s = 0; s < tag.length; s++) {
-            if (tag[s] >= 0 || !matches(s, did, pasid, kinds)) {
-                continue;
-            }
-            int level = (int) ((tag[s] >>> TAG_LEVEL_SHIFT) & 0xf);
-            long start = page[s] << shift(level);
-            long end = start + (1L << shift(level)) - 1;
-            if (Long.compareUnsigned(start, hi) <= 0 && Long.compareUnsigned(end, lo) >= 0) {
-                kill(s);
-            }
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            invalidateInSet(b, did, pasid, kinds, lo, hi, 0);
         }
     }
 
     // =====================================================================================================
-    // For tests of the cache itself (under the unit's lock or single-threaded)
+    // For tests of the cache itself (single-threaded, or with no writer running)
     // =====================================================================================================
 
     /** Live entries. */
     int liveEntries() {
         int n = 0;
-        for (int s = 0; s < tag.length; s++) {
-            if (live(s)) {
-                n++;
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            for (int w = 0; w < WAYS; w++) {
+                if (live(b, w)) {
+                    n++;
+                }
             }
         }
         return n;
@@ -427,11 +526,13 @@ final class Iotlb {
     /** The live entries as {did, pasid, level, kind, page number} (allocates). */
     java.util.List<long[]> liveEntryList() {
         java.util.List<long[]> l = new java.util.ArrayList<>();
-        for (int s = 0; s < tag.length; s++) {
-            if (live(s)) {
-                long t = tag[s];
-                l.add(new long[] {t & 0xffff, ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) - 1, (t >>> TAG_LEVEL_SHIFT) & 0xf,
-                    (t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT, page[s]});
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            for (int w = 0; w < WAYS; w++) {
+                if (live(b, w)) {
+                    long t = slots[b + TAG + w];
+                    l.add(new long[] {t & 0xffff, ((t & TAG_PASID_MASK) >>> TAG_PASID_SHIFT) - 1, (t >>> TAG_LEVEL_SHIFT) & 0xf,
+                        (t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT, slots[b + PAGE + w]});
+                }
             }
         }
         return l;
@@ -439,14 +540,16 @@ final class Iotlb {
 
     /**
      * Whether a live entry (did, pasid, level, kind) caches the page of {@code iova} at that level: a direct
-     * probe of the slots, independent of {@link #lookup}.
+     * probe of every way, independent of {@link #lookup}.
      */
     boolean holds(int did, int pasid, long iova, int level, int kind) {
         long pn = iova >>> shift(level);
         long t = tagOf(did, pasid, level, kind);
-        for (int s = 0; s < tag.length; s++) {
-            if (page[s] == pn && (tag[s] & ~TAG_REF) == t && live(s)) {
-                return true;
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            for (int w = 0; w < WAYS; w++) {
+                if (slots[b + PAGE + w] == pn && (slots[b + TAG + w] & ~TAG_REF) == t && live(b, w)) {
+                    return true;
+                }
             }
         }
         return false;

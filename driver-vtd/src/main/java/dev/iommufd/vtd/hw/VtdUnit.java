@@ -35,8 +35,10 @@ import java.util.function.LongConsumer;
  * (root/context/PASID-table lookup and first-stage, second-stage and nested walks, spec chapters 3 and 9).
  *
  * <h2>Locking</h2>
- * Every register, cache and walk runs under {@link #lock}: register accesses, queue processing and
- * translations of concurrent devices are serialised, as one remapping engine serialises them. MSIs are signalled
+ * Every register access, every invalidation and every walk that may fault or update memory runs under
+ * {@link #lock}. Translations that hit the caches take no lock, and a legacy-mode miss after a context-cache hit
+ * walks and fills without it ({@link #legacyMiss}): the caches' lookups and fills are lock-free (see {@link Iotlb}
+ * and {@link InvalidationCount}), and a fill from a walk that an invalidation overlapped is dropped. MSIs are signalled
  * after the lock is released ({@link #deliverInterrupts()}), because interrupt handlers run synchronously and
  * may read this unit's registers.
  *
@@ -111,9 +113,14 @@ final class VtdUnit implements IommuUnitModel {
     private long pageGroupResponses;
     private long lastPageGroupResponse;
 
-    private final ContextCache contextCache = new ContextCache(256);
+    /**
+     * Advanced by every invalidation of the context cache, the IOTLB and the paging-structure caches, and by every
+     * change of {@link #fastMode}: a lock-free walk samples it first and its fills are dropped when it moved.
+     */
+    private final InvalidationCount cacheInvalidations = new InvalidationCount();
+    private final ContextCache contextCache = new ContextCache(256, cacheInvalidations);
     private final PasidCache pasidCache = new PasidCache(256);
-    private final Iotlb iotlb = new Iotlb(1024);
+    private final Iotlb iotlb = new Iotlb(1024, cacheInvalidations);
     /**
      * The second-stage paging-structure caches of legacy mode (spec 6.2.4 "Paging-Structure Caches"): PDE-cache
      * entries (kept at level 2: the 2 MiB region {@code iova >>> 21}) and PDPE-cache entries (level 3: the 1 GiB
@@ -131,7 +138,7 @@ final class VtdUnit implements IommuUnitModel {
      * Only legacy-mode walks ({@link #legacyMiss}, {@link #legacyWalkLocked}) use it; scalable-mode and nested
      * walks start at the root, which hardware may always do.
      */
-    private final Iotlb pwc = new Iotlb(1024);
+    private final Iotlb pwc = new Iotlb(1024, cacheInvalidations);
 
     // ---- walk scratch, guarded by lock ----
     private long walkPa;
@@ -989,6 +996,9 @@ final class VtdUnit implements IommuUnitModel {
         } else {
             mode = FAST_NONE;
         }
+        if (mode != fastMode) {
+            cacheInvalidations.advance(); // a lock-free walk that began in the old mode drops its fills
+        }
         fastMode = mode;
     }
 
@@ -1058,7 +1068,7 @@ final class VtdUnit implements IommuUnitModel {
      * untouched) whenever anything else would happen, so that the locked path decides.
      */
     private boolean legacyHit(int rid, long iova, int access, Translation out) {
-        long changes = iotlb.changes() + contextCache.changes() + pwc.changes();
+        long sample = cacheInvalidations.sample(); // before the context entry: see legacyMiss
         long st = contextCache.lookup(rid);
         if (st < 0) {
             return false;
@@ -1087,15 +1097,16 @@ final class VtdUnit implements IommuUnitModel {
             out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
             return true;
         }
-        return legacyMiss(lo, hi, iova, write, changes, out);
+        return legacyMiss(lo, hi, iova, write, sample, out);
     }
 
     /**
-     * A legacy IOTLB miss after a context-cache hit: the walk reads only memory, so it runs without the lock; the
-     * fill takes it, and is skipped (the request retried under the lock) if any cache was invalidated since
-     * {@code changes} was read, before the context entry.
+     * A legacy IOTLB miss after a context-cache hit: the walk reads only memory, and the fills are lock-free
+     * ({@link Iotlb#fill(int, int, long, int, int, long, long)}), so it runs without the unit's lock. The fills are
+     * dropped, and the request retried from the start under the lock, if any cache was invalidated (or the
+     * translation mode changed) since {@code sample} was taken, before the context entry was read.
      */
-    private boolean legacyMiss(long lo, long hi, long iova, boolean write, long changes, Translation out) {
+    private boolean legacyMiss(long lo, long hi, long iova, boolean write, long sample, Translation out) {
         int did = ContextEntry.did(hi);
         int levels = CapabilityRegister.agawToLevels(ContextEntry.aw(hi));
         long table = ContextEntry.slptptr(lo);
@@ -1133,18 +1144,15 @@ final class VtdUnit implements IommuUnitModel {
         if (pa >= MSI_LO && pa <= MSI_HI) {
             return false;
         }
-        synchronized (lock) {
-            if (fastMode != FAST_LEGACY || iotlb.changes() + contextCache.changes() + pwc.changes() != changes) {
-                return false;
-            }
-            iotlb.fill(did, 0, iova, Iotlb.levelOf(leaf), Iotlb.KIND_SECOND_STAGE,
-                    (leaf & ~0xfffL) | (leaf & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP)) | Iotlb.V_DIRTY);
-            if (pdpe != 0) {
-                pwc.fill(did, 0, iova, 3, Iotlb.KIND_SECOND_STAGE, pdpe & ~(0x3L << Iotlb.LEVEL_SHIFT));
-            }
-            if (pde != 0) {
-                pwc.fill(did, 0, iova, 2, Iotlb.KIND_SECOND_STAGE, pde & ~(0x3L << Iotlb.LEVEL_SHIFT));
-            }
+        if (!iotlb.fill(did, 0, iova, Iotlb.levelOf(leaf), Iotlb.KIND_SECOND_STAGE,
+                (leaf & ~0xfffL) | (leaf & (Iotlb.V_READ | Iotlb.V_WRITE | Iotlb.V_SNP)) | Iotlb.V_DIRTY, sample)) {
+            return false; // an invalidation ran during the walk: translate again under the lock
+        }
+        if (pdpe != 0) {
+            pwc.fill(did, 0, iova, 3, Iotlb.KIND_SECOND_STAGE, pdpe & ~(0x3L << Iotlb.LEVEL_SHIFT), sample);
+        }
+        if (pde != 0) {
+            pwc.fill(did, 0, iova, 2, Iotlb.KIND_SECOND_STAGE, pde & ~(0x3L << Iotlb.LEVEL_SHIFT), sample);
         }
         out.ok(pa, size);
         return true;

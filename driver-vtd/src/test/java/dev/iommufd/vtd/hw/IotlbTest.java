@@ -3,12 +3,15 @@ package dev.iommufd.vtd.hw;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -208,5 +211,107 @@ class IotlbTest {
             t.fill(1, 0, BASE + (r.nextLong(1L << 30) & ~0xfffL), 1, Iotlb.KIND_SECOND_STAGE, Iotlb.V_READ);
         }
         assertFalse(t.holds(1, 0, hot, 1, Iotlb.KIND_SECOND_STAGE));
+    }
+
+    /**
+     * The rule a lock-free walk relies on (spec 6.5: no translation read before an invalidation may be cached
+     * after it): a fill whose sample predates any invalidation of the cache, of any granularity, is dropped; a
+     * fill sampled after it is kept.
+     */
+    @Test
+    void aFillSampledBeforeAnyInvalidationIsDropped() {
+        long iova = BASE + 0x1234_5000L;
+        long val = 0x8000L | Iotlb.V_READ;
+        for (int c = 0; c < 6; c++) {
+            Iotlb t = new Iotlb(1024);
+            t.fill(9, 0, BASE, 1, Iotlb.KIND_NESTED, Iotlb.V_READ); // the domain has nested entries
+            long sample = t.sample();
+            switch (c) {
+                case 0: t.invalidate(9, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0); break; // the page itself
+                case 1: t.invalidate(9, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE + (1L << 32), 0); break; // another page
+                case 2: t.invalidate(3, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0); break; // another domain, no entries
+                case 3: t.invalidateDomain(9); break;
+                case 4: t.invalidateAll(); break;
+                default: t.invalidateNested(9); break;
+            }
+            assertFalse(t.fill(9, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, val, sample), "case " + c);
+            assertFalse(t.holds(9, 0, iova, 1, Iotlb.KIND_SECOND_STAGE), "case " + c);
+            assertEquals(0, t.lookup(9, 0, iova), "case " + c);
+            assertTrue(t.fill(9, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, val, t.sample()), "case " + c);
+            assertEquals(val, t.lookup(9, 0, iova) & ~0xf00L, "case " + c);
+        }
+    }
+
+    /** Caches built on one {@link InvalidationCount} drop each other's stale fills (the unit's context cache, IOTLB, PWC). */
+    @Test
+    void anInvalidationOfACacheSharingTheCountDropsTheFill() {
+        InvalidationCount count = new InvalidationCount();
+        Iotlb iotlb = new Iotlb(1024, count);
+        Iotlb pwc = new Iotlb(1024, count);
+        ContextCache cc = new ContextCache(256, count);
+        long sample = iotlb.sample();
+        pwc.invalidateAll();
+        assertFalse(iotlb.fill(1, 0, BASE, 1, Iotlb.KIND_SECOND_STAGE, Iotlb.V_READ, sample));
+        sample = iotlb.sample();
+        cc.invalidateDevice(0x28, 0);
+        assertFalse(iotlb.fill(1, 0, BASE, 1, Iotlb.KIND_SECOND_STAGE, Iotlb.V_READ, sample));
+        assertFalse(pwc.fill(1, 0, BASE, 2, Iotlb.KIND_SECOND_STAGE, Iotlb.V_READ, sample));
+        assertEquals(0, iotlb.liveEntries() + pwc.liveEntries());
+    }
+
+    /**
+     * Lock-free fills racing invalidations: fill threads cache page translations whose value carries the
+     * generation they read after sampling the count; the invalidating thread bumps the generation, then invalidates
+     * (page-selective over every page, or domain-selective). After each invalidation returned, no lookup may return
+     * an older generation: such an entry was read before the invalidation and cached after it.
+     */
+    @Test
+    void noFillReadBeforeAnInvalidationSurvivesIt() throws Exception {
+        Iotlb t = new Iotlb(64);
+        int pages = 32;
+        AtomicLong generation = new AtomicLong(1);
+        AtomicReference<String> failure = new AtomicReference<>();
+        AtomicLong stop = new AtomicLong();
+        Thread[] fillers = new Thread[2];
+        for (int k = 0; k < fillers.length; k++) {
+            int seed = k;
+            fillers[k] = new Thread(() -> {
+                SplittableRandom r = new SplittableRandom(seed);
+                while (stop.get() == 0) {
+                    long sample = t.sample();
+                    long g = generation.get(); // the "walk": what it reads is current as of the sample
+                    if (r.nextInt(8) == 0) {
+                        Thread.yield(); // a slow walk: an invalidation may run meanwhile
+                    }
+                    long iova = BASE + (long) r.nextInt(pages) * 4096;
+                    t.fill(5, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, (g << 12) | Iotlb.V_READ, sample);
+                    t.lookup(5, 0, iova); // sets reference bits while other fills clear them
+                }
+            });
+            fillers[k].start();
+        }
+        try {
+            for (int round = 0; round < 20_000 && failure.get() == null; round++) {
+                long g = generation.incrementAndGet();
+                if (round % 2 == 0) {
+                    t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE, 5); // all 32 pages
+                } else {
+                    t.invalidateDomain(5);
+                }
+                for (int i = 0; i < pages; i++) {
+                    long v = t.lookup(5, 0, BASE + (long) i * 4096);
+                    if (v != 0 && (v >>> 12) < g) {
+                        failure.compareAndSet(null, "page " + i + " has generation " + (v >>> 12) + " after the invalidation of "
+                                + "generation " + g + " (round " + round + ")");
+                    }
+                }
+            }
+        } finally {
+            stop.set(1);
+            for (Thread th : fillers) {
+                th.join(60_000);
+            }
+        }
+        assertNull(failure.get());
     }
 }

@@ -1,0 +1,52 @@
+package dev.iommufd.vtd.hw;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * How many invalidation operations the caches a lock-free walk depends on have run (the unit's context cache,
+ * IOTLB and paging-structure caches share one count; a cache built alone has its own), and translation-mode
+ * changes of the unit.
+ *
+ * <p>A translation that walks without the unit's lock {@link #sample samples} the count before it reads anything
+ * (the context entry included), and its fill compares the sample with the count while holding the IOTLB set it
+ * writes ({@link Iotlb#fill(int, int, long, int, int, long, long)}): the fill is dropped when they differ. Every
+ * invalidation {@link #advance advances} the count with a volatile store before it changes anything, and a set is
+ * taken with a compare-and-set: so either the invalidation sees the fill (it reads the set after the fill released
+ * it) or the fill sees the new count. No translation read before an invalidation is cached after it.
+ *
+ * <p>Written only by invalidations; padded so that the counter does not share a
+ * cache line with data that translations write.
+ */
+final class InvalidationCount {
+    private static final VarHandle COUNT;
+
+    static {
+        try {
+            COUNT = MethodHandles.lookup().findVarHandle(InvalidationCount.class, "count", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused")
+    private long p0, p1, p2, p3, p4, p5, p6;
+    /** Invalidations so far (atomic adds by {@link #advance}, acquire loads by {@link #sample}). */
+    private long count;
+    @SuppressWarnings("unused")
+    private long q0, q1, q2, q3, q4, q5, q6;
+
+    /** The current count, read with acquire semantics (reads that follow it in program order stay after it). */
+    long sample() {
+        return (long) COUNT.getAcquire(this);
+    }
+
+    /**
+     * Counts one invalidation: an atomic add (volatile: a full fence), so that the caller's following reads of the
+     * caches' sets and level hints happen after it in the synchronization order. Atomic, so that the count moves
+     * even if two invalidations ever ran at once.
+     */
+    void advance() {
+        COUNT.getAndAdd(this, 1L);
+    }
+}
