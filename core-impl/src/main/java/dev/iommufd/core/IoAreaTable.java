@@ -13,13 +13,15 @@ import java.util.Arrays;
  *
  * <h2>Layout (one row per area, index {@code i}, sorted by {@code start})</h2>
  * <pre>
- *  column        type      pages object (IoPages)                 one-page pages in the slot (INLINE)
+ *  column        type      pages object (IoPages)                 small pages in the slot (INLINE)
  *  -----------   -------   ------------------------------------   -------------------------------------------
  *  starts[i]     long      first IOVA ({@code node.start})        same
  *  lasts[i]      long      last IOVA ({@code node.last})          same
  *  startByte[i]  long      byte of the pages that starts[i]       user VA that starts[i] maps (page base | offset)
  *                          maps ({@code page_offset} + index)
- *  pfn[i]        long      unused (0)                             physical address of the page while pinned
+ *  pfn[i]        long      unused (0)                             one page: its physical address while pinned;
+ *                                                                 2..{@value #SMALL_PAGES} pages: index of its block
+ *                                                                 in {@code blockPfns} while pinned (0 otherwise)
  *  pages[i]      Object    the {@link IoPages} ({@code pages})    the source {@link UserProcess} ({@code source_task})
  *  flags[i]      int       FLAGS below                            FLAGS below
  *  accesses[i]   int       {@code num_accesses}                   {@code num_accesses} = users of the access span [0, 0]
@@ -29,26 +31,38 @@ import java.util.Arrays;
  * internal accesses, HW queues only) is kept sparse, keyed by the area's first IOVA: an area with locks has access
  * pins and can be neither removed nor cut, so its first IOVA names it until its locks are gone.
  * <pre>
- *  FLAGS   31            15 14  13 12   11   10    9     8    7          0
- *         +----------------+------+----+----+----+-----+-----+------------+
- *         |       0        | ACCT | DS | WR | IN | PRV | DOM |    PROT    |
- *         +----------------+------+----+----+----+-----+-----+------------+
+ *  FLAGS   31          16  15  14  13 12   11   10    9     8    7          0
+ *         +--------------+----+------+----+----+----+-----+-----+------------+
+ *         |      0       | CT | ACCT | DS | WR | IN | PRV | DOM |    PROT    |
+ *         +--------------+----+------+----+----+----+-----+-----+------------+
  *   PROT  {@link dev.iommufd.spi.IoProt} bits of the area (immutable)
  *   DOM   {@link #DOMAIN_FILLED}: mapped in every domain of the table ({@code storage_domain != NULL})
  *   PRV   {@link #PREVENT_ACCESS}: an unmap is asking accesses to let go; new access pins fail EINVAL
- *   IN    {@link #INLINE}: the pages are one user page mapped by this area alone, held in the slot
+ *   IN    {@link #INLINE}: the pages are 1..{@value #SMALL_PAGES} user pages mapped by this area alone, held in the slot
  *   WR    {@link #INLINE_WRITABLE}: INLINE pages pinned for writing ({@code pages->writable})
  *   DS    {@link #INLINE_DOMAIN_SPAN}: INLINE pages covered by the area's domain span
  *   ACCT  INLINE pages' {@link AccountMode} ordinal ({@code pages->account_mode})
+ *   CT    {@link #INLINE_CONTIGUOUS}: pinned 2..{@value #SMALL_PAGES}-page INLINE pages whose frames are physically
+ *         contiguous, in order (found once when they are pinned: the domain map and unmap then take one run)
  * </pre>
  *
- * <h2>One-page pages in the slot</h2>
- * IOAS_MAP of user memory within one page (the common small map) keeps its {@code struct iopt_pages} in the area's
- * slot rather than in an {@link IoPages} object: the page is pinned exactly while the domain span (DS) or an access
- * span (accesses[i] &gt; 0) covers it, the same pin, charge, fault points and unwind as {@link IoPages}
- * ({@link IoPages#pinSinglePage}). When such pages must be shared (IOAS_COPY from the area, a cut, a change of
- * process), {@link #materialize} moves the state into an equivalent {@link IoPages} object without pinning or
- * charging anything; observable pins and accounting never differ from an {@link IoPages} of one page.
+ * <h2>Small pages in the slot</h2>
+ * IOAS_MAP of user memory within {@value #SMALL_PAGES} pages (the common small map: a packet buffer, a descriptor
+ * ring) keeps its {@code struct iopt_pages} in the area's slot rather than in an {@link IoPages} object, the same
+ * pin, charge, fault points and unwind as {@link IoPages} ({@link IoPages#pinInlinePages}):
+ * <ul>
+ *   <li>One page: pinned exactly while the domain span (DS) or an access span (accesses[i] &gt; 0) covers it; its
+ *       physical address is {@code pfn[i]}.
+ *   <li>2..{@value #SMALL_PAGES} pages: every page is pinned exactly while the domain span (DS) covers the area, in
+ *       one bulk pin; the physical addresses live in a block of {@value #SMALL_PAGES} longs of {@code blockPfns}
+ *       (block {@code pfn[i]}, taken when the pages are pinned, returned when they are unpinned; free blocks are a
+ *       stack, so a map/unmap churn reuses one block and allocates nothing). Such an area never has access spans in
+ *       the slot: an access pin (which may cover a part of the pages) first materializes the pages.
+ * </ul>
+ * When such pages must be shared (IOAS_COPY from the area, a cut, a change of process) or carry partial spans (an
+ * access pin of 2+ pages), {@link #materialize} moves the state into an equivalent {@link IoPages} object without
+ * pinning or charging anything; observable pins and accounting never differ from an {@link IoPages} of the same
+ * pages.
  *
  * <h2>Lock</h2>
  * Guarded by the owning table's {@link IoPageTable#lock} (every column, the sparse lock counts, and the state of
@@ -63,8 +77,12 @@ final class IoAreaTable extends IovaIntervals {
     static final int INLINE_DOMAIN_SPAN = 1 << 12;
     static final int INLINE_ACCOUNT_SHIFT = 13;
     static final int INLINE_ACCOUNT_MASK = 3 << INLINE_ACCOUNT_SHIFT;
+    static final int INLINE_CONTIGUOUS = 1 << 15;
     private static final AccountMode[] ACCOUNT_MODES = AccountMode.values();
     private static final long PAGE_MASK = IoPages.PAGE_SIZE - 1;
+    /** Most pages an INLINE area holds (64 KiB: a NIC buffer); larger maps use an {@link IoPages} object. */
+    static final int SMALL_PAGES = 16;
+    private static final int BLOCK_SHIFT = 4;
 
     private long[] startByte;
     private long[] pfn;
@@ -79,6 +97,16 @@ final class IoAreaTable extends IovaIntervals {
 
     /** Scratch for single-page pins (guarded by the table lock). */
     private final long[] scratch = new long[1];
+
+    /**
+     * PFN blocks of pinned 2..{@value #SMALL_PAGES}-page INLINE areas: block {@code b} is
+     * {@code blockPfns[b * SMALL_PAGES .. (b + 1) * SMALL_PAGES)}. Blocks {@code 0 .. nblocks - 1} exist; the free ones
+     * are {@code freeBlocks[0 .. nfree - 1]} (a stack: the last freed is reused first). Grown by doubling, never shrunk.
+     */
+    private long[] blockPfns = new long[0];
+    private int[] freeBlocks = new int[0];
+    private int nblocks;
+    private int nfree;
 
     IoAreaTable() {
         super(MIN_GROWTH);
@@ -135,8 +163,9 @@ final class IoAreaTable extends IovaIntervals {
      * long, int, int)}.
      */
     int insertInline(long iova, long last, UserProcess source, long uva, boolean writable, AccountMode mode, int prot, int from) {
-        if (((uva & PAGE_MASK) + (last - iova)) > PAGE_MASK) {
-            throw new IllegalStateException(String.format("inline area [%#x, %#x] at user VA %#x spans two pages", iova, last, uva));
+        if (((uva & PAGE_MASK) + (last - iova)) >>> IoPages.PAGE_SHIFT >= SMALL_PAGES) {
+            throw new IllegalStateException(String.format("inline area [%#x, %#x] at user VA %#x spans more than %d pages", iova,
+                    last, uva, SMALL_PAGES));
         }
         int i = insert(iova, last, from);
         startByte[i] = uva;
@@ -297,25 +326,115 @@ final class IoAreaTable extends IovaIntervals {
         return ACCOUNT_MODES[(flags[i] & INLINE_ACCOUNT_MASK) >>> INLINE_ACCOUNT_SHIFT];
     }
 
+    /** Pages of INLINE area {@code i}: 1..{@value #SMALL_PAGES}. */
+    private int inlinePages(int i) {
+        return (int) (((startByte[i] & PAGE_MASK) + (last(i) - start(i))) >>> IoPages.PAGE_SHIFT) + 1;
+    }
+
     private void inlinePin(int i) {
-        pfn[i] = IoPages.pinSinglePage((UserProcess) pages[i], startByte[i] & ~PAGE_MASK, (flags[i] & INLINE_WRITABLE) != 0,
-                inlineAccountMode(i), scratch);
+        int n = inlinePages(i);
+        UserProcess source = (UserProcess) pages[i];
+        long base = startByte[i] & ~PAGE_MASK;
+        boolean writable = (flags[i] & INLINE_WRITABLE) != 0;
+        if (n == 1) {
+            IoPages.pinInlinePages(source, base, 1, writable, inlineAccountMode(i), scratch, 0);
+            pfn[i] = scratch[0];
+            return;
+        }
+        int b = takeBlock();
+        int off = b << BLOCK_SHIFT;
+        try {
+            IoPages.pinInlinePages(source, base, n, writable, inlineAccountMode(i), blockPfns, off);
+        } catch (RuntimeException e) {
+            putBlock(b);
+            throw e;
+        }
+        pfn[i] = b;
+        long[] p = blockPfns;
+        int k = 1;
+        while (k < n && p[off + k] == p[off] + ((long) k << IoPages.PAGE_SHIFT)) {
+            k++;
+        }
+        if (k == n) {
+            flags[i] |= INLINE_CONTIGUOUS;
+        }
     }
 
     private void inlineUnpin(int i) {
-        IoPages.unpinSinglePage((UserProcess) pages[i], pfn[i], (flags[i] & INLINE_WRITABLE) != 0, inlineAccountMode(i), scratch);
+        int n = inlinePages(i);
+        UserProcess source = (UserProcess) pages[i];
+        boolean writable = (flags[i] & INLINE_WRITABLE) != 0;
+        if (n == 1) {
+            scratch[0] = pfn[i];
+            IoPages.unpinInlinePages(source, n, writable, inlineAccountMode(i), scratch, 0);
+        } else {
+            int b = (int) pfn[i];
+            IoPages.unpinInlinePages(source, n, writable, inlineAccountMode(i), blockPfns, b << BLOCK_SHIFT);
+            putBlock(b);
+        }
         pfn[i] = 0;
+        flags[i] &= ~INLINE_CONTIGUOUS;
+    }
+
+    /** A free PFN block (grows the pool when none is free). */
+    private int takeBlock() {
+        if (nfree == 0) {
+            if (nblocks == freeBlocks.length) {
+                int cap = Math.max(4, nblocks * 2);
+                freeBlocks = Arrays.copyOf(freeBlocks, cap);
+                blockPfns = Arrays.copyOf(blockPfns, cap << BLOCK_SHIFT);
+            }
+            freeBlocks[nfree++] = nblocks++;
+        }
+        return freeBlocks[--nfree];
+    }
+
+    private void putBlock(int b) {
+        freeBlocks[nfree++] = b;
+    }
+
+    /** PFN blocks in use (for tests: a churn must return every block it takes). */
+    int pfnBlocksInUse() {
+        return nblocks - nfree;
+    }
+
+    /**
+     * The last page index, at most {@code lastIndex}, of the physically contiguous run of pinned pages of area
+     * {@code i} that starts at {@code index} ({@link IoPages#contiguousRunEnd}); the caller holds a span covering them.
+     */
+    long contiguousRunEnd(int i, long index, long lastIndex) {
+        if (!isInline(i)) {
+            return ((IoPages) pages[i]).contiguousRunEnd(index, lastIndex);
+        }
+        if (index >= lastIndex) {
+            return index;
+        }
+        if ((flags[i] & INLINE_CONTIGUOUS) != 0) {
+            return lastIndex;
+        }
+        int off = (int) pfn[i] << BLOCK_SHIFT;
+        long[] p = blockPfns;
+        long expect = p[off + (int) index] + IoPages.PAGE_SIZE;
+        long k = index + 1;
+        while (k <= lastIndex && p[off + (int) k] == expect) {
+            k++;
+            expect += IoPages.PAGE_SIZE;
+        }
+        return k - 1;
     }
 
     /** The physical address of pinned page {@code index} of the area's pages; the caller holds a span covering it. */
     long pa(int i, long index) {
-        return isInline(i) ? pfn[i] : pagesObject(i).pa(index);
+        if (isInline(i)) {
+            return index == 0 && inlinePages(i) == 1 ? pfn[i] : blockPfns[((int) pfn[i] << BLOCK_SHIFT) + (int) index];
+        }
+        return pagesObject(i).pa(index);
     }
 
     /** The physical address of page {@code index} of the area's pages when pinned, or -1. */
     long physicalAddress(int i, long index) {
         if (isInline(i)) {
-            return inlinePinned(i) ? pfn[i] : -1L;
+            return inlinePinned(i) ? pa(i, index) : -1L;
         }
         return pagesObject(i).physicalAddress(index);
     }
@@ -357,6 +476,9 @@ final class IoAreaTable extends IovaIntervals {
      * @throws ErrnoException EPERM for a write pin of read-only pages; pin errors; ENOMEM over RLIMIT
      */
     void addAccess(int i, long first, long last, boolean write) {
+        if (isInline(i) && inlinePages(i) > 1) {
+            materialize(i); // access spans may cover a part of the pages: only an IoPages object keeps them
+        }
         if (isInline(i)) {
             if (first != 0 || last != 0) {
                 throw new IllegalStateException(String.format("page range [%d, %d] outside [0, 1)", first, last));
@@ -407,8 +529,20 @@ final class IoAreaTable extends IovaIntervals {
             return (IoPages) pages[i];
         }
         int f = flags[i];
-        IoPages p = IoPages.ofSinglePage((UserProcess) pages[i], startByte[i] & ~PAGE_MASK, (f & INLINE_WRITABLE) != 0,
-                inlineAccountMode(i), pfn[i], (f & INLINE_DOMAIN_SPAN) != 0, accesses[i]);
+        int n = inlinePages(i);
+        IoPages p;
+        if (n == 1) {
+            p = IoPages.ofSinglePage((UserProcess) pages[i], startByte[i] & ~PAGE_MASK, (f & INLINE_WRITABLE) != 0,
+                    inlineAccountMode(i), pfn[i], (f & INLINE_DOMAIN_SPAN) != 0, accesses[i]);
+        } else {
+            boolean pinned = (f & INLINE_DOMAIN_SPAN) != 0;
+            int b = (int) pfn[i];
+            p = IoPages.ofInlinePages((UserProcess) pages[i], startByte[i] & ~PAGE_MASK, n, (f & INLINE_WRITABLE) != 0,
+                    inlineAccountMode(i), blockPfns, b << BLOCK_SHIFT, pinned);
+            if (pinned) {
+                putBlock(b);
+            }
+        }
         startByte[i] &= PAGE_MASK;
         pfn[i] = 0;
         pages[i] = p;
@@ -420,6 +554,8 @@ final class IoAreaTable extends IovaIntervals {
     void clear() {
         super.clear();
         nlocked = 0;
+        nblocks = 0;
+        nfree = 0;
     }
 
     String describe(int i) {

@@ -32,12 +32,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2>Areas</h2>
  * The areas live in {@link IoAreaTable} (struct of arrays, no object per area; the column layout is documented
  * there): an area is named by its index while the lock is held and nothing is inserted or removed. IOAS_MAP of user
- * memory within one page ({@link #mapUserPages}) keeps its {@code struct iopt_pages} in the area's slot; every other
- * map, and a slot whose pages become shared, uses an {@link IoPages} object.
+ * memory within {@value IoAreaTable#SMALL_PAGES} pages ({@link #mapUserPages}) keeps its {@code struct iopt_pages} in
+ * the area's slot; every other map, and a slot whose pages become shared, uses an {@link IoPages} object.
  *
  * <h2>Lock</h2>
  * {@link #lock} stands for the kernel's {@code domains_rwsem} + {@code iova_rwsem}: it guards every field here, the
- * area arrays and the one-page pages held in area slots; {@link IoPages#lock} nests inside it. It is released while
+ * area arrays and the small pages held in area slots; {@link IoPages#lock} nests inside it. It is released while
  * accesses are asked to unpin during an unmap.
  */
 public final class IoPageTable {
@@ -118,7 +118,7 @@ public final class IoPageTable {
     }
 
     /**
-     * Whether the pages of the area holding {@code iova} are one-page pages held in the area's slot rather than an
+     * Whether the pages of the area holding {@code iova} are small pages held in the area's slot rather than an
      * {@link IoPages} object ({@link IoAreaTable}); false when no area holds it. For tests and invariants.
      */
     boolean pagesHeldInSlot(long iova) {
@@ -205,7 +205,7 @@ public final class IoPageTable {
     }
 
     /**
-     * Every distinct {@link IoPages} referenced by an area (for IOAS_CHANGE_PROCESS and accounting checks); one-page
+     * Every distinct {@link IoPages} referenced by an area (for IOAS_CHANGE_PROCESS and accounting checks); small
      * pages held in an area slot are materialized as objects first ({@link IoAreaTable#materialize}).
      */
     List<IoPages> pagesInUse() {
@@ -606,9 +606,9 @@ public final class IoPageTable {
 
     /**
      * {@code iopt_map_user_pages} (IOAS_MAP): maps {@code [uptr, uptr + length)} of {@code current} at {@code iova}
-     * (or an allocated IOVA), filling every domain. All or nothing. A map within one user page keeps its pages in
-     * the area's slot ({@link IoAreaTable}: no {@link IoPages} object, nothing allocated); a larger one creates an
-     * {@link IoPages}.
+     * (or an allocated IOVA), filling every domain. All or nothing. A map within {@value IoAreaTable#SMALL_PAGES} user
+     * pages keeps its pages in the area's slot ({@link IoAreaTable}: no {@link IoPages} object, nothing allocated); a
+     * larger one creates an {@link IoPages}.
      *
      * @param prot {@link IoProt} bits
      * @param writable whether the pages are pinned for writing (IOMMU_IOAS_MAP_WRITEABLE)
@@ -620,7 +620,7 @@ public final class IoPageTable {
     long mapUserPages(UserProcess current, long uptr, long length, long iova, int prot, boolean writable, boolean mmAccounting,
             boolean allocate) {
         IoPages.checkUserRange(uptr, length);
-        if (IoPages.pageCount(uptr, length) != 1) {
+        if (IoPages.pageCount(uptr, length) > IoAreaTable.SMALL_PAGES) {
             IoPages pages = IoPages.ofUser(current, uptr, length, writable);
             if (mmAccounting) {
                 pages.upgradeToMm();
@@ -912,7 +912,7 @@ public final class IoPageTable {
                 if (filled && !disableLargePages) {
                     throw ErrnoException.of(Errno.EINVAL, "area [%#x, %#x] may be mapped with huge pages", aIova, aLast);
                 }
-                // The halves share the pages: one-page pages held in the slot become an object first.
+                // The halves share the pages: small pages held in the slot become an object first.
                 IoPages pages = areas.materialize(idx);
                 long startByte = areas.startByte(idx);
                 long rightStartByte = areas.startByte(idx, newStart);
@@ -1172,8 +1172,7 @@ public final class IoPageTable {
         long startPa = areas.pa(i, idx);
         long end = idx;
         if (!disableLargePages && end < lastIdx) {
-            IoPages pages = areas.pagesObject(i); // more than one page: never held in the slot
-            end = pages.contiguousRunEnd(idx, lastIdx);
+            end = areas.contiguousRunEnd(i, idx, lastIdx);
         }
         long areaStartByte = areas.startByte(i);
         long areaEndByte = areaStartByte + areas.length(i);

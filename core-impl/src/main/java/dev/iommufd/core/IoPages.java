@@ -35,10 +35,10 @@ import java.util.List;
  * {@code index & (CHUNK_PAGES - 1)} in chunk {@code index >>> CHUNK_SHIFT}, so the hot path is unchanged and a
  * large map allocates only when a chunk is first pinned.
  *
- * <h2>One-page pages without an object</h2>
- * IOAS_MAP of user memory within one page keeps this state in the area's slot of {@link IoAreaTable} instead (the
- * same pin, charge and unwind through {@link #pinSinglePage} / {@link #unpinSinglePage}); {@link #ofSinglePage}
- * turns such a slot into an object when the pages become shared.
+ * <h2>Small pages without an object</h2>
+ * IOAS_MAP of user memory within {@value IoAreaTable#SMALL_PAGES} pages keeps this state in the area's slot of {@link IoAreaTable} instead (the
+ * same pin, charge and unwind through {@link #pinInlinePages} / {@link #unpinInlinePages}); {@link #ofSinglePage}
+ * and {@link #ofInlinePages} turn such a slot into an object when the pages become shared.
  *
  * <p>Lock: {@link #lock} ({@code pages->mutex}); taken after the io_pagetable lock.
  */
@@ -545,7 +545,7 @@ public final class IoPages {
         process.mm().addPinnedVm(-n);
     }
 
-    // ---------------------------------------------------------------- one-page pages held by an area slot
+    // ---------------------------------------------------------------- small pages held by an area slot
 
     /**
      * The account mode of new pages mapped by {@code current} ({@code iopt_alloc_pages}: NONE with CAP_IPC_LOCK,
@@ -556,36 +556,60 @@ public final class IoPages {
     }
 
     /**
-     * Pins and charges the single page of a one-page USER pages object whose state an {@link IoAreaTable} slot holds
-     * (an uncovered page gaining its first span): the same steps, fault points and unwind as {@link #acquire} for
-     * one page (pin, then charge; an uncharged pin is released).
+     * Pins and charges the {@code n} pages (at most one chunk) of a small USER pages object whose state an
+     * {@link IoAreaTable} slot holds, all uncovered and gaining their first span: the same steps, fault points and
+     * unwind as {@link #acquire} over one uncovered run ({@link #pinRun}: one {@code pin_user_pages} fault point per
+     * GUP call, the process pinning VMA by VMA; then the charge, an uncharged pin being released). All or nothing.
      *
-     * @param scratch a {@code long[1]} the caller owns (no allocation)
-     * @return the physical address of the pinned page
+     * @param out where the physical addresses go, {@code out[off .. off + n)} (the caller's storage: no allocation)
      */
-    static long pinSinglePage(UserProcess source, long pageVa, boolean writable, AccountMode mode, long[] scratch) {
-        FaultInjection.check("pin_user_pages");
-        if (!source.alive()) {
-            throw ErrnoException.of(Errno.EFAULT, "the process that mapped user VA %#x has exited", pageVa);
-        }
-        int got = source.pinPages(pageVa, 1, writable, scratch, 0);
-        if (got <= 0) {
-            throw ErrnoException.of(Errno.EFAULT, "could not pin user page at %#x", pageVa);
-        }
+    static void pinInlinePages(UserProcess source, long pageVa, int n, boolean writable, AccountMode mode, long[] out, int off) {
+        int done = 0;
         try {
-            charge(source, source.user(), mode, 1);
+            while (done < n) {
+                long addr = pageVa + ((long) done << PAGE_SHIFT);
+                FaultInjection.check("pin_user_pages");
+                if (!source.alive()) {
+                    throw ErrnoException.of(Errno.EFAULT, "the process that mapped user VA %#x has exited", addr);
+                }
+                int got = source.pinPages(addr, n - done, writable, out, off + done);
+                if (got <= 0) {
+                    throw ErrnoException.of(Errno.EFAULT, "could not pin user page at %#x", addr);
+                }
+                done += got;
+            }
+            charge(source, source.user(), mode, n);
         } catch (RuntimeException e) {
-            source.unpinPages(scratch, 0, 1, false);
+            if (done > 0) {
+                source.unpinPages(out, off, done, false);
+            }
             throw e;
         }
-        return scratch[0];
     }
 
-    /** Unpins and uncharges the single page pinned by {@link #pinSinglePage} (its last span went away). */
-    static void unpinSinglePage(UserProcess source, long pa, boolean writable, AccountMode mode, long[] scratch) {
-        scratch[0] = pa;
-        source.unpinPages(scratch, 0, 1, writable);
-        uncharge(source, source.user(), mode, 1);
+    /**
+     * Unpins (dirtying when {@code writable}, as {@link #release}) and uncharges the {@code n} pages pinned by
+     * {@link #pinInlinePages} at {@code pas[off .. off + n)} (their last span went away).
+     */
+    static void unpinInlinePages(UserProcess source, int n, boolean writable, AccountMode mode, long[] pas, int off) {
+        source.unpinPages(pas, off, n, writable);
+        uncharge(source, source.user(), mode, n);
+    }
+
+    /**
+     * A USER pages object of {@code n} (2..{@value #CHUNK_PAGES}) pages with the state an {@link IoAreaTable} slot
+     * held (the slot's pages become shared or gain a partial span): when {@code domainSpan}, every page pinned, at
+     * {@code pas[off + k]}, and covered by one domain span; otherwise nothing pinned. Pins and charges nothing.
+     */
+    static IoPages ofInlinePages(UserProcess source, long pageVa, int n, boolean writable, AccountMode mode, long[] pas, int off,
+            boolean domainSpan) {
+        IoPages p = new IoPages(Origin.USER, pageVa, null, n, writable, source, mode);
+        if (domainSpan) {
+            System.arraycopy(pas, off, p.pfnChunk(0), 0, n);
+            java.util.Arrays.fill(p.coverChunk(0), DOMAIN_ONE);
+            p.npinned = n;
+        }
+        return p;
     }
 
     /**

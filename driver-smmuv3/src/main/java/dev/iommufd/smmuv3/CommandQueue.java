@@ -7,36 +7,103 @@ import dev.iommufd.api.ErrnoException;
 import dev.iommufd.platform.MmioBus;
 import dev.iommufd.platform.PhysicalMemory;
 import dev.iommufd.smmuv3.layout.Command;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * The driver's side of the SMMU command queue ({@code arm_smmu_cmdq}): a ring of 16-byte commands in physical
- * memory, published by writing CMDQ_PROD. Commands are added with {@link #add}; {@link #sync} adds a CMD_SYNC,
- * publishes, and waits until the SMMU has consumed it.
+ * memory, published by writing CMDQ_PROD.
  *
- * <h2>Batching ({@code arm_smmu_cmdq_issue_cmdlist})</h2>
- * Added commands are staged in {@link #staged} and written into the ring together (one bulk memory write per
- * contiguous run) when the batch is published, with one write of CMDQ_PROD for the batch. The driver keeps its
- * own copy of CMDQ_CONS ({@link #cons}, Linux's {@code llq}) and reads the register only when that copy says the
- * ring has no room.
+ * <h2>Batches ({@code arm_smmu_cmdq_batch})</h2>
+ * A thread builds its commands in its own {@link Batch} ({@link #batch()}; {@link #add} appends to the calling
+ * thread's batch), as Linux builds a {@code struct arm_smmu_cmdq_batch} on the stack; a full batch (64 commands)
+ * is issued without a CMD_SYNC. {@link #sync} appends a CMD_SYNC, issues the batch and waits for it.
  *
- * <p>Completion: with MSIs and a coherent SMMU, CMD_SYNC uses Linux's "MSI polling" (CS=IRQ, MSIAddr = the
- * CMD_SYNC's own slot, MSIData = 0; the driver watches the slot's first word become 0); otherwise CS=SEV and
- * the driver watches CMDQ_CONS pass the CMD_SYNC.
+ * <h2>Issuing ({@code arm_smmu_cmdq_issue_cmdlist})</h2>
+ * <ol>
+ *   <li>Under the insertion lock ({@link #lock}, a spin lock over a few memory writes; Linux reserves the slots
+ *       with a cmpxchg on the producer index instead): reserve the slots (the cached CONS, {@link #cons}, is read
+ *       again from CMDQ_CONS only when the ring looks full), write the commands, the CMD_SYNC last with its
+ *       MSI address set to its own slot when MSI polling is used, advance {@link #prod} and publish it in
+ *       {@link #inserted}.
+ *   <li>Ring the doorbell ({@link #ring}): as Linux's owner CPU writes CMDQ_PROD once for the commands of every
+ *       CPU that reserved slots while it gathered, the thread holding the doorbell writes CMDQ_PROD with the
+ *       newest {@link #inserted} value, again while others keep inserting; a thread that finds the doorbell held
+ *       leaves the write to its holder, who looks again after letting go. The values only move forward and cover
+ *       only written commands.
+ *   <li>A CMD_SYNC is waited for without any lock: with MSI polling (CS=IRQ, MSIAddr = the CMD_SYNC's own
+ *       slot, MSIData = 0; Linux {@code __arm_smmu_cmdq_poll_until_msi}) until the slot's first word is 0,
+ *       otherwise (CS=SEV) until CMDQ_CONS passes the CMD_SYNC ({@code queue_consumed}).
+ * </ol>
  *
- * <p>Errors ({@code arm_smmu_cmdq_skip_err}): an erroneous command stops the SMMU's consumption before any later
- * CMD_SYNC, so errors are looked for only while a CMD_SYNC has not completed (and when the ring stays full):
- * when GERROR.CMDQ_ERR is active the driver reads CMDQ_CONS.ERR, replaces the offending command with a CMD_SYNC
- * (for CERROR_ILL and CERROR_ABT), acknowledges GERRORN, and the SMMU continues. The count of such errors is
- * {@link #errors()}.
+ * <h2>Slot reuse</h2>
+ * {@link #consumed} counts the commands the SMMU consumed (CONS unwrapped, updated under the lock whenever CONS
+ * is read) and {@link #issued} the commands inserted. A slot is reused only when CONS has passed it, so a
+ * CMD_SYNC whose slot was reused (after it completed) is recognised by {@code consumed > its sequence number}
+ * (Linux keeps slots from being reused under a polling CMD_SYNC with the queue's shared lock).
  *
- * <p>Locking: every method synchronises on this queue (Linux uses a lock-free protocol; one lock has the same
- * observable order). Callers batch commands by holding the queue's monitor across {@code add}s and
- * {@code sync}.
+ * <h2>Errors ({@code arm_smmu_cmdq_skip_err})</h2>
+ * An erroneous command stops the SMMU's consumption before any later CMD_SYNC, so errors are looked for only
+ * while a CMD_SYNC has not completed (and when the ring stays full): when GERROR.CMDQ_ERR is active, the thread
+ * that sees it (under the insertion lock) reads CMDQ_CONS.ERR, replaces the offending command with a CMD_SYNC
+ * (for CERROR_ILL and CERROR_ABT), and acknowledges GERRORN; the SMMU continues. Counted in {@link #errors()}.
+ *
+ * <h2>Locks</h2>
+ * {@link #lock} guards {@link #prod}, {@link #cons}, {@link #issued}, the counters, the slots between CONS and
+ * {@link #prod}, and error handling; {@link #doorbell} guards the CMDQ_PROD writes. Waiting takes no lock.
  */
 final class CommandQueue {
-    private static final int MAX_POLLS = 1 << 16;
-    /** Commands staged before they are written into the ring (a full stage is written without publishing). */
-    private static final int STAGE_COMMANDS = 64;
+    /** Linux CMDQ_BATCH_ENTRIES. */
+    static final int BATCH_COMMANDS = 64;
+    /** How long a submission waits (ring space, CMD_SYNC) before failing with ETIMEDOUT. */
+    private static final long TIMEOUT_NANOS = 10_000_000_000L;
+    /** CMD_SYNC polls between two GERROR checks. */
+    private static final int POLLS_PER_CHECK = 64;
+
+    private static final VarHandle LOCK;
+    private static final VarHandle DOORBELL;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            LOCK = l.findVarHandle(CommandQueue.class, "lock", int.class);
+            DOORBELL = l.findVarHandle(CommandQueue.class, "doorbell", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** One thread's commands before they are issued ({@code struct arm_smmu_cmdq_batch}), and a scratch command. */
+    static final class Batch {
+        /** A command being built ({@code Command.*(cmd, ...)}), then {@link #add(long[])}ed. */
+        final long[] cmd = new long[2];
+        final long[] commands = new long[2 * (BATCH_COMMANDS + 1)];
+        int count;
+        private final CommandQueue queue;
+
+        private Batch(CommandQueue queue) {
+            this.queue = queue;
+        }
+
+        /** Appends one command ({@code arm_smmu_cmdq_batch_add}); a full batch is issued first, without a CMD_SYNC. */
+        void add(long c0, long c1) {
+            if (count == BATCH_COMMANDS) {
+                queue.issue(this, false);
+            }
+            commands[2 * count] = c0;
+            commands[2 * count + 1] = c1;
+            count++;
+        }
+
+        void add(long[] c) {
+            add(c[0], c[1]);
+        }
+
+        /** Issues the batch with a CMD_SYNC and waits for it ({@code arm_smmu_cmdq_batch_submit}). */
+        void sync() {
+            queue.issue(this, true);
+        }
+    }
 
     private final MmioBus mmio;
     private final long regs;
@@ -45,20 +112,30 @@ final class CommandQueue {
     private final int order;
     private final int shift;
     private final boolean msiPolling;
-    /** Next free slot (index + wrap) of the ring, including the staged commands. */
+    private final ThreadLocal<Batch> batches;
+
+    /** The insertion lock: 0 free, 1 held. */
+    private volatile int lock;
+    /** Next free slot (index + wrap) of the ring. Guarded by {@link #lock}. */
     private int prod;
-    /** PROD as far as the ring's memory holds the commands (staged commands lie between it and {@link #prod}). */
-    private int written;
-    /** The last CMDQ_CONS read (without the ERR field). */
+    /** The last CMDQ_CONS read (without the ERR field). Guarded by {@link #lock}. */
     private int cons;
-    /** Staged commands, two dwords each; {@link #stagedCount} of them. */
-    private final long[] staged = new long[2 * STAGE_COMMANDS];
-    private int stagedCount;
+    /** Commands inserted since {@link #program} (unwrapped {@link #prod}). Guarded by {@link #lock}. */
+    private long issued;
+    /** Commands the SMMU consumed as far as the last CONS read tells (unwrapped {@link #cons}); written under the lock. */
+    private volatile long consumed;
+    /** {@link #prod} as of the last completed insertion: every slot before it holds a written command. */
+    private volatile int inserted;
+    /** The doorbell: 1 while a thread writes CMDQ_PROD. */
+    private volatile int doorbell;
+    /** The last value written to CMDQ_PROD. Guarded by {@link #doorbell}. */
+    private volatile int rung;
     private long errors;
     private int lastError;
     private long commandsIssued;
     private long syncs;
-    private final long[] cmd = new long[2];
+    /** Scratch for error handling. Guarded by {@link #lock}. */
+    private final long[] skip = new long[2];
 
     CommandQueue(MmioBus mmio, long regs, PhysicalMemory memory, int shift, boolean msiPolling) {
         this.mmio = mmio;
@@ -73,164 +150,281 @@ final class CommandQueue {
         }
         this.order = o;
         this.base = memory.frames().allocate(o);
+        this.batches = ThreadLocal.withInitial(() -> new Batch(this));
     }
 
-    /** Programs CMDQ_BASE and PROD/CONS = 0 (the queue must be disabled). */
-    synchronized void program() {
-        mmio.write64(regs + CMDQ_BASE, Q_BASE_RWA | base | shift);
-        mmio.write32(regs + CMDQ_PROD, 0);
-        mmio.write32(regs + CMDQ_CONS, 0);
-        prod = 0;
-        written = 0;
-        cons = 0;
-        stagedCount = 0;
+    /** Programs CMDQ_BASE and PROD/CONS = 0 (the queue must be disabled and idle). */
+    void program() {
+        lock();
+        try {
+            mmio.write64(regs + CMDQ_BASE, Q_BASE_RWA | base | shift);
+            mmio.write32(regs + CMDQ_PROD, 0);
+            mmio.write32(regs + CMDQ_CONS, 0);
+            prod = 0;
+            cons = 0;
+            issued = 0;
+            consumed = 0;
+            inserted = 0;
+            rung = 0;
+        } finally {
+            unlock();
+        }
     }
 
     long base() {
         return base;
     }
 
-    private int readCons() {
-        cons = mmio.read32(regs + CMDQ_CONS) & ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT);
-        return cons;
+    /** The calling thread's batch. */
+    Batch batch() {
+        return batches.get();
     }
 
-    /** Free slots of the ring after {@link #written}, by the last CONS read. */
-    private int space() {
-        int m = (2 << shift) - 1;
-        return (1 << shift) - ((written - cons) & m);
+    /** Adds one command to the calling thread's batch. */
+    void add(long c0, long c1) {
+        batches.get().add(c0, c1);
     }
 
-    /** Adds one command to the batch. */
-    synchronized void add(long c0, long c1) {
-        if (stagedCount == STAGE_COMMANDS) {
-            writeStaged();
+    /** Adds a command built into {@code c} to the calling thread's batch. */
+    void add(long[] c) {
+        batches.get().add(c[0], c[1]);
+    }
+
+    /** Adds a CMD_SYNC to the calling thread's batch, issues it, and waits for the SMMU to complete it. */
+    void sync() {
+        issue(batches.get(), true);
+    }
+
+    /** Adds one command and syncs ({@code arm_smmu_cmdq_issue_cmd_with_sync}). */
+    void issueWithSync(long[] c) {
+        Batch b = batches.get();
+        b.add(c[0], c[1]);
+        issue(b, true);
+    }
+
+    /** Issues {@code b}'s commands (and a CMD_SYNC when {@code sync}), empties it, and waits for the CMD_SYNC. */
+    private void issue(Batch b, boolean sync) {
+        int n = b.count + (sync ? 1 : 0);
+        if (n == 0) {
+            return;
         }
-        staged[2 * stagedCount] = c0;
-        staged[2 * stagedCount + 1] = c1;
-        stagedCount++;
-        prod = queueIncrement(prod, shift);
-        commandsIssued++;
+        long syncSeq;
+        int syncSlot;
+        lock();
+        try {
+            reserve(n);
+            int first = prod;
+            syncSeq = issued + n - 1;
+            syncSlot = queueIndex(queueAdd(first, n - 1), shift);
+            if (sync) {
+                long[] c = b.commands;
+                int w = 2 * b.count;
+                if (msiPolling) {
+                    Command.sync(b.cmd, Command.SYNC_CS_IRQ, base + (long) syncSlot * Command.SIZE, 0);
+                } else {
+                    Command.sync(b.cmd, Command.SYNC_CS_SEV, 0, 0);
+                }
+                c[w] = b.cmd[0];
+                c[w + 1] = b.cmd[1];
+                syncs++;
+            }
+            int index = queueIndex(first, shift);
+            int tillEnd = Math.min(n, (1 << shift) - index);
+            memory.write64s(base + (long) index * Command.SIZE, b.commands, 0, 2 * tillEnd);
+            if (n > tillEnd) {
+                memory.write64s(base, b.commands, 2 * tillEnd, 2 * (n - tillEnd));
+            }
+            prod = queueAdd(first, n);
+            issued += n;
+            commandsIssued += n;
+            inserted = prod;
+        } finally {
+            unlock();
+        }
+        b.count = 0;
+        ring();
+        if (sync) {
+            waitForSync(syncSeq, syncSlot);
+        }
     }
 
-    /** Adds a command built into {@code c}. */
-    synchronized void add(long[] c) {
-        add(c[0], c[1]);
+    /** {@code pointer} advanced by {@code n} slots (index + wrap bit). */
+    private int queueAdd(int pointer, int n) {
+        return (pointer + n) & ((2 << shift) - 1);
+    }
+
+    /** Free slots after {@link #prod} by {@link #cons}. */
+    private int space() {
+        return (1 << shift) - ((prod - cons) & ((2 << shift) - 1));
+    }
+
+    /** Reads CMDQ_CONS into {@link #cons} and {@link #consumed}. Lock held. */
+    private void readCons() {
+        int c = mmio.read32(regs + CMDQ_CONS) & ((2 << shift) - 1);
+        consumed += (c - cons) & ((2 << shift) - 1);
+        cons = c;
+    }
+
+    /** Waits (lock held, released while spinning) for {@code n} free slots ({@code arm_smmu_cmdq_poll_until_not_full}). */
+    private void reserve(int n) {
+        long deadline = 0;
+        while (space() < n) {
+            readCons();
+            if (space() >= n) {
+                return;
+            }
+            handleErrors();
+            if (deadline == 0) {
+                deadline = System.nanoTime() + TIMEOUT_NANOS;
+            } else if (System.nanoTime() - deadline > 0) {
+                throw ErrnoException.of(Errno.ETIMEDOUT, "SMMU command queue did not drain");
+            }
+            unlock();
+            ring();
+            Thread.onSpinWait();
+            lock();
+        }
     }
 
     /**
-     * Writes the staged commands into the ring (not publishing them), waiting for room: when the ring is full by
-     * the cached CONS, CONS is read again; when it is still full, what the ring holds is published.
+     * Writes CMDQ_PROD with the newest {@link #inserted} value, again while other threads insert; returns at once
+     * when another thread holds the doorbell (it publishes what this thread inserted before it lets go).
      */
-    private void writeStaged() {
-        int done = 0;
-        int polls = 0;
-        while (done < stagedCount) {
-            int room = space();
-            if (room == 0) {
-                room = (1 << shift) - ((written - readCons()) & ((2 << shift) - 1));
-            }
-            if (room == 0) {
-                publish(written);
-                if (++polls > MAX_POLLS) {
-                    throw ErrnoException.of(Errno.ETIMEDOUT, "SMMU command queue did not drain");
+    private void ring() {
+        while (DOORBELL.compareAndSet(this, 0, 1)) {
+            try {
+                int t;
+                while ((t = inserted) != rung) {
+                    rung = t;
+                    mmio.write32(regs + CMDQ_PROD, t);
                 }
-                continue;
+            } finally {
+                doorbell = 0;
             }
-            int index = queueIndex(written, shift);
-            int n = Math.min(Math.min(room, stagedCount - done), (1 << shift) - index);
-            memory.write64s(base + (long) index * Command.SIZE, staged, 2 * done, 2 * n);
-            for (int i = 0; i < n; i++) {
-                written = queueIncrement(written, shift);
+            if (inserted == rung) {
+                return;
             }
-            done += n;
         }
-        stagedCount = 0;
     }
 
-    private void publish(int p) {
-        mmio.write32(regs + CMDQ_PROD, p);
-        handleErrors();
+    /** Whether the CMD_SYNC with sequence number {@code seq} in slot {@code slot} completed. */
+    private boolean syncDone(long seq, int slot) {
+        if (msiPolling) {
+            // the slot first (acquire): if it was reused, consumed was raised before the new command was written
+            return memory.read32(base + (long) slot * Command.SIZE) == 0 || consumed > seq;
+        }
+        if (consumed > seq) {
+            return true;
+        }
+        lock();
+        try {
+            readCons();
+            return consumed > seq;
+        } finally {
+            unlock();
+        }
     }
 
-    /** Handles GERROR.CMDQ_ERR if active; returns whether it was. */
-    private boolean handleErrors() {
-        boolean any = false;
-        for (int guard = 0; guard < MAX_POLLS; guard++) {
+    private void waitForSync(long seq, int slot) {
+        if (syncDone(seq, slot)) {
+            return;
+        }
+        long deadline = System.nanoTime() + TIMEOUT_NANOS;
+        for (int polls = 1; !syncDone(seq, slot); polls++) {
+            if (polls % POLLS_PER_CHECK == 0) {
+                // not complete: an erroneous command may have stopped the queue before the CMD_SYNC
+                lock();
+                try {
+                    handleErrors();
+                } finally {
+                    unlock();
+                }
+                ring();
+                if (System.nanoTime() - deadline > 0) {
+                    throw ErrnoException.of(Errno.ETIMEDOUT, "CMD_SYNC did not complete");
+                }
+                Thread.yield();
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Handles GERROR.CMDQ_ERR if active ({@code arm_smmu_cmdq_skip_err}). Lock held. */
+    private void handleErrors() {
+        for (int guard = 0; guard < 1 << 16; guard++) {
             int gerror = mmio.read32(regs + GERROR);
             int gerrorn = mmio.read32(regs + GERRORN);
             if (((gerror ^ gerrorn) & GERROR_CMDQ_ERR) == 0) {
-                return any;
+                return;
             }
-            any = true;
             int c = mmio.read32(regs + CMDQ_CONS);
             int err = c >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK;
             errors++;
             lastError = err;
             if (err != CERROR_ATC_INV_SYNC) {
                 long slot = base + (long) queueIndex(c, shift) * Command.SIZE;
-                Command.sync(cmd, Command.SYNC_CS_NONE, 0, 0);
-                memory.write64(slot, cmd[0]);
-                memory.write64(slot + 8, cmd[1]);
+                Command.sync(skip, Command.SYNC_CS_NONE, 0, 0);
+                memory.write64(slot, skip[0]);
+                memory.write64(slot + 8, skip[1]);
             }
             mmio.write32(regs + GERRORN, gerrorn ^ GERROR_CMDQ_ERR);
         }
         throw ErrnoException.of(Errno.EIO, "SMMU command queue stuck in error");
     }
 
-    /** Adds a CMD_SYNC, publishes the batch, and waits for the SMMU to complete everything before it. */
-    synchronized void sync() {
-        int syncIndex = prod;
-        long slot = base + (long) queueIndex(prod, shift) * Command.SIZE;
-        if (msiPolling) {
-            Command.sync(cmd, Command.SYNC_CS_IRQ, slot, 0);
-        } else {
-            Command.sync(cmd, Command.SYNC_CS_SEV, 0, 0);
+    long errors() {
+        lock();
+        try {
+            return errors;
+        } finally {
+            unlock();
         }
-        add(cmd[0], cmd[1]);
-        writeStaged();
-        mmio.write32(regs + CMDQ_PROD, written);
-        syncs++;
-        for (int polls = 0; polls < MAX_POLLS; polls++) {
-            if (msiPolling ? memory.read32(slot) == 0 : consumed(readCons(), syncIndex)) {
-                return;
-            }
-            // not complete: an erroneous command may have stopped the queue before the CMD_SYNC
-            handleErrors();
+    }
+
+    int lastError() {
+        lock();
+        try {
+            return lastError;
+        } finally {
+            unlock();
         }
-        throw ErrnoException.of(Errno.ETIMEDOUT, "CMD_SYNC did not complete");
     }
 
-    /** Linux {@code queue_consumed}: whether CONS has moved past {@code index}. */
-    private boolean consumed(int cons, int index) {
-        int c = cons & ((2 << shift) - 1);
-        boolean sameWrap = queueWrap(c, shift) == queueWrap(index, shift);
-        return sameWrap ? queueIndex(c, shift) > queueIndex(index, shift) : queueIndex(c, shift) <= queueIndex(index, shift);
+    long commandsIssued() {
+        lock();
+        try {
+            return commandsIssued;
+        } finally {
+            unlock();
+        }
     }
 
-    /** Adds one command and syncs ({@code arm_smmu_cmdq_issue_cmd_with_sync}). */
-    synchronized void issueWithSync(long[] c) {
-        add(c[0], c[1]);
-        sync();
-    }
-
-    synchronized long errors() {
-        return errors;
-    }
-
-    synchronized int lastError() {
-        return lastError;
-    }
-
-    synchronized long commandsIssued() {
-        return commandsIssued;
-    }
-
-    synchronized long syncs() {
-        return syncs;
+    long syncs() {
+        lock();
+        try {
+            return syncs;
+        } finally {
+            unlock();
+        }
     }
 
     void free() {
         memory.frames().free(base, order);
+    }
+
+    private void lock() {
+        int spins = 0;
+        while (!LOCK.compareAndSet(this, 0, 1)) {
+            do {
+                if (++spins % 1024 == 0) {
+                    Thread.yield(); // the holder may have been descheduled
+                }
+                Thread.onSpinWait();
+            } while (lock != 0);
+        }
+    }
+
+    private void unlock() {
+        LOCK.setRelease(this, 0);
     }
 }

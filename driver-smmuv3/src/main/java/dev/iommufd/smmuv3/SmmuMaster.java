@@ -56,7 +56,7 @@ final class SmmuMaster implements DeviceHandle {
     /**
      * {@code arm_smmu_atc_inv_domain} for this master: one CMD_ATC_INV per use of {@code d} (its RID and each PASID
      * attached to it) covering {@code [iova, iova + size)} ({@code arm_smmu_atc_inv_to_cmd}: the smallest naturally
-     * aligned span). The caller holds the command queue's lock and syncs. Allocation-free.
+     * aligned span), added to the calling thread's batch of {@code q}; the caller syncs it. Allocation-free.
      */
     void addAtcInvalidations(IommuDomain d, long iova, long size, long[] cmd, CommandQueue q) {
         if (!ats) {

@@ -46,7 +46,6 @@ final class Smmuv3PagingDomain implements IommuDomain {
     private final int flags;
     private final DomainGeometry geometry;
     private volatile SmmuMaster[] masters = new SmmuMaster[0];
-    private final long[] cmd = new long[2];
     private final LpaeIoPageTable.PageGatherer gatherer = this::gatherPages;
     private boolean coherencyEnforced;
     private volatile boolean dirtyTracking;
@@ -179,29 +178,30 @@ final class Smmuv3PagingDomain implements IommuDomain {
 
     @Override
     public void flushIotlbAll() {
-        synchronized (smmu.cmdq) {
-            addContextInvalidation();
-            smmu.cmdq.sync();
-            addAtcInvalidations(0, 0);
-        }
+        CommandQueue.Batch b = smmu.cmdq.batch();
+        addContextInvalidation(b);
+        b.sync();
+        addAtcInvalidations(0, 0, b);
     }
 
-    private void addContextInvalidation() {
+    private void addContextInvalidation(CommandQueue.Batch b) {
         if (stage2) {
-            Command.tlbiS12Vmall(cmd, vmid);
+            Command.tlbiS12Vmall(b.cmd, vmid);
         } else {
-            Command.tlbiNhAsid(cmd, 0, asid);
+            Command.tlbiNhAsid(b.cmd, 0, asid);
         }
-        smmu.cmdq.add(cmd);
+        b.add(b.cmd);
     }
 
     /** {@code arm_smmu_tlb_inv_range_domain}: allocation-free. */
     void invalidateRange(long iova, long size, long granule, boolean leaf) {
         SmmuFeatures f = smmu.features;
-        synchronized (smmu.cmdq) {
+        CommandQueue.Batch b = smmu.cmdq.batch(); // this thread's (Linux builds the batch on the stack)
+        long[] cmd = b.cmd;
+        {
             int op = stage2 ? Command.OP_TLBI_S2_IPA : Command.OP_TLBI_NH_VA;
             if (!f.rangeInvalidation && size / granule >= MAX_TLBI_OPS) {
-                addContextInvalidation();
+                addContextInvalidation(b);
             } else if (f.rangeInvalidation) {
                 int tg = Long.numberOfTrailingZeros(pageTable.pgsizeBitmap);
                 long numPages = size >>> tg;
@@ -218,38 +218,38 @@ final class Smmuv3PagingDomain implements IommuDomain {
                     int scale = Long.numberOfTrailingZeros(numPages);
                     long num = (numPages >>> scale) & Command.TLBI_RANGE_NUM_MAX;
                     Command.tlbiAddress(cmd, op, vmid, asid, va, leaf, tgField, ttl, scale, (int) num - 1);
-                    smmu.cmdq.add(cmd);
+                    b.add(cmd);
                     va += num << (scale + tg);
                     numPages -= num << scale;
                 }
             } else {
                 for (long va = iova; Long.compareUnsigned(va, iova + size) < 0; va += granule) {
                     Command.tlbiAddress(cmd, op, vmid, asid, va, leaf, 0, 0, 0, 0);
-                    smmu.cmdq.add(cmd);
+                    b.add(cmd);
                 }
             }
             if (nestParent) {
                 // the combined stage-1+2 entries of nested domains are not covered by TLBI_S2_IPA
                 Command.tlbiNhAll(cmd, vmid);
-                smmu.cmdq.add(cmd);
+                b.add(cmd);
             }
-            smmu.cmdq.sync();
-            addAtcInvalidations(iova, size);
+            b.sync();
+            addAtcInvalidations(iova, size, b);
         }
     }
 
     /** {@code arm_smmu_atc_inv_domain}: device TLBs of ATS masters, after the IOTLB; one CMD_SYNC. */
-    private void addAtcInvalidations(long iova, long size) {
+    private void addAtcInvalidations(long iova, long size, CommandQueue.Batch b) {
         SmmuMaster[] ms = masters;
         boolean any = false;
         for (SmmuMaster m : ms) {
             if (m.ats) {
-                m.addAtcInvalidations(this, iova, size, cmd, smmu.cmdq);
+                m.addAtcInvalidations(this, iova, size, b.cmd, smmu.cmdq);
                 any = true;
             }
         }
         if (any) {
-            smmu.cmdq.sync();
+            b.sync();
         }
     }
 

@@ -23,13 +23,14 @@ import dev.iommufd.vtd.layout.RootEntry;
  * <h2>Locks</h2>
  * <ul>
  *   <li>{@code this}: the GCMD shadow, root/context/PASID tables, the domain-ID bitmap (configuration paths).
- *   <li>{@link #qiLock}: the invalidation queue (slots, tail, status word) and the register-based invalidation
- *       registers; taken by flushes on the map/unmap hot path. Never held while taking {@code this}.
+ *   <li>The invalidation queue has its own locks ({@link InvalidationQueue}: a spin lock for insertion, a doorbell
+ *       for IQT writes, no lock while waiting), taken by flushes on the map/unmap hot path.
+ *   <li>{@link #registerLock}: the register-based invalidation registers (units without queued invalidation).
  * </ul>
  */
 final class DmarUnit {
     /** Linux QI_LENGTH: descriptors in the queue. */
-    static final int QI_LENGTH = 256;
+    static final int QI_LENGTH = InvalidationQueue.LENGTH;
     /** Linux PRQ_ORDER: the page request queue is 2^4 pages. */
     static final int PRQ_ORDER = 4;
     /** FLPT_DEFAULT_DID: the domain ID of identity (pass-through) entries. */
@@ -57,26 +58,10 @@ final class DmarUnit {
     private final long[] didBitmap;
     private int gcmd;
 
-    final Object qiLock = new Object();
-    private long queue;
-    private int qiShift;
-    private int freeHead;
-    /**
-     * The word the wait descriptor of every submission writes. Each submission writes a fresh status value (its
-     * sequence number, {@link #statusSeq}) and polls for it, so the word needs no "in use" reset before a
-     * submission (Linux resets a per-slot word to QI_IN_USE and waits for QI_DONE; a value that differs per
-     * submission is the same completion test with one memory write less).
-     */
-    private long statusWord;
-    /** The status value of the last submission; never 0 (the word's initial content). Guarded by qiLock. */
-    private int statusSeq;
-    /**
-     * The descriptors appended since the last submission, {@code 1 << (qiShift - 3)} words each, plus room for
-     * the wait descriptor; written into the queue in one run (two when the run wraps) at submission. Hardware
-     * reads nothing beyond IQT, so writing them at submission rather than one by one is the same protocol.
-     * Guarded by qiLock.
-     */
-    private final long[] pending = new long[QI_LENGTH * 4];
+    /** Serialises the register-based invalidation protocol (CCMD, IVA/IOTLB registers) when there is no queue. */
+    private final Object registerLock = new Object();
+    /** The invalidation queue (when ECAP.QI), created at enable. */
+    private InvalidationQueue qi;
 
     private long prq;
     private MsiVector prqVector;
@@ -148,13 +133,8 @@ final class DmarUnit {
     }
 
     private void enableQueuedInvalidation() {
-        boolean wide = scalable;
-        qiShift = wide ? 5 : 4;
-        queue = frames.allocate(wide ? 1 : 0);
-        statusWord = frames.allocateFrame();
-        freeHead = 0;
-        mmio.write64(base + IQT_REG, 0);
-        mmio.write64(base + IQA_REG, queue | (wide ? IQA_DW_256 | 1 : 0));
+        qi = new InvalidationQueue(name, mmio, base, mem, scalable);
+        qi.program();
         gcmd |= GCMD_QIE;
         mmio.write32(base + GCMD_REG, gcmd);
         waitStatus(GSTS_QIES, GSTS_QIES);
@@ -180,10 +160,7 @@ final class DmarUnit {
         if (!hasCap(CapabilityRegister.ESRTPS)) {
             flushContextGlobal();
             if (scalable) {
-                synchronized (qiLock) {
-                    qiAdd(InvalidationDescriptor.pasidCache(InvalidationDescriptor.PC_G_GLOBAL, 0, 0), 0);
-                    qiSubmit();
-                }
+                qiSubmitSync(InvalidationDescriptor.pasidCache(InvalidationDescriptor.PC_G_GLOBAL, 0, 0), 0);
             }
             flushIotlbGlobal();
         }
@@ -215,9 +192,8 @@ final class DmarUnit {
             }
         }
         frames.free(rootTable, 0);
-        if (queue != 0) {
-            frames.free(queue, scalable ? 1 : 0);
-            frames.free(statusWord, 0);
+        if (qi != null) {
+            qi.free();
         }
     }
 
@@ -294,101 +270,32 @@ final class DmarUnit {
     // Invalidation: queued (qi_submit_sync) or register-based
     // =====================================================================================================
 
-    /** Descriptors in {@link #pending}. Guarded by qiLock. */
-    private int batched;
-
-    /** Appends one descriptor; caller holds {@link #qiLock}. 256-bit slots get zero upper qwords. */
-    void qiAdd(long q0, long q1) {
-        qiAdd(q0, q1, 0, 0);
-    }
-
-    void qiAdd(long q0, long q1, long q2, long q3) {
-        if (batched + 2 >= QI_LENGTH) {
-            qiSubmit();
-        }
-        long[] p = pending;
-        if (qiShift == 5) {
-            int w = batched << 2;
-            p[w] = q0;
-            p[w + 1] = q1;
-            p[w + 2] = q2;
-            p[w + 3] = q3;
-        } else {
-            int w = batched << 1;
-            p[w] = q0;
-            p[w + 1] = q1;
-        }
-        batched++;
-    }
-
     /**
-     * Linux qi_submit_sync: appends a wait descriptor with a status write, rings IQT and polls the status word.
-     * On an invalidation queue error at one of our descriptors, replaces it by the wait descriptor (as Linux
-     * does), clears IQE and fails with EINVAL. Caller holds {@link #qiLock}.
+     * Linux qi_submit_sync of one descriptor: inserts it and a wait descriptor, rings IQT, waits for the wait
+     * descriptor's status write. Fails with EINVAL when the hardware rejected the descriptor (IQE), ETIMEDOUT when
+     * the wait never completes. See {@link InvalidationQueue}.
      */
-    void qiSubmit() {
-        if (batched == 0) {
-            return;
-        }
-        int status = statusSeq + 1 == 0 ? 1 : statusSeq + 1;
-        statusSeq = status;
-        long waitLo = InvalidationDescriptor.waitLo(false, true, false, status);
-        int words = 1 << (qiShift - 3);
-        long[] p = pending;
-        int w = batched * words;
-        p[w] = waitLo;
-        p[w + 1] = statusWord;
-        if (words == 4) {
-            p[w + 2] = 0;
-            p[w + 3] = 0;
-        }
-        int n = batched + 1;
-        int first = freeHead;
-        int waitIndex = (first + n - 1) % QI_LENGTH;
-        int tillEnd = Math.min(n, QI_LENGTH - first);
-        mem.write64s(queue + ((long) first << qiShift), p, 0, tillEnd * words);
-        if (n > tillEnd) {
-            mem.write64s(queue, p, tillEnd * words, (n - tillEnd) * words);
-        }
-        freeHead = (first + n) % QI_LENGTH;
-        batched = 0;
-        mmio.write64(base + IQT_REG, (long) freeHead << qiShift);
-        boolean error = false;
-        for (int i = 0; mem.read32(statusWord) != status; i++) {
-            int fsts = mmio.read32(base + FSTS_REG);
-            if ((fsts & FSTS_IQE) != 0) {
-                int head = (int) (mmio.read64(base + IQH_REG) >>> qiShift);
-                int span = (waitIndex - first + QI_LENGTH) % QI_LENGTH;
-                if ((head - first + QI_LENGTH) % QI_LENGTH < span) {
-                    long bad = queue + ((long) head << qiShift); // Linux copies the wait descriptor over it
-                    mem.write64s(bad, p, w, words);
-                    error = true;
-                }
-                mmio.write32(base + FSTS_REG, FSTS_IQE);
-            }
-            if ((fsts & (FSTS_ITE | FSTS_ICE)) != 0) {
-                mmio.write32(base + FSTS_REG, fsts & (FSTS_ITE | FSTS_ICE));
-            }
-            if (i > 1_000_000) {
-                throw ErrnoException.of(Errno.ETIMEDOUT, "%s: invalidation wait descriptor never completed", name);
-            }
-            Thread.onSpinWait();
-        }
-        if (error) {
-            throw ErrnoException.of(Errno.EINVAL, "%s: the invalidation queue rejected a descriptor (IQE)", name);
-        }
+    void qiSubmitSync(long q0, long q1) {
+        qi.submitSync(q0, q1, 0, 0);
+    }
+
+    /** One 256-bit descriptor (page group response); as {@link #qiSubmitSync(long, long)}. */
+    void qiSubmitSync(long q0, long q1, long q2, long q3) {
+        qi.submitSync(q0, q1, q2, q3);
+    }
+
+    /** {@code count} descriptors of 4 words each (words 2-3 ignored in 128-bit slots) and one wait descriptor. */
+    void qiSubmitSync(long[] descriptors, int count) {
+        qi.submitSync(descriptors, count);
     }
 
     /** Legacy __iommu_flush_context, or a QI context-cache descriptor. */
     private void flushContext(int granularity, int did, int sid) {
         if (queued) {
-            synchronized (qiLock) {
-                qiAdd(InvalidationDescriptor.contextCache(granularity, did, sid, 0), 0);
-                qiSubmit();
-            }
+            qiSubmitSync(InvalidationDescriptor.contextCache(granularity, did, sid, 0), 0);
             return;
         }
-        synchronized (qiLock) {
+        synchronized (registerLock) {
             mmio.write64(base + CCMD_REG, ccmd(granularity, did, sid, 0));
             for (int i = 0; (mmio.read64(base + CCMD_REG) & CCMD_ICC) != 0; i++) {
                 if (i > 1_000_000) {
@@ -427,13 +334,12 @@ final class DmarUnit {
     }
 
     private void flushIotlb(int granularity, int did, long addr, boolean ih, int mask) {
-        synchronized (qiLock) {
-            if (queued) {
-                qiAdd(InvalidationDescriptor.iotlbLo(granularity, did),
-                        granularity == IOTLB_PAGE ? InvalidationDescriptor.addressHi(addr, ih, mask) : 0);
-                qiSubmit();
-                return;
-            }
+        if (queued) {
+            qiSubmitSync(InvalidationDescriptor.iotlbLo(granularity, did),
+                    granularity == IOTLB_PAGE ? InvalidationDescriptor.addressHi(addr, ih, mask) : 0);
+            return;
+        }
+        synchronized (registerLock) {
             int iro = ExtendedCapabilityRegister.iotlbRegisterOffset(ecap);
             if (granularity == IOTLB_PAGE) {
                 mmio.write64(base + iro + IVA_OFFSET, iva(addr, ih, mask));
@@ -449,23 +355,17 @@ final class DmarUnit {
 
     /** PASID-based IOTLB invalidation (type 6); {@code mask < 0} for every address of (DID, PASID). */
     void flushPasidIotlb(int did, int pasid, long addr, int mask, boolean ih) {
-        synchronized (qiLock) {
-            if (mask < 0 || mask > CapabilityRegister.mamv(cap)) {
-                qiAdd(InvalidationDescriptor.pasidIotlbLo(InvalidationDescriptor.PIOTLB_G_PASID, did, pasid), 0);
-            } else {
-                qiAdd(InvalidationDescriptor.pasidIotlbLo(InvalidationDescriptor.PIOTLB_G_PAGE, did, pasid),
-                        InvalidationDescriptor.addressHi(addr, ih, mask));
-            }
-            qiSubmit();
+        if (mask < 0 || mask > CapabilityRegister.mamv(cap)) {
+            qiSubmitSync(InvalidationDescriptor.pasidIotlbLo(InvalidationDescriptor.PIOTLB_G_PASID, did, pasid), 0);
+        } else {
+            qiSubmitSync(InvalidationDescriptor.pasidIotlbLo(InvalidationDescriptor.PIOTLB_G_PAGE, did, pasid),
+                    InvalidationDescriptor.addressHi(addr, ih, mask));
         }
     }
 
     /** PASID-cache invalidation, PASID-selective within {@code did} (type 7, G = 1). */
     void flushPasidCache(int did, int pasid) {
-        synchronized (qiLock) {
-            qiAdd(InvalidationDescriptor.pasidCache(InvalidationDescriptor.PC_G_PASID, did, pasid), 0);
-            qiSubmit();
-        }
+        qiSubmitSync(InvalidationDescriptor.pasidCache(InvalidationDescriptor.PC_G_PASID, did, pasid), 0);
     }
 
     /** Device-TLB invalidation (type 3 for PASID 0 / RID requests, type 8 for other PASIDs); mask 52 = all. */
@@ -473,14 +373,11 @@ final class DmarUnit {
         if (!queued) {
             return; // no ATS without queued invalidation (Linux requires QI for device TLBs)
         }
-        synchronized (qiLock) {
-            if (pasid == 0) {
-                qiAdd(InvalidationDescriptor.deviceTlbLo(sid, 0, 0), InvalidationDescriptor.deviceTlbHi(addr, mask));
-            } else {
-                qiAdd(InvalidationDescriptor.pasidDeviceTlbLo(sid, pasid, 0, 0),
-                        InvalidationDescriptor.pasidDeviceTlbHi(addr, mask, false));
-            }
-            qiSubmit();
+        if (pasid == 0) {
+            qiSubmitSync(InvalidationDescriptor.deviceTlbLo(sid, 0, 0), InvalidationDescriptor.deviceTlbHi(addr, mask));
+        } else {
+            qiSubmitSync(InvalidationDescriptor.pasidDeviceTlbLo(sid, pasid, 0, 0),
+                    InvalidationDescriptor.pasidDeviceTlbHi(addr, mask, false));
         }
     }
 
@@ -546,10 +443,7 @@ final class DmarUnit {
 
     /** Page group response (QI type 9, 256-bit). */
     void pageGroupResponse(int rid, int pasid, boolean pasidPresent, int code, int prgIndex) {
-        synchronized (qiLock) {
-            qiAdd(InvalidationDescriptor.pageGroupResponseLo(rid, pasid, pasidPresent, code),
-                    InvalidationDescriptor.pageGroupResponseHi(prgIndex, true), 0, 0);
-            qiSubmit();
-        }
+        qiSubmitSync(InvalidationDescriptor.pageGroupResponseLo(rid, pasid, pasidPresent, code),
+                InvalidationDescriptor.pageGroupResponseHi(prgIndex, true), 0, 0);
     }
 }

@@ -253,11 +253,8 @@ final class VtdDevice implements DeviceHandle {
             }
             mem().write64(ea, 0);
             unit.flushContextDevice(0, rid);
-            synchronized (unit.qiLock) {
-                unit.qiAdd(dev.iommufd.vtd.layout.InvalidationDescriptor.pasidCache(
-                        dev.iommufd.vtd.layout.InvalidationDescriptor.PC_G_GLOBAL, 0, 0), 0);
-                unit.qiSubmit();
-            }
+            unit.qiSubmitSync(dev.iommufd.vtd.layout.InvalidationDescriptor.pasidCache(
+                    dev.iommufd.vtd.layout.InvalidationDescriptor.PC_G_GLOBAL, 0, 0), 0);
             int dirEntries = (1 << (pasidDirOrder + 12)) / 8;
             for (int i = 0; i < dirEntries; i++) {
                 long pde = mem().read64(pasidDir + i * 8L);

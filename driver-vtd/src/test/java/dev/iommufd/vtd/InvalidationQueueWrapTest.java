@@ -42,12 +42,18 @@ class InvalidationQueueWrapTest {
                 model.translate(dev.rid, DmaAttributes.NO_PASID, IOVA, Translation.ACCESS_READ, t);
                 assertEquals(target, t.physicalAddress(), "round " + round + ": the new mapping after the invalidation");
                 assertEquals(4096, d.unmapPages(IOVA, 4096, 1, g));
-                synchronized (unit.qiLock) {
-                    for (int k = 0; k < round % 5; k++) { // fillers: another domain's IOTLB, nothing cached there
-                        unit.qiAdd(InvalidationDescriptor.iotlbLo(InvalidationDescriptor.G_DOMAIN, unusedDid), 0);
-                    }
-                    d.iotlbSync(g); // appends the domain's invalidation and submits the whole batch with a wait
+                // one submission: fillers (another domain's IOTLB, nothing cached there), then the domain's own
+                // invalidation (domain-selective, or PASID-selective for a first-stage domain), then the wait
+                int fillers = round % 5;
+                long[] batch = new long[4 * (fillers + 1)];
+                for (int k = 0; k < fillers; k++) {
+                    batch[4 * k] = InvalidationDescriptor.iotlbLo(InvalidationDescriptor.G_DOMAIN, unusedDid);
                 }
+                CacheTag tag = d.tags[0];
+                batch[4 * fillers] = d.firstStage
+                        ? InvalidationDescriptor.pasidIotlbLo(InvalidationDescriptor.PIOTLB_G_PASID, tag.did, tag.pasid)
+                        : InvalidationDescriptor.iotlbLo(InvalidationDescriptor.G_DOMAIN, tag.did);
+                unit.qiSubmitSync(batch, fillers + 1);
                 g.reset();
             }
         }

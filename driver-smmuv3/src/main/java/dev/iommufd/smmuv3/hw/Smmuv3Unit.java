@@ -56,9 +56,6 @@ final class Smmuv3Unit implements IommuUnitModel {
     /** Fault reason of a transaction terminated without an event (STE Config=abort, GBPA.ABORT). */
     static final int REASON_SILENT_ABORT = 0;
 
-    /** Commands fetched from the queue with one memory access. */
-    private static final int COMMAND_BATCH = 16;
-
     private static final int IRQ_EVTQ = 1;
     private static final int IRQ_PRIQ = 2;
     private static final int IRQ_GERROR = 4;
@@ -77,8 +74,6 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final ThreadLocal<TranslationTableWalker> threadWalker;
     /** CR0.SMMUEN, readable without the lock (written under it). */
     private volatile boolean translating;
-    /** Scratch for command fetches (two dwords per command); guarded by lock. */
-    private final long[] commandBatch = new long[2 * COMMAND_BATCH];
     private final ConfigurationCache configCache = new ConfigurationCache(1024);
     private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
     /**
@@ -458,48 +453,41 @@ final class Smmuv3Unit implements IommuUnitModel {
     // Command queue
     // =====================================================================================================
 
+    /**
+     * Consumes the queue from CMDQ_CONS up to CMDQ_PROD, as the SMMU consumes up to the producer index it sees:
+     * whichever thread writes CMDQ_PROD (or acknowledges a command error, or enables the queue) runs the SMMU for
+     * every command published up to that index, its own and other CPUs'. Stops at a command that cannot be
+     * fetched (CERROR_ABT) or is illegal (CERROR_ILL), CONS left at it with CONS.ERR and GERROR.CMDQ_ERR. Each
+     * command is read into locals: no scratch array shared by the threads that take turns as the consumer.
+     * Caller holds {@link #lock}.
+     */
     private void processCommands() {
         if ((cr0 & CR0_CMDQEN) == 0) {
             return;
         }
         int log2 = log2size(cmdqBase);
         long base = queueAddress(cmdqBase) & -Math.max(32L, (long) Command.SIZE << log2);
-        long[] batch = commandBatch;
-        int entries = 1 << log2;
         while (((gerror ^ gerrorn) & GERROR_CMDQ_ERR) == 0 && !queueEmpty(cmdqProd, cmdqCons, log2)) {
-            // fetch up to COMMAND_BATCH commands: those published, up to the end of the ring
-            int index = queueIndex(cmdqCons, log2);
-            int pending = queueIndex(cmdqProd, log2) - index;
-            if (pending <= 0) {
-                pending = entries - index; // PROD wrapped: to the end of the ring first
-            }
-            int n = Math.min(pending, COMMAND_BATCH);
-            long addr = base + (long) index * Command.SIZE;
-            int err = CERROR_NONE;
+            long addr = base + (long) queueIndex(cmdqCons, log2) * Command.SIZE;
+            int err;
+            long c0 = 0;
+            long c1 = 0;
             try {
-                memory.read64s(addr, batch, 0, 2 * n);
+                c0 = memory.read64(addr);
+                c1 = memory.read64(addr + 8);
+                err = CERROR_NONE;
             } catch (BusErrorException e) {
-                try { // which command's fetch aborts: fetch the first one alone
-                    batch[0] = memory.read64(addr);
-                    batch[1] = memory.read64(addr + 8);
-                    n = 1;
-                } catch (BusErrorException first) {
-                    n = 0;
-                    err = CERROR_ABT;
-                }
+                err = CERROR_ABT; // the fetch aborted
             }
-            for (int c = 0; c < n; c++) {
-                err = execute(batch[2 * c], batch[2 * c + 1]);
-                if (err != CERROR_NONE) {
-                    break;
-                }
-                cmdqCons = queueIncrement(cmdqCons, log2);
+            if (err == CERROR_NONE) {
+                err = execute(c0, c1);
             }
             if (err != CERROR_NONE) {
                 cmdqCons = cmdqCons & ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT) | err << CMDQ_CONS_ERR_SHIFT;
                 raiseGerror(GERROR_CMDQ_ERR);
                 return;
             }
+            cmdqCons = queueIncrement(cmdqCons, log2);
         }
     }
 

@@ -650,53 +650,47 @@ final class VtdUnit implements IommuUnitModel {
         raiseFaultEvent();
     }
 
+    /**
+     * Consumes the queue from IQH up to IQT, as hardware fetches and executes descriptors up to the tail it sees:
+     * whichever thread writes IQT (or clears IQE, or enables the queue) runs the hardware for every descriptor
+     * inserted up to that tail, its own and other submitters'. Stops at a descriptor that cannot be fetched or is
+     * invalid (IQH stays at it, FSTS.IQE with IQER.IQEI). Each descriptor is read word by word into locals: no
+     * scratch array shared by the threads that take turns as the consumer. Caller holds {@link #lock}.
+     */
     private void processQueue() {
         if ((gsts & GSTS_QIES) == 0 || (fsts & FSTS_IQE) != 0) {
             return;
         }
         boolean wide = (iqa & IQA_DW_256) != 0;
-        int shift = queueShift();
-        int words = wide ? 4 : 2;
-        int entries = iqEntries(iqa);
+        int shift = wide ? 5 : 4;
+        long entriesMask = iqEntries(iqa) - 1;
         long qbase = iqa & IQA_ADDR_MASK;
-        long[] d = fetched;
-        while (iqh != iqt) {
-            long idx = iqh >>> shift;
-            long tailIdx = iqt >>> shift;
-            // the descriptors up to the tail or the end of the queue, FETCH_DESCRIPTORS at most, in one read
-            int n = (int) Math.min(FETCH_DESCRIPTORS, (tailIdx > idx ? tailIdx : entries) - idx);
-            long a = qbase + (idx << shift);
-            if (!fetch(a, n * words)) {
-                n = 1; // find the descriptor whose fetch fails: the ones before it still execute
-                if (!fetch(a, words)) {
-                    queueError(IQEI_FETCH_ERROR);
-                    return; // IQH stays at the descriptor that could not be fetched
+        long head = iqh >>> shift;
+        long tail = iqt >>> shift;
+        while (head != tail) {
+            long a = qbase + (head << shift);
+            long q0;
+            long q1;
+            long q2 = 0;
+            long q3 = 0;
+            try {
+                q0 = mem.read64(a);
+                q1 = mem.read64(a + 8);
+                if (wide) {
+                    q2 = mem.read64(a + 16);
+                    q3 = mem.read64(a + 24);
                 }
+            } catch (BusErrorException e) {
+                queueError(IQEI_FETCH_ERROR);
+                return; // IQH stays at the descriptor that could not be fetched
             }
-            for (int i = 0, w = 0; i < n; i++, w += words) {
-                int err = execute(d[w], d[w + 1], wide ? d[w + 2] : 0, wide ? d[w + 3] : 0, wide);
-                if (err != 0) {
-                    queueError(err);
-                    return; // IQH stays at the offending descriptor
-                }
-                idx = idx + 1 == entries ? 0 : idx + 1;
-                iqh = idx << shift;
+            int err = execute(q0, q1, q2, q3, wide);
+            if (err != 0) {
+                queueError(err);
+                return; // IQH stays at the offending descriptor
             }
-        }
-    }
-
-    /** Descriptors fetched by one memory read. */
-    private static final int FETCH_DESCRIPTORS = 16;
-    /** Fetched descriptor words (4 per 256-bit descriptor). Guarded by lock. */
-    private final long[] fetched = new long[FETCH_DESCRIPTORS * 4];
-
-    /** Reads {@code count} words of the queue at {@code pa} into {@link #fetched}; false on a bus error. */
-    private boolean fetch(long pa, int count) {
-        try {
-            mem.read64s(pa, fetched, 0, count);
-            return true;
-        } catch (BusErrorException e) {
-            return false;
+            head = (head + 1) & entriesMask;
+            iqh = head << shift;
         }
     }
 
