@@ -257,15 +257,12 @@ final class Smmuv3Tlb {
                 long v = (long) LONG.getAcquire(a, b + VERSION); // the ways (and the epochs) are read after it
                 long found = MISS;
                 if ((v & 1) == 0) {
-                    // the ways whose tag matches, without a branch per way (the matching way is random: a
-                    // mispredicted branch per lookup costs more than the eight compares)
-                    int m = 0;
+                    // a branch per way here (a hit costs ~2 ns less than with the bit mask the invalidation uses:
+                    // most ways fail the first compare, and the loop stops at the match)
                     for (int w = 0; w < WAYS; w++) {
-                        m |= ((a[b + TAGS + w] & ~TAG_KIND_MASK) == key ? 1 : 0) << w;
-                    }
-                    while (m != 0) {
-                        int w = Integer.numberOfTrailingZeros(m);
-                        m &= m - 1;
+                        if ((a[b + TAGS + w] & ~TAG_KIND_MASK) != key) {
+                            continue;
+                        }
                         long t = a[b + TAGS + w];
                         int ek = (int) t & TAG_KIND_MASK;
                         int p = b + PAYLOAD + w * PAYLOAD_WORDS;
