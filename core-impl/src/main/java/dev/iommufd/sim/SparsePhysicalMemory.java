@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Directory and chunk slots are published with compare-and-set (a frame is created exactly once); word accesses
  * use release stores and acquire loads through a {@link VarHandle}, so a walker that reads an entry also sees
  * every earlier write of the thread that stored it. Sub-word writes are compare-and-set loops on the containing
- * word. The bulk word verbs ({@link #read64s}, {@link #write64s}, {@link #writeRun64}, {@link #indexOfAny64}) move
+ * word. The bulk word verbs ({@link #read64s}, {@link #write64s}, {@link #writeRun64}, {@link #indexOfAny64},
+ * {@link #updateMatching64s}: its updates are compare-and-sets) move
  * each frame's part of the run with plain 64-bit array accesses ({@code System.arraycopy}, counted loops) fenced
  * once per call: a release fence before a bulk write, an acquire fence after a bulk read, which is the ordering
  * the {@link PhysicalMemory} contract gives them. Bulk copies ({@link #readBytes}, {@link #writeBytes}) move whole aligned words with plain accesses (64-bit

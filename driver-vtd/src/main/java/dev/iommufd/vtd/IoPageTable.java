@@ -424,18 +424,22 @@ final class IoPageTable {
             return;
         }
         while (i < end) {
-            int k = mem.indexOfAny64(table + i * 8L, end - i, presentMask); // the next present entry: skip empty subtrees
-            if (k < 0) {
-                return;
-            }
-            i += k;
             long ea = table + i * 8L;
             long e = mem.read64(ea);
-            long start = base + ((long) i << shift);
             if (!present(e)) {
-                i++; // cleared since the scan
-                continue;
+                int k = mem.indexOfAny64(ea, end - i, presentMask); // the next present entry: skip empty subtrees
+                if (k < 0) {
+                    return;
+                }
+                i += k;
+                ea = table + i * 8L;
+                e = mem.read64(ea);
+                if (!present(e)) {
+                    i++; // cleared since the scan
+                    continue;
+                }
             }
+            long start = base + ((long) i << shift);
             if (!isLeaf(e, level)) {
                 dirtyWalk(address(e), level - 1, start, iova, last, noClear, dirty, found);
             } else if ((e & SecondStagePte.D) != 0) {

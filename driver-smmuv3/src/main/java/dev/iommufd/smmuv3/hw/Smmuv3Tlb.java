@@ -15,8 +15,16 @@ import java.lang.invoke.VarHandle;
  *   <li>{@link #KIND_NESTED}: a combined stage-1+2 translation, tagged by VMID and ASID, keyed by VA.</li>
  * </ul>
  *
- * <h2>Entry layout (one slot = {@link #tag}, {@link #data}, {@link #ids} and {@link #fillEpoch})</h2>
+ * <h2>Layout: one block of {@link #STRIDE} words per set, in one {@code long[]} ({@link #slots})</h2>
+ * A lookup reads the set's version, its eight tags and the payload of the way that matches: with the words of a set
+ * side by side that is two or three cache lines, where one array per field cost five (and a fill by another
+ * thread dirtied version and victim lines shared by sixteen sets).
  * <pre>
+ *  word  0                 version (seqlock; odd while a writer changes the set)
+ *  words 1 + w             tag of way w                                     (w = 0..7)
+ *  words 9 + 3w .. 11 + 3w data, ids and fill epoch of way w
+ *  word  33                victim: the way the next fill of a full set replaces (round robin)
+ *
  *  tag:   63                                 12 11     3 2    0
  *        +-------------------------------------+--------+------+
  *        | input address, aligned to the page  | shift  | kind |
@@ -25,10 +33,11 @@ import java.lang.invoke.VarHandle;
  *        +-------------------------------------+-------+--------+
  *        | output address, aligned to the page | perm  | shift  |
  *        +-------------------------------------+-------+--------+
- *  ids:   31          16 15          0
- *        +--------------+-------------+
- *        |     VMID     |    ASID     |
- *        +--------------+-------------+
+ *  ids:   63          32 31          16 15          0
+ *        +--------------+--------------+-------------+
+ *        |      0       |     VMID     |    ASID     |
+ *        +--------------+--------------+-------------+
+ *  fill epoch: the invalidation epoch current when the entry was filled (see Invalidation)
  * </pre>
  * Pages are at least 4 KiB, so bits [11:0] of both addresses are free for the shift, kind and permissions.
  * An entry is placed in the set chosen by (VMID, input address / page size); lookups probe each page size
@@ -36,23 +45,36 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Invalidation</h2>
  * By ASID, by VMID and of everything in O(1), with epochs: {@link #epoch} counts those invalidations; an entry
- * records the epoch current at fill time ({@link #fillEpoch}); {@code TLBI_NH_ASID} records the new epoch as the
+ * records the epoch current at fill time (its fill epoch word); {@code TLBI_NH_ASID} records the new epoch as the
  * ASID's invalidation epoch ({@link #asidInvalidatedAt}), {@code TLBI_NH_ALL}/{@code TLBI_S12_VMALL} as the
  * VMID's, {@code TLBI_NSNH_ALL} as everything's; an entry filled before its ASID's, VMID's or everything's
  * invalidation epoch is dead. The ASID epoch is kept per ASID (not per VMID+ASID), so {@code TLBI_NH_ASID} also
  * drops that ASID's entries of other VMIDs, and its global entries: over-invalidation, which the architecture
- * permits. Stage-2-only entries have no ASID and ignore ASID epochs. Epochs are 64-bit: they never wrap. Address-based invalidations of a small range
- * probe only the sets of the covered pages, for every page size present; larger ranges scan every slot.
+ * permits. Stage-2-only entries have no ASID and ignore ASID epochs. Epochs are 64-bit: they never wrap.
+ *
+ * <p>Address-based invalidations of a small range probe only the sets of the covered pages, for every page size
+ * present up to the command's level hint ({@code maxShift}: TLBI TG/TTL, IHI0070 4.4.1.1, "only required to invalidate
+ * TLB entries that were inserted from a translation table walk level matching TTL"; the unit turns the level into
+ * the largest entry that level can produce, contiguous spans included); larger ranges scan every slot, with the
+ * same rule.
  *
  * <p>Stale entries stay usable until invalidated: nothing but the invalidation commands removes an entry (or
  * eviction by a later fill).
  *
  * <h2>Concurrency</h2>
  * {@link #lookup} and {@link #fill} are lock-free; invalidations run under the unit's lock (one at a time). Every
- * set has a version word ({@link #setVersion}, a seqlock whose odd state is also the set's write lock): a writer
- * (a fill, or an invalidation scanning the set) makes it odd by compare-and-set, changes the set and makes it even
- * again (release). A reader takes the version (acquire), reads the ways, and retries when the version was odd or
- * changed. Invalidation epochs are release stores read with acquire loads.
+ * set has a version word (word 0 of its block, a seqlock whose odd state is also the set's write lock): a fill
+ * makes it odd by compare-and-set, changes the set and makes it even again (release). A reader takes the version
+ * (acquire), reads the ways, and retries when the version was odd or changed. Invalidation epochs are release
+ * stores read with acquire loads.
+ *
+ * <p>An address invalidation removes entries without taking the set ({@link #invalidateInSet}): it advances the
+ * invalidation count (a volatile store) before it reads the set's version (a volatile load), and a fill reads the
+ * count after its compare-and-set of the version; so a fill that takes the set after the invalidation read an even
+ * version sees the new count and writes nothing, and a fill that took it before is either finished (its entry is
+ * visible to the scan) or still holds it (the version is odd: the invalidation then waits for the set like a fill
+ * and scans it under the lock). Clearing a tag with a plain store races only with readers, which see the entry
+ * either whole or gone (an invalidation never writes anything but the tag).
  *
  * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
  * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
@@ -91,11 +113,25 @@ final class Smmuv3Tlb {
     static final int DATA_PERM_MASK = 0x3f;
     static final long ADDRESS_MASK = ~0xfffL;
 
+    /** No level hint: an address invalidation covers entries of every page size ({@code maxShift} argument). */
+    static final int ANY_SIZE = 63;
+
     private static final int WAYS = 8;
-    /** Ranges of more pages than this (summed over the page sizes present) are invalidated by a full scan. */
+    /** Word offsets inside a set's block (see the class comment). */
+    private static final int VERSION = 0;
+    private static final int TAGS = 1;
+    private static final int PAYLOAD = TAGS + WAYS;
+    private static final int PAYLOAD_WORDS = 3;
+    private static final int DATA = 0;
+    private static final int IDS = 1;
+    private static final int FILL_EPOCH = 2;
+    private static final int VICTIM = PAYLOAD + WAYS * PAYLOAD_WORDS;
+    /** Words per set. */
+    static final int STRIDE = VICTIM + 1;
+    /** Ranges of more pages than this (summed over the page sizes probed) are invalidated by a full scan. */
     private static final int MAX_PROBED_PAGES = 64;
 
-    private static final VarHandle INT = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle INVALIDATIONS;
     private static final VarHandle PRESENT;
 
@@ -109,16 +145,8 @@ final class Smmuv3Tlb {
     }
 
     private final int sets;
-    private final long[] tag;
-    private final long[] data;
-    private final int[] ids;
-    private final long[] fillEpoch;
-    /** Seqlock version per set: odd while a writer changes the set. */
-    private final int[] setVersion;
-    /** Round-robin victim per set; guarded by the set's version word (see {@link #lockSet}). */
-    private final int[] victim;
-
-    private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
+    /** Every set's block of {@link #STRIDE} words: version, tags, payloads, victim (see the class comment). */
+    private final long[] slots;
 
     /**
      * The cache whose invalidation epochs and count this one uses: {@code this} for the TLB; the TLB for the walk
@@ -152,35 +180,34 @@ final class Smmuv3Tlb {
             throw new IllegalArgumentException("TLB entries must be a power of two >= " + WAYS);
         }
         sets = entries / WAYS;
-        tag = new long[entries];
-        data = new long[entries];
-        ids = new int[entries];
-        fillEpoch = new long[entries];
-        setVersion = new int[sets];
-        victim = new int[sets];
+        slots = new long[sets * STRIDE];
     }
 
     int capacity() {
-        return tag.length;
+        return sets * WAYS;
     }
 
-    private int set(int vm, long page) {
+    /** The first word of the block of the set for (VMID, input address / page size). */
+    private int block(int vm, long page) {
         long h = (page ^ (page >>> 17) ^ (long) vm * 0x9E3779B97F4A7C15L) * 0xff51afd7ed558ccdL;
-        return (int) (h >>> 40) & (sets - 1);
+        return ((int) (h >>> 40) & (sets - 1)) * STRIDE;
     }
 
     private static int idsOf(int vm, int as) {
         return (vm & 0xffff) << 16 | as & 0xffff;
     }
 
-    /** Whether slot {@code i} holds an entry no tag invalidation has killed (plain reads: see the callers). */
-    private boolean live(int i) {
-        long t = tag[i];
+    /** Whether way {@code w} of the set at {@code b} holds an entry no tag invalidation has killed (plain reads). */
+    private boolean live(int b, int w) {
+        long t = slots[b + TAGS + w];
         if ((t & TAG_KIND_MASK) == KIND_EMPTY) {
             return false;
         }
-        int id = ids[i];
-        long e = fillEpoch[i];
+        int p = b + PAYLOAD + w * PAYLOAD_WORDS;
+        return alive(t, (int) slots[p + IDS], slots[p + FILL_EPOCH]);
+    }
+
+    private boolean alive(long t, int id, long e) {
         Smmuv3Tlb x = epochs;
         return e >= x.allInvalidatedAt
                 && e >= x.vmidInvalidatedAt[id >>> 16]
@@ -213,29 +240,33 @@ final class Smmuv3Tlb {
     long lookup(int k, int vm, int as, long address, int need) {
         long shifts = pageShiftsPresent;
         int wantIds = idsOf(vm, as);
+        long[] a = slots;
         while (shifts != 0) {
             int shift = Long.numberOfTrailingZeros(shifts);
             shifts &= shifts - 1;
             long key = address & -(1L << shift) | (long) shift << TAG_SHIFT_SHIFT;
-            int s = set(vm, address >>> shift);
-            int base = s * WAYS;
+            int b = block(vm, address >>> shift);
             for (;;) {
-                int v = setVersion[s];
-                VarHandle.acquireFence(); // the ways (and the epochs live() reads) are read after the version
+                long v = (long) LONG.getAcquire(a, b + VERSION); // the ways (and the epochs) are read after it
                 long found = MISS;
                 if ((v & 1) == 0) {
+                    // the ways whose tag matches, without a branch per way (the matching way is random: a
+                    // mispredicted branch per lookup costs more than the eight compares)
+                    int m = 0;
                     for (int w = 0; w < WAYS; w++) {
-                        int i = base + w;
-                        long t = tag[i];
-                        if ((t & ~TAG_KIND_MASK) != key) {
-                            continue;
-                        }
+                        m |= ((a[b + TAGS + w] & ~TAG_KIND_MASK) == key ? 1 : 0) << w;
+                    }
+                    while (m != 0) {
+                        int w = Integer.numberOfTrailingZeros(m);
+                        m &= m - 1;
+                        long t = a[b + TAGS + w];
                         int ek = (int) t & TAG_KIND_MASK;
-                        int id = ids[i];
+                        int p = b + PAYLOAD + w * PAYLOAD_WORDS;
+                        int id = (int) a[p + IDS];
                         boolean match = ek == k ? (k == KIND_S2 ? (id >>> 16) == vm : id == wantIds)
                                 : k == KIND_S1 && ek == KIND_S1_GLOBAL && (id >>> 16) == vm;
-                        if (match && live(i)) {
-                            long d = data[i];
+                        if (match && ek != KIND_EMPTY && alive(t, id, a[p + FILL_EPOCH])) {
+                            long d = a[p + DATA];
                             if ((d >>> DATA_PERM_SHIFT & need) != 0) {
                                 found = d;
                             }
@@ -243,7 +274,7 @@ final class Smmuv3Tlb {
                         }
                     }
                     VarHandle.loadLoadFence();
-                    if (setVersion[s] == v) {
+                    if (a[b + VERSION] == v) {
                         if (found != MISS) {
                             return found;
                         }
@@ -268,19 +299,24 @@ final class Smmuv3Tlb {
         return (int) (data >>> DATA_PERM_SHIFT) & DATA_PERM_MASK;
     }
 
-    /** Takes set {@code s} for writing (its version odd); returns the even version it had. */
-    private int lockSet(int s) {
+    /** Takes the set at {@code b} for writing (its version odd); returns the even version it had. */
+    long lockSet(int b) {
         for (;;) {
-            int v = (int) INT.getVolatile(setVersion, s);
-            if ((v & 1) == 0 && INT.compareAndSet(setVersion, s, v, v + 1)) {
+            long v = (long) LONG.getVolatile(slots, b + VERSION);
+            if ((v & 1) == 0 && LONG.compareAndSet(slots, b + VERSION, v, v + 1)) {
                 return v;
             }
             Thread.onSpinWait();
         }
     }
 
-    private void unlockSet(int s, int v) {
-        INT.setRelease(setVersion, s, v + 2);
+    void unlockSet(int b, long v) {
+        LONG.setRelease(slots, b + VERSION, v + 2);
+    }
+
+    /** The block of the set an entry of page size {@code 2^shift} for {@code address} goes to (for tests). */
+    int blockOf(int vm, long address, int shift) {
+        return block(vm, address >>> shift);
     }
 
     /**
@@ -294,16 +330,18 @@ final class Smmuv3Tlb {
     /**
      * Fills an entry for {@code address} (aligned down to {@code 2^shift}) translating to {@code out}, unless an
      * invalidation ran since {@code sample} was taken ({@link #invalidationCount}, before the walk that produced the
-     * translation). Lock-free: the set is taken by its version word, which invalidations take too, and the
-     * invalidation count is compared while holding it; the epoch recorded is read before that comparison (an
-     * invalidation advances the count before the epoch, so an epoch that already counts it fails the comparison).
+     * translation). Lock-free: the set is taken by its version word, and the invalidation count is compared while
+     * holding it (see the class comment); the epoch recorded is read before that comparison (an invalidation
+     * advances the count before the epoch, so an epoch that already counts it fails the comparison).
      *
      * @return whether the entry was filled
      */
     boolean fill(int k, int vm, int as, long address, long out, int shift, int permissions, int sample) {
-        return fillData(k, vm, as, address, shift,
-                out & ADDRESS_MASK & -(1L << shift) | (long) (permissions & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift,
-                sample);
+        return fillData(k, vm, as, address, shift, dataWord(out, shift, permissions), sample);
+    }
+
+    private static long dataWord(long out, int shift, int permissions) {
+        return out & ADDRESS_MASK & -(1L << shift) | (long) (permissions & DATA_PERM_MASK) << DATA_PERM_SHIFT | shift;
     }
 
     /**
@@ -324,39 +362,51 @@ final class Smmuv3Tlb {
         if ((pageShiftsPresent & 1L << shift) == 0) {
             PRESENT.getAndBitwiseOr(this, 1L << shift); // before the count check: a later invalidation probes it
         }
-        long page = address >>> shift;
-        int s = set(vm, page);
-        int base = s * WAYS;
-        int v = lockSet(s);
+        int b = block(vm, address >>> shift);
+        long v = lockSet(b);
         if (x.invalidations != sample) {
-            unlockSet(s, v);
+            unlockSet(b, v);
             return false;
         }
+        writeLocked(b, k, vm, as, address, shift, dataWord, e);
+        unlockSet(b, v);
+        return true;
+    }
+
+    /**
+     * Writes an entry into the set at {@code b}, which the caller holds ({@link #lockSet}) and for which it has
+     * checked the invalidation count; {@code e}: the epoch read before that check.
+     */
+    void writeLocked(int b, int k, int vm, int as, long address, int shift, long dataWord, long e) {
+        long[] a = slots;
         long newTag = address & -(1L << shift) | (long) shift << TAG_SHIFT_SHIFT | k;
         int newIds = idsOf(vm, as);
-        int slot = -1;
+        int way = -1;
         for (int w = 0; w < WAYS; w++) {
-            int i = base + w;
-            if (tag[i] == newTag && ids[i] == newIds) {
-                slot = i; // refresh the same translation (one entry per tag: a lookup uses the first match)
+            if (a[b + TAGS + w] == newTag && (int) a[b + PAYLOAD + w * PAYLOAD_WORDS + IDS] == newIds) {
+                way = w; // refresh the same translation (one entry per tag: a lookup uses the first match)
                 break;
             }
         }
-        for (int w = 0; w < WAYS && slot < 0; w++) {
-            if ((tag[base + w] & TAG_KIND_MASK) == KIND_EMPTY) {
-                slot = base + w; // an empty way (entries killed by an epoch are replaced in turn, without reading them)
+        for (int w = 0; w < WAYS && way < 0; w++) {
+            if ((a[b + TAGS + w] & TAG_KIND_MASK) == KIND_EMPTY) {
+                way = w; // an empty way (entries killed by an epoch are replaced in turn, without reading them)
             }
         }
-        if (slot < 0) {
-            slot = base + victim[s];
-            victim[s] = (victim[s] + 1) & (WAYS - 1);
+        if (way < 0) {
+            way = (int) a[b + VICTIM];
+            a[b + VICTIM] = (way + 1) & (WAYS - 1);
         }
-        tag[slot] = newTag;
-        data[slot] = dataWord;
-        ids[slot] = newIds;
-        fillEpoch[slot] = e;
-        unlockSet(s, v);
-        return true;
+        int p = b + PAYLOAD + way * PAYLOAD_WORDS;
+        a[b + TAGS + way] = newTag;
+        a[p + DATA] = dataWord;
+        a[p + IDS] = newIds & 0xffff_ffffL;
+        a[p + FILL_EPOCH] = e;
+    }
+
+    /** The test verb behind {@link #writeLocked}: the data word and epoch a fill would write now. */
+    void writeLocked(int b, int k, int vm, int as, long address, long out, int shift, int permissions) {
+        writeLocked(b, k, vm, as, address, shift, dataWord(out, shift, permissions), epochs.epoch);
     }
 
     /**
@@ -382,22 +432,35 @@ final class Smmuv3Tlb {
 
     /**
      * Stage-1 address invalidation ({@code TLBI_NH_VA} with {@code anyAsid=false}, {@code TLBI_NH_VAA} with
-     * {@code true}): entries of VMID {@code vm} ({@code KIND_S1}, {@code KIND_S1_GLOBAL}, {@code KIND_NESTED})
-     * overlapping {@code [start, start + length)}.
+     * {@code true}) without a level hint: entries of VMID {@code vm} ({@code KIND_S1}, {@code KIND_S1_GLOBAL},
+     * {@code KIND_NESTED}) overlapping {@code [start, start + length)}.
      */
     void invalidateVa(int vm, int as, boolean anyAsid, long start, long length) {
-        invalidateRange(false, vm, as, anyAsid, start, length);
+        invalidateRange(false, vm, as, anyAsid, start, length, ANY_SIZE);
+    }
+
+    /**
+     * Stage-1 address invalidation with a level hint: only entries of at most {@code 2^maxShift} bytes (the largest
+     * entry the hinted level produces: see the class comment) are required to go, and only those are removed.
+     */
+    void invalidateVa(int vm, int as, boolean anyAsid, long start, long length, int maxShift) {
+        invalidateRange(false, vm, as, anyAsid, start, length, maxShift);
     }
 
     /** {@code TLBI_S2_IPA}: stage-2-only entries of VMID {@code vm} overlapping the IPA range. */
     void invalidateIpa(int vm, long start, long length) {
-        invalidateRange(true, vm, 0, true, start, length);
+        invalidateRange(true, vm, 0, true, start, length, ANY_SIZE);
     }
 
-    private void invalidateRange(boolean ipa, int vm, int as, boolean anyAsid, long start, long length) {
+    /** {@code TLBI_S2_IPA} with a level hint ({@code maxShift}, as {@link #invalidateVa(int, int, boolean, long, long, int)}). */
+    void invalidateIpa(int vm, long start, long length, int maxShift) {
+        invalidateRange(true, vm, 0, true, start, length, maxShift);
+    }
+
+    private void invalidateRange(boolean ipa, int vm, int as, boolean anyAsid, long start, long length, int maxShift) {
         invalidated();
         long last = start + length - 1;
-        long shifts = pageShiftsPresent;
+        long shifts = pageShiftsPresent & (maxShift >= 63 ? -1L : (2L << maxShift) - 1);
         boolean scan = Long.compareUnsigned(last, start) < 0; // wraps past 2^64: everything above start
         long probes = 0;
         for (long m = shifts; m != 0 && !scan; m &= m - 1) {
@@ -407,54 +470,71 @@ final class Smmuv3Tlb {
             scan = pages <= 0 || probes > MAX_PROBED_PAGES;
         }
         if (scan) {
-            for (int s = 0; s < sets; s++) {
-                invalidateInSet(s, ipa, vm, as, anyAsid, start, last, -1);
+            for (int b = 0; b < slots.length; b += STRIDE) {
+                invalidateInSet(b, -1, ipa, vm, as, anyAsid, start, last, maxShift);
             }
         } else {
             for (long m = shifts; m != 0; m &= m - 1) {
                 int shift = Long.numberOfTrailingZeros(m);
                 for (long page = start >>> shift; page <= last >>> shift; page++) {
-                    invalidateInSet(set(vm, page), ipa, vm, as, anyAsid, start, last, shift);
+                    invalidateInSet(block(vm, page), page << shift | (long) shift << TAG_SHIFT_SHIFT, ipa, vm, as,
+                            anyAsid, start, last, maxShift);
                 }
             }
         }
     }
 
-    /** Drops the matching entries of set {@code s} ({@code onlyShift}: of that page size, -1: any). */
-    private void invalidateInSet(int s, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
-            int onlyShift) {
-        int base = s * WAYS;
-        // Optimistic scan first: a set holding nothing to remove is left unwritten. Sound against a concurrent fill
-        // because the count was advanced by a volatile store before this read of the version (a Dekker pair with
-        // the fill's compare-and-set of the version and its read of the count): either the fill took the set before
-        // the version reads below (they differ, or are odd: the set is taken and rescanned) or it reads the new
-        // count and drops its entry.
-        int v = (int) INT.getVolatile(setVersion, s); // after the count's volatile store in synchronization order
-        if ((v & 1) == 0) {
-            boolean any = false;
-            for (int w = 0; w < WAYS && !any; w++) {
-                any = removes(base + w, ipa, vm, as, anyAsid, start, last, onlyShift);
-            }
-            VarHandle.loadLoadFence();
-            if (!any && setVersion[s] == v) {
-                return;
-            }
+    /**
+     * Drops the matching entries of the set at {@code b}: with {@code key} a tag's address and shift (a probe for one
+     * page of one size), those of that page; with {@code key == -1} (a scan), those of any size up to {@code maxShift}
+     * overlapping {@code [start, last]}. Without taking the set unless a fill holds it (see the class comment).
+     */
+    private void invalidateInSet(int b, long key, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
+            int maxShift) {
+        long[] a = slots;
+        long v = (long) LONG.getVolatile(a, b + VERSION); // after the count's volatile store in synchronization order
+        boolean locked = (v & 1) != 0;
+        if (locked) {
+            v = lockSet(b); // a fill holds the set: wait for it, and keep later fills out while scanning
         }
-        v = lockSet(s);
+        // the ways to look at: a probe takes those whose tag is the page, computed without a branch per way (the way
+        // that matches is random: a mispredicted branch costs more than the eight compares)
+        int m = 0;
         for (int w = 0; w < WAYS; w++) {
-            if (removes(base + w, ipa, vm, as, anyAsid, start, last, onlyShift)) {
-                tag[base + w] = KIND_EMPTY;
+            m |= (key == -1 || (a[b + TAGS + w] & ~TAG_KIND_MASK) == key ? 1 : 0) << w;
+        }
+        while (m != 0) {
+            int w = Integer.numberOfTrailingZeros(m);
+            m &= m - 1;
+            if (key == -1 ? removes(b, w, ipa, vm, as, anyAsid, start, last, maxShift)
+                    : removesTagged(a[b + TAGS + w], (int) a[b + PAYLOAD + w * PAYLOAD_WORDS + IDS], ipa, vm, as, anyAsid)) {
+                a[b + TAGS + w] = KIND_EMPTY;
             }
         }
-        unlockSet(s, v);
+        if (locked) {
+            unlockSet(b, v);
+        }
     }
 
-    /** Whether the invalidation removes slot {@code i} (the tag's address first: most ways fail there). */
-    private boolean removes(int i, boolean ipa, int vm, int as, boolean anyAsid, long start, long last, int onlyShift) {
-        long t = tag[i];
+    /**
+     * Whether an invalidation removes the entry with tag {@code t} and ids {@code id} whose page it covers (address
+     * and size already matched): by kind, VMID and ASID, with non-short-circuit operators (no branch per term).
+     */
+    private static boolean removesTagged(long t, int id, boolean ipa, int vm, int as, boolean anyAsid) {
+        int k = (int) t & TAG_KIND_MASK;
+        boolean kind = ipa ? k == KIND_S2
+                : (k == KIND_S1 | k == KIND_NESTED | k == KIND_S1_GLOBAL)
+                        & (anyAsid | k == KIND_S1_GLOBAL | (id & 0xffff) == (as & 0xffff));
+        return kind & (id >>> 16) == (vm & 0xffff);
+    }
+
+    /** Whether the invalidation removes way {@code w} of the set at {@code b} (the tag's address first). */
+    private boolean removes(int b, int w, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
+            int maxShift) {
+        long t = slots[b + TAGS + w];
         int k = (int) t & TAG_KIND_MASK;
         int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
-        if (k == KIND_EMPTY || onlyShift >= 0 && shift != onlyShift) {
+        if (k == KIND_EMPTY || shift > maxShift) {
             return false;
         }
         long eStart = t & -(1L << shift);
@@ -462,7 +542,7 @@ final class Smmuv3Tlb {
         if (Long.compareUnsigned(eStart, last) > 0 || Long.compareUnsigned(start, eLast) > 0) {
             return false;
         }
-        int id = ids[i];
+        int id = (int) slots[b + PAYLOAD + w * PAYLOAD_WORDS + IDS];
         if ((id >>> 16) != (vm & 0xffff)) {
             return false;
         }
@@ -474,9 +554,11 @@ final class Smmuv3Tlb {
     /** Live entries (for tests and statistics). Caller holds the unit's lock. */
     int liveEntries() {
         int n = 0;
-        for (int i = 0; i < tag.length; i++) {
-            if (live(i)) {
-                n++;
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            for (int w = 0; w < WAYS; w++) {
+                if (live(b, w)) {
+                    n++;
+                }
             }
         }
         return n;
@@ -487,17 +569,20 @@ final class Smmuv3Tlb {
      * {@code address} (for tests: the reference a probe-based invalidation is compared with). Caller holds the lock.
      */
     boolean holds(int k, int vm, int as, long address) {
-        for (int i = 0; i < tag.length; i++) {
-            long t = tag[i];
-            if ((t & TAG_KIND_MASK) != k || !live(i) || (ids[i] >>> 16) != (vm & 0xffff)) {
-                continue;
-            }
-            if (k != KIND_S2 && k != KIND_S1_GLOBAL && (ids[i] & 0xffff) != (as & 0xffff)) {
-                continue;
-            }
-            int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
-            if ((t & -(1L << shift)) == (address & -(1L << shift))) {
-                return true;
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            for (int w = 0; w < WAYS; w++) {
+                long t = slots[b + TAGS + w];
+                int id = (int) slots[b + PAYLOAD + w * PAYLOAD_WORDS + IDS];
+                if ((t & TAG_KIND_MASK) != k || !live(b, w) || (id >>> 16) != (vm & 0xffff)) {
+                    continue;
+                }
+                if (k != KIND_S2 && k != KIND_S1_GLOBAL && (id & 0xffff) != (as & 0xffff)) {
+                    continue;
+                }
+                int shift = (int) (t >>> TAG_SHIFT_SHIFT) & DATA_SHIFT_MASK;
+                if ((t & -(1L << shift)) == (address & -(1L << shift))) {
+                    return true;
+                }
             }
         }
         return false;
@@ -506,11 +591,13 @@ final class Smmuv3Tlb {
     /** A snapshot of every live entry's (tag, ids) pair, for tests: {@code out[2i]} = tag, {@code out[2i+1]} = ids. */
     int liveTags(long[] out) {
         int n = 0;
-        for (int i = 0; i < tag.length; i++) {
-            if (live(i)) {
-                out[2 * n] = tag[i];
-                out[2 * n + 1] = ids[i] & 0xffff_ffffL;
-                n++;
+        for (int b = 0; b < slots.length; b += STRIDE) {
+            for (int w = 0; w < WAYS; w++) {
+                if (live(b, w)) {
+                    out[2 * n] = slots[b + TAGS + w];
+                    out[2 * n + 1] = slots[b + PAYLOAD + w * PAYLOAD_WORDS + IDS] & 0xffff_ffffL;
+                    n++;
+                }
             }
         }
         return n;

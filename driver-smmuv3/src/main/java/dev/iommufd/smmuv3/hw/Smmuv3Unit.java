@@ -535,6 +535,7 @@ final class Smmuv3Unit implements IommuUnitModel {
                 long mask = op == Command.OP_TLBI_S2_IPA ? BitField.mask(Command.TLBI_IPA) : BitField.mask(Command.TLBI_ADDR);
                 long address = c1 & mask;
                 long length = 1;
+                int maxShift = Smmuv3Tlb.ANY_SIZE;
                 if (id.ril()) {
                     int tg = (int) BitField.extract(Command.TLBI_TG, c1);
                     int num = (int) BitField.extract(Command.TLBI_NUM, c0);
@@ -542,20 +543,26 @@ final class Smmuv3Unit implements IommuUnitModel {
                     int ttl = (int) BitField.extract(Command.TLBI_TTL, c1);
                     TranslationGranule g = TranslationGranule.fromTlbiTg(tg);
                     if (g != null) {
+                        if (ttl == 1 && g == TranslationGranule.G16K) {
+                            ttl = 0; // reserved without IDR5.DS (not implemented): treated as no hint (IHI0070 4.4.1.1)
+                        }
                         if (num == 0 && scale == 0 && ttl == 0) {
-                            return CERROR_ILL; // reserved combination (IHI0070 4.4.1)
+                            return CERROR_ILL; // reserved combination (IHI0070 4.4.1.1)
                         }
                         length = (long) (num + 1) << scale << g.shift();
+                        maxShift = levelHintShift(g, ttl);
                     }
                 }
                 if (op == Command.OP_TLBI_S2_IPA) {
-                    tlb.invalidateIpa(commandVmid(c0), address, length);
+                    tlb.invalidateIpa(commandVmid(c0), address, length, maxShift);
                 } else {
                     tlb.invalidateVa(commandVmid(c0), (int) BitField.extract(Command.TLBI_ASID, c0),
-                            op == Command.OP_TLBI_NH_VAA, address, length);
+                            op == Command.OP_TLBI_NH_VAA, address, length, maxShift);
                 }
                 // Leaf=0 also drops the walk-cache entries covering the range (a table there may have been freed);
-                // Leaf=1 says only last-level entries changed, so the walk cache is kept (IHI0070 4.4.1, 3.17)
+                // Leaf=1 says only last-level entries changed, so the walk cache is kept (IHI0070 4.4.1, 3.17).
+                // The level hint is not applied to the walk cache (over-invalidation: with Leaf=0 and TTL=2 the
+                // architecture would allow keeping level-2 table entries)
                 if (BitField.extract(Command.TLBI_LEAF, c1) == 0) {
                     if (op == Command.OP_TLBI_S2_IPA) {
                         walkCache.invalidateIpa(commandVmid(c0), address, length);
@@ -621,6 +628,20 @@ final class Smmuv3Unit implements IommuUnitModel {
             default:
                 return CERROR_ILL; // unknown, EL2/EL3/secure TLBI, DPTI, IMPDEF
         }
+    }
+
+    /**
+     * The largest TLB entry (log2 bytes) a leaf at the TLBI level hint {@code ttl} of granule {@code g} produces: the
+     * level's block or page, times its contiguous set (a contiguous leaf is cached as one entry and is still an entry
+     * of that level); {@link Smmuv3Tlb#ANY_SIZE} without a hint (TTL=0). Smaller entries of the range are removed
+     * too: over-invalidation, which also covers combined stage-1+2 entries split by a smaller stage-2 page.
+     */
+    static int levelHintShift(TranslationGranule g, int ttl) {
+        if (ttl == 0) {
+            return Smmuv3Tlb.ANY_SIZE;
+        }
+        int contiguous = g.contiguousEntries(ttl);
+        return g.levelShift(ttl) + (contiguous == 0 ? 0 : Integer.numberOfTrailingZeros(contiguous));
     }
 
     private int commandVmid(long c0) {

@@ -16,6 +16,8 @@ import dev.iommufd.platform.MsiVector;
 import dev.iommufd.smmuv3.layout.BitField;
 import dev.iommufd.smmuv3.layout.Command;
 import dev.iommufd.smmuv3.layout.EventRecord;
+import dev.iommufd.smmuv3.layout.TranslationDescriptor;
+import dev.iommufd.smmuv3.layout.TranslationGranule;
 import dev.iommufd.spi.hw.Translation;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -567,6 +569,64 @@ class Smmuv3ModelTest {
                 assertEquals(EventRecord.F_TRANSLATION, b.translate(SID, NO_PASID, va4k(1, 2, 3, i, 0), R).faultReason());
             }
             assertTrue(b.translate(SID, NO_PASID, va4k(1, 2, 3, 13, 0), R).isOk(), "page 13 after the range");
+        }
+    }
+
+    /** TLBI level hint arithmetic: hand-computed (Arm ARM D8: level block sizes; D8.6.1: contiguous set sizes). */
+    @Test
+    void levelHintShiftIsTheLargestEntryOfTheLevel() {
+        assertEquals(Smmuv3Tlb.ANY_SIZE, Smmuv3Unit.levelHintShift(TranslationGranule.G4K, 0));
+        assertEquals(16, Smmuv3Unit.levelHintShift(TranslationGranule.G4K, 3)); // 4 KiB x 16
+        assertEquals(25, Smmuv3Unit.levelHintShift(TranslationGranule.G4K, 2)); // 2 MiB x 16
+        assertEquals(34, Smmuv3Unit.levelHintShift(TranslationGranule.G4K, 1)); // 1 GiB x 16
+        assertEquals(21, Smmuv3Unit.levelHintShift(TranslationGranule.G16K, 3)); // 16 KiB x 128
+        assertEquals(30, Smmuv3Unit.levelHintShift(TranslationGranule.G16K, 2)); // 32 MiB x 32
+        assertEquals(21, Smmuv3Unit.levelHintShift(TranslationGranule.G64K, 3)); // 64 KiB x 32
+        assertEquals(34, Smmuv3Unit.levelHintShift(TranslationGranule.G64K, 2)); // 512 MiB x 32
+        assertEquals(42, Smmuv3Unit.levelHintShift(TranslationGranule.G64K, 1)); // 4 TiB, no contiguous hint
+    }
+
+    /**
+     * IHI0070 4.4.1.1: with TG != 0 and TTL != 0 the SMMU is only required to invalidate entries from the hinted
+     * level; the model invalidates those (contiguous spans of that level included) and keeps larger ones. TTL=0 with
+     * NUM=SCALE=0 is reserved (CERROR_ILL), and so is 16K TTL=1 without IDR5.DS (treated as TTL=0).
+     */
+    @Test
+    void theLevelHintOfARangeTlbiSelectsTheEntriesOfItsLevel() {
+        long[] st = new long[1];
+        try (ModelBench b = qemuWithS1(st)) {
+            long block = va4k(1, 2, 5, 0, 0);
+            for (int i = 0; i < 16; i++) { // L3[16..31]: one contiguous set of 16 pages at 0x4590_0000
+                b.writeStruct(0x7000_3000L + (16 + i) * 8, 0x4590_0F47L + ((long) i << 12) | TranslationDescriptor.CONT);
+            }
+            long cont = va4k(1, 2, 3, 20, 0);
+            assertEquals(0x4567_8ABCL, b.translate(SID, NO_PASID, VA_4K, R).physicalAddress());
+            assertEquals(0x4560_0000L, b.translate(SID, NO_PASID, block, R).physicalAddress());
+            Translation t = b.translate(SID, NO_PASID, cont, R);
+            assertEquals(0x4590_4000L, t.physicalAddress());
+            assertEquals(1L << 16, t.pageSize());
+            b.writeStruct(0x7000_3020L, 0x4567_BF47L); // remap all three without invalidation
+            b.writeStruct(0x7000_2028L, 0x4580_0F45L);
+            b.writeStruct(0x7000_3000L + 20 * 8, 0x45A0_4F47L | TranslationDescriptor.CONT);
+            long[] c = new long[2];
+            // TG=4K, TTL=3 (level 3), NUM=0, SCALE=0, Leaf=1: one page, as the driver sends for a 4 KiB leaf
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, block, true, 1, 3, 0, 0);
+            b.command(c);
+            assertEquals(0x4560_0000L, b.translate(SID, NO_PASID, block, R).physicalAddress(),
+                    "a level-2 block is not an entry of level 3");
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, VA_4K & ~0xfffL, true, 1, 3, 0, 0);
+            b.command(c);
+            assertEquals(0x4567_BABCL, b.translate(SID, NO_PASID, VA_4K, R).physicalAddress());
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, cont, true, 1, 3, 0, 0);
+            b.command(c);
+            assertEquals(0x45A0_4000L, b.translate(SID, NO_PASID, cont, R).physicalAddress(),
+                    "a contiguous level-3 span is an entry of level 3");
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, block, true, 1, 2, 0, 0); // TTL=2
+            b.command(c);
+            assertEquals(0x4580_0000L, b.translate(SID, NO_PASID, block, R).physicalAddress());
+            Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, 0x4000, true, 2, 1, 0, 0); // 16K, TTL=1, no DS
+            int cons = b.command(c);
+            assertEquals(CERROR_ILL, cons >>> CMDQ_CONS_ERR_SHIFT & CMDQ_CONS_ERR_MASK);
         }
     }
 

@@ -194,4 +194,78 @@ class Smmuv3TlbTest {
                 tlb.invalidationCount()));
         assertEquals(0x2000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x1000L, Smmuv3Tlb.PERM_READ_PRIV)));
     }
+
+    /**
+     * IHI0070 4.4.1.1: with a level hint (TG, TTL) only entries from the hinted level are required to go; the unit
+     * passes the largest entry that level makes ({@code maxShift}) and the TLB removes exactly the overlapping entries
+     * of the VMID (and ASID) of at most that size, whether it probes sets or scans.
+     */
+    @Test
+    void aLevelHintRemovesExactlyTheEntriesUpToItsSize() {
+        SplittableRandom r = new SplittableRandom(99);
+        int[] hints = {12, 16, 21, 25, 30, 34, Smmuv3Tlb.ANY_SIZE};
+        for (int round = 0; round < 400; round++) {
+            Smmuv3Tlb tlb = new Smmuv3Tlb(r.nextBoolean() ? 64 : 4096);
+            long base = 1L << 40;
+            fillRandom(tlb, r, base, 20 + r.nextInt(200));
+            Set<Entry> before = live(tlb);
+            boolean ipa = r.nextInt(3) == 0;
+            int vmid = r.nextInt(3);
+            int asid = 1 + r.nextInt(3);
+            long start = base + (r.nextLong(64) * 4096);
+            if (!before.isEmpty() && r.nextBoolean()) {
+                Entry e = before.stream().skip(r.nextInt(before.size())).findFirst().get();
+                start = e.start() + (r.nextLong(1L << e.shift()) & -4096L);
+                vmid = e.vmid();
+                asid = e.asid() == 0 ? asid : e.asid();
+            }
+            long length = r.nextBoolean() ? 4096 : (1 + r.nextInt(128)) * 4096L; // probes and scans
+            int maxShift = hints[r.nextInt(hints.length)];
+            if (ipa) {
+                tlb.invalidateIpa(vmid, start, length, maxShift);
+            } else {
+                tlb.invalidateVa(vmid, asid, false, start, length, maxShift);
+            }
+            Set<Entry> expected = new HashSet<>();
+            for (Entry e : before) {
+                boolean removed = e.shift() <= maxShift && e.vmid() == vmid && e.overlaps(start, length)
+                        && (ipa ? e.kind() == Smmuv3Tlb.KIND_S2
+                                : e.kind() != Smmuv3Tlb.KIND_S2 && (e.kind() == Smmuv3Tlb.KIND_S1_GLOBAL || e.asid() == asid));
+                if (!removed) {
+                    expected.add(e);
+                }
+            }
+            assertEquals(expected, live(tlb), "round " + round + " hint " + maxShift + " at " + Long.toHexString(start)
+                    + "+" + Long.toHexString(length));
+        }
+    }
+
+    /**
+     * The lock-free address invalidation (see the class comment of Smmuv3Tlb): a fill that took the set and checked
+     * the invalidation count before the TLBI, but writes its entry after the TLBI began, must not survive it; the
+     * invalidation sees the set held (odd version) and waits for it. Without that wait the TLBI would scan the set
+     * before the entry is written and return, leaving a stale translation behind.
+     */
+    @Test
+    void anAddressInvalidationWaitsForAFillThatHoldsTheSet() throws Exception {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(64);
+        long va = 0x1234_5000L;
+        tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x7777_0000L, 0x1000L, 12, Smmuv3Tlb.PERM_READ_PRIV); // 4 KiB present
+        int b = tlb.blockOf(0, va, 12);
+        int sample = tlb.invalidationCount();
+        long v = tlb.lockSet(b); // a fill takes the set ...
+        assertEquals(sample, tlb.invalidationCount()); // ... and passes its count check: no TLBI yet
+        Thread tlbi = new Thread(() -> tlb.invalidateVa(0, 5, false, va, 4096));
+        tlbi.start();
+        while (tlb.invalidationCount() == sample) {
+            Thread.onSpinWait(); // the TLBI has counted itself and looks at the set
+        }
+        tlbi.join(100); // time for a TLBI that did not wait to finish its scan
+        tlb.writeLocked(b, Smmuv3Tlb.KIND_S1, 0, 5, va, 0x9000L, 12, Smmuv3Tlb.PERM_READ_PRIV); // the walk's result
+        tlb.unlockSet(b, v);
+        tlbi.join();
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, va, Smmuv3Tlb.PERM_READ_PRIV),
+                "an entry filled from a walk that overlapped the TLBI survived it");
+        assertEquals(0x1000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x7777_0000L, Smmuv3Tlb.PERM_READ_PRIV)));
+    }
 }

@@ -49,4 +49,13 @@ final class InvalidationCount {
     void advance() {
         COUNT.getAndAdd(this, 1L);
     }
+
+    /**
+     * Counts one invalidation with a release store, no fence: only for a caller that takes a set by compare-and-set
+     * (a full fence) before it reads any set or level hint, so that the count is visible before those reads as
+     * {@link #advance} makes it. Invalidations are serialised by the unit's lock: a single writer.
+     */
+    void advanceBeforeLocking() {
+        COUNT.setRelease(this, count + 1);
+    }
 }

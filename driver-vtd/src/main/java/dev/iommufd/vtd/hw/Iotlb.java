@@ -458,11 +458,7 @@ final class Iotlb {
             }
         }
         v = lockSet(b);
-        for (int w = 0; w < WAYS; w++) {
-            if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
-                LONGS.setOpaque(slots, b + TAG + w, 0L);
-            }
-        }
+        killInLockedSet(b, did, pasid, kinds, lo, hi, onlyLevel);
         unlockSet(b, v);
     }
 
@@ -472,6 +468,10 @@ final class Iotlb {
      * size); {@code am < 0} means every address. Probes the covered sets when fewer than all, else scans.
      */
     void invalidate(int did, int pasid, int kinds, long addr, int am) {
+        if (am == 0) {
+            invalidatePage(did, pasid, kinds, addr);
+            return;
+        }
         invalidations.advance();
         int levels = levelsFilled[did];
         if (levels == 0) {
@@ -495,6 +495,40 @@ final class Iotlb {
             long last = hi >>> shift(level);
             for (long pn = first; pn <= last; pn++) {
                 invalidateInSet(set(did, pn, level), did, pasid, kinds, lo, hi, level);
+            }
+        }
+    }
+
+    /**
+     * One page (AM = 0): at most one set per level, each taken (compare-and-set) instead of read optimistically.
+     * The level-1 set is taken first, whatever the level hints say: its compare-and-set is the full fence between
+     * the count's release store and the read of the hints (see {@link InvalidationCount#advanceBeforeLocking}).
+     */
+    private void invalidatePage(int did, int pasid, int kinds, long addr) {
+        invalidations.advanceBeforeLocking();
+        long lo = addr & ~0xfffL;
+        long hi = lo + 0xfff;
+        int b = set(did, lo >>> shift(1), 1);
+        long v = lockSet(b);
+        int levels = levelsFilled[did];
+        if ((levels & 1) != 0) {
+            killInLockedSet(b, did, pasid, kinds, lo, hi, 1);
+        }
+        unlockSet(b, v);
+        for (int level = 2; level <= 3; level++) {
+            if ((levels & (1 << (level - 1))) != 0) {
+                b = set(did, lo >>> shift(level), level);
+                v = lockSet(b);
+                killInLockedSet(b, did, pasid, kinds, lo, hi, level);
+                unlockSet(b, v);
+            }
+        }
+    }
+
+    private void killInLockedSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
+        for (int w = 0; w < WAYS; w++) {
+            if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
+                LONGS.setOpaque(slots, b + TAG + w, 0L);
             }
         }
     }

@@ -262,7 +262,7 @@ class IotlbTest {
     /**
      * Lock-free fills racing invalidations: fill threads cache page translations whose value carries the
      * generation they read after sampling the count; the invalidating thread bumps the generation, then invalidates
-     * (page-selective over every page, or domain-selective). After each invalidation returned, no lookup may return
+     * (page-selective over every page with one descriptor or one per page, or domain-selective). After each invalidation returned, no lookup may return
      * an older generation: such an entry was read before the invalidation and cached after it.
      */
     @Test
@@ -293,8 +293,12 @@ class IotlbTest {
         try {
             for (int round = 0; round < 20_000 && failure.get() == null; round++) {
                 long g = generation.incrementAndGet();
-                if (round % 2 == 0) {
+                if (round % 3 == 0) {
                     t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE, 5); // all 32 pages
+                } else if (round % 3 == 1) {
+                    for (int i = 0; i < pages; i++) { // one page at a time (AM 0: the sets are taken, not read first)
+                        t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE + (long) i * 4096, 0);
+                    }
                 } else {
                     t.invalidateDomain(5);
                 }
