@@ -105,8 +105,8 @@ public interface PhysicalMemory {
     // ---------------------------------------------------------------- bulk word access
     //
     // Table code touches runs of consecutive entries (the PTEs of one leaf table, a queue's slots, a dirty scan).
-    // These verbs do what a loop of read64/write64 (and compareAndSet64) over pa, pa + 8, ... does, with one frame lookup per 4 KiB
-    // frame instead of one per word. The defaults are those loops; an implementation overrides them.
+    // These verbs do what a loop of read64/write64 (and compareAndSet64) over pa, pa + 8, ... does, with one frame
+    // lookup per 4 KiB frame instead of one per word. The defaults are those loops; an implementation overrides them.
     // Every word access stays single-copy atomic. A bulk write is a release: whatever the caller wrote before the
     // call is visible to a reader that observes any word of the run (as a walker observing a new PTE sees the
     // table it points to). A bulk read is an acquire of every word it returns. The words of one run are not

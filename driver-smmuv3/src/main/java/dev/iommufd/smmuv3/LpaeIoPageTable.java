@@ -31,7 +31,8 @@ import dev.iommufd.spi.IotlbGather;
  * touches and then handles the run of entries it covers in that table with bulk {@link PhysicalMemory} verbs (one
  * frame lookup per 4 KiB instead of one per word): {@code indexOfAny64} to check a run is free,
  * {@code writeRun64} to write it, {@code read64s} to read what an unmap clears. The dirty harvest walks the tree
- * once, reading each table once ({@code updateMatching64s} lists and cleans a leaf table's dirty entries in one pass).
+ * once, reading each table once ({@code updateMatching64s} lists and cleans a leaf table's dirty entries in one
+ * pass).
  *
  * <h2>Concurrency rule (no domain lock)</h2>
  * The descriptor words are the only shared state. Calls on disjoint IOVA ranges may run concurrently from any
@@ -64,7 +65,10 @@ final class LpaeIoPageTable {
     /** {@code levelShift[level]}: the lowest input address bit a descriptor at that level resolves. */
     private final int[] levelShift = new int[4];
 
-    /** Words read by one bulk read of unmap / scanned by one step of the dirty walk (per thread: disjoint calls run concurrently). */
+    /**
+     * Words read by one bulk read of unmap / scanned by one step of the dirty walk (per thread: disjoint calls run
+     * concurrently).
+     */
     private static final int SCRATCH_WORDS = 512;
     private static final ThreadLocal<long[]> UNMAP_SCRATCH = ThreadLocal.withInitial(() -> new long[SCRATCH_WORDS]);
     /** Indices of the dirty leaves {@code updateMatching64s} found in one leaf-table run (per thread). */

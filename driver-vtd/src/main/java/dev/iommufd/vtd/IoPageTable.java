@@ -22,8 +22,9 @@ import dev.iommufd.vtd.layout.SecondStagePte;
  * at the leaf level they handle the run of consecutive PTEs of one table with the bulk verbs of
  * {@link PhysicalMemory} ({@code writeRun64} for leaves whose address advances by the page size,
  * {@code indexOfAny64} for "is this run empty / where is the next present entry", {@code read64s} for scans,
- * {@code updateMatching64s} for "list the dirty leaves and clear their D bits" in one pass). A one-page map takes a short path (one read per level and a compare-and-set of the leaf, as the
- * kernel's {@code __map_single_page}).
+ * {@code updateMatching64s} for "list the dirty leaves and clear their D bits" in one pass). A one-page map
+ * takes a short path (one read per level and a compare-and-set of the leaf, as the kernel's
+ * {@code __map_single_page}).
  *
  * <h2>Concurrency (the kernel's rule: the caller holds a range lock)</h2>
  * Map, unmap, iova_to_phys and the dirty harvest may run concurrently on <em>disjoint</em> IOVA ranges without a

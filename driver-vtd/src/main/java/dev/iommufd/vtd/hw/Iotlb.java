@@ -18,12 +18,14 @@ import java.lang.invoke.VarHandle;
  * <pre>
  *   word 0        VERSION  the set's seqlock: odd while a writer holds the set (also the writers' lock)
  *   word 1+w      PAGE     way w: input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
- *   word 5+w      TAG      way w: 63 V (valid) | 62 R (referenced: a replacement hint, set by lookups with a
- *                          CAS, ignored by every comparison) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
+ *   word 5+w      TAG      way w: 63 V (valid) | 45:44 kind | 43:40 level | 36:16 PASID + 1 | 15:0 DID
  *   word 9+w      VALUE    way w: 63:12 output page address | 11:0 permission bits (V_* here and in VtdUnit)
  *   word 13       EPOCHS   31:0 fill epoch of way 0 | 63:32 fill epoch of way 1
  *   word 14       EPOCHS   31:0 fill epoch of way 2 | 63:32 fill epoch of way 3
- *   word 15       HAND     the clock hand (0..3): the way the next replacement in a full set considers first
+ *   word 15       HINTS    replacement hints only, never read as translation data: 1:0 the clock hand (the way the
+ *                          next replacement in a full set considers first) | 4+w R of way w (referenced: set by
+ *                          lookups with a plain store when clear, so a racing lookup or fill may lose one; cleared
+ *                          by the fills that pass it or replace the way)
  * </pre>
  * Nothing is allocated after construction.
  *
@@ -78,10 +80,11 @@ final class Iotlb {
     private static final int TAG = 5;
     private static final int VALUE = 9;
     private static final int EPOCHS = 13;
-    private static final int HAND = 15;
+    private static final int HINTS = 15;
+    private static final int HINT_HAND_MASK = 3;
+    private static final int HINT_REF_SHIFT = 4;
 
     private static final long TAG_VALID = 1L << 63;
-    private static final long TAG_REF = 1L << 62;
     private static final int TAG_LEVEL_SHIFT = 40;
     private static final int TAG_KIND_SHIFT = 44;
     private static final long TAG_KIND_MASK = 3L << TAG_KIND_SHIFT;
@@ -211,10 +214,10 @@ final class Iotlb {
             VarHandle.acquireFence(); // the ways are read after the version
             // every way compared by arithmetic, without a branch (which way hits is data: a branch per way
             // mispredicts whenever it changes); bit w of m is set when way w has the page and the tag
-            int m = isZero((a[b + PAGE] ^ pn) | ((a[b + TAG] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag))
-                    | isZero((a[b + PAGE + 1] ^ pn) | ((a[b + TAG + 1] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag)) << 1
-                    | isZero((a[b + PAGE + 2] ^ pn) | ((a[b + TAG + 2] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag)) << 2
-                    | isZero((a[b + PAGE + 3] ^ pn) | ((a[b + TAG + 3] & ~(TAG_KIND_MASK | TAG_REF)) ^ wantTag)) << 3;
+            int m = isZero((a[b + PAGE] ^ pn) | ((a[b + TAG] & ~TAG_KIND_MASK) ^ wantTag))
+                    | isZero((a[b + PAGE + 1] ^ pn) | ((a[b + TAG + 1] & ~TAG_KIND_MASK) ^ wantTag)) << 1
+                    | isZero((a[b + PAGE + 2] ^ pn) | ((a[b + TAG + 2] & ~TAG_KIND_MASK) ^ wantTag)) << 2
+                    | isZero((a[b + PAGE + 3] ^ pn) | ((a[b + TAG + 3] & ~TAG_KIND_MASK) ^ wantTag)) << 3;
             for (; m != 0; m &= m - 1) {
                 int w = Integer.numberOfTrailingZeros(m);
                 long t = a[b + TAG + w];
@@ -228,8 +231,9 @@ final class Iotlb {
                 if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
                     continue; // dead
                 }
-                if ((t & TAG_REF) == 0) {
-                    LONGS.compareAndSet(a, b + TAG + w, t, t | TAG_REF); // a hint: losing it only affects replacement
+                long h = a[b + HINTS];
+                if ((h & (1L << (HINT_REF_SHIFT + w))) == 0) {
+                    a[b + HINTS] = h | (1L << (HINT_REF_SHIFT + w)); // a hint: losing it only affects replacement
                 }
                 return v | ((long) level << LEVEL_SHIFT);
             }
@@ -317,7 +321,7 @@ final class Iotlb {
         int way = -1;
         int dead = -1;
         for (int w = 0; w < WAYS; w++) {
-            if (a[b + PAGE + w] == pn && (a[b + TAG + w] & ~TAG_REF) == t) {
+            if (a[b + PAGE + w] == pn && a[b + TAG + w] == t) {
                 way = w; // the same tag: refresh it (one entry per tag)
                 break;
             }
@@ -329,23 +333,26 @@ final class Iotlb {
             way = dead;
         }
         if (way < 0) {
-            int hand = (int) a[b + HAND];
+            long h = a[b + HINTS];
+            int hand = (int) (h & HINT_HAND_MASK);
             way = hand;
             for (int k = 0; k < WAYS; k++) {
                 int w = (hand + k) & (WAYS - 1);
-                int o = b + TAG + w;
-                long tw = a[o];
-                if ((tw & TAG_REF) == 0) {
+                if ((h & (1L << (HINT_REF_SHIFT + w))) == 0) {
                     way = w;
                     break;
                 }
-                // second chance: lookups set R only while it is clear, so nothing else writes this word now
-                a[o] = tw & ~TAG_REF;
+                h &= ~(1L << (HINT_REF_SHIFT + w)); // second chance
             }
-            a[b + HAND] = (way + 1) & (WAYS - 1);
+            a[b + HINTS] = (h & ~(long) HINT_HAND_MASK & ~(1L << (HINT_REF_SHIFT + way))) | ((way + 1) & (WAYS - 1));
+        } else {
+            long h = a[b + HINTS];
+            if ((h & (1L << (HINT_REF_SHIFT + way))) != 0) {
+                a[b + HINTS] = h & ~(1L << (HINT_REF_SHIFT + way)); // a new entry starts unreferenced
+            }
         }
         a[b + PAGE + way] = pn;
-        LONGS.setOpaque(a, b + TAG + way, t); // a lookup's reference-bit CAS on the old tag fails from here on
+        a[b + TAG + way] = t;
         a[b + VALUE + way] = val;
         int ei = b + EPOCHS + (way >> 1);
         int sh = (way & 1) << 5;
@@ -581,7 +588,7 @@ final class Iotlb {
         long t = tagOf(did, pasid, level, kind);
         for (int b = 0; b < slots.length; b += STRIDE) {
             for (int w = 0; w < WAYS; w++) {
-                if (slots[b + PAGE + w] == pn && (slots[b + TAG + w] & ~TAG_REF) == t && live(b, w)) {
+                if (slots[b + PAGE + w] == pn && slots[b + TAG + w] == t && live(b, w)) {
                     return true;
                 }
             }
