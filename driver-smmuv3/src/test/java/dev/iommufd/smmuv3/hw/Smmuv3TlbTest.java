@@ -253,7 +253,7 @@ class Smmuv3TlbTest {
         tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x7777_0000L, 0x1000L, 12, Smmuv3Tlb.PERM_READ_PRIV); // 4 KiB present
         int b = tlb.blockOf(0, va, 12);
         int sample = tlb.invalidationCount();
-        long v = tlb.lockSet(b); // a fill takes the set ...
+        tlb.lockSet(b); // a fill takes the set ...
         assertEquals(sample, tlb.invalidationCount()); // ... and passes its count check: no TLBI yet
         Thread tlbi = new Thread(() -> tlb.invalidateVa(0, 5, false, va, 4096));
         tlbi.start();
@@ -262,7 +262,7 @@ class Smmuv3TlbTest {
         }
         tlbi.join(100); // time for a TLBI that did not wait to finish its scan
         tlb.writeLocked(b, Smmuv3Tlb.KIND_S1, 0, 5, va, 0x9000L, 12, Smmuv3Tlb.PERM_READ_PRIV); // the walk's result
-        tlb.unlockSet(b, v);
+        tlb.unlockSet(b);
         tlbi.join();
         assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, va, Smmuv3Tlb.PERM_READ_PRIV),
                 "an entry filled from a walk that overlapped the TLBI survived it");
