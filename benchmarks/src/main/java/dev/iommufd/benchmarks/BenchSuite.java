@@ -38,7 +38,10 @@ public final class BenchSuite {
     private static final String PKG = "dev.iommufd.benchmarks.";
     /** A derived row {@code ratio:<row a>/<row b>}: score(a) / score(b), per format. */
     static final String RATIO = "ratio:";
-    /** Quick mode: the 64 GiB scenarios (B4, B6, B10) run over 4 GiB; B4/B10 times are scaled x16 (linear). */
+    /**
+     * Quick mode: the 64 GiB scenarios (B4 in 4K pages, B6, B10) run over 4 GiB; B4/B10 times are scaled x16
+     * (linear). B4b (2M/1G leaves, {@link LargeLeafBulkMapBenchmark}) is cheap and runs over 64 GiB.
+     */
     static final long QUICK_SPAN = 4L << 30;
     /** Quick mode: B5 maps 1 GiB of user memory (its score is per 4 KiB page anyway). */
     static final long QUICK_USER_SPAN = 1L << 30;
@@ -337,7 +340,8 @@ public final class BenchSuite {
         out.printf(Locale.ROOT, "iommufd-java benchmarks (%s run, %.0f s) on %s%n", quick ? "quick" : "full", seconds,
                 machine());
         if (quick) {
-            out.println("quick: in-process; B4, B6, B6c, B10 over 4 GiB (B4/B10 times scaled x16 to 64 GiB), B5 over 1 GiB,"
+            out.println("quick: in-process; B4, B6, B6c, B10 over 4 GiB (B4/B10 times scaled x16 to 64 GiB; B4b over 64 GiB),"
+                    + " B5 over 1 GiB,"
                     + " B9-ioas with 100K areas and 64K holes");
         }
         out.printf(Locale.ROOT, "%-21s %-14s %12s %10s %-10s %10s  %s%n", "scenario", "format", "score", "error",

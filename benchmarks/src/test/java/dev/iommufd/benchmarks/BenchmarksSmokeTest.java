@@ -106,16 +106,16 @@ class BenchmarksSmokeTest {
             LargeLeafBulkMapBenchmark.Empty e = new LargeLeafBulkMapBenchmark.Empty();
             e.format = format;
             e.pageSize = size;
-            e.span = 4 * gib;
+            e.rangeBytes = 4 * gib;
             e.setUp();
             long before = e.f.allocatedFrames();
             for (int i = 0; i < 3; i++) { // map, then the invocation setup empties the range again
                 e.empty();
-                assertEquals(IommuDomain.NO_TRANSLATION, e.f.domain.iovaToPhys(BulkMapBenchmark.BASE + e.span - size),
+                assertEquals(IommuDomain.NO_TRANSLATION, e.f.domain.iovaToPhys(BulkMapBenchmark.BASE + e.rangeBytes - size),
                         "the setup emptied the range");
                 long after = b.mapAll(e);
-                assertEquals(e.f.blockPa + (e.span - size) % DomainFixture.BLOCK,
-                        e.f.domain.iovaToPhys(BulkMapBenchmark.BASE + e.span - size), "the last leaf is mapped");
+                assertEquals(e.f.blockPa + (e.rangeBytes - size) % DomainFixture.BLOCK,
+                        e.f.domain.iovaToPhys(BulkMapBenchmark.BASE + e.rangeBytes - size), "the last leaf is mapped");
                 if (size == gib) {
                     assertTrue(after <= before + 2, "1G leaves need no more than the upper tables: " + (after - before));
                 } else {
@@ -127,7 +127,7 @@ class BenchmarksSmokeTest {
             LargeLeafBulkMapBenchmark.Full full = new LargeLeafBulkMapBenchmark.Full();
             full.format = format;
             full.pageSize = size;
-            full.span = 4 * gib;
+            full.rangeBytes = 4 * gib;
             full.setUp();
             for (int i = 0; i < 3; i++) { // unmap, then the invocation setup fills the range again
                 full.full();

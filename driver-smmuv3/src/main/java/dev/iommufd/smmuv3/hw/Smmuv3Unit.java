@@ -265,7 +265,9 @@ final class Smmuv3Unit implements IommuUnitModel {
                     throw busError(offset, width);
             }
             irqs = pendingIrqs;
-            pendingIrqs = 0;
+            if (irqs != 0) {
+                pendingIrqs = 0; // written only when set: a CMDQ_PROD write leaves the field's line clean
+            }
         }
         deliver(irqs);
     }
