@@ -43,16 +43,17 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Concurrency</h2>
  * {@link #lookup} and {@link #fill} are lock-free; invalidations are serialised by the owning {@link VtdUnit}'s
- * lock. A writer (a fill, or an invalidation that removes entries of a set) takes the set by making its version
- * odd with a compare-and-set, changes the ways and makes the version even again (release). A lookup reads the
- * floors first, then the version, the ways, and the version again, and reports a miss when a writer was active
- * in between (the caller then walks): it never combines words of two different entries, and a lookup that starts
- * after an invalidation returned sees it.
+ * lock. A fill takes its set by making the version odd with a compare-and-set, changes a way and makes the
+ * version even again (release). An invalidation kills an entry with one store (its tag's V cleared) after waiting
+ * for a fill that holds the set ({@link #invalidateInSet}). A lookup reads the floors first, then the version, the
+ * ways, and the version again, and reports a miss when a fill was active in between (the caller then walks): it
+ * never combines words of two different entries (a kill changes one word), and a lookup that starts after an
+ * invalidation returned sees it.
  *
  * <p>A fill from a walk done without the unit's lock carries a sample of the {@link InvalidationCount} taken
  * before the walk, and is dropped when the count moved ({@link #fill(int, int, long, int, int, long, long)}):
- * every invalidation advances the count (a full fence) before it reads or changes a set, and the fill compares
- * the count while holding its set, so either the invalidation finds the entry or the fill is dropped.
+ * every invalidation advances the count (a full fence) before it reads a set or a level hint, and the fill
+ * compares the count while holding its set, so either the invalidation finds the entry or the fill is dropped.
  */
 final class Iotlb {
     /** Entry kinds: which descriptor types invalidate an entry. */
@@ -351,14 +352,20 @@ final class Iotlb {
                 a[b + HINTS] = h & ~(1L << (HINT_REF_SHIFT + way)); // a new entry starts unreferenced
             }
         }
+        writeWay(b, way, pn, t, val, e);
+        unlockSet(b, version);
+        return true;
+    }
+
+    /** Writes way {@code way} of the set at {@code b}, which the caller holds. */
+    private void writeWay(int b, int way, long pn, long t, long val, int e) {
+        long[] a = slots;
         a[b + PAGE + way] = pn;
         a[b + TAG + way] = t;
         a[b + VALUE + way] = val;
         int ei = b + EPOCHS + (way >> 1);
         int sh = (way & 1) << 5;
         a[ei] = (a[ei] & ~(0xffff_ffffL << sh)) | ((e & 0xffff_ffffL) << sh);
-        unlockSet(b, version);
-        return true;
     }
 
     private int nextEpoch() {
@@ -372,7 +379,8 @@ final class Iotlb {
 
     /**
      * Sets the epoch counter back to 0 (first: a fill that read an older epoch and takes its set after the kill
-     * below sees the counter went back and drops its entry), kills every entry (each set taken), then sets every
+     * below sees the counter went back and drops its entry), kills every entry (waiting for fills that hold a set,
+     * as {@link #invalidateInSet} does), then sets every
      * floor back to 0 with release stores, the global floor last: a lookup that reads a reset floor also sees every
      * entry killed.
      */
@@ -380,11 +388,10 @@ final class Iotlb {
         EPOCH.setVolatile(this, 0);
         long[] a = slots;
         for (int b = 0; b < a.length; b += STRIDE) {
-            long v = lockSet(b);
+            awaitNoFill(b);
             for (int w = 0; w < WAYS; w++) {
-                a[b + TAG + w] = 0;
+                LONGS.setOpaque(a, b + TAG + w, 0L);
             }
-            unlockSet(b, v);
         }
         for (int d = 0; d < domainFloor.length; d++) {
             INTS.setRelease(domainFloor, d, 0);
@@ -408,10 +415,12 @@ final class Iotlb {
 
     /** Every nested (combined first- and second-stage) entry of {@code did}: O(1). */
     void invalidateNested(int did) {
-        invalidations.advance();
         if ((levelsFilled[did & 0xffff] & NESTED_FILLED) == 0) {
-            return; // the domain has no nested entry (a nested fill from now on compares the new count)
+            // the domain has no nested entry: nothing to count. Nested entries are filled only by walks under the
+            // unit's lock (scalable mode), which every invalidation holds too, so no nested fill races this read.
+            return;
         }
+        invalidations.advance();
         INTS.setRelease(nestedFloor, did & 0xffff, nextEpoch());
     }
 
@@ -447,26 +456,30 @@ final class Iotlb {
     }
 
     /**
-     * Kills the entries of the set at {@code b} that the invalidation removes. A set with nothing to remove is
-     * left unwritten: read optimistically first, which is sound against a concurrent fill because the count was
-     * advanced (a full fence) before: either the fill took the set before the reads below (the version differs or
-     * is odd, and the set is taken and rescanned) or it compares the new count and drops its entry.
+     * Kills the entries of the set at {@code b} that the invalidation removes, without taking the set: a kill is
+     * one store (the tag's V cleared), which a lookup reads whole, so the set's version is left alone. The
+     * invalidation advanced the count with a full fence before: if the version read here is odd, a fill holds the
+     * set and is waited for (it compared the old count and writes its entry, which is then killed here, or it
+     * compared the new count and drops it); a fill that takes the set after this read compares the new count and
+     * drops its entry. A fill from a walk that began after the count moved may be writing a way meanwhile; a kill
+     * of that way then at worst removes that newer entry too (invalidating more than asked, which the spec permits).
      */
     private void invalidateInSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
-        long v = (long) LONGS.getVolatile(slots, b + VERSION);
-        if ((v & 1) == 0) {
-            boolean any = false;
-            for (int w = 0; w < WAYS && !any; w++) {
-                any = removes(b, w, did, pasid, kinds, lo, hi, onlyLevel);
-            }
-            VarHandle.loadLoadFence();
-            if (!any && slots[b + VERSION] == v) {
-                return;
+        awaitNoFill(b);
+        for (int w = 0; w < WAYS; w++) {
+            if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
+                LONGS.setOpaque(slots, b + TAG + w, 0L);
             }
         }
-        v = lockSet(b);
-        killInLockedSet(b, did, pasid, kinds, lo, hi, onlyLevel);
-        unlockSet(b, v);
+    }
+
+    /** Waits while a fill holds the set at {@code b} (its version odd); returns the even version (acquire). */
+    private long awaitNoFill(int b) {
+        long v;
+        while (((v = (long) LONGS.getVolatile(slots, b + VERSION)) & 1) != 0) {
+            Thread.onSpinWait();
+        }
+        return v;
     }
 
     /**
@@ -475,7 +488,7 @@ final class Iotlb {
      * size); {@code am < 0} means every address. Probes the covered sets when fewer than all, else scans.
      */
     void invalidate(int did, int pasid, int kinds, long addr, int am) {
-        if (am == 0) {
+        if (am == 0 && (levelsFilled[did] & 1) != 0) {
             invalidatePage(did, pasid, kinds, addr);
             return;
         }
@@ -507,9 +520,11 @@ final class Iotlb {
     }
 
     /**
-     * One page (AM = 0): at most one set per level, each taken (compare-and-set) instead of read optimistically.
-     * The level-1 set is taken first, whatever the level hints say: its compare-and-set is the full fence between
-     * the count's release store and the read of the hints (see {@link InvalidationCount#advanceBeforeLocking}).
+     * One page (AM = 0) of a domain with 4 KiB entries (a racy hint, re-read below): the level-1 set is taken by
+     * compare-and-set, whose full fence stands for the count's: the count is advanced with a release store, the
+     * set taken, the level hints read, and the level-1 entries killed while the set is held; the other levels'
+     * sets are then handled as {@link #invalidateInSet} does. One locked instruction, which the set's kill needed
+     * anyway.
      */
     private void invalidatePage(int did, int pasid, int kinds, long addr) {
         invalidations.advanceBeforeLocking();
@@ -518,24 +533,15 @@ final class Iotlb {
         int b = set(did, lo >>> shift(1), 1);
         long v = lockSet(b);
         int levels = levelsFilled[did];
-        if ((levels & 1) != 0) {
-            killInLockedSet(b, did, pasid, kinds, lo, hi, 1);
+        for (int w = 0; w < WAYS; w++) {
+            if (removes(b, w, did, pasid, kinds, lo, hi, 1)) {
+                LONGS.setOpaque(slots, b + TAG + w, 0L);
+            }
         }
         unlockSet(b, v);
         for (int level = 2; level <= 3; level++) {
             if ((levels & (1 << (level - 1))) != 0) {
-                b = set(did, lo >>> shift(level), level);
-                v = lockSet(b);
-                killInLockedSet(b, did, pasid, kinds, lo, hi, level);
-                unlockSet(b, v);
-            }
-        }
-    }
-
-    private void killInLockedSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
-        for (int w = 0; w < WAYS; w++) {
-            if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
-                LONGS.setOpaque(slots, b + TAG + w, 0L);
+                invalidateInSet(set(did, lo >>> shift(level), level), did, pasid, kinds, lo, hi, level);
             }
         }
     }
@@ -550,6 +556,24 @@ final class Iotlb {
     // =====================================================================================================
     // For tests of the cache itself (single-threaded, or with no writer running)
     // =====================================================================================================
+
+    /**
+     * For tests: a fill caught between its count comparison (passed) and its release, as a descheduled filler
+     * would be: takes the set of (did, page of {@code iova}, level 1) and returns a handle for
+     * {@link #finishHeldFill}.
+     */
+    long holdSetForFill(int did, long iova) {
+        int b = set(did, iova >>> shift(1), 1);
+        BYTES.getAndBitwiseOr(levelsFilled, did, (byte) 1);
+        return ((long) b << 32) | lockSet(b);
+    }
+
+    /** For tests: writes a second-stage 4 KiB entry into way 0 of the held set and releases it. */
+    void finishHeldFill(long handle, int did, long iova, long val) {
+        int b = (int) (handle >>> 32);
+        writeWay(b, 0, iova >>> shift(1), tagOf(did, 0, 1, KIND_SECOND_STAGE), val, epoch);
+        unlockSet(b, handle & 0xffff_ffffL);
+    }
 
     /** Live entries. */
     int liveEntries() {

@@ -296,7 +296,7 @@ class IotlbTest {
                 if (round % 3 == 0) {
                     t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE, 5); // all 32 pages
                 } else if (round % 3 == 1) {
-                    for (int i = 0; i < pages; i++) { // one page at a time (AM 0: the sets are taken, not read first)
+                    for (int i = 0; i < pages; i++) { // one page at a time (AM 0)
                         t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE + (long) i * 4096, 0);
                     }
                 } else {
@@ -317,5 +317,34 @@ class IotlbTest {
             }
         }
         assertNull(failure.get());
+    }
+
+    /**
+     * An invalidation that finds a fill holding the set waits for it and then removes its entry: the fill compared
+     * the count before the invalidation advanced it, so its entry is stale once the invalidation returns.
+     */
+    @Test
+    void anInvalidationWaitsForAFillHoldingTheSetAndRemovesItsEntry() throws Exception {
+        for (int kind = 0; kind < 2; kind++) {
+            Iotlb t = new Iotlb(1024);
+            long iova = BASE + 0x77_7000L;
+            long handle = t.holdSetForFill(4, iova);
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            int k = kind;
+            Thread inv = new Thread(() -> {
+                if (k == 0) {
+                    t.invalidate(4, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0);
+                } else {
+                    t.invalidate(4, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova & ~0xffffL, 4);
+                }
+                done.countDown();
+            });
+            inv.start();
+            boolean early = done.await(200, java.util.concurrent.TimeUnit.MILLISECONDS);
+            t.finishHeldFill(handle, 4, iova, 0x5000L | Iotlb.V_READ);
+            inv.join(10_000);
+            assertFalse(early, "the invalidation returned while a fill held the set");
+            assertEquals(0, t.lookup(4, 0, iova), "the held fill's entry survived the invalidation");
+        }
     }
 }
