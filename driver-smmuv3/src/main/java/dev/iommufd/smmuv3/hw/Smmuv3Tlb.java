@@ -220,11 +220,19 @@ final class Smmuv3Tlb {
         return alive(t, (int) slots[p + IDS], slots[p + FILL_EPOCH]);
     }
 
+    /**
+     * Whether an entry filled at epoch {@code e} survives every tag invalidation. Every invalidation epoch recorded is
+     * at most {@link #epoch} (an invalidation advances it, then records it), so an entry filled at the current epoch
+     * or later is alive without reading the three records: one load on the hit path while no tag invalidation ran
+     * since the fill. (A reader that sees the advanced epoch but not yet the record runs concurrently with that
+     * invalidation, which has not completed: using the entry then is allowed, as before.)
+     */
     private boolean alive(long t, int id, long e) {
         Smmuv3Tlb x = epochs;
-        return e >= x.allInvalidatedAt
-                && e >= x.vmidInvalidatedAt[id >>> 16]
-                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
+        return e >= x.epoch
+                || e >= x.allInvalidatedAt
+                        && e >= x.vmidInvalidatedAt[id >>> 16]
+                        && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
