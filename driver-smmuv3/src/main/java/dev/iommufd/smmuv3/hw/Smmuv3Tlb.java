@@ -83,10 +83,13 @@ import java.lang.invoke.VarHandle;
  * <p>An address invalidation removes entries without taking the set ({@link #invalidateInSet}): it advances the
  * invalidation count (a volatile store) before it reads the set's version (a volatile load), and a fill reads the
  * count after its compare-and-set of the version; so a fill that takes the set after the invalidation read an even
- * version sees the new count and writes nothing, and a fill that took it before is either finished (its entry is
- * visible to the scan) or still holds it (the version is odd: the invalidation then waits for the set like a fill
- * and scans it under the lock). Clearing a tag with a plain store races only with readers, which see the entry
- * either whole or gone (an invalidation never writes anything but the tag).
+ * version sees the new count and, when its walk began before the invalidation, writes nothing; a fill that took
+ * the set before is either finished (its entry is visible to the scan) or still holds it (the version is odd: the
+ * invalidation then waits for the set like a fill and scans it under the lock). A fill whose walk began after the
+ * count advanced read the tables as the driver changed them before the command: its entry is fresh, and if the
+ * invalidation's clearing of a tag lands on the way it writes, the fresh entry is dropped too (over-invalidation)
+ * or survives whole. Clearing a tag with a plain store races only with readers, which see the entry either whole or
+ * gone (an invalidation never writes anything but the tag).
  *
  * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
  * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
@@ -220,11 +223,19 @@ final class Smmuv3Tlb {
         return alive(t, (int) slots[p + IDS], slots[p + FILL_EPOCH]);
     }
 
+    /**
+     * Whether an entry filled at epoch {@code e} survives every tag invalidation. Every invalidation epoch recorded is
+     * at most {@link #epoch} (an invalidation advances it, then records it), so an entry filled at the current epoch
+     * or later is alive without reading the three records: one load on the hit path while no tag invalidation ran
+     * since the fill. (A reader that sees the advanced epoch but not yet the record runs concurrently with that
+     * invalidation, which has not completed: using the entry then is allowed, as before.)
+     */
     private boolean alive(long t, int id, long e) {
         Smmuv3Tlb x = epochs;
-        return e >= x.allInvalidatedAt
-                && e >= x.vmidInvalidatedAt[id >>> 16]
-                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
+        return e >= x.epoch
+                || e >= x.allInvalidatedAt
+                        && e >= x.vmidInvalidatedAt[id >>> 16]
+                        && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
