@@ -100,8 +100,8 @@ public final class MemoryFootprint {
                 int len = Array.getLength(a);
                 long bytes = (long) len * elementSize(fl.getType().getComponentType()) + 16;
                 // per entry: one element per entry, or a few words per entry in one interleaved array (VT-d's Iotlb
-                // keeps each 4-way set's 16 words together: 4 per entry; SMMUv3's Smmuv3Tlb each 8-way set's 33 words:
-                // 4.125 per entry); the per-DID / per-ASID tables (65536 elements: 16 or 64 per entry) do not grow
+                // keeps each 4-way set's 16 words together: 4 per entry; SMMUv3's Smmuv3Tlb each 4-way set's 17 words:
+                // 4.25 per entry); the per-DID / per-ASID tables (65536 elements: 16 or 64 per entry) do not grow
                 // with the capacity
                 if (len <= 8L * capacity) {
                     perEntry += bytes;

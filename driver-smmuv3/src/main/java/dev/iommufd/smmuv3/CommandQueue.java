@@ -62,12 +62,14 @@ final class CommandQueue {
 
     private static final VarHandle LOCK;
     private static final VarHandle DOORBELL;
+    private static final VarHandle INSERTED;
 
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             LOCK = l.findVarHandle(CommandQueue.class, "lock", int.class);
             DOORBELL = l.findVarHandle(CommandQueue.class, "doorbell", int.class);
+            INSERTED = l.findVarHandle(CommandQueue.class, "inserted", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -125,11 +127,12 @@ final class CommandQueue {
     /** Commands the SMMU consumed as far as the last CONS read tells (unwrapped {@link #cons}); written under the lock. */
     private volatile long consumed;
     /** {@link #prod} as of the last completed insertion: every slot before it holds a written command. */
-    private volatile int inserted;
+    @SuppressWarnings("unused") // through INSERTED: release stores, acquire loads
+    private int inserted;
     /** The doorbell: 1 while a thread writes CMDQ_PROD. */
     private volatile int doorbell;
     /** The last value written to CMDQ_PROD. Guarded by {@link #doorbell}. */
-    private volatile int rung;
+    private int rung;
     private long errors;
     private int lastError;
     private long commandsIssued;
@@ -164,7 +167,7 @@ final class CommandQueue {
             cons = 0;
             issued = 0;
             consumed = 0;
-            inserted = 0;
+            INSERTED.setRelease(this, 0);
             rung = 0;
         } finally {
             unlock();
@@ -237,7 +240,7 @@ final class CommandQueue {
             prod = queueAdd(first, n);
             issued += n;
             commandsIssued += n;
-            inserted = prod;
+            INSERTED.setRelease(this, prod);
         } finally {
             unlock();
         }
@@ -294,14 +297,17 @@ final class CommandQueue {
         while (DOORBELL.compareAndSet(this, 0, 1)) {
             try {
                 int t;
-                while ((t = inserted) != rung) {
+                while ((t = (int) INSERTED.getAcquire(this)) != rung) {
                     rung = t;
                     mmio.write32(regs + CMDQ_PROD, t);
                 }
             } finally {
+                // a volatile store (a full fence), ordered before the load of inserted below: an inserter stores
+                // inserted before its compare-and-set of the doorbell (a full fence too), so either that CAS
+                // succeeds or this load sees its insertion (no insertion is left unrung)
                 doorbell = 0;
             }
-            if (inserted == rung) {
+            if ((int) INSERTED.getAcquire(this) == rung) {
                 return;
             }
         }

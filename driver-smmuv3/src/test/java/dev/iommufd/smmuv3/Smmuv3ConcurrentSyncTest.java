@@ -78,4 +78,54 @@ class Smmuv3ConcurrentSyncTest {
             assertEquals(0, b.smmu().cmdq.errors());
         }
     }
+
+    /**
+     * {@code arm_smmu_cmdq_skip_err} with two issuers: one thread's batches hold an illegal command (the SMMU stops
+     * before the following CMD_SYNC with CMDQ_CONS.ERR = CERROR_ILL), the other's are valid. Whichever waiter sees
+     * GERROR.CMDQ_ERR replaces the command with a CMD_SYNC and acknowledges it, so both threads' CMD_SYNCs complete
+     * and every illegal command is counted once.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"qemu", "server"})
+    void illegalCommandsOfOneThreadDoNotStallTheOther(String preset) throws Exception {
+        try (DriverBench b = new DriverBench(preset, Map.of(), DriverBench.device("00:02.0"))) {
+            CommandQueue q = b.smmu().cmdq;
+            long errorsBefore = q.errors();
+            int illegal = 2_000;
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            CyclicBarrier start = new CyclicBarrier(2);
+            Thread bad = new Thread(() -> {
+                try {
+                    start.await();
+                    long[] c = new long[2];
+                    for (int r = 0; r < illegal; r++) {
+                        c[0] = 0xff; // no such opcode: CERROR_ILL
+                        c[1] = 0;
+                        q.issueWithSync(c);
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            Thread good = new Thread(() -> {
+                try {
+                    start.await();
+                    long[] c = new long[2];
+                    for (int r = 0; r < 20_000; r++) {
+                        dev.iommufd.smmuv3.layout.Command.tlbiNhAsid(c, 0, 7);
+                        q.issueWithSync(c);
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            bad.start();
+            good.start();
+            bad.join();
+            good.join();
+            assertNull(failure.get(), () -> "thread failed: " + failure.get());
+            assertEquals(illegal, q.errors() - errorsBefore);
+            assertEquals(dev.iommufd.smmuv3.layout.SmmuRegisters.CERROR_ILL, q.lastError());
+        }
+    }
 }

@@ -385,7 +385,7 @@ final class DmarUnit {
     // Faults and page requests
     // =====================================================================================================
 
-    /** Linux dmar_fault: walks the records from FSTS.FRI, clears each pending one, then clears PFO. */
+    /** Linux dmar_fault: walks the records from FSTS.FRI, clears each pending one, then clears PFO (not IQE/ICE/ITE). */
     private void handleFaults() {
         clearFaults();
     }
@@ -411,7 +411,11 @@ final class DmarUnit {
                 mmio.write32(hiAddr + 4, (int) (FaultRecord.F >>> 32));
             }
         }
-        mmio.write32(base + FSTS_REG, FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE);
+        // Linux dmar_fault clears PFO (and PPF/PRO) only: IQE, ICE and ITE belong to the invalidation queue's
+        // submitters (qi_check_fault), which must see IQE to fix the descriptor that stopped the queue. Clearing IQE
+        // here would restart the hardware at that descriptor, stop it again and raise the next fault event
+        // without end.
+        mmio.write32(base + FSTS_REG, FSTS_PFO);
     }
 
     /** Linux prq_event_thread: clears PPR, reports every request between PQH and PQT, advances PQH. */

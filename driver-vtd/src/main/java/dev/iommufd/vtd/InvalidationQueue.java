@@ -70,12 +70,14 @@ final class InvalidationQueue {
 
     private static final VarHandle LOCK;
     private static final VarHandle DOORBELL;
+    private static final VarHandle INSERTED;
 
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             LOCK = l.findVarHandle(InvalidationQueue.class, "lock", int.class);
             DOORBELL = l.findVarHandle(InvalidationQueue.class, "doorbell", int.class);
+            INSERTED = l.findVarHandle(InvalidationQueue.class, "inserted", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -106,11 +108,12 @@ final class InvalidationQueue {
     /** The status value of the last submission. Guarded by {@link #lock}. */
     private int seq;
     /** {@link #freeHead} as of the last completed insertion: every slot before it holds a written descriptor. */
-    private volatile int inserted;
+    @SuppressWarnings("unused") // through INSERTED: release stores, acquire loads
+    private int inserted;
     /** The doorbell: 1 while a thread writes IQT. */
     private volatile int doorbell;
     /** The slot index last written to IQT. Guarded by {@link #doorbell}. */
-    private volatile int rung;
+    private int rung;
     /** A multi-descriptor submission's descriptors, before they are copied into the ring. Guarded by {@link #lock}. */
     private final long[] staging = new long[LENGTH * 4];
 
@@ -223,7 +226,7 @@ final class InvalidationQueue {
     /** Advances {@link #freeHead} past the written slots and publishes it. Lock held. */
     private void publish(int next) {
         freeHead = next;
-        inserted = next;
+        INSERTED.setRelease(this, next);
     }
 
     /** Waits (lock held, released while spinning) until {@code n} slots are free by the hardware head. */
@@ -254,14 +257,17 @@ final class InvalidationQueue {
         while (DOORBELL.compareAndSet(this, 0, 1)) {
             try {
                 int t;
-                while ((t = inserted) != rung) {
+                while ((t = (int) INSERTED.getAcquire(this)) != rung) {
                     rung = t;
                     mmio.write64(regs + IQT_REG, (long) t << shift);
                 }
             } finally {
+                // a volatile store (a full fence), ordered before the load of inserted below: an inserter stores
+                // inserted before its compare-and-set of the doorbell (a full fence too), so either that CAS
+                // succeeds or this load sees its insertion (no insertion is left unrung)
                 doorbell = 0;
             }
-            if (inserted == rung) {
+            if ((int) INSERTED.getAcquire(this) == rung) {
                 return; // nothing inserted since the last write; a later insertion rings for itself
             }
         }

@@ -2,6 +2,12 @@ package dev.iommufd.vtd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.iommufd.api.Errno;
+import dev.iommufd.api.ErrnoException;
+import dev.iommufd.vtd.layout.InvalidationDescriptor;
+import dev.iommufd.vtd.layout.VtdRegisters;
 
 import dev.iommufd.platform.DmaAttributes;
 import dev.iommufd.platform.PciFunctionSpec;
@@ -73,6 +79,56 @@ class ConcurrentInvalidationTest {
                 t.join();
             }
             assertNull(failure.get(), () -> "thread failed: " + failure.get());
+        }
+    }
+
+    /**
+     * Linux qi_check_fault with two submitters: one thread's descriptors have a reserved bit set (the hardware
+     * stops with FSTS.IQE, IQH at the descriptor), the other's are valid. Only the submitter whose descriptor
+     * stopped the queue fixes it (its wait descriptor copied over it, IQE cleared) and fails with EINVAL; the
+     * other's submissions behind it complete normally once the queue resumes.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"qemu", "server"})
+    void aRejectedDescriptorFailsOnlyItsOwnSubmitter(String preset) throws Exception {
+        try (DriverBench b = new DriverBench(preset, PciFunctionSpec.endpoint("00:04.0", "dmar0"))) {
+            VtdDevice dev = b.probe("00:04.0");
+            DmarUnit unit = dev.unit;
+            int did = unit.domainCount - 1;
+            long bad = InvalidationDescriptor.iotlbLo(InvalidationDescriptor.G_DOMAIN, did) | (1L << 8); // reserved
+            long good = InvalidationDescriptor.iotlbLo(InvalidationDescriptor.G_DOMAIN, did);
+            assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> unit.qiSubmitSync(bad, 0)).errno());
+            assertEquals(0, b.reg32(VtdRegisters.FSTS_REG) & VtdRegisters.FSTS_IQE, "IQE cleared by the submitter");
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            CyclicBarrier start = new CyclicBarrier(2);
+            Thread rejected = new Thread(() -> {
+                try {
+                    start.await();
+                    for (int r = 0; r < 2_000; r++) {
+                        ErrnoException e = assertThrows(ErrnoException.class, () -> unit.qiSubmitSync(bad, 0), "round " + r);
+                        assertEquals(Errno.EINVAL, e.errno());
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            Thread accepted = new Thread(() -> {
+                try {
+                    start.await();
+                    for (int r = 0; r < 20_000; r++) {
+                        unit.qiSubmitSync(good, 0); // never fails for the other thread's descriptor
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            rejected.start();
+            accepted.start();
+            rejected.join();
+            accepted.join();
+            assertNull(failure.get(), () -> "thread failed: " + failure.get());
+            assertEquals(0, b.reg32(VtdRegisters.FSTS_REG) & VtdRegisters.FSTS_IQE);
+            unit.qiSubmitSync(good, 0);
         }
     }
 }

@@ -4,7 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * The unit's TLB: a fixed-size, 8-way set-associative cache of final translations held in primitive arrays.
+ * The unit's TLB: a fixed-size, 4-way set-associative cache of final translations held in primitive arrays.
  *
  * <h2>Tagging (IHI0070 3.17, "TLB tagging")</h2>
  * An entry is tagged by what produced it:
@@ -16,13 +16,19 @@ import java.lang.invoke.VarHandle;
  * </ul>
  *
  * <h2>Layout: one block of {@link #STRIDE} words per set, in one {@code long[]} ({@link #slots})</h2>
- * A lookup reads the set's version, its eight tags and the payload of the way that matches: with the words of a set
- * side by side that is two or three cache lines, where one array per field cost five (and a fill by another
+ * A lookup reads the set's version, its four tags and the payload of the way that matches: with the words of a set
+ * side by side that is one or two cache lines, where one array per field cost five (and a fill by another
  * thread dirtied version and victim lines shared by sixteen sets).
+ *
+ * <p>Associativity is IMPLEMENTATION DEFINED (nothing in the ID registers reports it). Four ways rather than eight:
+ * a hit compares half the tags, and with more, smaller sets a fill by one thread lands less often in a set another
+ * thread is reading (each fill dirties its set's lines); the sets stay deep enough that a 256-page working set
+ * keeps hitting under a stream of random fills (some set of the 1024 gets five of its pages with probability ~1%).
+ * The walk cache uses the same layout.
  * <pre>
  *  word  0                 version: victim (bits [63:61]) | sequence (bits [60:0], odd while a writer changes the set)
- *  words 1 + w             tag of way w                                     (w = 0..7)
- *  words 9 + 3w .. 11 + 3w data, ids and fill epoch of way w
+ *  words 1 + w             tag of way w                                     (w = 0..3)
+ *  words 5 + 3w .. 7 + 3w  data, ids and fill epoch of way w
  *
  *  version: 63     61 60                                                   0
  *          +--------+-----------------------------------------------------+
@@ -122,7 +128,7 @@ final class Smmuv3Tlb {
     /** No level hint: an address invalidation covers entries of every page size ({@code maxShift} argument). */
     static final int ANY_SIZE = 63;
 
-    private static final int WAYS = 8;
+    private static final int WAYS = 4;
     /** Word offsets inside a set's block (see the class comment). */
     private static final int VERSION = 0;
     private static final int TAGS = 1;
@@ -214,11 +220,19 @@ final class Smmuv3Tlb {
         return alive(t, (int) slots[p + IDS], slots[p + FILL_EPOCH]);
     }
 
+    /**
+     * Whether an entry filled at epoch {@code e} survives every tag invalidation. Every invalidation epoch recorded is
+     * at most {@link #epoch} (an invalidation advances it, then records it), so an entry filled at the current epoch
+     * or later is alive without reading the three records: one load on the hit path while no tag invalidation ran
+     * since the fill. (A reader that sees the advanced epoch but not yet the record runs concurrently with that
+     * invalidation, which has not completed: using the entry then is allowed, as before.)
+     */
     private boolean alive(long t, int id, long e) {
         Smmuv3Tlb x = epochs;
-        return e >= x.allInvalidatedAt
-                && e >= x.vmidInvalidatedAt[id >>> 16]
-                && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
+        return e >= x.epoch
+                || e >= x.allInvalidatedAt
+                        && e >= x.vmidInvalidatedAt[id >>> 16]
+                        && ((t & TAG_KIND_MASK) == KIND_S2 || e >= x.asidInvalidatedAt[id & 0xffff]);
     }
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
@@ -504,7 +518,7 @@ final class Smmuv3Tlb {
             lockSet(b); // a fill holds the set: wait for it, and keep later fills out while scanning
         }
         // the ways to look at: a probe takes those whose tag is the page, computed without a branch per way (the way
-        // that matches is random: a mispredicted branch costs more than the eight compares)
+        // that matches is random: a mispredicted branch costs more than the four compares)
         int m = 0;
         for (int w = 0; w < WAYS; w++) {
             m |= (key == -1 || (a[b + TAGS + w] & ~TAG_KIND_MASK) == key ? 1 : 0) << w;

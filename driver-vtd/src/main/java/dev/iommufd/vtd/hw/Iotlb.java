@@ -212,15 +212,15 @@ final class Iotlb {
             int b = set(did, pn, level);
             long version = a[b + VERSION];
             VarHandle.acquireFence(); // the ways are read after the version
-            // every way compared by arithmetic, without a branch (which way hits is data: a branch per way
-            // mispredicts whenever it changes); bit w of m is set when way w has the page and the tag
-            int m = isZero((a[b + PAGE] ^ pn) | ((a[b + TAG] & ~TAG_KIND_MASK) ^ wantTag))
-                    | isZero((a[b + PAGE + 1] ^ pn) | ((a[b + TAG + 1] & ~TAG_KIND_MASK) ^ wantTag)) << 1
-                    | isZero((a[b + PAGE + 2] ^ pn) | ((a[b + TAG + 2] & ~TAG_KIND_MASK) ^ wantTag)) << 2
-                    | isZero((a[b + PAGE + 3] ^ pn) | ((a[b + TAG + 3] & ~TAG_KIND_MASK) ^ wantTag)) << 3;
-            for (; m != 0; m &= m - 1) {
+            // the ways' pages compared by arithmetic, without a branch (which way hits is data: a branch per way
+            // mispredicts whenever it changes); bit w of m is set when way w has the page; then the tag of each
+            for (int m = isZero(a[b + PAGE] ^ pn) | isZero(a[b + PAGE + 1] ^ pn) << 1 | isZero(a[b + PAGE + 2] ^ pn) << 2
+                    | isZero(a[b + PAGE + 3] ^ pn) << 3; m != 0; m &= m - 1) {
                 int w = Integer.numberOfTrailingZeros(m);
                 long t = a[b + TAG + w];
+                if ((t & ~TAG_KIND_MASK) != wantTag) {
+                    continue;
+                }
                 long v = a[b + VALUE + w];
                 int filled = epochOf(a, b, w);
                 VarHandle.loadLoadFence();

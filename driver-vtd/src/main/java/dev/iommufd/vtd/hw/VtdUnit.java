@@ -44,8 +44,8 @@ import java.util.function.LongConsumer;
  *
  * <h2>What is not modelled</h2>
  * Interrupt remapping (ECAP.IR is never advertised), advanced fault logging, protected memory regions (PMEN
- * reads 0), paging-structure caches (only leaf translations are cached, which the spec permits), ATS translation
- * requests and translated requests (the platform's DMA path issues untranslated requests only), and device-side
+ * reads 0), paging-structure caches of scalable-mode and nested walks (only legacy-mode walks have PDE/PDPE
+ * caches, {@link #pwc}; the spec permits caching less), ATS translation requests and translated requests (the platform's DMA path issues untranslated requests only), and device-side
  * ATCs (device-TLB invalidations are validated and completed).
  */
 final class VtdUnit implements IommuUnitModel {

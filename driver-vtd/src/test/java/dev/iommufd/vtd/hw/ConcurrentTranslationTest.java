@@ -9,7 +9,10 @@ import dev.iommufd.spi.hw.Translation;
 import dev.iommufd.vtd.layout.ContextEntry;
 import dev.iommufd.vtd.layout.InvalidationDescriptor;
 import dev.iommufd.vtd.layout.SecondStagePte;
+import java.lang.reflect.Field;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -118,5 +121,57 @@ class ConcurrentTranslationTest {
         }
         assertNull(failure.get());
         assertTrue(translations.get() > 0);
+    }
+
+    /**
+     * Two devices' IOTLB misses must not serialise on one Java monitor (a shared IOTLB is hardware, a lock around
+     * every fill is not: B13): a legacy-mode miss after a context-cache hit walks the tables and fills the IOTLB
+     * while another thread holds the unit's lock, and the next translation of that page is a hit.
+     */
+    @Test
+    void aLegacyMissWalksAndFillsWithoutTheUnitLock() throws Exception {
+        ModelBench b = new ModelBench("qemu");
+        LegacyTables t = new LegacyTables(b);
+        t.context(RID_A, ContextEntry.TT_MULTI_LEVEL, 2, DID, false);
+        for (int i = 0; i < PAGES; i++) {
+            t.map(IOVA + i * 4096L, pa(0, i), 1, RW);
+        }
+        b.enable(t.root, false);
+        Translation out = new Translation();
+        b.unit.translate(RID_A, DmaAttributes.NO_PASID, IOVA, Translation.ACCESS_READ, out); // fills the context cache
+        assertTrue(out.isOk());
+        Field f = VtdUnit.class.getDeclaredField("lock");
+        f.setAccessible(true);
+        Object lock = f.get(b.unit);
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch translated = new CountDownLatch(1);
+        Thread holder = new Thread(() -> {
+            synchronized (lock) {
+                held.countDown();
+                try {
+                    translated.await(10, TimeUnit.SECONDS); // released at once when the miss needs no lock
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        holder.start();
+        held.await();
+        long[] results = new long[2];
+        Thread device = new Thread(() -> {
+            Translation o = new Translation();
+            b.unit.translate(RID_A, DmaAttributes.NO_PASID, IOVA + 5 * 4096L + 8, Translation.ACCESS_READ, o);
+            results[0] = o.isOk() ? o.physicalAddress() : -1;
+            b.unit.translate(RID_A, DmaAttributes.NO_PASID, IOVA + 5 * 4096L + 16, Translation.ACCESS_READ, o);
+            results[1] = o.isOk() ? o.physicalAddress() : -1;
+            translated.countDown();
+        });
+        device.start();
+        boolean done = translated.await(5, TimeUnit.SECONDS);
+        holder.join();
+        device.join();
+        assertTrue(done, "the miss waited for the unit's lock");
+        assertEquals(pa(0, 5) + 8, results[0]);
+        assertEquals(pa(0, 5) + 16, results[1]);
     }
 }
