@@ -57,8 +57,13 @@ final class CommandQueue {
     static final int BATCH_COMMANDS = 64;
     /** How long a submission waits (ring space, CMD_SYNC) before failing with ETIMEDOUT. */
     private static final long TIMEOUT_NANOS = 10_000_000_000L;
-    /** CMD_SYNC polls between two GERROR checks. */
-    private static final int POLLS_PER_CHECK = 64;
+    /** Spins (CMD_SYNC polls, lock attempts) before a waiter yields its CPU at each further attempt. */
+    private static final int SPINS_BEFORE_YIELD = 64;
+    /**
+     * CMD_SYNC polls between two GERROR checks: a register read takes the SMMU's lock, which the thread consuming
+     * this CMD_SYNC may hold, so a waiter reads it only when the wait has been long.
+     */
+    private static final int POLLS_PER_CHECK = 1024;
 
     private static final VarHandle LOCK;
     private static final VarHandle DOORBELL;
@@ -349,9 +354,12 @@ final class CommandQueue {
                 if (System.nanoTime() - deadline > 0) {
                     throw ErrnoException.of(Errno.ETIMEDOUT, "CMD_SYNC did not complete");
                 }
-                Thread.yield();
             }
-            Thread.onSpinWait();
+            if (polls > SPINS_BEFORE_YIELD) {
+                Thread.yield(); // the thread consuming the commands may have been descheduled
+            } else {
+                Thread.onSpinWait();
+            }
         }
     }
 
@@ -422,10 +430,11 @@ final class CommandQueue {
         int spins = 0;
         while (!LOCK.compareAndSet(this, 0, 1)) {
             do {
-                if (++spins % 1024 == 0) {
-                    Thread.yield(); // the holder may have been descheduled
+                if (++spins > SPINS_BEFORE_YIELD) {
+                    Thread.yield(); // the holder may have been descheduled: let it run
+                } else {
+                    Thread.onSpinWait();
                 }
-                Thread.onSpinWait();
             } while (lock != 0);
         }
     }

@@ -63,8 +63,13 @@ final class InvalidationQueue {
     static final int LENGTH = 256;
     /** Bytes between two slots' status words: one cache line. */
     static final int STATUS_STRIDE = 64;
-    /** Status-word polls between two FSTS reads. */
-    private static final int POLLS_PER_FSTS = 64;
+    /** Spins (status polls, lock attempts) before a waiter yields its CPU at each further attempt. */
+    private static final int SPINS_BEFORE_YIELD = 64;
+    /**
+     * Status-word polls between two FSTS reads: a register read takes the unit's lock, which the thread executing
+     * this submission's descriptors may hold, so a waiter reads it only when the wait has been long.
+     */
+    private static final int POLLS_PER_FSTS = 1024;
     /** How long a submission waits for its wait descriptor before failing with ETIMEDOUT. */
     private static final long TIMEOUT_NANOS = 10_000_000_000L;
 
@@ -292,9 +297,12 @@ final class InvalidationQueue {
                 if (System.nanoTime() - deadline > 0) {
                     throw ErrnoException.of(Errno.ETIMEDOUT, "%s: invalidation wait descriptor never completed", name);
                 }
-                Thread.yield();
             }
-            Thread.onSpinWait();
+            if (i > SPINS_BEFORE_YIELD) {
+                Thread.yield(); // the thread executing the descriptors may have been descheduled
+            } else {
+                Thread.onSpinWait();
+            }
         }
         if (error) {
             throw ErrnoException.of(Errno.EINVAL, "%s: the invalidation queue rejected a descriptor (IQE)", name);
@@ -336,10 +344,11 @@ final class InvalidationQueue {
         int spins = 0;
         while (!LOCK.compareAndSet(this, 0, 1)) {
             do {
-                if (++spins % 1024 == 0) {
-                    Thread.yield(); // the holder may have been descheduled
+                if (++spins > SPINS_BEFORE_YIELD) {
+                    Thread.yield(); // the holder may have been descheduled: let it run
+                } else {
+                    Thread.onSpinWait();
                 }
-                Thread.onSpinWait();
             } while (lock != 0);
         }
     }

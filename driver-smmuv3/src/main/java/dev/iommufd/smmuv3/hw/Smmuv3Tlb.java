@@ -83,10 +83,13 @@ import java.lang.invoke.VarHandle;
  * <p>An address invalidation removes entries without taking the set ({@link #invalidateInSet}): it advances the
  * invalidation count (a volatile store) before it reads the set's version (a volatile load), and a fill reads the
  * count after its compare-and-set of the version; so a fill that takes the set after the invalidation read an even
- * version sees the new count and writes nothing, and a fill that took it before is either finished (its entry is
- * visible to the scan) or still holds it (the version is odd: the invalidation then waits for the set like a fill
- * and scans it under the lock). Clearing a tag with a plain store races only with readers, which see the entry
- * either whole or gone (an invalidation never writes anything but the tag).
+ * version sees the new count and, when its walk began before the invalidation, writes nothing; a fill that took
+ * the set before is either finished (its entry is visible to the scan) or still holds it (the version is odd: the
+ * invalidation then waits for the set like a fill and scans it under the lock). A fill whose walk began after the
+ * count advanced read the tables as the driver changed them before the command: its entry is fresh, and if the
+ * invalidation's clearing of a tag lands on the way it writes, the fresh entry is dropped too (over-invalidation)
+ * or survives whole. Clearing a tag with a plain store races only with readers, which see the entry either whole or
+ * gone (an invalidation never writes anything but the tag).
  *
  * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
  * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
