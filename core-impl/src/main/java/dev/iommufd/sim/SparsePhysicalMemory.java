@@ -46,7 +46,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <h2>Recycled storage</h2>
  * Storage dropped by {@link #zero} or by the frame allocator ({@link #releaseStorage}: a freed or newly allocated
  * block) is kept, up to {@link #RECYCLED_MAX} arrays, and handed to the next frame that needs storage, zero-filled
- * then (the work {@code new long[512]} does, as the kernel zeroes a page-table page it allocates). Page tables are
+ * then (the work {@code new long[512]} does, as the kernel zeroes a page-table page it allocates), except when a
+ * {@link #writeRun64} writes the whole frame: it fills the array and publishes it with its words in it. Page tables are
  * freed and allocated by the tens of thousands (a 64 GiB 4 KiB mapping has 32768 leaf tables): without recycling,
  * every unmap turned 128 MiB of tables into garbage and the next map allocated 128 MiB of fresh arrays that
  * survived young collections, whose evacuation (copying the new tables) then paused the mapping thread for
@@ -83,7 +84,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
      * never holds more than the storage the memory had at its peak.
      */
     static final int RECYCLED_MAX = 1 << 16;
-    /** Dropped frame arrays, any contents, for {@link #frameForWrite}; guarded by itself. */
+    /** Dropped frame arrays, any contents, for {@link #frameForWrite} (a stack); guarded by itself. */
     private final long[][] recycled = new long[RECYCLED_MAX][];
     /** Arrays in {@link #recycled}; guarded by {@link #recycled}. */
     private int recycledCount;
@@ -267,7 +268,20 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            v = fillRun(frameForWrite(cur), w, w + n, v, step);
+            long[] f = n == WORDS_PER_FRAME ? frameAt(layout.denseFrame(cur)) : frameForWrite(cur);
+            if (f == null) {
+                // a whole frame without storage: fill an array (a recycled one is not zeroed first, every word is
+                // written) and publish it with the words in it
+                long[] fresh = takeFrame();
+                long next = fillRun(fresh, 0, WORDS_PER_FRAME, v, step);
+                long[] installed = installFrame(cur, fresh);
+                if (installed != fresh) {
+                    fillRun(installed, 0, WORDS_PER_FRAME, v, step); // a racing writer created the frame first
+                }
+                v = next;
+            } else {
+                v = fillRun(f, w, w + n, v, step);
+            }
             cur += 8L * n;
             remaining -= n;
         }
@@ -522,19 +536,22 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         }
     }
 
-    /** A zero-filled frame array: a recycled one if any, else a new one. */
-    private long[] zeroedFrame() {
-        long[] f = null;
+    /** A frame array of any contents: a recycled one if any, else a new (zero) one. */
+    private long[] takeFrame() {
         synchronized (recycled) {
             if (recycledCount > 0) {
-                f = recycled[--recycledCount];
+                long[] f = recycled[--recycledCount];
                 recycled[recycledCount] = null;
+                return f;
             }
         }
-        if (f == null) {
-            return new long[WORDS_PER_FRAME];
-        }
-        Arrays.fill(f, 0L); // published by the CAS (a release) in frameForWrite
+        return new long[WORDS_PER_FRAME];
+    }
+
+    /** A zero-filled frame array: a recycled one if any, else a new one. */
+    private long[] zeroedFrame() {
+        long[] f = takeFrame();
+        Arrays.fill(f, 0L); // published by the CAS (a release) in installFrame
         return f;
     }
 
@@ -569,27 +586,31 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         if (dense < 0) {
             throw new BusErrorException(pa, "no RAM at this physical address");
         }
+        long[] frame = frameAt(dense);
+        return frame != null ? frame : installFrame(pa, zeroedFrame());
+    }
+
+    /**
+     * Publishes {@code fresh} (holding the frame's words) as the storage of the frame holding {@code pa} (RAM), unless
+     * the frame has storage already; returns the frame's storage: {@code fresh}, or the array a racing writer
+     * installed first ({@code fresh} is then recycled).
+     */
+    private long[] installFrame(long pa, long[] fresh) {
+        long dense = layout.denseFrame(pa);
         int ci = (int) (dense >>> CHUNK_SHIFT);
         long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(directory, ci);
         if (chunk == null) {
-            long[][] fresh = new long[CHUNK_FRAMES][];
-            Object witness = CHUNK_SLOT.compareAndExchange(directory, ci, (long[][]) null, fresh);
-            chunk = witness == null ? fresh : (long[][]) witness;
+            long[][] freshChunk = new long[CHUNK_FRAMES][];
+            Object witness = CHUNK_SLOT.compareAndExchange(directory, ci, (long[][]) null, freshChunk);
+            chunk = witness == null ? freshChunk : (long[][]) witness;
         }
-        int slot = (int) (dense & CHUNK_MASK);
-        long[] frame = (long[]) FRAME_SLOT.getAcquire(chunk, slot);
-        if (frame == null) {
-            long[] fresh = zeroedFrame();
-            Object witness = FRAME_SLOT.compareAndExchange(chunk, slot, (long[]) null, fresh);
-            if (witness == null) {
-                framesWithStorage.incrementAndGet();
-                frame = fresh;
-            } else {
-                frame = (long[]) witness;
-                recycle(fresh); // another writer created the frame first
-            }
+        Object witness = FRAME_SLOT.compareAndExchange(chunk, (int) (dense & CHUNK_MASK), (long[]) null, fresh);
+        if (witness == null) {
+            framesWithStorage.incrementAndGet();
+            return fresh;
         }
-        return frame;
+        recycle(fresh); // another writer created the frame first
+        return (long[]) witness;
     }
 
     private static int wordIndex(long pa) {

@@ -261,6 +261,18 @@ class SparsePhysicalMemoryTest {
         assertEquals(1, mem.recycledFrames(), "and it is kept again when the frame is freed");
         mem.writeRun64(0x30000, 2, 7, 0);
         assertEquals(0, mem.indexOfAny64(0x30000 + 16, 510, -1L) + 1, "words past the run read zero");
+        // a run covering whole frames without storage fills a recycled array (not zeroed first: every word is written)
+        mem.writeRun64(0x40000, 512, -1L, 0);
+        mem.zero(0x40000, 4096); // its array goes back to the pool, all ones
+        assertEquals(1, mem.recycledFrames());
+        long before = mem.framesWithStorage();
+        mem.writeRun64(0x50000, 513, 0x1003, 0x1000); // a whole frame (the recycled array), then one word
+        assertEquals(0, mem.recycledFrames(), "the whole frame took the recycled array");
+        assertEquals(before + 2, mem.framesWithStorage());
+        for (int i = 0; i < 513; i++) {
+            assertEquals(0x1003 + 0x1000L * i, mem.read64(0x50000 + 8L * i), "run word " + i);
+        }
+        assertEquals(0, mem.read64(0x51008), "the partly written frame after the run reads zero past it");
     }
 
     @Test
