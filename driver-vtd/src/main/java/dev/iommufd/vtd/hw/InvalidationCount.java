@@ -47,7 +47,7 @@ final class InvalidationCount {
      * even if two invalidations ever ran at once.
      */
     void advance() {
-        COUNT.getAndAdd(this, 1L);
+        long before = (long) COUNT.getAndAdd(this, 1L); // typed exactly: the VarHandle links without adaptation
     }
 
     /**

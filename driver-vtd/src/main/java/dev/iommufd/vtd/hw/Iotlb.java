@@ -112,7 +112,7 @@ final class Iotlb {
     private final int setShift;
     /** The sets (layout in the class comment). */
     private final long[] slots;
-    /** Advanced by every invalidation of this cache (shared with the unit's other caches: see {@link InvalidationCount}). */
+    /** Advanced by every invalidation of this cache (shared with the unit's other caches: {@link InvalidationCount}). */
     private final InvalidationCount invalidations;
     /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
     private final int[] domainFloor = new int[1 << 16];
@@ -215,8 +215,8 @@ final class Iotlb {
             VarHandle.acquireFence(); // the ways are read after the version
             // the ways' pages compared by arithmetic, without a branch (which way hits is data: a branch per way
             // mispredicts whenever it changes); bit w of m is set when way w has the page; then the tag of each
-            for (int m = isZero(a[b + PAGE] ^ pn) | isZero(a[b + PAGE + 1] ^ pn) << 1 | isZero(a[b + PAGE + 2] ^ pn) << 2
-                    | isZero(a[b + PAGE + 3] ^ pn) << 3; m != 0; m &= m - 1) {
+            for (int m = isZero(a[b + PAGE] ^ pn) | isZero(a[b + PAGE + 1] ^ pn) << 1
+                    | isZero(a[b + PAGE + 2] ^ pn) << 2 | isZero(a[b + PAGE + 3] ^ pn) << 3; m != 0; m &= m - 1) {
                 int w = Integer.numberOfTrailingZeros(m);
                 long t = a[b + TAG + w];
                 if ((t & ~TAG_KIND_MASK) != wantTag) {
@@ -307,7 +307,8 @@ final class Iotlb {
     boolean fill(int did, int pasid, long iova, int level, int kind, long val, long sample) {
         int bits = (1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0);
         if ((levelsFilled[did] & bits) != bits) { // lookups read this line: write it only when it changes
-            BYTES.getAndBitwiseOr(levelsFilled, did, (byte) bits); // before the count check: invalidations read it
+            // before the count check: invalidations read it (typed exactly: the VarHandle links without adaptation)
+            byte before = (byte) BYTES.getAndBitwiseOr(levelsFilled, did, (byte) bits);
         }
         int e = (int) EPOCH.getAcquire(this);
         long pn = iova >>> shift(level);
@@ -424,7 +425,10 @@ final class Iotlb {
         INTS.setRelease(nestedFloor, did & 0xffff, nextEpoch());
     }
 
-    /** Whether way {@code w} of the set at {@code b} is live and of {@code did}, {@code pasid} (any when negative) and one of {@code kinds}. */
+    /**
+     * Whether way {@code w} of the set at {@code b} is live and of {@code did}, {@code pasid} (any when negative)
+     * and one of {@code kinds}.
+     */
     private boolean matches(int b, int w, int did, int pasid, int kinds) {
         long t = slots[b + TAG + w];
         if (t >= 0 || (int) (t & 0xffff) != did) {
@@ -564,7 +568,7 @@ final class Iotlb {
      */
     long holdSetForFill(int did, long iova) {
         int b = set(did, iova >>> shift(1), 1);
-        BYTES.getAndBitwiseOr(levelsFilled, did, (byte) 1);
+        byte before = (byte) BYTES.getAndBitwiseOr(levelsFilled, did, (byte) 1);
         return ((long) b << 32) | lockSet(b);
     }
 
