@@ -296,8 +296,8 @@ final class Iotlb {
 
     /**
      * Fills an entry for {@code iova} at {@code level}, unless an invalidation ran since {@code sample} was taken
-     * ({@link #sample}, before the walk that produced {@code val}). Lock-free: the set is taken by its version,
-     * which invalidations that remove entries take too, and the count is compared while holding it; the epoch
+     * ({@link #sample}, before the walk that produced {@code val}). Lock-free: the set is taken by its version
+     * (an invalidation that finds it taken waits for it), and the count is compared while holding it; the epoch
      * recorded is read before that comparison (an invalidation advances the count before the epoch, so an epoch
      * that already counts it fails the comparison), and compared again under the set: an epoch restart that ran
      * meanwhile (the counter went back) drops the fill too.
