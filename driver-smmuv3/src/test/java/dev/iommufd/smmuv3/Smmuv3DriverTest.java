@@ -136,6 +136,40 @@ class Smmuv3DriverTest {
         }
     }
 
+    /**
+     * With IDR3.RIL the driver's leaf TLBI_NH_VA carries TG and the level of the unmapped leaves in TTL
+     * (__arm_smmu_tlb_inv_range: TTL = 4 - (log2(granule) - 3) / (tg - 3)), and the model removes only entries of
+     * that level (IHI0070 4.4.1.1): a 4 KiB page, a 2 MiB block and a 1 GiB block each stop translating after their
+     * unmap and sync, which they would not if the driver sent the level of a 4 KiB page for the blocks.
+     */
+    @Test
+    void eachUnmappedLeafLevelIsInvalidatedByItsLevelHint() {
+        try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
+            PciFunction fn = b.function(BDF);
+            DeviceHandle dev = b.driver.probeDevice(fn);
+            Smmuv3PagingDomain d = (Smmuv3PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+            d.attachDevice(dev);
+            long block2m = b.machine.memory().frames().allocate(9);
+            long[][] leaves = {{0x1000_0000L, block2m, 4096}, {0x4000_0000L, block2m, 2L << 20},
+                {0x80_0000_0000L, 0x4000_0000L, 1L << 30}};
+            dev.iommufd.spi.hw.Translation t = new dev.iommufd.spi.hw.Translation();
+            var unit = b.machine.iommuUnit(DriverBench.UNIT);
+            IotlbGather g = new IotlbGather();
+            for (long[] l : leaves) {
+                assertEquals(l[2], d.mapPages(l[0], l[1], l[2], 1, RW));
+                assertEquals(l[1] + 8, unit.translate(fn.rid(), -1, l[0] + 8, 1, t).physicalAddress());
+                assertEquals(l[2], t.pageSize(), "cached as one entry of the leaf's size");
+            }
+            for (long[] l : leaves) {
+                assertEquals(l[2], d.unmapPages(l[0], l[2], 1, g));
+                d.iotlbSync(g);
+                g.reset();
+                assertFalse(unit.translate(fn.rid(), -1, l[0] + 8, 1, t).isOk(),
+                        "the " + l[2] + "-byte leaf still translates after its unmap and sync");
+            }
+        }
+    }
+
     @Test
     void sixteenKilobyteGranuleWhenOnlyItIsAdvertised() {
         // IDR5: OAS 44, GRAN16K only
