@@ -26,6 +26,10 @@ import org.openjdk.jmh.annotations.TearDown;
  *       domain (disjoint ranges: the io-pgtable concurrency guarantee).
  *   <li>{@link #translate}: each thread is a different device (requester ID) attached to the same domain,
  *       translating a 90%-hit address stream over 1 GiB.
+ *   <li>{@link #control}: the control of the two: arithmetic on the thread's own state, sharing nothing (no
+ *       memory write another thread reads, no lock). Its ratio is what the machine gives two threads at best
+ *       (the number of cores that really run them, frequency, the hypervisor), the ceiling of the other two
+ *       rows in the same run.
  * </ul>
  */
 @BenchmarkMode(Mode.Throughput)
@@ -63,6 +67,8 @@ public class ConcurrencyBenchmark {
         int rid;
         long[] addresses;
         int next;
+        /** {@link #control}'s generator state: a field of this thread's own state object. */
+        long lcg;
 
         @Setup(Level.Trial)
         public void setUp(Shared s) {
@@ -99,5 +105,19 @@ public class ConcurrencyBenchmark {
     public long translate(Shared s, Worker w) {
         s.f.unit.translate(w.rid, DmaAttributes.NO_PASID, w.addresses[w.next++ & 0xffff], Translation.ACCESS_READ, w.t);
         return w.t.physicalAddress();
+    }
+
+    /** Steps of the control's generator per operation: about as long as a translation hit. */
+    static final int CONTROL_STEPS = 32;
+
+    /** B13-control: {@link #CONTROL_STEPS} steps of a 64-bit linear congruential generator in the thread's state. */
+    @Benchmark
+    public long control(Worker w) {
+        long x = w.lcg;
+        for (int i = 0; i < CONTROL_STEPS; i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L; // Knuth's MMIX constants
+        }
+        w.lcg = x;
+        return x;
     }
 }

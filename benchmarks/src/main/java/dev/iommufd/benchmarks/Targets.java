@@ -120,7 +120,9 @@ public final class Targets {
             new Target("B13-map", "B13:ConcurrencyBenchmark.mapUnmap", Map.of(), 1, "x", 1.7, true,
                     "2-thread / 1-thread throughput, map+unmap on disjoint ranges of one domain"),
             new Target("B13-xlate", "B13:ConcurrencyBenchmark.translate", Map.of(), 1, "x", 1.7, true,
-                    "2-thread / 1-thread throughput, translation from two devices"));
+                    "2-thread / 1-thread throughput, translation from two devices"),
+            new Target("B13-control", "B13:ConcurrencyBenchmark.control", Map.of(), 1, "x", NONE, true,
+                    "2-thread / 1-thread throughput of work that shares nothing: the machine's ceiling for B13"));
 
     /**
      * B12 counts as met below this many bytes per operation: gc.alloc.rate.norm divides every byte the benchmark

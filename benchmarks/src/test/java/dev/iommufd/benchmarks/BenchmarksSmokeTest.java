@@ -346,6 +346,11 @@ class BenchmarksSmokeTest {
             assertEquals(2 * 16 * 4096L, b.mapUnmap(s, w1));
             assertTrue(b.translate(s, w0) >= s.f.blockPa);
             assertTrue(b.translate(s, w1) >= s.f.blockPa);
+            long seed = w0.lcg;
+            long x = b.control(w0);
+            assertEquals(x, w0.lcg, "the control keeps its generator in the thread's state");
+            assertFalse(x == seed, "the control steps its generator");
+            assertEquals(seed, w1.lcg, "one thread's control leaves the other's state alone");
         } finally {
             s.tearDown();
         }
