@@ -26,7 +26,7 @@ public class BulkMapBenchmark {
     static final long BASE = 1L << 40;
 
     @State(Scope.Thread)
-    public static class Table {
+    public static class Table extends MappedRange {
         @Param({"VTD_SS", "SMMUV3_LPAE4K"})
         public Format format;
         @Param({"4096"})
@@ -35,56 +35,54 @@ public class BulkMapBenchmark {
         @Param({"68719476736"})
         public long span;
 
-        DomainFixture f;
-        boolean mapped;
+        @Override
+        long bytes() {
+            return span;
+        }
+
+        @Override
+        long leafSize() {
+            return pageSize;
+        }
 
         @Setup(Level.Trial)
         public void setUp() {
-            f = new DomainFixture(format, false, 1);
+            open(format);
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            if (mapped) {
-                f.unmapSpan(BASE, span, pageSize);
-            }
-            f.close();
+            close();
         }
     }
 
+    /** The range is empty at the start of every invocation. */
     @State(Scope.Thread)
     public static class Empty extends Table {
         @Setup(Level.Invocation)
         public void empty() {
-            if (mapped) {
-                f.unmapSpan(BASE, span, pageSize);
-                mapped = false;
-            }
+            ensureEmpty();
         }
     }
 
+    /** The range is mapped at the start of every invocation. */
     @State(Scope.Thread)
     public static class Full extends Table {
         @Setup(Level.Invocation)
         public void full() {
-            if (!mapped) {
-                f.mapSpan(BASE, span, pageSize);
-                mapped = true;
-            }
+            ensureFull();
         }
     }
 
+    /** Maps the range from empty; returns the frames allocated. */
     @Benchmark
     public long mapAll(Empty s) {
-        s.f.mapSpan(BASE, s.span, s.pageSize);
-        s.mapped = true;
-        return s.f.allocatedFrames();
+        return s.mapAll();
     }
 
+    /** Unmaps the whole range and syncs; returns the frames allocated. */
     @Benchmark
     public long unmapAll(Full s) {
-        s.f.unmapSpan(BASE, s.span, s.pageSize);
-        s.mapped = false;
-        return s.f.allocatedFrames();
+        return s.unmapAll();
     }
 }

@@ -32,7 +32,7 @@ public class LargeLeafBulkMapBenchmark {
     static final long BASE = BulkMapBenchmark.BASE;
 
     @State(Scope.Thread)
-    public static class Table {
+    public static class Table extends MappedRange {
         @Param({"VTD_SS", "SMMUV3_LPAE4K"})
         public Format format;
         @Param({"2097152", "1073741824"})
@@ -45,20 +45,24 @@ public class LargeLeafBulkMapBenchmark {
         @Param({"68719476736"})
         public long rangeBytes;
 
-        DomainFixture f;
-        boolean mapped;
+        @Override
+        long bytes() {
+            return rangeBytes;
+        }
+
+        @Override
+        long leafSize() {
+            return pageSize;
+        }
 
         @Setup(Level.Trial)
         public void setUp() {
-            f = new DomainFixture(format, false, 1);
+            open(format);
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            if (mapped) {
-                f.unmapSpan(BASE, rangeBytes, pageSize);
-            }
-            f.close();
+            close();
         }
     }
 
@@ -67,10 +71,7 @@ public class LargeLeafBulkMapBenchmark {
     public static class Empty extends Table {
         @Setup(Level.Invocation)
         public void empty() {
-            if (mapped) {
-                f.unmapSpan(BASE, rangeBytes, pageSize);
-                mapped = false;
-            }
+            ensureEmpty();
         }
     }
 
@@ -79,26 +80,19 @@ public class LargeLeafBulkMapBenchmark {
     public static class Full extends Table {
         @Setup(Level.Invocation)
         public void full() {
-            if (!mapped) {
-                f.mapSpan(BASE, rangeBytes, pageSize);
-                mapped = true;
-            }
+            ensureFull();
         }
     }
 
-    /** Maps the span from an empty range, 1 GiB per {@code mapPages} call; returns the frames allocated. */
+    /** Maps the range from empty; returns the frames allocated. */
     @Benchmark
     public long mapAll(Empty s) {
-        s.f.mapSpan(BASE, s.rangeBytes, s.pageSize);
-        s.mapped = true;
-        return s.f.allocatedFrames();
+        return s.mapAll();
     }
 
-    /** Unmaps the whole span, 1 GiB per {@code unmapPages} call, then syncs (tables freed); returns the frames allocated. */
+    /** Unmaps the whole range and syncs; returns the frames allocated. */
     @Benchmark
     public long unmapAll(Full s) {
-        s.f.unmapSpan(BASE, s.rangeBytes, s.pageSize);
-        s.mapped = false;
-        return s.f.allocatedFrames();
+        return s.unmapAll();
     }
 }
