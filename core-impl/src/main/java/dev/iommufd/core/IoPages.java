@@ -35,6 +35,14 @@ import java.util.List;
  * {@code index & (CHUNK_PAGES - 1)} in chunk {@code index >>> CHUNK_SHIFT}, so the hot path is unchanged and a
  * large map allocates only when a chunk is first pinned.
  *
+ * <p>A chunk is {@value #CHUNK_PAGES} pages (512 MiB of user memory: a 1 MiB {@code long[]} and a 512 KiB
+ * {@code int[]}) so that the chunks of a large map are humongous objects for G1 (at least half a heap region:
+ * both arrays with the 1 MiB regions of heaps below 4 GiB, the {@code long[]} also with the 2 MiB regions of heaps
+ * below 8 GiB): they are allocated outside the young generation and never copied. With 4 KiB chunks, a 64 GiB IOAS_MAP allocated 192 MiB of small arrays
+ * that were live during the map, and G1's young collections that evacuated them paused the mapping thread for
+ * 250-340 ms at a time (B5: -Xlog:gc, 2026-11-22). A chunk costs memory only when one of its pages is pinned,
+ * so an access that pins a few pages of a huge area pays up to 1.5 MiB per chunk it touches.
+ *
  * <h2>Small pages without an object</h2>
  * IOAS_MAP of user memory within {@value IoAreaTable#SMALL_PAGES} pages keeps this state in the area's slot of {@link IoAreaTable} instead (the
  * same pin, charge and unwind through {@link #pinInlinePages} / {@link #unpinInlinePages}); {@link #ofSinglePage}
@@ -45,7 +53,7 @@ import java.util.List;
 public final class IoPages {
     public static final long PAGE_SIZE = 4096;
     public static final int PAGE_SHIFT = 12;
-    static final int CHUNK_SHIFT = 9;
+    static final int CHUNK_SHIFT = 17;
     static final int CHUNK_PAGES = 1 << CHUNK_SHIFT;
     private static final int DOMAIN_ONE = 1;
     private static final int ACCESS_ONE = 1 << 16;

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Heap cost of small {@link IoPages} objects (B11 "bytes per area"): a one-page {@code struct iopt_pages} stores one
  * PFN and one coverage counter, so its per-page storage is sized to the page count, not to a full
- * {@value IoPages#CHUNK_PAGES}-page chunk (a full chunk is {@code 512 * 12} bytes plus headers). Counted with the
+ * {@value IoPages#CHUNK_PAGES}-page chunk (a full chunk is {@code CHUNK_PAGES * 12} bytes plus headers). Counted with the
  * JVM's per-thread allocation counter (not timed). The frames are faulted in and pinned once beforehand by a large
  * object, so the measured pins only raise pin counts and the bytes counted are those of the pages objects.
  */
@@ -57,9 +57,11 @@ class IoPagesFootprintTest {
 
     @Test
     void lastChunkIsExactSizeAndPinsEveryPageOfALargeObject() {
-        try (SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(64L << 20).build())) {
+        long ram = IoPages.CHUNK_PAGES * IoPages.PAGE_SIZE + (64L << 20); // a full chunk of pages and then some
+        try (SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(ram).build())) {
             UserProcess proc = machine.spawn("p", 0);
             int n = IoPages.CHUNK_PAGES + 3;
+            proc.setRlimitMemlock(n * IoPages.PAGE_SIZE); // the pins are charged to locked_vm
             long buf = proc.mmap(0, n * IoPages.PAGE_SIZE, Prot.READ_WRITE, MapKind.ANONYMOUS);
             IoPages pages = IoPages.ofUser(proc, buf, n * IoPages.PAGE_SIZE, true);
             assertEquals(IoPages.CHUNK_PAGES, pages.chunkLength(0));
