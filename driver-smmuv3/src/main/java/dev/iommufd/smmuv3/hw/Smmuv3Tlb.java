@@ -17,7 +17,8 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Layout: one block of {@link #STRIDE} words per set, in one {@code long[]} ({@link #slots})</h2>
  * A lookup reads the set's version, its four tags and the payload of the way that matches: with the words of a set
- * side by side that is one or two cache lines, where one array per field cost five (and a fill by another
+ * side by side that is one to three cache lines (an array's data is not line-aligned in HotSpot: it starts 16
+ * bytes into an 8-byte-aligned object), where one array per field cost five (and a fill by another
  * thread dirtied version and victim lines shared by sixteen sets).
  *
  * <p>Associativity is IMPLEMENTATION DEFINED (nothing in the ID registers reports it). Four ways rather than eight:

@@ -13,8 +13,9 @@ import java.lang.invoke.VarHandle;
  * probes the 4 ways of one set per leaf level; a fill replaces a way holding the same tag, else a dead way, else
  * the first way from the set's clock hand whose reference hint is clear, clearing the hints it passes (second
  * chance: entries hit since the hand last passed stay, so a stream of one-time misses does not evict the working
- * set). A set is {@value #STRIDE} consecutive words (128 bytes: two cache lines, so that a lookup touches one or
- * two lines, not one per field) of one {@code long[]}:
+ * set). A set is {@value #STRIDE} consecutive words (128 bytes) of one {@code long[]}, so that a lookup touches the
+ * two or three cache lines of its set, not one line per field (HotSpot starts an array's data 16 bytes into an
+ * 8-byte-aligned object, so a set is not line-aligned and may share its first and last line with its neighbours):
  * <pre>
  *   word 0        VERSION  the set's seqlock: odd while a writer holds the set (also the writers' lock)
  *   word 1+w      PAGE     way w: input page number at the entry's level (iova >>> (12 + 9 * (level - 1)))
