@@ -110,7 +110,7 @@ public final class BenchSuite {
         boolean b13 = targets.stream().anyMatch(t -> t.group().equals("B13"));
         if (b13) {
             Set<String> c = Set.of("ConcurrencyBenchmark.mapUnmap", "ConcurrencyBenchmark.translate",
-                    "ConcurrencyBenchmark.control");
+                    "ConcurrencyBenchmark.control", "ConcurrencyBenchmark.sharedLine");
             collect(runJmh(quick, c, 1, false, out), scores, "t1:");
             collect(runJmh(quick, c, 2, false, out), scores, "t2:");
         }

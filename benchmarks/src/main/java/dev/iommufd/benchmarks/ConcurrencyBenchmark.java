@@ -6,6 +6,7 @@ import dev.iommufd.spi.hw.Translation;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -30,6 +31,12 @@ import org.openjdk.jmh.annotations.TearDown;
  *       memory write another thread reads, no lock). Its ratio is what the machine gives two threads at best
  *       (the number of cores that really run them, frequency, the hypervisor), the ceiling of the other two
  *       rows in the same run.
+ *   <li>{@link #sharedLine}: the other control: an atomic increment of one counter both threads share, so that
+ *       every operation moves one cache line between the CPUs. On the 2-core CI VM that transfer switches on its
+ *       own between ~28 ns and ~160 ns one way (a two-thread C ping-pong pinned to the two vCPUs measured 55 ns and
+ *       ~325 ns round trips, minutes apart, with no steal time: how the host places the vCPUs), and B13-map and
+ *       B13-xlate, whose threads share the lines of one queue and one IOTLB as the hardware does, follow it. Its
+ *       ratio says which mode a run met.
  * </ul>
  */
 @BenchmarkMode(Mode.Throughput)
@@ -45,6 +52,8 @@ public class ConcurrencyBenchmark {
 
         DomainFixture f;
         final AtomicInteger threads = new AtomicInteger();
+        /** {@link #sharedLine}'s counter, written by both threads. */
+        final AtomicLong line = new AtomicLong();
 
         @Setup(Level.Trial)
         public void setUp() {
@@ -119,5 +128,11 @@ public class ConcurrencyBenchmark {
         }
         w.lcg = x;
         return x;
+    }
+
+    /** B13-sharedline: one atomic increment of a counter every thread writes (one cache-line transfer with two). */
+    @Benchmark
+    public long sharedLine(Shared s) {
+        return s.line.incrementAndGet();
     }
 }

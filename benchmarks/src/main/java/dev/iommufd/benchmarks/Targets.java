@@ -122,7 +122,10 @@ public final class Targets {
             new Target("B13-xlate", "B13:ConcurrencyBenchmark.translate", Map.of(), 1, "x", 1.7, true,
                     "2-thread / 1-thread throughput, translation from two devices"),
             new Target("B13-control", "B13:ConcurrencyBenchmark.control", Map.of(), 1, "x", NONE, true,
-                    "2-thread / 1-thread throughput of work that shares nothing: the machine's ceiling for B13"));
+                    "2-thread / 1-thread throughput of work that shares nothing: the machine's ceiling for B13"),
+            new Target("B13-sharedline", "B13:ConcurrencyBenchmark.sharedLine", Map.of(), 1, "x", NONE, true,
+                    "2-thread / 1-thread throughput of increments of one shared counter: the cost of a cache-line"
+                            + " transfer between the CPUs in this run"));
 
     /**
      * B12 counts as met below this many bytes per operation: gc.alloc.rate.norm divides every byte the benchmark

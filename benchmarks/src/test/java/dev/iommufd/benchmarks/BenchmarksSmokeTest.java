@@ -351,6 +351,8 @@ class BenchmarksSmokeTest {
             assertEquals(x, w0.lcg, "the control keeps its generator in the thread's state");
             assertFalse(x == seed, "the control steps its generator");
             assertEquals(seed, w1.lcg, "one thread's control leaves the other's state alone");
+            long shared = b.sharedLine(s);
+            assertEquals(shared + 1, b.sharedLine(s), "both threads' increments land in one counter");
         } finally {
             s.tearDown();
         }
