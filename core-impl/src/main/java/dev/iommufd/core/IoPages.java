@@ -367,13 +367,7 @@ public final class IoPages {
                         continue;
                     }
                     int runStart = k;
-                    if (c == null) {
-                        k = end + 1;
-                    } else {
-                        while (k <= end && c[k] == 0) {
-                            k++;
-                        }
-                    }
+                    k = uncoveredRunEnd(c, k, end);
                     failedRun = chunkBase + runStart;
                     pinRun(failedRun, k - runStart);
                     failedRun = -1;
@@ -398,6 +392,20 @@ public final class IoPages {
             throw e;
         }
         npinned += newly;
+    }
+
+    /**
+     * The end (exclusive, at most {@code end + 1}) of the run of uncovered pages that starts at slot {@code k} of a
+     * chunk whose coverage is {@code c} (null: a chunk no page of which is covered).
+     */
+    private static int uncoveredRunEnd(int[] c, int k, int end) {
+        if (c == null) {
+            return end + 1;
+        }
+        while (k <= end && c[k] == 0) {
+            k++;
+        }
+        return k;
     }
 
     /** Pins {@code n} pages from {@code index} (within one chunk) into the PFN storage; all or nothing. */
@@ -449,13 +457,7 @@ public final class IoPages {
                     continue;
                 }
                 int runStart = k;
-                if (c == null) {
-                    k = end + 1;
-                } else {
-                    while (k <= end && c[k] == 0) {
-                        k++;
-                    }
-                }
+                k = uncoveredRunEnd(c, k, end);
                 sourceProcess.unpinPages(p, runStart, k - runStart, false);
             }
             i = chunkBase + end + 1;
