@@ -155,30 +155,28 @@ public class IotlbInvalidationBenchmark {
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public int page(WorkingSet s) {
-        IotlbProbe tlb = s.tlb;
-        long[] runs = s.runs;
-        int n = runs.length;
-        int i = s.next;
-        for (int k = 0; k < BATCH; k++) {
-            tlb.invalidatePages(DOMAIN, runs[i], 1);
-            i = i + 1 == n ? 0 : i + 1;
-        }
-        s.next = i;
-        return i;
+        s.next = invalidateRuns(s.tlb, s.runs, s.next, BATCH, 1);
+        return s.next;
     }
 
     @Benchmark
     @OperationsPerInvocation(RANGES)
     public int range16(Ranges s) {
-        IotlbProbe tlb = s.tlb;
-        long[] runs = s.runs;
+        s.next = invalidateRuns(s.tlb, s.runs, s.next, RANGES, 16);
+        return s.next;
+    }
+
+    /**
+     * Invalidates {@code count} runs of {@code pages} pages, the runs' first addresses taken cyclically from
+     * {@code runs} starting at index {@code from}; returns the index after the last one used.
+     */
+    private static int invalidateRuns(IotlbProbe tlb, long[] runs, int from, int count, int pages) {
         int n = runs.length;
-        int i = s.next;
-        for (int k = 0; k < RANGES; k++) {
-            tlb.invalidatePages(DOMAIN, runs[i], 16);
+        int i = from;
+        for (int k = 0; k < count; k++) {
+            tlb.invalidatePages(DOMAIN, runs[i], pages);
             i = i + 1 == n ? 0 : i + 1;
         }
-        s.next = i;
         return i;
     }
 
