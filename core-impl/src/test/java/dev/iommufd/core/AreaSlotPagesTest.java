@@ -13,15 +13,10 @@ import dev.iommufd.api.ErrnoException;
 import dev.iommufd.api.IommufdAccess;
 import dev.iommufd.api.IovaRange;
 import dev.iommufd.api.uapi.IommuIoasMap;
-import dev.iommufd.platform.MachineConfig;
-import dev.iommufd.platform.MachineProfile;
 import dev.iommufd.platform.MapKind;
 import dev.iommufd.platform.Prot;
 import dev.iommufd.platform.UserProcess;
-import dev.iommufd.sim.SimulatedMachine;
-import dev.iommufd.spi.DomainGeometry;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,16 +27,10 @@ import org.junit.jupiter.api.Test;
  * user). Expected pin counts and charges are computed from the kernel rules (one pin per page while any span covers
  * it), not read back from the code under test.
  */
-class AreaSlotPagesTest {
-    private static final long PAGE = IoPages.PAGE_SIZE;
+class AreaSlotPagesTest extends IoasPinningTest {
     private static final int RW = IommuIoasMap.FLAG_READABLE | IommuIoasMap.FLAG_WRITEABLE;
     private static final int RW_FIXED = RW | IommuIoasMap.FLAG_FIXED_IOVA;
 
-    private final SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(64L << 20).build());
-    private final UserProcess proc = machine.spawn("p", 1000);
-    private final IommufdSubsystem subsystem = new IommufdSubsystem(machine);
-    private final IommufdFd fd = subsystem.open(proc);
-    private final IommufdContext ctx = fd.context();
     private final long buf;
 
     AreaSlotPagesTest() {
@@ -54,42 +43,6 @@ class AreaSlotPagesTest {
         proc.write(buf, b, 0, b.length);
     }
 
-    /** Domains added with {@link #addDomain}, removed before the IOASes are destroyed (as an HWPT's detach does). */
-    private final List<Object[]> domains = new java.util.ArrayList<>();
-
-    @AfterEach
-    void close() {
-        try {
-            for (Object[] d : domains) {
-                if (iopt((Integer) d[0]).domains().contains(d[1])) {
-                    iopt((Integer) d[0]).removeDomain((RecordingDomain) d[1]);
-                }
-            }
-            fd.close();
-            assertEquals(0, machine.pinnedFrames(), "frames still pinned after close");
-            assertEquals(0, proc.user().lockedVm(), "user locked_vm after close");
-            assertEquals(0, proc.mm().pinnedVm(), "pinned_vm after close");
-        } finally {
-            machine.close();
-        }
-    }
-
-    private IoPageTable iopt(int ioas) {
-        Ioas o = ctx.getIoas(ioas);
-        ctx.objects().put(o);
-        return o.iopt();
-    }
-
-    private RecordingDomain addDomain(int ioas) {
-        RecordingDomain d = new RecordingDomain(DomainGeometry.of(0, -1L, PAGE | (2L << 20)));
-        iopt(ioas).addDomain(d);
-        domains.add(new Object[] {ioas, d});
-        return d;
-    }
-
-    private int pins(long va) {
-        return proc.pinCount(proc.translate(va));
-    }
 
     private void assertCharged(long pages) {
         assertEquals(pages, proc.user().lockedVm(), "user locked_vm (pages)");

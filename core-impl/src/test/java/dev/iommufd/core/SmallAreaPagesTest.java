@@ -12,16 +12,10 @@ import dev.iommufd.api.ErrnoException;
 import dev.iommufd.api.IommufdAccess;
 import dev.iommufd.api.IovaRange;
 import dev.iommufd.api.uapi.IommuIoasMap;
-import dev.iommufd.platform.MachineConfig;
-import dev.iommufd.platform.MachineProfile;
 import dev.iommufd.platform.MapKind;
 import dev.iommufd.platform.Prot;
-import dev.iommufd.platform.UserProcess;
-import dev.iommufd.sim.SimulatedMachine;
-import dev.iommufd.spi.DomainGeometry;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,20 +27,13 @@ import org.junit.jupiter.api.Test;
  * io_pagetable.c). Expected pins, charges and physical addresses are computed from the kernel rules and from the
  * process's page tables, not read back from the code under test.
  */
-class SmallAreaPagesTest {
-    private static final long PAGE = IoPages.PAGE_SIZE;
+class SmallAreaPagesTest extends IoasPinningTest {
     private static final int N = IoAreaTable.SMALL_PAGES;
     private static final int RW = IommuIoasMap.FLAG_READABLE | IommuIoasMap.FLAG_WRITEABLE;
     private static final int RW_FIXED = RW | IommuIoasMap.FLAG_FIXED_IOVA;
 
-    private final SimulatedMachine machine = SimulatedMachine.create(MachineConfig.builder(MachineProfile.Q35).ramSize(64L << 20).build());
-    private final UserProcess proc = machine.spawn("p", 1000);
-    private final IommufdSubsystem subsystem = new IommufdSubsystem(machine);
-    private final IommufdFd fd = subsystem.open(proc);
-    private final IommufdContext ctx = fd.context();
     /** 2 * N + 2 pages of anonymous memory, every page touched. */
     private final long buf;
-    private final List<Object[]> domains = new ArrayList<>();
 
     SmallAreaPagesTest() {
         proc.setRlimitMemlock(256 * PAGE);
@@ -54,40 +41,6 @@ class SmallAreaPagesTest {
         for (int i = 0; i < 2 * N + 2; i++) {
             proc.write64(buf + i * PAGE, 0x1000 + i);
         }
-    }
-
-    @AfterEach
-    void close() {
-        try {
-            for (Object[] d : domains) {
-                if (iopt((Integer) d[0]).domains().contains(d[1])) {
-                    iopt((Integer) d[0]).removeDomain((RecordingDomain) d[1]);
-                }
-            }
-            fd.close();
-            assertEquals(0, machine.pinnedFrames(), "frames still pinned after close");
-            assertEquals(0, proc.user().lockedVm(), "user locked_vm after close");
-            assertEquals(0, proc.mm().pinnedVm(), "pinned_vm after close");
-        } finally {
-            machine.close();
-        }
-    }
-
-    private IoPageTable iopt(int ioas) {
-        Ioas o = ctx.getIoas(ioas);
-        ctx.objects().put(o);
-        return o.iopt();
-    }
-
-    private RecordingDomain addDomain(int ioas) {
-        RecordingDomain d = new RecordingDomain(DomainGeometry.of(0, -1L, PAGE | (2L << 20)));
-        iopt(ioas).addDomain(d);
-        domains.add(new Object[] {ioas, d});
-        return d;
-    }
-
-    private int pins(long va) {
-        return proc.pinCount(proc.translate(va));
     }
 
     /** Pins of the pages {@code [va, va + n * PAGE)}, one entry per page. */
