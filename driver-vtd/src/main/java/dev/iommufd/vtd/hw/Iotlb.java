@@ -492,9 +492,13 @@ final class Iotlb {
      * of that way then at worst removes that newer entry too (invalidating more than asked, which the spec permits).
      */
     private void invalidateInSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
-        if (!isOccupied(b)) {
-            return; // no live entry: a fill that compares the count from now on drops its entry (see occupied)
+        if (isOccupied(b)) { // else no live entry: a fill that compares the count from now on drops its entry
+            invalidateOccupiedSet(b, did, pasid, kinds, lo, hi, onlyLevel);
         }
+    }
+
+    /** {@link #invalidateInSet} of a set whose {@link #occupied} bit was read set after the count moved. */
+    private void invalidateOccupiedSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
         long v = awaitNoFill(b);
         boolean anyLive = false;
         for (int w = 0; w < WAYS; w++) {
@@ -511,12 +515,15 @@ final class Iotlb {
 
     /** Bit of the set at {@code b} in its {@link #occupied} word (Java shifts a long by the count mod 64). */
     private static long occupiedBit(int b) {
-        return 1L << (b / STRIDE);
+        return 1L << (b >>> STRIDE_SHIFT);
     }
 
     private static int occupiedWord(int b) {
-        return (b / STRIDE) >>> 6;
+        return b >>> (STRIDE_SHIFT + 6);
     }
+
+    /** log2 of {@link #STRIDE}: a set's first word {@code b} is set number {@code b >>> STRIDE_SHIFT}. */
+    private static final int STRIDE_SHIFT = Integer.numberOfTrailingZeros(STRIDE);
 
     /**
      * Whether the set at {@code b} may hold a live entry. A volatile read: an invalidation calls it after it
@@ -588,8 +595,20 @@ final class Iotlb {
             }
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
+            // one read of an occupancy word serves every set of the range it covers (a snapshot taken after the
+            // count moved: a bit set later belongs to a fill that drops its entry; one cleared later, by this
+            // invalidation itself, only costs a visit)
+            int word = -1;
+            long bits = 0;
             for (long pn = first; pn <= last; pn++) {
-                invalidateInSet(set(did, pn, level), did, pasid, kinds, lo, hi, level);
+                int b = set(did, pn, level);
+                if (occupiedWord(b) != word) {
+                    word = occupiedWord(b);
+                    bits = (long) LONGS.getVolatile(occupied, word);
+                }
+                if ((bits & occupiedBit(b)) != 0) {
+                    invalidateOccupiedSet(b, did, pasid, kinds, lo, hi, level);
+                }
             }
         }
     }
@@ -636,7 +655,7 @@ final class Iotlb {
         for (int word = 0; word < occupied.length; word++) {
             // a bit set after this read belongs to a fill that compares the new count and drops its entry
             for (long m = (long) LONGS.getVolatile(occupied, word); m != 0; m &= m - 1) {
-                invalidateInSet((word * 64 + Long.numberOfTrailingZeros(m)) * STRIDE, did, pasid, kinds, lo, hi, 0);
+                invalidateOccupiedSet((word * 64 + Long.numberOfTrailingZeros(m)) * STRIDE, did, pasid, kinds, lo, hi, 0);
             }
         }
     }
