@@ -73,7 +73,8 @@ import java.lang.invoke.VarHandle;
  *       bits" (a full fence between), either the invalidation sees the bit or the fill sees the new count and
  *       drops its entry;
  *   <li>only an invalidation clears a bit (invalidations run one at a time under the unit's lock), after it found
- *       no live way left in the set, and only if no fill took the set since it read the set's version: it clears
+ *       no live way in the set (one it empties keeps its bit until an invalidation finds it empty: see
+ *       {@link #invalidateOccupiedSet}), and only if no fill took the set since it read the set's version: it clears
  *       the bit (atomic AND), reads the version again and sets the bit back when it moved ({@link #clearOccupied}).
  *       A fill that took the set before that read is seen by it; one that takes it later reads the cleared bit
  *       and sets it again. (An invalidation holding the set clears the bit directly.)
@@ -602,7 +603,10 @@ final class Smmuv3Tlb {
      * Drops the matching entries of the set at {@code b}: with {@code key} a tag's address and shift (a probe for one
      * page of one size), those of that page; with {@code key == -1} (a scan), those of any size up to {@code maxShift}
      * overlapping {@code [start, last]}. Without taking the set unless a fill holds it (see the class comment). The
-     * set's occupancy bit was read set after the count advanced; it is cleared when no live way is left.
+     * set's occupancy bit was read set after the count advanced. It is cleared when the set holds no live way when
+     * looked at, not when this invalidation empties it: a set whose entry is removed is likely to be filled again
+     * (a buffer mapped, translated and unmapped over and over), and clearing its bit would cost that fill and this
+     * invalidation an atomic instruction each every time; the next invalidation that finds it empty clears it.
      */
     private void invalidateOccupiedSet(int b, long key, boolean ipa, int vm, int as, boolean anyAsid, long start,
             long last, int maxShift) {
@@ -611,6 +615,18 @@ final class Smmuv3Tlb {
         boolean locked = (v & 1) != 0;
         if (locked) {
             v = lockSet(b); // a fill holds the set: wait for it, and keep later fills out while scanning
+        }
+        if (!live(b, 0) && !live(b, 1) && !live(b, 2) && !live(b, 3)) {
+            // nothing to remove, and the set was emptied before (killed by epochs, or by an earlier invalidation that
+            // left the bit): clear it now (see "Occupancy")
+            if (locked) {
+                int set = b / STRIDE; // held: no fill can take the set before the bit is clear
+                LONG.getAndBitwiseAnd(occupied, set >>> 6, ~(1L << set));
+                unlockSet(b);
+            } else {
+                clearOccupied(b, v);
+            }
+            return;
         }
         // the ways to look at: a probe takes those whose tag is the page, computed without a branch per way (the way
         // that matches is random: a mispredicted branch costs more than the four compares)
@@ -624,14 +640,6 @@ final class Smmuv3Tlb {
             if (key == -1 ? removes(b, w, ipa, vm, as, anyAsid, start, last, maxShift)
                     : removesTagged(a[b + TAGS + w], (int) a[b + PAYLOAD + w * PAYLOAD_WORDS + IDS], ipa, vm, as, anyAsid)) {
                 a[b + TAGS + w] = KIND_EMPTY;
-            }
-        }
-        if (!live(b, 0) && !live(b, 1) && !live(b, 2) && !live(b, 3)) {
-            if (locked) {
-                int set = b / STRIDE; // held: no fill can take the set before the bit is clear
-                LONG.getAndBitwiseAnd(occupied, set >>> 6, ~(1L << set));
-            } else {
-                clearOccupied(b, v);
             }
         }
         if (locked) {

@@ -300,7 +300,9 @@ class Smmuv3TlbTest {
         tlb.invalidateVa(0, 5, false, va, 4096);
         assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, va, Smmuv3Tlb.PERM_READ_PRIV),
                 "the entry survived a TLBI of its page");
-        assertFalse(tlb.occupiedForTest(b), "the TLBI that emptied the set cleared its bit");
+        assertTrue(tlb.occupiedForTest(b), "the TLBI that emptied the set keeps its bit");
+        tlb.invalidateVa(0, 5, false, va, 4096);
+        assertFalse(tlb.occupiedForTest(b), "the next TLBI found the set empty and cleared its bit");
     }
 
     /**
@@ -332,8 +334,13 @@ class Smmuv3TlbTest {
         assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + 15 * 4096L));
         for (int i = 1; i < 15; i++) {
             assertFalse(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + i * 4096L), "page " + i + " removed");
-            assertFalse(tlb.occupiedForTest(tlb.blockOf(0, run + i * 4096L, 12)), "page " + i + "'s set emptied");
+            assertTrue(tlb.occupiedForTest(tlb.blockOf(0, run + i * 4096L, 12)), "page " + i + "'s set still marked");
         }
-        assertEquals(2, tlb.liveEntries());
+        tlb.invalidateVa(0, 5, false, run, 16 * 4096L, 16); // pages 0 and 15 removed; 1..14 found empty
+        for (int i = 0; i < 16; i++) {
+            assertFalse(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + i * 4096L), "page " + i + " removed");
+            assertEquals(i == 0 || i == 15, tlb.occupiedForTest(tlb.blockOf(0, run + i * 4096L, 12)), "page " + i);
+        }
+        assertEquals(0, tlb.liveEntries());
     }
 }
