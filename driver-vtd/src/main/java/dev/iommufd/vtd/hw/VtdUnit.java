@@ -71,7 +71,17 @@ final class VtdUnit implements IommuUnitModel {
     /** The register layout every MMIO access is decoded against (depends on CAP.FRO/NFR and ECAP.IRO). */
     private final RegisterMap registerMap;
 
-    private final Object lock = new Object();
+    /**
+     * Advanced by every invalidation of the context cache, the IOTLB and the paging-structure caches, and by every
+     * change of {@link #fastMode}: a lock-free walk samples it first and its fills are dropped when it moved.
+     */
+    private final InvalidationCount cacheInvalidations = new InvalidationCount();
+    /**
+     * The unit's lock: the monitor of {@link #cacheInvalidations}, whose count sits on the cache line of the
+     * object's header, so that an invalidation (lock, count, unlock) writes one line where it wrote two; two
+     * threads that invalidate in turn pass one line between them, not two. Nothing else synchronizes on it.
+     */
+    private final Object lock = cacheInvalidations;
 
     // ---- register state, guarded by lock ----
     private int gsts;
@@ -113,11 +123,6 @@ final class VtdUnit implements IommuUnitModel {
     private long pageGroupResponses;
     private long lastPageGroupResponse;
 
-    /**
-     * Advanced by every invalidation of the context cache, the IOTLB and the paging-structure caches, and by every
-     * change of {@link #fastMode}: a lock-free walk samples it first and its fills are dropped when it moved.
-     */
-    private final InvalidationCount cacheInvalidations = new InvalidationCount();
     private final ContextCache contextCache = new ContextCache(256, cacheInvalidations);
     private final PasidCache pasidCache = new PasidCache(256);
     /**
