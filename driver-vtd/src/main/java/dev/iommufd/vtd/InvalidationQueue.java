@@ -52,7 +52,7 @@ import java.lang.invoke.VarHandle;
  * error to it and keep waiting. ITE and ICE are cleared by whoever sees them.
  *
  * <h2>Locks</h2>
- * {@link #lock} guards {@link #freeHead}, {@link #cachedHead}, {@link #seq}, {@link #staging}, the slots
+ * {@link #lock} guards {@link #freeHead}, {@link #cachedHead}, {@link #seq}, the slots
  * between the hardware head and {@link #freeHead} and the IQT register writes. Status words are written by the
  * hardware, read by anyone.
  */
@@ -72,6 +72,11 @@ final class InvalidationQueue {
     private static final long TIMEOUT_NANOS = 10_000_000_000L;
 
     private static final VarHandle LOCK;
+    /**
+     * Per thread: a submission's descriptors and its wait descriptor, before they are copied into the ring with one
+     * bulk write (per thread, so that submitters taking turns do not pass a written line between them).
+     */
+    private static final ThreadLocal<long[]> STAGING = ThreadLocal.withInitial(() -> new long[LENGTH * 4]);
 
     static {
         try {
@@ -105,11 +110,6 @@ final class InvalidationQueue {
     private int cachedHead;
     /** The status value of the last submission. Guarded by {@link #lock}. */
     private int seq;
-    /**
-     * A submission's descriptors and its wait descriptor, before they are copied into the ring with one bulk write.
-     * Guarded by {@link #lock}.
-     */
-    private final long[] staging = new long[LENGTH * 4];
 
     InvalidationQueue(String name, MmioBus mmio, long regs, PhysicalMemory mem, boolean wide) {
         this.name = name;
@@ -147,7 +147,7 @@ final class InvalidationQueue {
             mine = nextStatus();
             first = freeHead;
             waitIndex = (first + 1) & (LENGTH - 1);
-            long[] p = staging;
+            long[] p = STAGING.get();
             p[0] = q0;
             p[1] = q1;
             if (words == 4) {
@@ -155,7 +155,7 @@ final class InvalidationQueue {
                 p[3] = q3;
             }
             stageWait(p, words, waitIndex, mine);
-            copyIntoRing(first, 2);
+            copyIntoRing(p, first, 2);
             publish((first + 2) & (LENGTH - 1));
         } finally {
             unlock();
@@ -180,12 +180,12 @@ final class InvalidationQueue {
             mine = nextStatus();
             first = freeHead;
             waitIndex = (first + count) & (LENGTH - 1);
-            long[] p = staging;
+            long[] p = STAGING.get();
             for (int i = 0; i < count; i++) {
                 System.arraycopy(descriptors, 4 * i, p, words * i, words);
             }
             stageWait(p, words * count, waitIndex, mine);
-            copyIntoRing(first, count + 1);
+            copyIntoRing(p, first, count + 1);
             publish((first + count + 1) & (LENGTH - 1));
         } finally {
             unlock();
@@ -213,12 +213,12 @@ final class InvalidationQueue {
         }
     }
 
-    /** Copies the {@code n} staged descriptors into the slots from {@code first} (wrapping at the end). Lock held. */
-    private void copyIntoRing(int first, int n) {
+    /** Copies the {@code n} descriptors staged in {@code p} into the slots from {@code first} (wrapping at the end). Lock held. */
+    private void copyIntoRing(long[] p, int first, int n) {
         int tillEnd = Math.min(n, LENGTH - first);
-        mem.write64s(ring + ((long) first << shift), staging, 0, tillEnd * words);
+        mem.write64s(ring + ((long) first << shift), p, 0, tillEnd * words);
         if (n > tillEnd) {
-            mem.write64s(ring, staging, tillEnd * words, (n - tillEnd) * words);
+            mem.write64s(ring, p, tillEnd * words, (n - tillEnd) * words);
         }
     }
 

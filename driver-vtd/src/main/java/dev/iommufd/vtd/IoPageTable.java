@@ -71,7 +71,7 @@ final class IoPageTable {
 
         /** The remembered leaf table for {@code iova} in {@code t}, or -1. */
         long leafTableFor(IoPageTable t, long iova) {
-            return tableId == t.id && region == (iova >>> REGION_SHIFT) && detaches == t.detachCount() ? leafTable : -1;
+            return tableId == t.id && region == (iova >>> REGION_SHIFT) && detaches == t.detaches ? leafTable : -1;
         }
 
         void remember(IoPageTable t, long iova, long table, long detachesBefore) {
@@ -165,10 +165,6 @@ final class IoPageTable {
         return SecondStagePte.leaf(pa, level, attrs);
     }
 
-    private long detachCount() {
-        return detaches;
-    }
-
     /** Counts a table detached from the tree, before it can be freed (see the class comment). */
     private void countDetach() {
         long before = (long) DETACHES.getAndAdd(this, 1L); // atomic: unmaps of disjoint ranges may detach at once
@@ -256,16 +252,14 @@ final class IoPageTable {
 
     /** The error of a map that stopped at {@code stop}: what it mapped is undone unless the cause is ENOMEM. */
     private ErrnoException mapFailed(long iova, MapStop stop, int level) {
-        {
-            long done = stop.va - iova;
-            if (stop.cause != null) {
-                return stop.cause.withProgress(done);
-            }
-            if (done > 0) {
-                unmapQuietly(iova, done, level);
-            }
-            return ErrnoException.of(Errno.EEXIST, "vtd: iova %#x is already mapped", stop.va);
+        long done = stop.va - iova;
+        if (stop.cause != null) {
+            return stop.cause.withProgress(done);
         }
+        if (done > 0) {
+            unmapQuietly(iova, done, level);
+        }
+        return ErrnoException.of(Errno.EEXIST, "vtd: iova %#x is already mapped", stop.va);
     }
 
     /** The kernel's {@code __map_single_page}: every table exists and the slot is empty; false sends the caller to the full path. */
