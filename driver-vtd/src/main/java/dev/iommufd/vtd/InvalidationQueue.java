@@ -24,15 +24,15 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Submission ({@code qi_submit_sync})</h2>
  * <ol>
- *   <li>Under the queue lock (the queue lock ({@code state[LOCK]}), Linux {@code q_lock}): wait for room (the hardware head, IQH, is read
- *       only when the cached head says the ring is too full), copy the descriptors and a wait descriptor into the
- *       slots from {@code state[FREE_HEAD]}, the wait descriptor writing this submission's status value
- *       ({@code state[SEQ]}) to the status word of its own slot; advance {@code state[FREE_HEAD]} and publish it in
- *       {@code state[INSERTED]}. The lock is a spin lock: its critical section is a few memory writes, and a waiter must
- *       never park (a parked thread costs microseconds, far more than the section).
+ *   <li>Under the queue lock ({@code state[LOCK]}, Linux {@code q_lock}): wait for room (the hardware head, IQH,
+ *       is read only when the cached head says the ring is too full), copy the descriptors and a wait descriptor
+ *       into the slots from {@code state[FREE_HEAD]}, the wait descriptor writing this submission's status value
+ *       ({@code state[SEQ]}) to the status word of its own slot; advance the free head and publish it in
+ *       {@code state[INSERTED]}. The lock is a spin lock: its critical section is a few memory writes, and a waiter
+ *       must never park (a parked thread costs microseconds, far more than the section).
  *   <li>Ring the doorbell ({@link #ring}): the thread that owns the doorbell writes IQT with the newest
- *       {@code state[INSERTED]} value, again and again while other threads keep inserting, so one IQT write can publish
- *       the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a posted MMIO
+ *       {@code state[INSERTED]} value, again and again while other threads keep inserting, so one IQT write can
+ *       publish the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a posted MMIO
  *       write; the hardware model here executes descriptors inside the IQT write, so the doorbell is rung outside
  *       the insertion lock, by one thread at a time, with values that only move forward and only past fully
  *       written descriptors: the sequence of IQT values the hardware sees is one Linux could produce).
