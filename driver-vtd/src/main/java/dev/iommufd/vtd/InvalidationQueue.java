@@ -32,10 +32,10 @@ import java.lang.invoke.VarHandle;
  *       must never park (a parked thread costs microseconds, far more than the section).
  *   <li>Ring the doorbell ({@link #ring}): the thread that owns the doorbell writes IQT with the newest
  *       {@code state[INSERTED]} value, again and again while other threads keep inserting, so one IQT write can
- *       publish the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a posted MMIO
- *       write; the hardware model here executes descriptors inside the IQT write, so the doorbell is rung outside
- *       the insertion lock, by one thread at a time, with values that only move forward and only past fully
- *       written descriptors: the sequence of IQT values the hardware sees is one Linux could produce).
+ *       publish the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a
+ *       posted MMIO write; the hardware model here executes descriptors inside the IQT write, so the doorbell is
+ *       rung outside the insertion lock, by one thread at a time, with values that only move forward and only past
+ *       fully written descriptors: the sequence of IQT values the hardware sees is one Linux could produce).
  *   <li>Without any lock, poll the own slot's status word until it holds this submission's status value or a
  *       later one ({@link #done}); FSTS is checked for queue errors while it does not.
  * </ol>
