@@ -318,15 +318,39 @@ final class Iotlb {
 
     /**
      * Fills an entry for {@code iova} at {@code level}, unless an invalidation ran since {@code sample} was taken
-     * ({@link #sample}, before the walk that produced {@code val}). Lock-free: the set is taken by its version
-     * (an invalidation that finds it taken waits for it), and the count is compared while holding it; the epoch
-     * recorded is read before that comparison (an invalidation advances the count before the epoch, so an epoch
-     * that already counts it fails the comparison), and compared again under the set: an epoch restart that ran
-     * meanwhile (the counter went back) drops the fill too.
+     * ({@link #sample}, before the walk that produced {@code val}): {@link #reserve} then {@link #commit}.
      *
      * @return whether the entry was filled
      */
     boolean fill(int did, int pasid, long iova, int level, int kind, long val, long sample) {
+        int held = reserve(did, pasid, iova, level, kind, sample);
+        if (held < 0) {
+            return false;
+        }
+        commit(held, did, pasid, level, kind, val);
+        return true;
+    }
+
+    /**
+     * The first half of a fill: takes the set of (did, page of {@code iova} at {@code level}), unless an
+     * invalidation ran since {@code sample} was taken ({@link #sample}, before the walk), and chooses the way the
+     * entry goes to; {@link #commit} then writes the value and releases the set, or {@link #abandon} releases it
+     * without an entry. Between the two the caller may read the walk's last entry (the leaf): the set is held, so an
+     * invalidation that runs meanwhile waits for the commit and then finds the entry (or, epoch-based, kills it by
+     * the epoch recorded here), and lookups of the set miss. A walk that takes the set before its leaf read keeps
+     * the locked instruction (the compare-and-set, which waits for every earlier load) away from the leaf's memory
+     * latency, so the requests after it can run while the leaf read is outstanding.
+     *
+     * <p>Lock-free: the set is taken by its version (an invalidation that finds it taken waits for it), and the
+     * count is compared while holding it; the epoch recorded is read before that comparison (an invalidation
+     * advances the count before the epoch, so an epoch that already counts it fails the comparison), and compared
+     * again under the set: an epoch restart that ran meanwhile (the counter went back) drops the fill too. The way
+     * chosen loses its old entry here (its tag cleared): an abandoned fill leaves it empty, which a cache may do.
+     *
+     * @return a handle for {@link #commit} or {@link #abandon} (the set is then held), or -1 when the fill is
+     *     dropped (the set is not held)
+     */
+    int reserve(int did, int pasid, long iova, int level, int kind, long sample) {
         int bits = (1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0);
         if ((levelsFilled[did] & bits) != bits) { // lookups read this line: write it only when it changes
             // before the count check: invalidations read it (typed exactly: the VarHandle links without adaptation)
@@ -341,7 +365,7 @@ final class Iotlb {
         markOccupied(b); // before the count: see occupied
         if (invalidations.sample() != sample || (int) EPOCH.getAcquire(this) < e) {
             LONGS.setRelease(a, b + VERSION, version); // unchanged: lookups in between stay valid
-            return false;
+            return -1;
         }
         int way = -1;
         int dead = -1;
@@ -376,9 +400,29 @@ final class Iotlb {
                 a[b + HINTS] = h & ~(1L << (HINT_REF_SHIFT + way)); // a new entry starts unreferenced
             }
         }
-        writeWay(b, way, pn, t, val, e);
-        unlockSet(b, version);
-        return true;
+        a[b + TAG + way] = 0; // the old entry goes now (the set is held: no lookup uses it meanwhile)
+        a[b + PAGE + way] = pn;
+        int ei = b + EPOCHS + (way >> 1);
+        int sh = (way & 1) << 5;
+        a[ei] = (a[ei] & ~(0xffff_ffffL << sh)) | ((e & 0xffff_ffffL) << sh);
+        return b | way;
+    }
+
+    /** Completes a {@link #reserve}d fill: writes the entry's value and tag, then releases the set. */
+    void commit(int held, int did, int pasid, int level, int kind, long val) {
+        long[] a = slots;
+        int b = held & -STRIDE;
+        int way = held & (WAYS - 1);
+        a[b + VALUE + way] = val;
+        a[b + TAG + way] = tagOf(did, pasid, level, kind);
+        LONGS.setRelease(a, b + VERSION, a[b + VERSION] + 1); // held (odd) to the next even version
+    }
+
+    /** Releases a {@link #reserve}d set without an entry (the walk faulted): the way chosen stays empty. */
+    void abandon(int held) {
+        long[] a = slots;
+        int b = held & -STRIDE;
+        LONGS.setRelease(a, b + VERSION, a[b + VERSION] + 1);
     }
 
     /** Writes way {@code way} of the set at {@code b}, which the caller holds. */

@@ -438,4 +438,76 @@ class IotlbTest {
             assertEquals(0, t.lookup(4, 0, iova), "the held fill's entry survived the invalidation");
         }
     }
+
+    /**
+     * A fill taken before the walk's last read ({@link Iotlb#reserve}, then the leaf read, then
+     * {@link Iotlb#commit}): an invalidation that runs between the two must remove the entry. Page-selective
+     * invalidations (one page, AM 4) wait for the held set and then find the entry; domain-selective and global
+     * ones, O(1) by epochs, return at once and kill it by the epoch the reservation recorded before its count
+     * comparison (an entry stamped at commit time would survive them).
+     */
+    @Test
+    void anInvalidationBetweenAReservationAndItsCommitRemovesTheEntry() throws Exception {
+        for (int kind = 0; kind < 4; kind++) {
+            Iotlb t = new Iotlb(1024);
+            long iova = BASE + 0x55_5000L;
+            int held = t.reserve(4, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, t.sample());
+            assertTrue(held >= 0, "no invalidation ran since the sample");
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            int k = kind;
+            Thread inv = new Thread(() -> {
+                switch (k) {
+                    case 0: t.invalidate(4, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0); break;
+                    case 1: t.invalidate(4, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova & ~0xffffL, 4); break;
+                    case 2: t.invalidateDomain(4); break;
+                    default: t.invalidateAll(); break;
+                }
+                done.countDown();
+            });
+            inv.start();
+            boolean early = done.await(kind < 2 ? 200 : 10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+            // the walk's leaf read happens here, after the count comparison: it may see the new or the old PTE
+            t.commit(held, 4, 0, 1, Iotlb.KIND_SECOND_STAGE, 0x6000L | Iotlb.V_READ);
+            inv.join(10_000);
+            if (kind < 2) {
+                assertFalse(early, "case " + kind + ": the page-selective invalidation returned while the set was held");
+            }
+            assertEquals(0, t.lookup(4, 0, iova), "case " + kind + ": the entry survived the invalidation");
+            assertTrue(t.fill(4, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0x7000L | Iotlb.V_READ, t.sample()),
+                    "case " + kind + ": the set was released");
+            assertEquals(0x7000L | Iotlb.V_READ, t.lookup(4, 0, iova) & ~0x300L, "case " + kind);
+        }
+    }
+
+    /**
+     * A reservation whose walk faults is abandoned: the set is free again (a fill and an invalidation of it
+     * complete), no entry appears, and the way it had chosen lost its old entry (a cache may drop an entry).
+     */
+    @Test
+    void anAbandonedReservationReleasesTheSetWithoutAnEntry() {
+        Iotlb t = new Iotlb(1024);
+        long iova = BASE + 0x12_3000L;
+        t.fill(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0x8000L | Iotlb.V_READ);
+        assertNotEquals(0, t.lookup(3, 0, iova));
+        int held = t.reserve(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, t.sample());
+        assertTrue(held >= 0);
+        assertEquals(0, t.lookup(3, 0, iova), "a held set misses");
+        t.abandon(held);
+        assertEquals(0, t.lookup(3, 0, iova), "the replaced way stays empty");
+        assertEquals(0, t.liveEntries());
+        t.invalidate(3, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0); // returns: the set is not held
+        assertTrue(t.fill(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0x9000L | Iotlb.V_READ, t.sample()));
+        assertEquals(0x9000L | Iotlb.V_READ, t.lookup(3, 0, iova) & ~0x300L);
+    }
+
+    /** A reservation made after an invalidation moved the count past the sample is refused, holding nothing. */
+    @Test
+    void aReservationAfterAnInvalidationIsRefused() {
+        Iotlb t = new Iotlb(1024);
+        long iova = BASE + 0x40_0000L;
+        long sample = t.sample();
+        t.invalidate(2, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE, 30);
+        assertEquals(-1, t.reserve(2, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, sample));
+        assertTrue(t.fill(2, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0xa000L | Iotlb.V_READ, t.sample()), "the set is free");
+    }
 }
