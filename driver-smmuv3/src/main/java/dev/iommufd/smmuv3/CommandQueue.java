@@ -38,10 +38,11 @@ import java.lang.invoke.VarHandle;
  * executed by the thread that wrote them (its own slots stay in its cache), and a submission takes one lock.
  *
  * <h2>Cache lines</h2>
- * A submission writes {@link #lock}, {@link #prod}, {@link #issued} and two counters, fields of this object
- * next to the configuration it reads (base, shift): with two submitting threads this object's line moves once per
+ * A submission writes four words of this object, {@link #issued}, {@link #syncs}, {@link #lock} and
+ * {@link #prod}, declared so that they lie side by side (24 bytes, usually one cache line; the configuration it
+ * reads sits around them and is never written): with two submitting threads this object's line moves once per
  * submission (the lock's compare-and-set takes it), besides the ring slot line the two threads' commands share
- * and the SMMU's own state. No word is written while another thread holds the lock (waiters read the lock word
+ * and the SMMU's own lock line. No word is written while another thread holds the lock (waiters read the lock word
  * until it is free before they try again).
  *
  * <h2>Slot reuse</h2>
@@ -116,29 +117,30 @@ final class CommandQueue {
         }
     }
 
+    // Declaration order is layout here: HotSpot places the long fields first, in declaration order, then the int
+    // fields (the first one in the gap after the header), so the words a submission writes (issued, syncs, lock,
+    // prod) end up side by side, 24 bytes that usually share one cache line (see "Cache lines").
     private final MmioBus mmio;
     private final long regs;
     private final PhysicalMemory memory;
     private final long base;
+    /** Commands the SMMU consumed as far as the last CONS read tells (unwrapped {@link #cons}); written under the lock. */
+    private volatile long consumed;
+    private long errors;
+    /** Commands inserted (unwrapped {@link #prod}; never reset). Guarded by {@link #lock}. */
+    private long issued;
+    private long syncs;
     private final int order;
-    private final int shift;
-    private final boolean msiPolling;
-    private final ThreadLocal<Batch> batches;
-
     /** The insertion lock: 0 free, 1 held. */
     private volatile int lock;
     /** Next free slot (index + wrap) of the ring. Guarded by {@link #lock}. */
     private int prod;
+    private final int shift;
     /** The last CMDQ_CONS read (without the ERR field). Guarded by {@link #lock}. */
     private int cons;
-    /** Commands inserted since {@link #program} (unwrapped {@link #prod}). Guarded by {@link #lock}. */
-    private long issued;
-    /** Commands the SMMU consumed as far as the last CONS read tells (unwrapped {@link #cons}); written under the lock. */
-    private volatile long consumed;
-    private long errors;
     private int lastError;
-    private long commandsIssued;
-    private long syncs;
+    private final boolean msiPolling;
+    private final ThreadLocal<Batch> batches;
     /** Scratch for error handling. Guarded by {@link #lock}. */
     private final long[] skip = new long[2];
 
@@ -167,8 +169,7 @@ final class CommandQueue {
             mmio.write32(regs + CMDQ_CONS, 0);
             prod = 0;
             cons = 0;
-            issued = 0;
-            consumed = 0;
+            consumed = issued; // the queue is idle: everything issued was consumed
         } finally {
             unlock();
         }
@@ -239,7 +240,6 @@ final class CommandQueue {
             }
             prod = queueAdd(first, n);
             issued += n;
-            commandsIssued += n;
             mmio.write32(regs + CMDQ_PROD, prod); // after the slots (bulk writes are releases)
         } finally {
             unlock();
@@ -375,7 +375,7 @@ final class CommandQueue {
     long commandsIssued() {
         lock();
         try {
-            return commandsIssued;
+            return issued;
         } finally {
             unlock();
         }
