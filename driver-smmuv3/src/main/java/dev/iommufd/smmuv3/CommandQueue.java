@@ -36,6 +36,14 @@ import java.lang.invoke.VarHandle;
  *       otherwise (CS=SEV) until CMDQ_CONS passes the CMD_SYNC ({@code queue_consumed}).
  * </ol>
  *
+ * <h2>Cache lines</h2>
+ * A submission writes {@link #issued}, {@link #syncs}, {@link #lock}, {@link #prod} and {@link #inserted}, and
+ * the thread that rings {@link #doorbell} and {@link #rung}: fields declared so that they lie side by side (40
+ * bytes; the configuration around them is never written), so that the words two submitting threads pass between
+ * them are one or two lines of this object, besides the ring slot line their commands share. When one thread
+ * rings while the other inserts, the ringer executes both threads' commands with one CMDQ_PROD write: one pass of
+ * the SMMU's lock, registers and TLB lines for both.
+ *
  * <h2>Slot reuse</h2>
  * {@link #consumed} counts the commands the SMMU consumed (CONS unwrapped, updated under the lock whenever CONS
  * is read) and {@link #issued} the commands inserted. A slot is reused only when CONS has passed it, so a
@@ -112,25 +120,24 @@ final class CommandQueue {
         }
     }
 
+    // Declaration order is layout here: HotSpot places the long fields first, in declaration order, then the int
+    // fields (the first one in the gap after the header), so the words submissions write (issued, syncs, lock, prod,
+    // inserted, doorbell, rung) end up side by side (see "Cache lines").
     private final MmioBus mmio;
     private final long regs;
     private final PhysicalMemory memory;
     private final long base;
+    /** Commands the SMMU consumed as far as the last CONS read tells (unwrapped {@link #cons}); written under the lock. */
+    private volatile long consumed;
+    private long errors;
+    /** Commands inserted (unwrapped {@link #prod}; never reset). Guarded by {@link #lock}. */
+    private long issued;
+    private long syncs;
     private final int order;
-    private final int shift;
-    private final boolean msiPolling;
-    private final ThreadLocal<Batch> batches;
-
     /** The insertion lock: 0 free, 1 held. */
     private volatile int lock;
     /** Next free slot (index + wrap) of the ring. Guarded by {@link #lock}. */
     private int prod;
-    /** The last CMDQ_CONS read (without the ERR field). Guarded by {@link #lock}. */
-    private int cons;
-    /** Commands inserted since {@link #program} (unwrapped {@link #prod}). Guarded by {@link #lock}. */
-    private long issued;
-    /** Commands the SMMU consumed as far as the last CONS read tells (unwrapped {@link #cons}); written under the lock. */
-    private volatile long consumed;
     /** {@link #prod} as of the last completed insertion: every slot before it holds a written command. */
     @SuppressWarnings("unused") // through INSERTED: release stores, acquire loads
     private int inserted;
@@ -138,10 +145,12 @@ final class CommandQueue {
     private volatile int doorbell;
     /** The last value written to CMDQ_PROD. Guarded by {@link #doorbell}. */
     private int rung;
-    private long errors;
+    private final int shift;
+    /** The last CMDQ_CONS read (without the ERR field). Guarded by {@link #lock}. */
+    private int cons;
     private int lastError;
-    private long commandsIssued;
-    private long syncs;
+    private final boolean msiPolling;
+    private final ThreadLocal<Batch> batches;
     /** Scratch for error handling. Guarded by {@link #lock}. */
     private final long[] skip = new long[2];
 
@@ -170,8 +179,7 @@ final class CommandQueue {
             mmio.write32(regs + CMDQ_CONS, 0);
             prod = 0;
             cons = 0;
-            issued = 0;
-            consumed = 0;
+            consumed = issued; // the queue is idle: everything issued was consumed
             INSERTED.setRelease(this, 0);
             rung = 0;
         } finally {
@@ -244,7 +252,6 @@ final class CommandQueue {
             }
             prod = queueAdd(first, n);
             issued += n;
-            commandsIssued += n;
             INSERTED.setRelease(this, prod);
         } finally {
             unlock();
@@ -407,7 +414,7 @@ final class CommandQueue {
     long commandsIssued() {
         lock();
         try {
-            return commandsIssued;
+            return issued;
         } finally {
             unlock();
         }

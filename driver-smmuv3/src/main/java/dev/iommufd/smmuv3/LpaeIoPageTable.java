@@ -9,6 +9,8 @@ import dev.iommufd.smmuv3.layout.TranslationGranule;
 import dev.iommufd.spi.DirtyRecorder;
 import dev.iommufd.spi.IoProt;
 import dev.iommufd.spi.IotlbGather;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * A VMSAv8-64 I/O page table as Linux's {@code io-pgtable-arm} builds it ({@code ARM_64_LPAE_S1} /
@@ -43,6 +45,27 @@ import dev.iommufd.spi.IotlbGather;
  * IOVA ranges never overlap). Leaf updates made by the SMMU (HTTU: AF, dirty) are atomic on single words and may
  * race with everything; the harvest sets AP[2] back with an atomic OR. Each thread keeps one 4 KiB scratch array
  * per purpose (unmap, dirty) for bulk reads; hot paths allocate nothing else.
+ *
+ * <h2>Leaf-table lookaside (driver side only)</h2>
+ * A page-sized map or unmap needs the last-level table of its IOVA; descending to it reads one descriptor per level
+ * of simulated memory (a frame lookup each), where the kernel follows three cached pointers. {@link #leafCache}
+ * remembers, for a few last-level spans (2 MiB with 4 KiB pages), which table the descent found: 64 direct-mapped
+ * words, each packing (span index + 1, table frame number) so that a reader sees a whole entry or none. It is
+ * the driver's own memory of where its tables are, never read by the SMMU model (which walks the descriptors).
+ * <pre>
+ *  entry: 63                         pfnBits pfnBits-1                          0
+ *        +-------------------------------+----------------------------------------+
+ *        | span index + 1 (0: empty)     | table address >> granule shift         |
+ *        +-------------------------------+----------------------------------------+
+ *  span index = iova >> levelShift(2); pfnBits = 63 - (ias - levelShift(2))
+ * </pre>
+ * Safety rests on the concurrency rule above: a last-level table leaves the tree only when a call covering its
+ * whole span removes it (an unmap of a larger page size or a block map over it), and that call first empties the
+ * whole lookaside ({@link #forgetLeafTables}), before the table can be freed and reused. No concurrent call uses
+ * the removed span (ranges are disjoint), and an earlier call that cached it is ordered before the removal by the
+ * caller's serialisation of overlapping calls, so no entry naming a removed table survives the removal. An entry
+ * is written only when a descent finds something else (a read-mostly line: threads working on their own spans do
+ * not write shared words).
  */
 final class LpaeIoPageTable {
     private final PhysicalMemory memory;
@@ -64,6 +87,18 @@ final class LpaeIoPageTable {
     private final int entriesPerTable;
     /** {@code levelShift[level]}: the lowest input address bit a descriptor at that level resolves. */
     private final int[] levelShift = new int[4];
+    /** {@code leafLevelOfShift[s]}: the level whose leaves are {@code 2^s} bytes (4 for none: never a level). */
+    private final byte[] leafLevelOfShift = new byte[64];
+
+    /** Entries of the leaf-table lookaside (a power of two: indexed by the top bits of a multiplicative hash). */
+    static final int LEAF_CACHE_ENTRIES = 64;
+    private static final VarHandle CACHE_WORD = MethodHandles.arrayElementVarHandle(long[].class);
+    /** The leaf-table lookaside (see the class comment); null when the start level is the last level. */
+    private final long[] leafCache;
+    /** {@code levelShift[2]}: an IOVA's span index is {@code iova >>> spanShift}. */
+    private final int spanShift;
+    /** Bits of an entry holding the table's frame number (by granule): {@code 63 - (ias - spanShift)}. */
+    private final int pfnBits;
 
     /**
      * Words read by one bulk read of unmap / scanned by one step of the dirty walk (per thread: disjoint calls run
@@ -88,6 +123,7 @@ final class LpaeIoPageTable {
         for (int level = 0; level <= 3; level++) {
             levelShift[level] = granule.levelShift(level);
         }
+        java.util.Arrays.fill(leafLevelOfShift, (byte) 4);
         int start = granule.startLevel(ias);
         int bits = ias - granule.levelShift(start);
         if (stage2 && start == 0 && (1 << bits) <= 16) {
@@ -96,6 +132,12 @@ final class LpaeIoPageTable {
         }
         this.startLevel = start;
         this.startBits = bits;
+        for (int level = Math.max(start, 1); level <= 3; level++) {
+            leafLevelOfShift[levelShift[level]] = (byte) level;
+        }
+        this.spanShift = levelShift[2];
+        this.pfnBits = 63 - (ias - spanShift);
+        this.leafCache = start < 3 ? new long[LEAF_CACHE_ENTRIES] : null;
         this.tableOrder = granule.shift() - PhysicalMemory.FRAME_SHIFT;
         long pgdBytes = 8L << bits;
         int order = 0;
@@ -168,13 +210,67 @@ final class LpaeIoPageTable {
         return pte;
     }
 
+    /** The level whose leaves are {@code pgsize} bytes, or -1. */
     private int levelForSize(long pgsize) {
-        for (int level = Math.max(startLevel, 1); level <= 3; level++) {
-            if (granule.levelSize(level) == pgsize) {
-                return level;
+        if (pgsize <= 0 || (pgsize & (pgsize - 1)) != 0) {
+            return -1;
+        }
+        int level = leafLevelOfShift[Long.numberOfTrailingZeros(pgsize)];
+        return level > 3 ? -1 : level;
+    }
+
+    // ---- leaf-table lookaside (see the class comment)
+
+    private static int cacheIndex(long span) {
+        return (int) ((span * 0x9E3779B97F4A7C15L) >>> (64 - Integer.numberOfTrailingZeros(LEAF_CACHE_ENTRIES)));
+    }
+
+    /** The last-level table the lookaside holds for {@code va}'s span, or -1. */
+    private long cachedLeafTable(long va) {
+        long span = va >>> spanShift;
+        long e = (long) CACHE_WORD.getAcquire(leafCache, cacheIndex(span));
+        return e >>> pfnBits == span + 1 ? (e & ((1L << pfnBits) - 1)) << granule.shift() : -1;
+    }
+
+    /** Remembers that {@code table} is the last-level table of {@code va}'s span (written only when it changes). */
+    private void cacheLeafTable(long va, long table) {
+        long span = va >>> spanShift;
+        long pfn = table >>> granule.shift();
+        if ((pfn >>> pfnBits) != 0) {
+            return; // not representable (a table above 2^(pfnBits + granule shift)): not cached
+        }
+        long e = (span + 1) << pfnBits | pfn;
+        int i = cacheIndex(span);
+        if ((long) CACHE_WORD.getAcquire(leafCache, i) != e) {
+            CACHE_WORD.setRelease(leafCache, i, e);
+        }
+    }
+
+    /**
+     * Empties the lookaside: called by a call that removes a table from the tree, before the table can be freed
+     * (see the class comment). Writes only the entries that are not empty.
+     */
+    private void forgetLeafTables() {
+        long[] c = leafCache;
+        if (c == null) {
+            return;
+        }
+        for (int i = 0; i < c.length; i++) {
+            if ((long) CACHE_WORD.getAcquire(c, i) != 0) {
+                CACHE_WORD.setVolatile(c, i, 0L);
             }
         }
-        return -1;
+    }
+
+    /** Live entries of the lookaside (for tests). */
+    int cachedLeafTables() {
+        int n = 0;
+        if (leafCache != null) {
+            for (long e : leafCache) {
+                n += e != 0 ? 1 : 0;
+            }
+        }
+        return n;
     }
 
     private long indexBits(int level) {
@@ -288,6 +384,7 @@ final class LpaeIoPageTable {
                 throw ErrnoException.of(Errno.EEXIST, "iova %#x is already mapped", va + i * pgsize).withProgress(done);
             }
             memory.write64(slot, 0);
+            forgetLeafTables(); // before the table is freed: no lookaside entry may name it
             walkFlusher.flushWalk(va + i * pgsize, pgsize);
             freeSubtree(TranslationDescriptor.outputAddress(old, granule, granule.shift()), leafLevel + 1, null);
             i++;
@@ -307,6 +404,12 @@ final class LpaeIoPageTable {
      * map/unmap calls share upper-level tables with no lock.
      */
     private long leafTable(long va, int leafLevel) {
+        if (leafLevel == 3 && leafCache != null) {
+            long cached = cachedLeafTable(va);
+            if (cached >= 0) {
+                return cached;
+            }
+        }
         long table = pgd;
         long installed = 0;
         for (int level = startLevel; level < leafLevel; level++) {
@@ -330,6 +433,9 @@ final class LpaeIoPageTable {
                 return -1; // a block leaf is in the way
             }
             table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
+        }
+        if (leafLevel == 3 && leafCache != null) {
+            cacheLeafTable(va, table);
         }
         return table | installed;
     }
@@ -377,16 +483,22 @@ final class LpaeIoPageTable {
             if ((va >>> ias) != 0) {
                 return done; // arm_lpae_unmap_pages: iova beyond the input size
             }
-            long table = pgd;
-            for (int level = startLevel; level < leafLevel; level++) {
-                long desc = memory.read64(entryAddress(table, level, va));
-                if (!TranslationDescriptor.isValid(desc)) {
-                    return done;
+            long table = leafLevel == 3 && leafCache != null ? cachedLeafTable(va) : -1;
+            if (table < 0) {
+                table = pgd;
+                for (int level = startLevel; level < leafLevel; level++) {
+                    long desc = memory.read64(entryAddress(table, level, va));
+                    if (!TranslationDescriptor.isValid(desc)) {
+                        return done;
+                    }
+                    if (!TranslationDescriptor.isTable(desc, level)) {
+                        return done; // a larger leaf: "Unmap of a partial large IOPTE is not allowed"
+                    }
+                    table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
                 }
-                if (!TranslationDescriptor.isTable(desc, level)) {
-                    return done; // a larger leaf: "Unmap of a partial large IOPTE is not allowed"
+                if (leafLevel == 3 && leafCache != null) {
+                    cacheLeafTable(va, table);
                 }
-                table = TranslationDescriptor.outputAddress(desc, granule, granule.shift());
             }
             int idx = index(va, leafLevel);
             int n = (int) Math.min(remaining, tableEntries - idx);
@@ -400,6 +512,7 @@ final class LpaeIoPageTable {
                 memory.write64(ptep, 0);
                 gatherer.addPages(gather, va, pgsize, 1);
                 if (TranslationDescriptor.isTable(desc, leafLevel)) {
+                    forgetLeafTables(); // before the table is freed (after the sync): no lookaside entry may name it
                     freeSubtree(TranslationDescriptor.outputAddress(desc, granule, granule.shift()), leafLevel + 1, gather);
                 }
                 valid = 1;
@@ -421,6 +534,7 @@ final class LpaeIoPageTable {
                 if (leafLevel < 3) {
                     for (int i = 0; i < valid; i++) {
                         if (TranslationDescriptor.isTable(buf[i], leafLevel)) {
+                            forgetLeafTables(); // as in the one-entry case above
                             freeSubtree(TranslationDescriptor.outputAddress(buf[i], granule, granule.shift()), leafLevel + 1,
                                     gather);
                         }
@@ -568,6 +682,7 @@ final class LpaeIoPageTable {
 
     /** Frees every table (domain free: nothing is mapped any more, or the caller no longer cares). */
     void free() {
+        forgetLeafTables();
         int entries = 1 << startBits;
         if (startLevel < 3) {
             for (int i = 0; i < entries; i++) {

@@ -255,6 +255,68 @@ class LpaeIoPageTableTest {
         }
     }
 
+    /**
+     * The leaf-table lookaside never names a table that left the tree: a page-sized map after (a) an unmap of a
+     * larger page size that removes the last-level table ({@code __arm_lpae_unmap}: "size == block size and not a
+     * leaf": the table is freed after the sync) and (b) a block map over an emptied table ({@code arm_lpae_init_pte}:
+     * "unmap and free the old table before overwriting it with a block") installs a new table, which the hardware
+     * walker and a hand-written walk decode. With a stale entry the page would be written into the freed table and
+     * the device would fault.
+     */
+    @Test
+    void leafTableLookasideForgetsTablesRemovedByLargerUnmapsAndBlockMaps() {
+        for (Config c : Config.values()) {
+            try (Fixture f = new Fixture(c, 0)) {
+                LpaeIoPageTable pt = f.d.pageTable;
+                TranslationGranule g = pt.granule;
+                long page = g.size();
+                long block = levelSize(g, 2);
+                if ((pt.pgsizeBitmap & block) == 0) {
+                    continue;
+                }
+                long base = 4 * block;
+                long pa = 0x8_0000_0000L;
+                int rid = f.fn.rid();
+                Translation t = new Translation();
+                IotlbGather gather = new IotlbGather();
+                // (a) pages (the lookaside learns their table), then one block-sized unmap removes the table
+                assertEquals(4 * page, f.d.mapPages(base, pa, page, 4, RW), c.name());
+                long tableFrames = 1L << Math.max(0, g.shift() - 12);
+                long framesMapped = f.allocatedFrames();
+                assertTrue(pt.cachedLeafTables() > 0, c + ": the map's table is in the lookaside");
+                assertEquals(block, f.d.unmapPages(base, block, 1, gather), c + ": block unmap over a table");
+                f.d.iotlbSync(gather);
+                gather.reset();
+                assertEquals(0, pt.cachedLeafTables(), c + ": the removal emptied the lookaside");
+                assertEquals(framesMapped - tableFrames, f.allocatedFrames(), c + ": the table was freed after the sync");
+                assertPage(f, c, base + 5 * page, pa + page, rid, t, "(a)");
+                // (b) the new table emptied by page unmaps (it stays), then a block map replaces it
+                assertEquals(page, f.d.unmapPages(base + 5 * page, page, 1, gather));
+                f.d.iotlbSync(gather);
+                gather.reset();
+                assertTrue(pt.cachedLeafTables() > 0, c + ": the emptied table is still in the lookaside");
+                assertEquals(block, f.d.mapPages(base, pa, block, 1, RW), c + ": block map over an empty table");
+                assertEquals(0, pt.cachedLeafTables(), c + ": the block map emptied the lookaside");
+                assertEquals(block, f.d.unmapPages(base, block, 1, gather));
+                f.d.iotlbSync(gather);
+                gather.reset();
+                assertPage(f, c, base + 7 * page, pa + 3 * page, rid, t, "(b)");
+                assertEquals(0, f.b.smmu().cmdq.errors());
+            }
+        }
+    }
+
+    /** Maps one page and checks it with the hand-written walk, the hardware walker and iova_to_phys. */
+    private static void assertPage(Fixture f, Config c, long iova, long pa, int rid, Translation t, String step) {
+        assertEquals(f.d.pageTable.granule.size(), f.d.mapPages(iova, pa, f.d.pageTable.granule.size(), 1, RW),
+                c + " " + step);
+        assertEquals(expectedLeaf(c.stage2, false, pa, true), walk(f.memory(), f.d.pageTable, iova, 3), c + " " + step);
+        f.unit.translate(rid, -1, iova + 8, Translation.ACCESS_READ, t);
+        assertTrue(t.isOk(), c + " " + step + ": hardware walk of the page mapped after the removal");
+        assertEquals(pa + 8, t.physicalAddress(), c + " " + step);
+        assertEquals(pa + 8, f.d.iovaToPhys(iova + 8), c + " " + step);
+    }
+
     /** One call of N pages writes exactly the words N one-page calls write (same tables, same descriptors). */
     @Test
     void oneCallEqualsPageByPage() {

@@ -24,18 +24,18 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Submission ({@code qi_submit_sync})</h2>
  * <ol>
- *   <li>Under the queue lock ({@link #lock}, Linux {@code q_lock}): wait for room (the hardware head, IQH, is read
- *       only when the cached head says the ring is too full), copy the descriptors and a wait descriptor into the
- *       slots from {@link #freeHead}, the wait descriptor writing this submission's status value
- *       ({@link #seq}) to the status word of its own slot; advance {@link #freeHead} and publish it in
- *       {@link #inserted}. The lock is a spin lock: its critical section is a few memory writes, and a waiter must
- *       never park (a parked thread costs microseconds, far more than the section).
+ *   <li>Under the queue lock ({@code state[LOCK]}, Linux {@code q_lock}): wait for room (the hardware head, IQH,
+ *       is read only when the cached head says the ring is too full), copy the descriptors and a wait descriptor
+ *       into the slots from {@code state[FREE_HEAD]}, the wait descriptor writing this submission's status value
+ *       ({@code state[SEQ]}) to the status word of its own slot; advance the free head and publish it in
+ *       {@code state[INSERTED]}. The lock is a spin lock: its critical section is a few memory writes, and a waiter
+ *       must never park (a parked thread costs microseconds, far more than the section).
  *   <li>Ring the doorbell ({@link #ring}): the thread that owns the doorbell writes IQT with the newest
- *       {@link #inserted} value, again and again while other threads keep inserting, so one IQT write can publish
- *       the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a posted MMIO
- *       write; the hardware model here executes descriptors inside the IQT write, so the doorbell is rung outside
- *       the insertion lock, by one thread at a time, with values that only move forward and only past fully
- *       written descriptors: the sequence of IQT values the hardware sees is one Linux could produce).
+ *       {@code state[INSERTED]} value, again and again while other threads keep inserting, so one IQT write can
+ *       publish the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a
+ *       posted MMIO write; the hardware model here executes descriptors inside the IQT write, so the doorbell is
+ *       rung outside the insertion lock, by one thread at a time, with values that only move forward and only past
+ *       fully written descriptors: the sequence of IQT values the hardware sees is one Linux could produce).
  *   <li>Without any lock, poll the own slot's status word until it holds this submission's status value or a
  *       later one ({@link #done}); FSTS is checked for queue errors while it does not.
  * </ol>
@@ -54,9 +54,10 @@ import java.lang.invoke.VarHandle;
  * error to it and keep waiting. ITE and ICE are cleared by whoever sees them.
  *
  * <h2>Locks</h2>
- * {@link #lock} guards {@link #freeHead}, {@link #cachedHead}, {@link #seq}, {@link #staging} and the slots
- * between the hardware head and {@link #freeHead}. {@link #doorbell} guards the IQT register writes and
- * {@link #rung}. Status words are written by the hardware, read by anyone.
+ * The queue lock ({@code state[LOCK]}) guards {@code state[FREE_HEAD]}, {@code state[CACHED_HEAD]},
+ * {@code state[SEQ]}, {@link #staging} and the slots between the hardware head and {@code state[FREE_HEAD]}. The
+ * doorbell ({@code state[DOORBELL]}) guards the IQT register writes and {@code state[RUNG]}. Status words are
+ * written by the hardware, read by anyone.
  */
 final class InvalidationQueue {
     /** Linux QI_LENGTH: descriptors in the queue. */
@@ -73,20 +74,7 @@ final class InvalidationQueue {
     /** How long a submission waits for its wait descriptor before failing with ETIMEDOUT. */
     private static final long TIMEOUT_NANOS = 10_000_000_000L;
 
-    private static final VarHandle LOCK;
-    private static final VarHandle DOORBELL;
-    private static final VarHandle INSERTED;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            LOCK = l.findVarHandle(InvalidationQueue.class, "lock", int.class);
-            DOORBELL = l.findVarHandle(InvalidationQueue.class, "doorbell", int.class);
-            INSERTED = l.findVarHandle(InvalidationQueue.class, "inserted", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
 
     private final String name;
     private final MmioBus mmio;
@@ -103,23 +91,33 @@ final class InvalidationQueue {
     private final int ringOrder;
     private final int statusOrder;
 
-    // ---- written by submitters
-    /** The queue lock (Linux q_lock): 0 free, 1 held. */
-    private volatile int lock;
-    /** The slot the next descriptor goes to (Linux free_head). Guarded by {@link #lock}. */
-    private int freeHead;
-    /** IQH as last read, as a slot index. Guarded by {@link #lock}. */
-    private int cachedHead;
-    /** The status value of the last submission. Guarded by {@link #lock}. */
-    private int seq;
-    /** {@link #freeHead} as of the last completed insertion: every slot before it holds a written descriptor. */
-    @SuppressWarnings("unused") // through INSERTED: release stores, acquire loads
-    private int inserted;
-    /** The doorbell: 1 while a thread writes IQT. */
-    private volatile int doorbell;
-    /** The slot index last written to IQT. Guarded by {@link #doorbell}. */
-    private int rung;
-    /** A multi-descriptor submission's descriptors, before they are copied into the ring. Guarded by {@link #lock}. */
+    // ---- written by submitters: the words of {@link #state}
+    /**
+     * The submitters' shared words, at {@code state[LOCK ... RUNG]}, with 64 bytes of unused words before and after
+     * them, so that they share a cache line with nothing else (HotSpot lays out an array's elements from 16 bytes
+     * into the object): a waiter polling its status word reads only this object's final fields, on lines nobody
+     * writes, and two submitters pass this one line between them. Each word is one of the fields listed here.
+     */
+    private final int[] state = new int[STATE_WORDS];
+    /** {@code state[LOCK]}: the queue lock (Linux q_lock): 0 free, 1 held (compare-and-set, release stores). */
+    private static final int LOCK = 16;
+    /** {@code state[FREE_HEAD]}: the slot the next descriptor goes to (Linux free_head). Guarded by the lock. */
+    private static final int FREE_HEAD = 17;
+    /** {@code state[CACHED_HEAD]}: IQH as last read, as a slot index. Guarded by the lock. */
+    private static final int CACHED_HEAD = 18;
+    /** {@code state[SEQ]}: the status value of the last submission. Guarded by the lock. */
+    private static final int SEQ = 19;
+    /**
+     * {@code state[INSERTED]}: the free head as of the last completed insertion: every slot before it holds a
+     * written descriptor (release stores, acquire loads).
+     */
+    private static final int INSERTED = 20;
+    /** {@code state[DOORBELL]}: 1 while a thread writes IQT (compare-and-set, volatile stores). */
+    private static final int DOORBELL = 21;
+    /** {@code state[RUNG]}: the slot index last written to IQT. Guarded by the doorbell. */
+    private static final int RUNG = 22;
+    private static final int STATE_WORDS = RUNG + 1 + 16;
+    /** A multi-descriptor submission's descriptors, before they are copied into the ring. Guarded by the queue lock. */
     private final long[] staging = new long[LENGTH * 4];
 
     InvalidationQueue(String name, MmioBus mmio, long regs, PhysicalMemory mem, boolean wide) {
@@ -156,7 +154,7 @@ final class InvalidationQueue {
         try {
             reserve(2);
             mine = nextStatus();
-            first = freeHead;
+            first = state[FREE_HEAD];
             waitIndex = (first + 1) & (LENGTH - 1);
             // written word by word, straight into the slots (no staging array shared between submitters)
             long a = ring + ((long) first << shift);
@@ -190,7 +188,7 @@ final class InvalidationQueue {
         try {
             reserve(count + 1);
             mine = nextStatus();
-            first = freeHead;
+            first = state[FREE_HEAD];
             waitIndex = (first + count) & (LENGTH - 1);
             long[] p = staging;
             for (int i = 0; i < count; i++) {
@@ -212,8 +210,8 @@ final class InvalidationQueue {
 
     /** The next status value, never 0. Lock held. */
     private int nextStatus() {
-        int mine = seq + 1 == 0 ? 1 : seq + 1;
-        seq = mine;
+        int mine = state[SEQ] + 1 == 0 ? 1 : state[SEQ] + 1;
+        state[SEQ] = mine;
         return mine;
     }
 
@@ -228,18 +226,19 @@ final class InvalidationQueue {
         }
     }
 
-    /** Advances {@link #freeHead} past the written slots and publishes it. Lock held. */
+    /** Advances {@code state[FREE_HEAD]} past the written slots and publishes it. Lock held. */
     private void publish(int next) {
-        freeHead = next;
-        INSERTED.setRelease(this, next);
+        state[FREE_HEAD] = next;
+        INTS.setRelease(state, INSERTED, next);
     }
 
     /** Waits (lock held, released while spinning) until {@code n} slots are free by the hardware head. */
     private void reserve(int n) {
         long deadline = 0;
-        while (LENGTH - 1 - ((freeHead - cachedHead) & (LENGTH - 1)) < n) {
-            cachedHead = (int) (mmio.read64(regs + IQH_REG) >>> shift) & (LENGTH - 1);
-            if (LENGTH - 1 - ((freeHead - cachedHead) & (LENGTH - 1)) >= n) {
+        int[] st = state;
+        while (LENGTH - 1 - ((st[FREE_HEAD] - st[CACHED_HEAD]) & (LENGTH - 1)) < n) {
+            st[CACHED_HEAD] = (int) (mmio.read64(regs + IQH_REG) >>> shift) & (LENGTH - 1);
+            if (LENGTH - 1 - ((st[FREE_HEAD] - st[CACHED_HEAD]) & (LENGTH - 1)) >= n) {
                 return;
             }
             if (deadline == 0) {
@@ -255,24 +254,25 @@ final class InvalidationQueue {
     }
 
     /**
-     * Writes IQT with the newest {@link #inserted} value, repeatedly while other threads insert; returns at once
+     * Writes IQT with the newest {@code state[INSERTED]} value, repeatedly while other threads insert; returns at once
      * when another thread holds the doorbell (it publishes what this thread inserted before it lets go).
      */
     private void ring() {
-        while (DOORBELL.compareAndSet(this, 0, 1)) {
+        int[] st = state;
+        while (INTS.compareAndSet(st, DOORBELL, 0, 1)) {
             try {
                 int t;
-                while ((t = (int) INSERTED.getAcquire(this)) != rung) {
-                    rung = t;
+                while ((t = (int) INTS.getAcquire(st, INSERTED)) != st[RUNG]) {
+                    st[RUNG] = t;
                     mmio.write64(regs + IQT_REG, (long) t << shift);
                 }
             } finally {
                 // a volatile store (a full fence), ordered before the load of inserted below: an inserter stores
                 // inserted before its compare-and-set of the doorbell (a full fence too), so either that CAS
                 // succeeds or this load sees its insertion (no insertion is left unrung)
-                doorbell = 0;
+                INTS.setVolatile(st, DOORBELL, 0);
             }
-            if ((int) INSERTED.getAcquire(this) == rung) {
+            if ((int) INTS.getAcquire(st, INSERTED) == st[RUNG]) {
                 return; // nothing inserted since the last write; a later insertion rings for itself
             }
         }
@@ -342,18 +342,18 @@ final class InvalidationQueue {
 
     private void lock() {
         int spins = 0;
-        while (!LOCK.compareAndSet(this, 0, 1)) {
+        while (!INTS.compareAndSet(state, LOCK, 0, 1)) {
             do {
                 if (++spins > SPINS_BEFORE_YIELD) {
                     Thread.yield(); // the holder may have been descheduled: let it run
                 } else {
                     Thread.onSpinWait();
                 }
-            } while (lock != 0);
+            } while ((int) INTS.getVolatile(state, LOCK) != 0);
         }
     }
 
     private void unlock() {
-        LOCK.setRelease(this, 0);
+        INTS.setRelease(state, LOCK, 0);
     }
 }

@@ -37,10 +37,63 @@ import dev.iommufd.vtd.layout.SecondStagePte;
  * the harvest clears D with an atomic read-modify-write, so neither loses the other's update. Nothing is
  * allocated on the map/unmap/lookup/harvest paths except table frames (the per-thread scan buffer is created
  * once per thread).
+ *
+ * <h2>The last leaf table (a per-thread walk cache)</h2>
+ * A thread remembers the 4 KiB-leaf table its last map or unmap reached ({@link ThreadScratch}: the table's
+ * identity, the 2 MiB region, the leaf table's address and the {@link #detaches} count read before that walk).
+ * A map or unmap of 4 KiB pages inside that region, while no table of this page table was detached since,
+ * starts at that leaf table instead of walking from the root: tables are only ever installed into empty slots,
+ * and a table leaves the tree only through a detach (an unmap that covers its whole span, or an empty table
+ * replaced by a large leaf), which counts in {@link #detaches} before the table is handed to the freelist. A
+ * detach that the caller's range could depend on is ordered before the caller by the range rule above (it
+ * covered the caller's range, so it did not run concurrently with it). An unmap through the remembered table
+ * never covers the whole table (that needs the parent entry, so such an unmap walks), so it detaches nothing.
+ * This caches the driver's own walk, as software; the hardware model still walks every translation from memory.
  */
 final class IoPageTable {
-    /** Per-thread scan buffer for {@code read64s}: one table's worth of words. */
-    private static final ThreadLocal<long[]> SCAN = ThreadLocal.withInitial(() -> new long[SecondStagePte.ENTRIES]);
+    /** Per thread: the scan buffer and the last leaf table (see the class comment). */
+    private static final ThreadLocal<ThreadScratch> SCRATCH = ThreadLocal.withInitial(ThreadScratch::new);
+    /** Identities of page tables (never reused: a thread's remembered walk names its table without holding it). */
+    private static final java.util.concurrent.atomic.AtomicLong IDS = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A thread's scratch state: owned by that thread only. */
+    private static final class ThreadScratch {
+        /** Scan buffer for {@code read64s}: one table's worth of words. */
+        final long[] scan = new long[SecondStagePte.ENTRIES];
+        /** The {@link #id} of the page table {@link #leafTable} belongs to (0: nothing remembered). */
+        long tableId;
+        /** The 2 MiB region ({@code iova >>> 21}) whose 4 KiB-leaf table is {@link #leafTable}. */
+        long region;
+        /** The physical address of that leaf table. */
+        long leafTable;
+        /** The table's {@link #detaches} count read before the walk that found the leaf table. */
+        long detaches;
+
+        /** The remembered leaf table for {@code iova} in {@code t}, or -1. */
+        long leafTableFor(IoPageTable t, long iova) {
+            return tableId == t.id && region == (iova >>> REGION_SHIFT) && detaches == t.detaches ? leafTable : -1;
+        }
+
+        void remember(IoPageTable t, long iova, long table, long detachesBefore) {
+            tableId = t.id;
+            region = iova >>> REGION_SHIFT;
+            leafTable = table;
+            detaches = detachesBefore;
+        }
+    }
+
+    private static final java.lang.invoke.VarHandle DETACHES;
+
+    static {
+        try {
+            DETACHES = java.lang.invoke.MethodHandles.lookup().findVarHandle(IoPageTable.class, "detaches", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** log2 of the span of one 4 KiB-leaf table (2 MiB). */
+    private static final int REGION_SHIFT = 21;
     /** Per-thread index buffer of {@code updateMatching64s} (the dirty harvest): one table's worth of indices. */
     private static final ThreadLocal<int[]> FOUND = ThreadLocal.withInitial(() -> new int[SecondStagePte.ENTRIES]);
 
@@ -57,6 +110,13 @@ final class IoPageTable {
     private final long presentMask;
     private volatile boolean forceSnoop;
     private final PagingDomain owner;
+    /** This table's identity for {@link ThreadScratch}. */
+    private final long id = IDS.incrementAndGet();
+    /**
+     * Tables detached from this page table so far (volatile: incremented by the detaching caller before the table
+     * goes to the freelist or is freed; read before a walk and by {@link ThreadScratch#leafTableFor}).
+     */
+    private volatile long detaches;
 
     IoPageTable(PagingDomain owner, PhysicalMemory mem, boolean firstStage, int levels, int maxLeafLevel) {
         this.owner = owner;
@@ -105,6 +165,11 @@ final class IoPageTable {
         return SecondStagePte.leaf(pa, level, attrs);
     }
 
+    /** Counts a table detached from the tree, before it can be freed (see the class comment). */
+    private void countDetach() {
+        long before = (long) DETACHES.getAndAdd(this, 1L); // atomic: unmaps of disjoint ranges may detach at once
+    }
+
     static int levelOf(long pgsize) {
         if (pgsize == 1L << 12) {
             return 1;
@@ -148,28 +213,57 @@ final class IoPageTable {
             throw ErrnoException.of(Errno.EINVAL, "vtd: page size %#x is not supported by this domain", pgsize);
         }
         long leaf = leafEntry(paddr, level, prot);
-        if (pgcount == 1 && mapSingle(iova, level, leaf)) {
+        long end = iova + pgsize * pgcount;
+        ThreadScratch scratch = null;
+        long detachesBefore = 0;
+        if (level == 1 && ((iova ^ (end - 1)) >>> REGION_SHIFT) == 0 && end > iova) {
+            scratch = SCRATCH.get();
+            long lt = scratch.leafTableFor(this, iova);
+            if (lt >= 0) {
+                // the remembered leaf table of this region: the walk from the root would end there
+                long ea = lt + SecondStagePte.index(iova, 1) * 8L;
+                if (pgcount == 1) {
+                    if (mem.compareAndSet64(ea, 0, leaf)) {
+                        return pgsize;
+                    }
+                } else {
+                    try {
+                        writeLeaves(ea, (int) pgcount, iova, leaf - iova, 1);
+                        return pgsize * pgcount;
+                    } catch (MapStop stop) {
+                        throw mapFailed(iova, stop, level);
+                    }
+                }
+                // a slot in use: the full path below reports it exactly as without the remembered table
+            }
+            detachesBefore = detaches;
+        }
+        if (pgcount == 1 && mapSingle(iova, level, leaf, scratch, detachesBefore)) {
             return pgsize;
         }
-        long end = iova + pgsize * pgcount;
         try {
             // the leaf for an IOVA va is leaf + (va - iova): the output address advances with the input address
-            mapRange(root, levels, iova, end, leaf - iova, level);
+            mapRange(root, levels, iova, end, leaf - iova, level, scratch, detachesBefore);
         } catch (MapStop stop) {
-            long done = stop.va - iova;
-            if (stop.cause != null) {
-                throw stop.cause.withProgress(done);
-            }
-            if (done > 0) {
-                unmapQuietly(iova, done, level);
-            }
-            throw ErrnoException.of(Errno.EEXIST, "vtd: iova %#x is already mapped", stop.va);
+            throw mapFailed(iova, stop, level);
         }
         return pgsize * pgcount;
     }
 
+    /** The error of a map that stopped at {@code stop}: what it mapped is undone unless the cause is ENOMEM. */
+    private ErrnoException mapFailed(long iova, MapStop stop, int level) {
+        long done = stop.va - iova;
+        if (stop.cause != null) {
+            return stop.cause.withProgress(done);
+        }
+        if (done > 0) {
+            unmapQuietly(iova, done, level);
+        }
+        return ErrnoException.of(Errno.EEXIST, "vtd: iova %#x is already mapped", stop.va);
+    }
+
     /** The kernel's {@code __map_single_page}: every table exists and the slot is empty; false sends the caller to the full path. */
-    private boolean mapSingle(long iova, int level, long leaf) {
+    private boolean mapSingle(long iova, int level, long leaf, ThreadScratch scratch, long detachesBefore) {
         long table = root;
         for (int l = levels; l > level; l--) {
             long e = mem.read64(table + SecondStagePte.index(iova, l) * 8L);
@@ -178,6 +272,9 @@ final class IoPageTable {
             }
             table = address(e);
         }
+        if (scratch != null) {
+            scratch.remember(this, iova, table, detachesBefore);
+        }
         return mem.compareAndSet64(table + SecondStagePte.index(iova, level) * 8L, 0, leaf);
     }
 
@@ -185,11 +282,15 @@ final class IoPageTable {
      * Maps {@code [va, end)} (inside this table's span) with leaves at {@code leafLevel}; the leaf of an IOVA x is
      * {@code x + delta}. Tables on the way are allocated and installed with compare-and-set.
      */
-    private void mapRange(long table, int level, long va, long end, long delta, int leafLevel) {
+    private void mapRange(long table, int level, long va, long end, long delta, int leafLevel, ThreadScratch scratch,
+            long detachesBefore) {
         int shift = shift(level);
         int i = SecondStagePte.index(va, level);
         if (level == leafLevel) {
             int count = (int) Math.min(SecondStagePte.ENTRIES - i, (end - va) >>> shift);
+            if (scratch != null) {
+                scratch.remember(this, va, table, detachesBefore);
+            }
             writeLeaves(table + i * 8L, count, va, delta, level);
             return;
         }
@@ -204,7 +305,7 @@ final class IoPageTable {
                 throw new MapStop(va, null); // a larger leaf (or a foreign entry) is in the way
             }
             long next = (va | (size - 1)) + 1;
-            mapRange(address(e), level - 1, va, Math.min(end, next), delta, leafLevel);
+            mapRange(address(e), level - 1, va, Math.min(end, next), delta, leafLevel, scratch, detachesBefore);
             va = next;
             i++;
         }
@@ -263,6 +364,7 @@ final class IoPageTable {
         // Linux switch_to_super_page / clear_contig: an empty lower table where a large leaf goes is replaced and freed
         if (level > 1 && present(e) && !isLeaf(e, level) && tableEmpty(address(e), level - 1)
                 && mem.compareAndSet64(ea, e, leaf)) {
+            countDetach();
             owner.flushRange(va, va + SecondStagePte.levelSize(level) - 1, false);
             freeTree(address(e), level - 1);
             return true;
@@ -289,7 +391,7 @@ final class IoPageTable {
 
     /** Undoes the first {@code length} bytes of a failed map: clears the leaves (tables stay) and flushes. */
     private void unmapQuietly(long iova, long length, int level) {
-        unmapRange(root, levels, iova, iova + length, level, null);
+        unmapRange(root, levels, iova, iova + length, level, null, null, 0);
         owner.flushRange(iova, iova + length - 1, true);
     }
 
@@ -312,7 +414,30 @@ final class IoPageTable {
         // pages beyond the table's width are holes: clamp rather than overflow
         long count = Math.min(pgcount, ((1L << vaBits) - iova) >>> shift(level));
         long end = iova + count * pgsize;
-        return unmapRange(root, levels, iova, end, level, gather) - iova;
+        if (level == 1 && ((iova ^ (end - 1)) >>> REGION_SHIFT) == 0 && count < SecondStagePte.ENTRIES) {
+            // inside one leaf table and not all of it (no table is freed): the remembered leaf table may serve
+            ThreadScratch scratch = SCRATCH.get();
+            long lt = scratch.leafTableFor(this, iova);
+            if (lt >= 0) {
+                long ea = lt + SecondStagePte.index(iova, 1) * 8L;
+                int k = leafRun(ea, (int) count, 1, scratch.scan);
+                clearLeaves(ea, k);
+                return (long) k << 12;
+            }
+            long detachesBefore = detaches;
+            long reached = unmapRange(root, levels, iova, end, level, gather, scratch, detachesBefore);
+            return reached - iova;
+        }
+        return unmapRange(root, levels, iova, end, level, gather, null, 0) - iova;
+    }
+
+    /** Clears the {@code k} leaves from {@code ea}. */
+    private void clearLeaves(long ea, int k) {
+        if (k == 1) {
+            mem.write64(ea, 0);
+        } else if (k > 1) {
+            mem.writeRun64(ea, k, 0, 0);
+        }
     }
 
     /**
@@ -320,19 +445,21 @@ final class IoPageTable {
      * it stopped ({@code end} when all of it was unmapped). With a {@code null} gather no table is freed and every
      * leaf is cleared.
      */
-    private long unmapRange(long table, int level, long va, long end, int leafLevel, IotlbGather gather) {
+    private long unmapRange(long table, int level, long va, long end, int leafLevel, IotlbGather gather,
+            ThreadScratch scratch, long detachesBefore) {
         int shift = shift(level);
         int i = SecondStagePte.index(va, level);
         if (level == leafLevel) {
             int count = (int) Math.min(SecondStagePte.ENTRIES - i, (end - va) >>> shift);
             long ea = table + i * 8L;
-            int k = leafRun(ea, count, level);
+            if (scratch != null) {
+                scratch.remember(this, va, table, detachesBefore);
+            }
+            int k = leafRun(ea, count, level, scratch != null ? scratch.scan : null);
             // a whole table of leaves below the root is freed by the caller with its words: no need to clear them
             boolean freedByParent = k == SecondStagePte.ENTRIES && gather != null && level < levels;
-            if (k == 1) {
-                mem.write64(ea, 0);
-            } else if (k > 1 && !freedByParent) {
-                mem.writeRun64(ea, k, 0, 0);
+            if (!freedByParent) {
+                clearLeaves(ea, k);
             }
             return va + ((long) k << shift);
         }
@@ -345,13 +472,14 @@ final class IoPageTable {
             }
             long next = (va | (size - 1)) + 1;
             long childEnd = Math.min(end, next);
-            long reached = unmapRange(address(e), level - 1, va, childEnd, leafLevel, gather);
+            long reached = unmapRange(address(e), level - 1, va, childEnd, leafLevel, gather, scratch, detachesBefore);
             if (reached != childEnd) {
                 return reached;
             }
             if (gather != null && (va & (size - 1)) == 0 && childEnd == next) {
                 // every leaf below was unmapped, and lower tables are already on the freelist
                 mem.write64(ea, 0);
+                countDetach();
                 gather.addFreedTable(address(e), 0);
             }
             va = next;
@@ -361,12 +489,12 @@ final class IoPageTable {
     }
 
     /** How many of the {@code count} slots from {@code ea} are, from the first on, present leaves at {@code level}. */
-    private int leafRun(long ea, int count, int level) {
+    private int leafRun(long ea, int count, int level, long[] scan) {
         if (count == 1) {
             long e = mem.read64(ea);
             return present(e) && isLeaf(e, level) ? 1 : 0;
         }
-        long[] w = SCAN.get();
+        long[] w = scan != null ? scan : SCRATCH.get().scan;
         mem.read64s(ea, w, 0, count);
         long need = level == 1 ? 0 : SecondStagePte.PS;
         for (int k = 0; k < count; k++) {

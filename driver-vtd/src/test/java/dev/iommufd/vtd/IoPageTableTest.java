@@ -262,6 +262,66 @@ class IoPageTableTest {
         assertEquals(3, walk(d).leaves.size());
     }
 
+    // ---------------------------------------------------------------- the remembered leaf table
+
+    /**
+     * A thread remembers the leaf table its last map or unmap reached and starts there next time in the same
+     * 2 MiB region; once that table was detached (an unmap covering its whole span) and freed, a map of the region
+     * must walk from the root and install a new table (a write into the freed frame would leave the pages
+     * unmapped, as the independent walker sees them).
+     */
+    @Test
+    void aRememberedLeafTableIsNotUsedOnceAnUnmapFreedIt() {
+        VtdDevice dev = bench("qemu");
+        PagingDomain d = (PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+        long pa = b.mem.frames().allocate(10);
+        long region = 40 * M2;
+        IotlbGather g = new IotlbGather();
+        d.mapPages(region + 3 * M2, pa, K4, 1, RW); // keeps the L2 table alive
+        d.mapPages(region, pa, K4, 512, RW); // the whole leaf table, remembered
+        assertEquals(512 * K4, d.unmapPages(region, K4, 512, g), "covers the leaf table: it is detached");
+        assertEquals(1, g.freelistSize());
+        d.iotlbSync(g);
+        g.reset();
+        long reused = b.mem.frames().allocateFrame(); // most likely the freed table's frame
+        d.mapPages(region + 8 * K4, pa + 8 * K4, K4, 4, RW);
+        Walk w = walk(d);
+        for (int i = 0; i < 4; i++) {
+            assertEquals((pa + (8 + i) * K4) | LEAF_4K_RW, w.leaves.get(region + (8 + i) * K4), "page " + i);
+        }
+        assertEquals(0, b.mem.read64(reused + 8 * 8L), "nothing written into the freed table's frame");
+        d.mapPages(region + 20 * K4, pa, K4, 1, RW); // one page through the newly remembered table
+        assertEquals(pa | LEAF_4K_RW, walk(d).leaves.get(region + 20 * K4));
+        assertEquals(2 * K4, d.unmapPages(region + 8 * K4, K4, 2, g));
+        assertEquals(4, walk(d).leaves.size(), "two of the four pages, the page at +20 and the keeper");
+    }
+
+    /**
+     * An empty leaf table replaced by a 2 MiB leaf (Linux switch_to_super_page) is a detach too: a later 4 KiB map
+     * in that region meets the large leaf (EEXIST) instead of writing into the freed table.
+     */
+    @Test
+    void aRememberedLeafTableIsNotUsedOnceALargeLeafReplacedIt() {
+        VtdDevice dev = bench("qemu");
+        PagingDomain d = (PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+        long pa = b.mem.frames().allocate(10);
+        long region = 44 * M2;
+        IotlbGather g = new IotlbGather();
+        d.mapPages(region + 4 * K4, pa, K4, 16, RW);
+        assertEquals(16 * K4, d.unmapPages(region + 4 * K4, K4, 16, g), "the leaf table stays, empty");
+        d.iotlbSync(g);
+        g.reset();
+        d.mapPages(region, pa & -M2, M2, 1, RW); // replaces the empty leaf table
+        ErrnoException e = assertThrows(ErrnoException.class, () -> d.mapPages(region + 4 * K4, pa, K4, 16, RW));
+        assertEquals(Errno.EEXIST, e.errno());
+        ErrnoException one = assertThrows(ErrnoException.class, () -> d.mapPages(region + 4 * K4, pa, K4, 1, RW));
+        assertEquals(Errno.EEXIST, one.errno());
+        assertEquals(0, d.unmapPages(region + 4 * K4, K4, 16, g), "4 KiB pages inside a 2 MiB leaf are not unmapped");
+        Walk w = walk(d);
+        assertEquals(1, w.leaves.size());
+        assertEquals((pa & -M2) | LEAF_LARGE_RW, w.leaves.get(region));
+    }
+
     // ---------------------------------------------------------------- concurrency
 
     /**

@@ -54,7 +54,32 @@ import java.lang.invoke.VarHandle;
  * </pre>
  * Pages are at least 4 KiB, so bits [11:0] of both addresses are free for the shift, kind and permissions.
  * An entry is placed in the set chosen by (VMID, input address / page size); lookups probe each page size
- * present ({@link #pageShiftsPresent}).
+ * present ({@link #pageShiftsPresent}). The sets form aligned groups of 16; a hash of (VMID, page number / 16)
+ * picks the group and the page number's low four bits the set in it, so the 16 pages of an aligned 16-page run go
+ * to the 16 sets of one group (as a hardware TLB indexes by the page number's low bits) and groups are spread by
+ * the hash:
+ * <pre>
+ *  set(vm, page) = (hash(vm, page >> 4) & ~15 | page & 15) mod sets        (sets >= 16)
+ * </pre>
+ *
+ * <h2>Occupancy</h2>
+ * {@link #occupied} has one bit per set (set {@code s}: bit {@code s & 63} of word {@code s >>> 6}; a group's 16
+ * bits share a word), set while the set may hold a live entry: an address invalidation reads the bits of the
+ * group(s) it covers and looks only at the sets they mark (a 16-page TLBI after a churn of one buffer finds one
+ * such set, or none). A superset is always safe; the protocol keeps it one without a lock on the fill path:
+ * <ul>
+ *   <li>a fill, holding its set, reads the bit (volatile) and sets it (atomic OR) when clear, before it compares
+ *       the invalidation count ({@link #markOccupied}). With the invalidation's "advance the count, then read the
+ *       bits" (a full fence between), either the invalidation sees the bit or the fill sees the new count and
+ *       drops its entry;
+ *   <li>only an invalidation clears a bit (invalidations run one at a time under the unit's lock), after it found
+ *       no live way in the set (one it empties keeps its bit until an invalidation finds it empty: see
+ *       {@link #invalidateOccupiedSet}), and only if no fill took the set since it read the set's version: it clears
+ *       the bit (atomic AND), reads the version again and sets the bit back when it moved ({@link #clearOccupied}).
+ *       A fill that took the set before that read is seen by it; one that takes it later reads the cleared bit
+ *       and sets it again. (An invalidation holding the set clears the bit directly.)
+ * </ul>
+ * Written only when a bit changes: translations whose sets stay in use only read these lines.
  *
  * <h2>Invalidation</h2>
  * By ASID, by VMID and of everything in O(1), with epochs: {@link #epoch} counts those invalidations; an entry
@@ -81,7 +106,7 @@ import java.lang.invoke.VarHandle;
  * (acquire), reads the ways, and retries when the version was odd or changed. Invalidation epochs are release
  * stores read with acquire loads.
  *
- * <p>An address invalidation removes entries without taking the set ({@link #invalidateInSet}): it advances the
+ * <p>An address invalidation removes entries without taking the set ({@link #invalidateOccupiedSet}): it advances the
  * invalidation count (a volatile store) before it reads the set's version (a volatile load), and a fill reads the
  * count after its compare-and-set of the version; so a fill that takes the set after the invalidation read an even
  * version sees the new count and, when its walk began before the invalidation, writes nothing; a fill that took
@@ -92,7 +117,7 @@ import java.lang.invoke.VarHandle;
  * or survives whole. Clearing a tag with a plain store races only with readers, which see the entry either whole or
  * gone (an invalidation never writes anything but the tag).
  *
- * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
+ * <p>Every invalidation first advances the invalidation count ({@link #count}). A translation that walks the tables samples it
  * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
  * translation read before a TLBI can be cached after it, and none survives the CMD_SYNC that follows.
  *
@@ -149,12 +174,10 @@ final class Smmuv3Tlb {
     private static final int MAX_PROBED_PAGES = 64;
 
     private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final VarHandle INVALIDATIONS;
     private static final VarHandle PRESENT;
 
     static {
         try {
-            INVALIDATIONS = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "invalidations", int.class);
             PRESENT = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "pageShiftsPresent", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -178,36 +201,95 @@ final class Smmuv3Tlb {
     private volatile long epoch;
     /** Bit n set: some entry of page size 2^n may exist (only ever gains bits, set by atomic OR). */
     private volatile long pageShiftsPresent;
-    /** Count of invalidation commands executed (see the class comment). */
-    private volatile int invalidations;
+    /** Count of invalidation commands executed (see the class comment); the TLB's, shared by its walk cache. */
+    private final InvalidationCount count;
+    /** One bit per set that may hold a live entry (see "Occupancy" in the class comment). */
+    private final long[] occupied;
 
     Smmuv3Tlb(int entries) {
-        this(entries, null);
+        this(entries, new InvalidationCount());
+    }
+
+    /** A TLB of {@code entries} slots whose invalidation count is {@code count} (a unit passes its lock's). */
+    Smmuv3Tlb(int entries, InvalidationCount count) {
+        this(entries, null, count);
     }
 
     /**
-     * A cache of {@code entries} slots; with {@code sharesEpochsWith} non-null, a walk cache that uses that TLB's
-     * invalidation epochs and count (see {@link #epochs}).
+     * A walk cache of {@code entries} slots that uses the invalidation epochs and count of the TLB
+     * {@code sharesEpochsWith} (see {@link #epochs}).
      */
     Smmuv3Tlb(int entries, Smmuv3Tlb sharesEpochsWith) {
+        this(entries, sharesEpochsWith, sharesEpochsWith.count);
+    }
+
+    private Smmuv3Tlb(int entries, Smmuv3Tlb sharesEpochsWith, InvalidationCount count) {
+        this.count = count;
         epochs = sharesEpochsWith == null ? this : sharesEpochsWith;
         asidInvalidatedAt = sharesEpochsWith == null ? new long[1 << 16] : null;
         vmidInvalidatedAt = sharesEpochsWith == null ? new long[1 << 16] : null;
-        if (Integer.bitCount(entries) != 1 || entries < WAYS) {
-            throw new IllegalArgumentException("TLB entries must be a power of two >= " + WAYS);
+        if (Integer.bitCount(entries) != 1 || entries < WAYS * GROUP) {
+            throw new IllegalArgumentException("TLB entries must be a power of two >= " + WAYS * GROUP);
         }
         sets = entries / WAYS;
         slots = new long[sets * STRIDE];
+        occupied = new long[(sets + 63) >>> 6];
     }
 
     int capacity() {
         return sets * WAYS;
     }
 
+    /** Sets per group: the 16 pages of an aligned 16-page run go to the sets of one group (class comment). */
+    private static final int GROUP = 16;
+    private static final int GROUP_MASK = GROUP - 1;
+
+    /** The first set of the group for (VMID, input address / page size): a multiple of {@link #GROUP}. */
+    private int group(int vm, long page) {
+        long g = page >>> 4;
+        long h = (g ^ (g >>> 17) ^ (long) vm * 0x9E3779B97F4A7C15L) * 0xff51afd7ed558ccdL;
+        return (int) (h >>> 40) & (sets - 1) & ~GROUP_MASK;
+    }
+
     /** The first word of the block of the set for (VMID, input address / page size). */
     private int block(int vm, long page) {
-        long h = (page ^ (page >>> 17) ^ (long) vm * 0x9E3779B97F4A7C15L) * 0xff51afd7ed558ccdL;
-        return ((int) (h >>> 40) & (sets - 1)) * STRIDE;
+        return (group(vm, page) | (int) page & GROUP_MASK) * STRIDE;
+    }
+
+    /** Whether the set at block {@code b} may hold a live entry (a volatile read: see "Occupancy"). */
+    private boolean isOccupied(int b) {
+        int set = b / STRIDE;
+        return ((long) LONG.getVolatile(occupied, set >>> 6) & 1L << set) != 0;
+    }
+
+    /**
+     * A fill holding the set at block {@code b}: sets its occupancy bit unless it is set (no write then). Before the
+     * fill compares the invalidation count (see "Occupancy").
+     */
+    void markOccupied(int b) {
+        if (!isOccupied(b)) {
+            int set = b / STRIDE;
+            LONG.getAndBitwiseOr(occupied, set >>> 6, 1L << set);
+        }
+    }
+
+    /**
+     * An invalidation that found no live way in the set at block {@code b}, whose even version it read as {@code v}
+     * before it looked, without holding the set: clears the set's occupancy bit, then sets it again if a fill took
+     * the set since {@code v} (that fill may have read the bit before the clear). Package-private for the test that
+     * plays that interleaving.
+     */
+    void clearOccupied(int b, long v) {
+        int set = b / STRIDE;
+        LONG.getAndBitwiseAnd(occupied, set >>> 6, ~(1L << set));
+        if ((long) LONG.getVolatile(slots, b + VERSION) != v) {
+            LONG.getAndBitwiseOr(occupied, set >>> 6, 1L << set);
+        }
+    }
+
+    /** Whether the set at block {@code b} is marked occupied (for tests). */
+    boolean occupiedForTest(int b) {
+        return isOccupied(b);
     }
 
     private static int idsOf(int vm, int as) {
@@ -241,7 +323,7 @@ final class Smmuv3Tlb {
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
     int invalidationCount() {
-        return epochs.invalidations;
+        return count.sample();
     }
 
     private long nextEpoch() {
@@ -252,7 +334,7 @@ final class Smmuv3Tlb {
 
     /** Counts an invalidation: called before it changes anything (see {@link #fill}). */
     private void invalidated() {
-        INVALIDATIONS.setVolatile(epochs, epochs.invalidations + 1); // a full fence: see invalidateInSet
+        count.advance(); // a full fence: see invalidateOccupiedSet
     }
 
     /**
@@ -347,7 +429,7 @@ final class Smmuv3Tlb {
      * in flight (as a hardware fill whose walk no invalidation overlapped: the verb the TLB benchmark probe uses).
      */
     void fill(int k, int vm, int as, long address, long out, int shift, int permissions) {
-        fill(k, vm, as, address, out, shift, permissions, epochs.invalidations);
+        fill(k, vm, as, address, out, shift, permissions, count.sample());
     }
 
     /**
@@ -387,7 +469,8 @@ final class Smmuv3Tlb {
         }
         int b = block(vm, address >>> shift);
         lockSet(b);
-        if (x.invalidations != sample) {
+        markOccupied(b); // before the count check: see "Occupancy"
+        if (count.sample() != sample) {
             unlockSet(b);
             return false;
         }
@@ -493,16 +576,32 @@ final class Smmuv3Tlb {
             probes += pages;
             scan = pages <= 0 || probes > MAX_PROBED_PAGES;
         }
+        // the occupancy bits are read after the count advanced (see "Occupancy"): a snapshot of a word then serves
+        // every set it covers
         if (scan) {
-            for (int b = 0; b < slots.length; b += STRIDE) {
-                invalidateInSet(b, -1, ipa, vm, as, anyAsid, start, last, maxShift);
+            for (int word = 0; word < occupied.length; word++) {
+                for (long m = (long) LONG.getVolatile(occupied, word); m != 0; m &= m - 1) {
+                    invalidateOccupiedSet((word << 6 | Long.numberOfTrailingZeros(m)) * STRIDE, -1, ipa, vm, as,
+                            anyAsid, start, last, maxShift);
+                }
             }
         } else {
             for (long m = shifts; m != 0; m &= m - 1) {
                 int shift = Long.numberOfTrailingZeros(m);
-                for (long page = start >>> shift; page <= last >>> shift; page++) {
-                    invalidateInSet(block(vm, page), page << shift | (long) shift << TAG_SHIFT_SHIFT, ipa, vm, as,
-                            anyAsid, start, last, maxShift);
+                long lastPage = last >>> shift;
+                for (long page = start >>> shift; page <= lastPage; ) {
+                    // the run's pages in this aligned group of 16: their sets' bits are adjacent in one word
+                    int first = (int) page & GROUP_MASK;
+                    int n = (int) Math.min(lastPage - page, GROUP_MASK - first) + 1;
+                    int g = group(vm, page);
+                    long bits = (long) LONG.getVolatile(occupied, g >>> 6) >>> (g & 63);
+                    for (long in = bits & ((1L << n) - 1 << first); in != 0; in &= in - 1) {
+                        int i = Long.numberOfTrailingZeros(in);
+                        long p = page - first + i;
+                        invalidateOccupiedSet((g | i) * STRIDE, p << shift | (long) shift << TAG_SHIFT_SHIFT, ipa, vm,
+                                as, anyAsid, start, last, maxShift);
+                    }
+                    page += n;
                 }
             }
         }
@@ -511,15 +610,31 @@ final class Smmuv3Tlb {
     /**
      * Drops the matching entries of the set at {@code b}: with {@code key} a tag's address and shift (a probe for one
      * page of one size), those of that page; with {@code key == -1} (a scan), those of any size up to {@code maxShift}
-     * overlapping {@code [start, last]}. Without taking the set unless a fill holds it (see the class comment).
+     * overlapping {@code [start, last]}. Without taking the set unless a fill holds it (see the class comment). The
+     * set's occupancy bit was read set after the count advanced. It is cleared when the set holds no live way when
+     * looked at, not when this invalidation empties it: a set whose entry is removed is likely to be filled again
+     * (a buffer mapped, translated and unmapped over and over), and clearing its bit would cost that fill and this
+     * invalidation an atomic instruction each every time; the next invalidation that finds it empty clears it.
      */
-    private void invalidateInSet(int b, long key, boolean ipa, int vm, int as, boolean anyAsid, long start, long last,
-            int maxShift) {
+    private void invalidateOccupiedSet(int b, long key, boolean ipa, int vm, int as, boolean anyAsid, long start,
+            long last, int maxShift) {
         long[] a = slots;
         long v = (long) LONG.getVolatile(a, b + VERSION); // after the count's volatile store in synchronization order
         boolean locked = (v & 1) != 0;
         if (locked) {
-            lockSet(b); // a fill holds the set: wait for it, and keep later fills out while scanning
+            v = lockSet(b); // a fill holds the set: wait for it, and keep later fills out while scanning
+        }
+        if (!live(b, 0) && !live(b, 1) && !live(b, 2) && !live(b, 3)) {
+            // nothing to remove, and the set was emptied before (killed by epochs, or by an earlier invalidation that
+            // left the bit): clear it now (see "Occupancy")
+            if (locked) {
+                int set = b / STRIDE; // held: no fill can take the set before the bit is clear
+                LONG.getAndBitwiseAnd(occupied, set >>> 6, ~(1L << set));
+                unlockSet(b);
+            } else {
+                clearOccupied(b, v);
+            }
+            return;
         }
         // the ways to look at: a probe takes those whose tag is the page, computed without a branch per way (the way
         // that matches is random: a mispredicted branch costs more than the four compares)

@@ -65,7 +65,22 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final String name;
     private final long mmioBase;
     private final IdRegisters id;
-    private final Object lock = new Object();
+    /**
+     * The unit's lock (see Locking). Its object also holds the TLB's invalidation count and CMDQ_PROD and
+     * CMDQ_CONS, the words every command submission with a TLBI writes, so that a submission from another CPU than
+     * the last one moves one cache line for the lock word, the count and both registers, instead of three.
+     */
+    private final CommandQueueIndexes lock = new CommandQueueIndexes();
+
+    /**
+     * CMDQ_PROD and CMDQ_CONS (guarded by the object itself, which is the unit's lock), after the TLB's invalidation
+     * count, which TLBI commands advance under this lock: the monitor word, the count and both registers share the
+     * object's first line.
+     */
+    private static final class CommandQueueIndexes extends InvalidationCount {
+        int prod;
+        int cons;
+    }
     private final TranslationTableWalker walker;
     /**
      * Each translating thread's walker for the lock-free path (walk state is per transaction); bound to
@@ -75,7 +90,7 @@ final class Smmuv3Unit implements IommuUnitModel {
     /** CR0.SMMUEN, readable without the lock (written under it). */
     private volatile boolean translating;
     private final ConfigurationCache configCache = new ConfigurationCache(1024);
-    private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
+    private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096, lock);
     /**
      * The walk cache (IHI0070 3.17): last-level table addresses per level-2 block of input address, tagged like the
      * TLB and sharing its invalidation epochs and count. Its size is IMPLEMENTATION DEFINED (nothing in the ID
@@ -101,8 +116,6 @@ final class Smmuv3Unit implements IommuUnitModel {
     private long strtabBase;
     private int strtabBaseCfg;
     private long cmdqBase;
-    private int cmdqProd;
-    private int cmdqCons;
     private long eventqBase;
     private int eventqProd;
     private int eventqCons;
@@ -309,8 +322,8 @@ final class Smmuv3Unit implements IommuUnitModel {
             case GERROR_IRQ_CFG1: return gerrorIrqCfg1;
             case GERROR_IRQ_CFG2: return gerrorIrqCfg2;
             case STRTAB_BASE_CFG: return strtabBaseCfg;
-            case CMDQ_PROD: return cmdqProd;
-            case CMDQ_CONS: return cmdqCons;
+            case CMDQ_PROD: return lock.prod;
+            case CMDQ_CONS: return lock.cons;
             case EVENTQ_IRQ_CFG1: return eventqIrqCfg1;
             case EVENTQ_IRQ_CFG2: return eventqIrqCfg2;
             case PRIQ_IRQ_CFG1: return priqIrqCfg1;
@@ -378,7 +391,7 @@ final class Smmuv3Unit implements IommuUnitModel {
                 boolean wasCmdqErr = ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) != 0;
                 gerrorn = value & GERROR_MASK;
                 if (wasCmdqErr && ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) == 0) {
-                    cmdqCons &= ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT);
+                    lock.cons &= ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT);
                     processCommands();
                 }
                 break;
@@ -392,12 +405,12 @@ final class Smmuv3Unit implements IommuUnitModel {
                 }
                 break;
             case CMDQ_PROD:
-                cmdqProd = value & ((2 << log2size(cmdqBase)) - 1);
+                lock.prod = value & ((2 << log2size(cmdqBase)) - 1);
                 processCommands();
                 break;
             case CMDQ_CONS:
                 if ((cr0 & CR0_CMDQEN) == 0) {
-                    cmdqCons = value & ((2 << log2size(cmdqBase)) - 1);
+                    lock.cons = value & ((2 << log2size(cmdqBase)) - 1);
                 }
                 break;
             case EVENTQ_IRQ_CFG1: eventqIrqCfg1 = value; break;
@@ -469,8 +482,11 @@ final class Smmuv3Unit implements IommuUnitModel {
         }
         int log2 = log2size(cmdqBase);
         long base = queueAddress(cmdqBase) & -Math.max(32L, (long) Command.SIZE << log2);
-        while (((gerror ^ gerrorn) & GERROR_CMDQ_ERR) == 0 && !queueEmpty(cmdqProd, cmdqCons, log2)) {
-            long addr = base + (long) queueIndex(cmdqCons, log2) * Command.SIZE;
+        CommandQueueIndexes q = lock;
+        int prod = q.prod;
+        int cons = q.cons;
+        while (((gerror ^ gerrorn) & GERROR_CMDQ_ERR) == 0 && !queueEmpty(prod, cons, log2)) {
+            long addr = base + (long) queueIndex(cons, log2) * Command.SIZE;
             int err;
             long c0 = 0;
             long c1 = 0;
@@ -485,11 +501,14 @@ final class Smmuv3Unit implements IommuUnitModel {
                 err = execute(c0, c1);
             }
             if (err != CERROR_NONE) {
-                cmdqCons = cmdqCons & ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT) | err << CMDQ_CONS_ERR_SHIFT;
+                q.cons = cons & ~(CMDQ_CONS_ERR_MASK << CMDQ_CONS_ERR_SHIFT) | err << CMDQ_CONS_ERR_SHIFT;
                 raiseGerror(GERROR_CMDQ_ERR);
                 return;
             }
-            cmdqCons = queueIncrement(cmdqCons, log2);
+            cons = queueIncrement(cons, log2);
+        }
+        if (cons != q.cons) {
+            q.cons = cons; // once per run of commands
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.iommufd.smmuv3.hw;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashSet;
@@ -253,7 +254,8 @@ class Smmuv3TlbTest {
         tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, 0x7777_0000L, 0x1000L, 12, Smmuv3Tlb.PERM_READ_PRIV); // 4 KiB present
         int b = tlb.blockOf(0, va, 12);
         int sample = tlb.invalidationCount();
-        tlb.lockSet(b); // a fill takes the set ...
+        tlb.lockSet(b); // a fill takes the set, marks it occupied ...
+        tlb.markOccupied(b);
         assertEquals(sample, tlb.invalidationCount()); // ... and passes its count check: no TLBI yet
         Thread tlbi = new Thread(() -> tlb.invalidateVa(0, 5, false, va, 4096));
         tlbi.start();
@@ -267,5 +269,78 @@ class Smmuv3TlbTest {
         assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, va, Smmuv3Tlb.PERM_READ_PRIV),
                 "an entry filled from a walk that overlapped the TLBI survived it");
         assertEquals(0x1000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, 0x7777_0000L, Smmuv3Tlb.PERM_READ_PRIV)));
+    }
+
+    /**
+     * The occupancy summary (see "Occupancy" in Smmuv3Tlb) under the race its clear must survive, played step by step:
+     * an invalidation read the set's version and found no live way (here: the entry was killed by a TLBI_NH_ASID
+     * epoch); before it clears the set's bit, a fill takes the set, reads the bit still set (so it writes no bit) and
+     * writes its entry. The clear must notice the fill (the version moved) and leave the bit set, or a later TLBI of
+     * that page would skip the set and the entry would survive it.
+     */
+    @Test
+    void clearingTheOccupancyBitKeepsItWhenAFillTookTheSetMeanwhile() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(64);
+        long va = 0x4321_0000L;
+        int b = tlb.blockOf(0, va, 12);
+        assertTrue(tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, va, 0x1000L, 12, Smmuv3Tlb.PERM_READ_PRIV, tlb.invalidationCount()));
+        tlb.invalidateAsid(5); // the entry is dead; the set stays marked
+        assertTrue(tlb.occupiedForTest(b));
+        long v = tlb.lockSet(b); // the invalidation's read of the (even) version, and its finding: no live way
+        tlb.unlockSet(b);
+        v += 2;
+        long w = tlb.lockSet(b); // a fill takes the set,
+        assertEquals(v, w);
+        tlb.markOccupied(b); // finds the bit set,
+        tlb.writeLocked(b, Smmuv3Tlb.KIND_S1, 0, 5, va, 0x9000L, 12, Smmuv3Tlb.PERM_READ_PRIV); // writes its entry
+        tlb.unlockSet(b);
+        tlb.clearOccupied(b, v); // the invalidation clears the bit
+        assertTrue(tlb.occupiedForTest(b), "the clear dropped the bit of a set a fill wrote meanwhile");
+        assertEquals(0x9000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, va, Smmuv3Tlb.PERM_READ_PRIV)));
+        tlb.invalidateVa(0, 5, false, va, 4096);
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, va, Smmuv3Tlb.PERM_READ_PRIV),
+                "the entry survived a TLBI of its page");
+        assertTrue(tlb.occupiedForTest(b), "the TLBI that emptied the set keeps its bit");
+        tlb.invalidateVa(0, 5, false, va, 4096);
+        assertFalse(tlb.occupiedForTest(b), "the next TLBI found the set empty and cleared its bit");
+    }
+
+    /**
+     * Range invalidations look only at the sets the occupancy summary marks: every 4 KiB page of a 16-page group goes
+     * to its own set of one group (so the 16 entries of an aligned run never evict each other), each is removed by a
+     * 16-page TLBI of the run, and a TLBI of a neighbouring run removes none of them.
+     */
+    @Test
+    void theSixteenPagesOfAnAlignedRunGoToTheSetsOfOneGroup() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
+        long run = 0x7_1234_0000L; // 64 KiB aligned
+        java.util.Set<Integer> blocks = new java.util.HashSet<>();
+        for (int i = 0; i < 16; i++) {
+            long va = run + i * 4096L;
+            blocks.add(tlb.blockOf(0, va, 12));
+            tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, va, 0x10_0000L + i * 4096L, 12, Smmuv3Tlb.PERM_READ_PRIV);
+        }
+        assertEquals(16, blocks.size(), "16 distinct sets");
+        int low = blocks.stream().mapToInt(Integer::intValue).min().getAsInt();
+        assertEquals(0, low / Smmuv3Tlb.STRIDE % 16, "a group starts at a multiple of 16 sets");
+        assertEquals(15 * Smmuv3Tlb.STRIDE, blocks.stream().mapToInt(Integer::intValue).max().getAsInt() - low);
+        tlb.invalidateVa(0, 5, false, run + 65536, 65536, 16); // the next run: nothing of ours
+        tlb.invalidateVa(0, 5, false, run - 65536, 65536, 16); // the previous one
+        for (int i = 0; i < 16; i++) {
+            assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + i * 4096L), "page " + i + " kept");
+        }
+        tlb.invalidateVa(0, 5, false, run + 4096, 14 * 4096L, 16); // pages 1..14
+        assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run));
+        assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + 15 * 4096L));
+        for (int i = 1; i < 15; i++) {
+            assertFalse(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + i * 4096L), "page " + i + " removed");
+            assertTrue(tlb.occupiedForTest(tlb.blockOf(0, run + i * 4096L, 12)), "page " + i + "'s set still marked");
+        }
+        tlb.invalidateVa(0, 5, false, run, 16 * 4096L, 16); // pages 0 and 15 removed; 1..14 found empty
+        for (int i = 0; i < 16; i++) {
+            assertFalse(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, run + i * 4096L), "page " + i + " removed");
+            assertEquals(i == 0 || i == 15, tlb.occupiedForTest(tlb.blockOf(0, run + i * 4096L, 12)), "page " + i);
+        }
+        assertEquals(0, tlb.liveEntries());
     }
 }

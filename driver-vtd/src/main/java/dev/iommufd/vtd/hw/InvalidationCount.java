@@ -15,8 +15,11 @@ import java.lang.invoke.VarHandle;
  * taken with a compare-and-set: so either the invalidation sees the fill (it reads the set after the fill released
  * it) or the fill sees the new count. No translation read before an invalidation is cached after it.
  *
- * <p>Written only by invalidations; padded so that the counter does not share a
- * cache line with data that translations write.
+ * <p>Written only by invalidations. The count is the object's first field, on the line of its header (HotSpot: a
+ * 12-byte header, then the long at offset 16), so that a unit that uses this object's monitor as its lock
+ * ({@code VtdUnit}) writes one line per invalidation for the lock and the count; the padding after it keeps the
+ * objects allocated next from sharing that line (the unit allocates this object first, after its own read-only
+ * fields).
  */
 final class InvalidationCount {
     private static final VarHandle COUNT;
@@ -29,8 +32,6 @@ final class InvalidationCount {
         }
     }
 
-    @SuppressWarnings("unused")
-    private long p0, p1, p2, p3, p4, p5, p6;
     /** Invalidations so far (atomic adds by {@link #advance}, acquire loads by {@link #sample}). */
     private long count;
     @SuppressWarnings("unused")

@@ -40,7 +40,8 @@ import java.lang.invoke.VarHandle;
  * entries); an entry is live only while its fill epoch is at least every floor that applies to it. When the
  * counter would overflow, every slot is killed and the floors restart from 0 ({@link #restartEpochs}).
  * Page-selective invalidation of 2^AM pages probes only the sets of the covered page numbers at each leaf level
- * when that is fewer than the sets; larger masks and PASID-selective invalidation scan every set.
+ * when that is fewer than the sets; larger masks and PASID-selective invalidation scan every set. Either way a set
+ * whose bit in {@link #occupied} is clear holds no live entry and is skipped without reading it.
  *
  * <h2>Concurrency</h2>
  * {@link #lookup} and {@link #fill} are lock-free; invalidations are serialised by the owning {@link VtdUnit}'s
@@ -113,6 +114,25 @@ final class Iotlb {
     private final int setShift;
     /** The sets (layout in the class comment). */
     private final long[] slots;
+    /**
+     * One bit per set (set {@code s} is bit {@code s & 63} of word {@code s >>> 6}), set while the set may hold a
+     * live entry: a summary that lets an invalidation skip the sets it would find empty (a 16-page PSI probes 16
+     * sets, of which a churning workload has one or none in use). A superset is always safe; the protocol keeps it
+     * one, without a lock on the fill path:
+     * <ul>
+     *   <li>a fill, holding its set, reads the bit (volatile) and sets it (atomic OR) when clear, before it
+     *       compares the count ({@link #markOccupied}). With the invalidation's "advance the count, then read the
+     *       bit" (both full fences), either the invalidation sees the bit or the fill sees the new count and drops;
+     *   <li>only an invalidation clears a bit (invalidations are serialised by the unit's lock), after it found no
+     *       live way in the set, and only if no fill took the set since it read the set's version: it clears the
+     *       bit (atomic AND), then reads the version again and sets the bit back when it moved
+     *       ({@link #clearOccupied}). A fill that took the set before that read is seen by it; one that takes the set
+     *       after it reads the cleared bit and sets it again.
+     * </ul>
+     * Written only when a bit changes, so a workload whose sets stay in use (translations by several threads)
+     * only reads these lines.
+     */
+    private final long[] occupied;
     /** Advanced by every invalidation of this cache (shared with the unit's other caches: {@link InvalidationCount}). */
     private final InvalidationCount invalidations;
     /** Per DID: the epoch of its last domain-selective invalidation (entries filled before it are dead). */
@@ -153,6 +173,7 @@ final class Iotlb {
         this.sets = Integer.highestOneBit(Math.max(WAYS, entries)) / WAYS;
         this.setShift = 64 - Integer.numberOfTrailingZeros(sets);
         this.slots = new long[sets * STRIDE];
+        this.occupied = new long[(sets + 63) >>> 6];
         this.invalidations = invalidations;
         EPOCH.setRelease(this, firstEpoch);
         GLOBAL_FLOOR.setRelease(this, firstEpoch);
@@ -297,15 +318,39 @@ final class Iotlb {
 
     /**
      * Fills an entry for {@code iova} at {@code level}, unless an invalidation ran since {@code sample} was taken
-     * ({@link #sample}, before the walk that produced {@code val}). Lock-free: the set is taken by its version
-     * (an invalidation that finds it taken waits for it), and the count is compared while holding it; the epoch
-     * recorded is read before that comparison (an invalidation advances the count before the epoch, so an epoch
-     * that already counts it fails the comparison), and compared again under the set: an epoch restart that ran
-     * meanwhile (the counter went back) drops the fill too.
+     * ({@link #sample}, before the walk that produced {@code val}): {@link #reserve} then {@link #commit}.
      *
      * @return whether the entry was filled
      */
     boolean fill(int did, int pasid, long iova, int level, int kind, long val, long sample) {
+        int held = reserve(did, pasid, iova, level, kind, sample);
+        if (held < 0) {
+            return false;
+        }
+        commit(held, did, pasid, level, kind, val);
+        return true;
+    }
+
+    /**
+     * The first half of a fill: takes the set of (did, page of {@code iova} at {@code level}), unless an
+     * invalidation ran since {@code sample} was taken ({@link #sample}, before the walk), and chooses the way the
+     * entry goes to; {@link #commit} then writes the value and releases the set, or {@link #abandon} releases it
+     * without an entry. Between the two the caller may read the walk's last entry (the leaf): the set is held, so an
+     * invalidation that runs meanwhile waits for the commit and then finds the entry (or, epoch-based, kills it by
+     * the epoch recorded here), and lookups of the set miss. A walk that takes the set before its leaf read keeps
+     * the locked instruction (the compare-and-set, which waits for every earlier load) away from the leaf's memory
+     * latency, so the requests after it can run while the leaf read is outstanding.
+     *
+     * <p>Lock-free: the set is taken by its version (an invalidation that finds it taken waits for it), and the
+     * count is compared while holding it; the epoch recorded is read before that comparison (an invalidation
+     * advances the count before the epoch, so an epoch that already counts it fails the comparison), and compared
+     * again under the set: an epoch restart that ran meanwhile (the counter went back) drops the fill too. The way
+     * chosen loses its old entry here (its tag cleared): an abandoned fill leaves it empty, which a cache may do.
+     *
+     * @return a handle for {@link #commit} or {@link #abandon} (the set is then held), or -1 when the fill is
+     *     dropped (the set is not held)
+     */
+    int reserve(int did, int pasid, long iova, int level, int kind, long sample) {
         int bits = (1 << (level - 1)) | (kind == KIND_NESTED ? NESTED_FILLED : 0);
         if ((levelsFilled[did] & bits) != bits) { // lookups read this line: write it only when it changes
             // before the count check: invalidations read it (typed exactly: the VarHandle links without adaptation)
@@ -317,9 +362,10 @@ final class Iotlb {
         long t = tagOf(did, pasid, level, kind);
         long[] a = slots;
         long version = lockSet(b);
+        markOccupied(b); // before the count: see occupied
         if (invalidations.sample() != sample || (int) EPOCH.getAcquire(this) < e) {
             LONGS.setRelease(a, b + VERSION, version); // unchanged: lookups in between stay valid
-            return false;
+            return -1;
         }
         int way = -1;
         int dead = -1;
@@ -354,9 +400,29 @@ final class Iotlb {
                 a[b + HINTS] = h & ~(1L << (HINT_REF_SHIFT + way)); // a new entry starts unreferenced
             }
         }
-        writeWay(b, way, pn, t, val, e);
-        unlockSet(b, version);
-        return true;
+        a[b + TAG + way] = 0; // the old entry goes now (the set is held: no lookup uses it meanwhile)
+        a[b + PAGE + way] = pn;
+        int ei = b + EPOCHS + (way >> 1);
+        int sh = (way & 1) << 5;
+        a[ei] = (a[ei] & ~(0xffff_ffffL << sh)) | ((e & 0xffff_ffffL) << sh);
+        return b | way;
+    }
+
+    /** Completes a {@link #reserve}d fill: writes the entry's value and tag, then releases the set. */
+    void commit(int held, int did, int pasid, int level, int kind, long val) {
+        long[] a = slots;
+        int b = held & -STRIDE;
+        int way = held & (WAYS - 1);
+        a[b + VALUE + way] = val;
+        a[b + TAG + way] = tagOf(did, pasid, level, kind);
+        LONGS.setRelease(a, b + VERSION, a[b + VERSION] + 1); // held (odd) to the next even version
+    }
+
+    /** Releases a {@link #reserve}d set without an entry (the walk faulted): the way chosen stays empty. */
+    void abandon(int held) {
+        long[] a = slots;
+        int b = held & -STRIDE;
+        LONGS.setRelease(a, b + VERSION, a[b + VERSION] + 1);
     }
 
     /** Writes way {@code way} of the set at {@code b}, which the caller holds. */
@@ -470,11 +536,66 @@ final class Iotlb {
      * of that way then at worst removes that newer entry too (invalidating more than asked, which the spec permits).
      */
     private void invalidateInSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
-        awaitNoFill(b);
+        if (isOccupied(b)) { // else no live entry: a fill that compares the count from now on drops its entry
+            invalidateOccupiedSet(b, did, pasid, kinds, lo, hi, onlyLevel);
+        }
+    }
+
+    /** {@link #invalidateInSet} of a set whose {@link #occupied} bit was read set after the count moved. */
+    private void invalidateOccupiedSet(int b, int did, int pasid, int kinds, long lo, long hi, int onlyLevel) {
+        long v = awaitNoFill(b);
+        boolean anyLive = false;
         for (int w = 0; w < WAYS; w++) {
             if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
                 LONGS.setOpaque(slots, b + TAG + w, 0L);
+            } else if (!anyLive && live(b, w)) {
+                anyLive = true;
             }
+        }
+        if (!anyLive) {
+            clearOccupied(b, v);
+        }
+    }
+
+    /** Bit of the set at {@code b} in its {@link #occupied} word (Java shifts a long by the count mod 64). */
+    private static long occupiedBit(int b) {
+        return 1L << (b >>> STRIDE_SHIFT);
+    }
+
+    private static int occupiedWord(int b) {
+        return b >>> (STRIDE_SHIFT + 6);
+    }
+
+    /** log2 of {@link #STRIDE}: a set's first word {@code b} is set number {@code b >>> STRIDE_SHIFT}. */
+    private static final int STRIDE_SHIFT = Integer.numberOfTrailingZeros(STRIDE);
+
+    /**
+     * Whether the set at {@code b} may hold a live entry. A volatile read: an invalidation calls it after it
+     * advanced the count, a fill after it took the set (see {@link #occupied}).
+     */
+    private boolean isOccupied(int b) {
+        return ((long) LONGS.getVolatile(occupied, occupiedWord(b)) & occupiedBit(b)) != 0;
+    }
+
+    /** A fill holding the set at {@code b}: sets its {@link #occupied} bit unless it is set (no write then). */
+    private void markOccupied(int b) {
+        if (!isOccupied(b)) {
+            long before = (long) LONGS.getAndBitwiseOr(occupied, occupiedWord(b), occupiedBit(b));
+        }
+    }
+
+    /**
+     * An invalidation that found no live way in the set at {@code b}, whose version it read as {@code v} before it
+     * looked: clears the set's {@link #occupied} bit, then sets it again if a fill took the set since {@code v}
+     * (that fill may have read the bit before the clear, and its entry must stay visible to later invalidations).
+     * Package-private for the test that plays that interleaving.
+     */
+    void clearOccupied(int b, long v) {
+        int word = occupiedWord(b);
+        long bit = occupiedBit(b);
+        long before = (long) LONGS.getAndBitwiseAnd(occupied, word, ~bit);
+        if ((long) LONGS.getVolatile(slots, b + VERSION) != v) {
+            before = (long) LONGS.getAndBitwiseOr(occupied, word, bit);
         }
     }
 
@@ -518,8 +639,20 @@ final class Iotlb {
             }
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
+            // one read of an occupancy word serves every set of the range it covers (a snapshot taken after the
+            // count moved: a bit set later belongs to a fill that drops its entry; one cleared later, by this
+            // invalidation itself, only costs a visit)
+            int word = -1;
+            long bits = 0;
             for (long pn = first; pn <= last; pn++) {
-                invalidateInSet(set(did, pn, level), did, pasid, kinds, lo, hi, level);
+                int b = set(did, pn, level);
+                if (occupiedWord(b) != word) {
+                    word = occupiedWord(b);
+                    bits = (long) LONGS.getVolatile(occupied, word);
+                }
+                if ((bits & occupiedBit(b)) != 0) {
+                    invalidateOccupiedSet(b, did, pasid, kinds, lo, hi, level);
+                }
             }
         }
     }
@@ -538,12 +671,22 @@ final class Iotlb {
         int b = set(did, lo >>> shift(1), 1);
         long v = lockSet(b);
         int levels = levelsFilled[did];
-        for (int w = 0; w < WAYS; w++) {
-            if (removes(b, w, did, pasid, kinds, lo, hi, 1)) {
-                LONGS.setOpaque(slots, b + TAG + w, 0L);
+        if (isOccupied(b)) { // stable while the set is held: fills set it holding the set, only invalidations clear it
+            boolean anyLive = false;
+            for (int w = 0; w < WAYS; w++) {
+                if (removes(b, w, did, pasid, kinds, lo, hi, 1)) {
+                    LONGS.setOpaque(slots, b + TAG + w, 0L);
+                } else if (!anyLive && live(b, w)) {
+                    anyLive = true;
+                }
             }
+            if (!anyLive) {
+                long before = (long) LONGS.getAndBitwiseAnd(occupied, occupiedWord(b), ~occupiedBit(b));
+            }
+            unlockSet(b, v);
+        } else {
+            LONGS.setRelease(slots, b + VERSION, v); // unchanged: lookups in between stay valid
         }
-        unlockSet(b, v);
         for (int level = 2; level <= 3; level++) {
             if ((levels & (1 << (level - 1))) != 0) {
                 invalidateInSet(set(did, lo >>> shift(level), level), did, pasid, kinds, lo, hi, level);
@@ -553,8 +696,11 @@ final class Iotlb {
 
     /** The reference algorithm: every set, range overlap by unsigned comparison. */
     private void scan(int did, int pasid, int kinds, long lo, long hi) {
-        for (int b = 0; b < slots.length; b += STRIDE) {
-            invalidateInSet(b, did, pasid, kinds, lo, hi, 0);
+        for (int word = 0; word < occupied.length; word++) {
+            // a bit set after this read belongs to a fill that compares the new count and drops its entry
+            for (long m = (long) LONGS.getVolatile(occupied, word); m != 0; m &= m - 1) {
+                invalidateOccupiedSet((word * 64 + Long.numberOfTrailingZeros(m)) * STRIDE, did, pasid, kinds, lo, hi, 0);
+            }
         }
     }
 
@@ -570,7 +716,9 @@ final class Iotlb {
     long holdSetForFill(int did, long iova) {
         int b = set(did, iova >>> shift(1), 1);
         byte before = (byte) BYTES.getAndBitwiseOr(levelsFilled, did, (byte) 1);
-        return ((long) b << 32) | lockSet(b);
+        long v = lockSet(b);
+        markOccupied(b);
+        return ((long) b << 32) | v;
     }
 
     /** For tests: writes a second-stage 4 KiB entry into way 0 of the held set and releases it. */
@@ -578,6 +726,21 @@ final class Iotlb {
         int b = (int) (handle >>> 32);
         writeWay(b, 0, iova >>> shift(1), tagOf(did, 0, 1, KIND_SECOND_STAGE), val, epoch);
         unlockSet(b, handle & 0xffff_ffffL);
+    }
+
+    /** For tests: the first word of the set that holds (did, page of {@code iova}, level 1). */
+    int setOf(int did, long iova) {
+        return set(did, iova >>> shift(1), 1);
+    }
+
+    /** For tests: the version word of the set at {@code b}. */
+    long versionOf(int b) {
+        return (long) LONGS.getVolatile(slots, b + VERSION);
+    }
+
+    /** For tests: whether the occupancy summary marks the set at {@code b}. */
+    boolean occupiedForTest(int b) {
+        return isOccupied(b);
     }
 
     /** Live entries. */

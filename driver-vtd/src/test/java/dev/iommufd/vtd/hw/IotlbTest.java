@@ -320,6 +320,97 @@ class IotlbTest {
     }
 
     /**
+     * The occupancy summary (a bit per set that may hold a live entry, which invalidations read to skip empty sets
+     * and clear when they empty a set) under lock-free fills: the invalidating thread removes the two halves of
+     * the pages in turn (page-selective, AM 3, or one page at a time), while fill threads keep caching pages of
+     * both halves in the same sets. An invalidation of one half that clears the bit of a set a fill of the other
+     * half took meanwhile (a current entry, read after that invalidation began) would hide that entry from the
+     * next invalidation of its half: after each invalidation returned, no page of its half may hold a generation
+     * older than the one it invalidated.
+     */
+    @Test
+    void theOccupancySummaryNeverHidesAnEntryFromALaterInvalidation() throws Exception {
+        Iotlb t = new Iotlb(64); // 16 sets: the 16 pages share sets
+        int pages = 16;
+        AtomicLong generation = new AtomicLong(1);
+        AtomicReference<String> failure = new AtomicReference<>();
+        AtomicLong stop = new AtomicLong();
+        Thread[] fillers = new Thread[2];
+        for (int k = 0; k < fillers.length; k++) {
+            int seed = 100 + k;
+            fillers[k] = new Thread(() -> {
+                SplittableRandom r = new SplittableRandom(seed);
+                while (stop.get() == 0) {
+                    long sample = t.sample();
+                    long g = generation.get();
+                    long iova = BASE + (long) r.nextInt(pages) * 4096;
+                    t.fill(5, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, (g << 12) | Iotlb.V_READ, sample);
+                }
+            });
+            fillers[k].start();
+        }
+        try {
+            for (int round = 0; round < 50_000 && failure.get() == null; round++) {
+                long g = generation.incrementAndGet();
+                int half = round & 1;
+                long lo = BASE + (long) half * 8 * 4096;
+                if ((round & 2) == 0) {
+                    t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, lo, 3); // the 8 pages of the half
+                } else {
+                    for (int i = 0; i < 8; i++) {
+                        t.invalidate(5, -1, 1 << Iotlb.KIND_SECOND_STAGE, lo + (long) i * 4096, 0);
+                    }
+                }
+                for (int i = 0; i < 8; i++) {
+                    long v = t.lookup(5, 0, lo + (long) i * 4096);
+                    if (v != 0 && (v >>> 12) < g) {
+                        failure.compareAndSet(null, "page " + (half * 8 + i) + " has generation " + (v >>> 12)
+                                + " after the invalidation of generation " + g + " (round " + round + ")");
+                    }
+                }
+            }
+        } finally {
+            stop.set(1);
+            for (Thread th : fillers) {
+                th.join(60_000);
+            }
+        }
+        assertNull(failure.get());
+    }
+
+    /**
+     * The race the occupancy summary's clear must survive, played step by step: an invalidation read a set's
+     * version, found no live way and is about to clear the set's bit, when a fill of another page (current: it
+     * compares the count after the invalidation advanced it) takes the set, reads the bit still set (so does not
+     * set it), and writes its entry after the clear. The clear must notice the fill (the set's version moved) and
+     * keep the bit, or the next invalidation of that page skips the set and the entry survives it.
+     */
+    @Test
+    void aClearOfTheOccupancyBitRacingAFillOfTheSetKeepsTheBit() {
+        Iotlb t = new Iotlb(1024);
+        long a = BASE;
+        int b = t.setOf(7, a);
+        long other = a + 4096;
+        while (t.setOf(7, other) != b) {
+            other += 4096; // another page of the same set
+        }
+        t.fill(7, 0, a, 1, Iotlb.KIND_SECOND_STAGE, 0x1000L | Iotlb.V_READ);
+        assertTrue(t.occupiedForTest(b));
+        long v = t.versionOf(b); // the invalidation of page a reads the version ...
+        long handle = t.holdSetForFill(7, other); // ... a fill of the other page takes the set, sees the bit set ...
+        t.clearOccupied(b, v); // ... the invalidation found no live way (page a killed) and clears the bit ...
+        t.finishHeldFill(handle, 7, other, 0x2000L | Iotlb.V_READ); // ... and the fill writes its entry
+        assertEquals(0x2000L, t.lookup(7, 0, other) & ~0xfffL);
+        assertTrue(t.occupiedForTest(b), "the set holds a live entry but its occupancy bit is clear");
+        t.invalidate(7, -1, 1 << Iotlb.KIND_SECOND_STAGE, other, 0);
+        assertEquals(0, t.lookup(7, 0, other), "the entry survived its page-selective invalidation");
+        t.fill(7, 0, other, 1, Iotlb.KIND_SECOND_STAGE, 0x3000L | Iotlb.V_READ);
+        t.invalidate(7, -1, 1 << Iotlb.KIND_SECOND_STAGE, other & ~0xffffL, 4);
+        assertEquals(0, t.lookup(7, 0, other), "the entry survived a 16-page invalidation");
+        assertFalse(t.occupiedForTest(b), "an emptied set keeps its occupancy bit");
+    }
+
+    /**
      * An invalidation that finds a fill holding the set waits for it and then removes its entry: the fill compared
      * the count before the invalidation advanced it, so its entry is stale once the invalidation returns.
      */
@@ -346,5 +437,77 @@ class IotlbTest {
             assertFalse(early, "the invalidation returned while a fill held the set");
             assertEquals(0, t.lookup(4, 0, iova), "the held fill's entry survived the invalidation");
         }
+    }
+
+    /**
+     * A fill taken before the walk's last read ({@link Iotlb#reserve}, then the leaf read, then
+     * {@link Iotlb#commit}): an invalidation that runs between the two must remove the entry. Page-selective
+     * invalidations (one page, AM 4) wait for the held set and then find the entry; domain-selective and global
+     * ones, O(1) by epochs, return at once and kill it by the epoch the reservation recorded before its count
+     * comparison (an entry stamped at commit time would survive them).
+     */
+    @Test
+    void anInvalidationBetweenAReservationAndItsCommitRemovesTheEntry() throws Exception {
+        for (int kind = 0; kind < 4; kind++) {
+            Iotlb t = new Iotlb(1024);
+            long iova = BASE + 0x55_5000L;
+            int held = t.reserve(4, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, t.sample());
+            assertTrue(held >= 0, "no invalidation ran since the sample");
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            int k = kind;
+            Thread inv = new Thread(() -> {
+                switch (k) {
+                    case 0: t.invalidate(4, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0); break;
+                    case 1: t.invalidate(4, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova & ~0xffffL, 4); break;
+                    case 2: t.invalidateDomain(4); break;
+                    default: t.invalidateAll(); break;
+                }
+                done.countDown();
+            });
+            inv.start();
+            boolean early = done.await(kind < 2 ? 200 : 10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+            // the walk's leaf read happens here, after the count comparison: it may see the new or the old PTE
+            t.commit(held, 4, 0, 1, Iotlb.KIND_SECOND_STAGE, 0x6000L | Iotlb.V_READ);
+            inv.join(10_000);
+            if (kind < 2) {
+                assertFalse(early, "case " + kind + ": the page-selective invalidation returned while the set was held");
+            }
+            assertEquals(0, t.lookup(4, 0, iova), "case " + kind + ": the entry survived the invalidation");
+            assertTrue(t.fill(4, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0x7000L | Iotlb.V_READ, t.sample()),
+                    "case " + kind + ": the set was released");
+            assertEquals(0x7000L | Iotlb.V_READ, t.lookup(4, 0, iova) & ~0x300L, "case " + kind);
+        }
+    }
+
+    /**
+     * A reservation whose walk faults is abandoned: the set is free again (a fill and an invalidation of it
+     * complete), no entry appears, and the way it had chosen lost its old entry (a cache may drop an entry).
+     */
+    @Test
+    void anAbandonedReservationReleasesTheSetWithoutAnEntry() {
+        Iotlb t = new Iotlb(1024);
+        long iova = BASE + 0x12_3000L;
+        t.fill(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0x8000L | Iotlb.V_READ);
+        assertNotEquals(0, t.lookup(3, 0, iova));
+        int held = t.reserve(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, t.sample());
+        assertTrue(held >= 0);
+        assertEquals(0, t.lookup(3, 0, iova), "a held set misses");
+        t.abandon(held);
+        assertEquals(0, t.lookup(3, 0, iova), "the replaced way stays empty");
+        assertEquals(0, t.liveEntries());
+        t.invalidate(3, -1, 1 << Iotlb.KIND_SECOND_STAGE, iova, 0); // returns: the set is not held
+        assertTrue(t.fill(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0x9000L | Iotlb.V_READ, t.sample()));
+        assertEquals(0x9000L | Iotlb.V_READ, t.lookup(3, 0, iova) & ~0x300L);
+    }
+
+    /** A reservation made after an invalidation moved the count past the sample is refused, holding nothing. */
+    @Test
+    void aReservationAfterAnInvalidationIsRefused() {
+        Iotlb t = new Iotlb(1024);
+        long iova = BASE + 0x40_0000L;
+        long sample = t.sample();
+        t.invalidate(2, -1, 1 << Iotlb.KIND_SECOND_STAGE, BASE, 30);
+        assertEquals(-1, t.reserve(2, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, sample));
+        assertTrue(t.fill(2, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0xa000L | Iotlb.V_READ, t.sample()), "the set is free");
     }
 }

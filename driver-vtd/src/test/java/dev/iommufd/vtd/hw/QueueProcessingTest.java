@@ -102,4 +102,31 @@ class QueueProcessingTest {
         }
         assertEquals(80L * 16, b.r64(IQH_REG));
     }
+
+    /**
+     * A descriptor the hardware cannot fetch (its slot is not RAM) stops the queue there with a fetch error (IQEI):
+     * the descriptors before it execute (slots 252 to 255, at the end of the last RAM page) and IQH stays at it.
+     */
+    @Test
+    void aDescriptorThatCannotBeFetchedStopsTheQueueAfterTheOnesBeforeIt() {
+        long ramEnd = 256L << 20;
+        long q = ramEnd - 4096; // a two-page queue (512 slots) whose second page is not RAM
+        long status = b.frame();
+        b.w64(IQT_REG, 0);
+        b.w64(IQA_REG, q | 1);
+        b.w32(GCMD_REG, GCMD_QIE);
+        for (int i = 0; i < 256; i++) {
+            b.mem.write64(q + i * 16L, waitWithStatus(3000 + i));
+            b.mem.write64(q + i * 16L + 8, status + 4L * (i % 1024));
+        }
+        b.w64(IQT_REG, 4 * 16);
+        assertEquals(4L * 16, b.r64(IQH_REG));
+        b.w64(IQT_REG, 258 * 16);
+        assertEquals(FSTS_IQE, b.r32(FSTS_REG) & FSTS_IQE);
+        assertEquals(IQEI_FETCH_ERROR, b.r64(IQER_REG) & IQER_IQEI_MASK);
+        assertEquals(256L * 16, b.r64(IQH_REG), "IQH stays at the slot that could not be fetched");
+        for (int i = 0; i < 256; i++) {
+            assertEquals(3000 + i, b.mem.read32(status + 4L * i), "status of descriptor " + i);
+        }
+    }
 }
