@@ -1149,14 +1149,25 @@ public final class IoPageTable {
         }
     }
 
-    // Run cursor over one area (guarded by lock; no allocation).
+    // Run cursor over one area (guarded by lock; no allocation): the next page index, the run found by nextRun, and
+    // the area's bounds, read once by startRuns.
     private long runIdx;
     private long runIova;
     private long runPa;
     private long runSize;
+    private long runLastIdx;
+    private long runAreaStart;
+    private long runAreaStartByte;
+    private long runAreaEndByte;
 
     private void startRuns(int i) {
-        runIdx = areas.firstIndex(i);
+        long startByte = areas.startByte(i);
+        long length = areas.length(i);
+        runIdx = startByte >>> IoPages.PAGE_SHIFT;
+        runLastIdx = (startByte + length - 1) >>> IoPages.PAGE_SHIFT;
+        runAreaStart = areas.start(i);
+        runAreaStartByte = startByte;
+        runAreaEndByte = startByte + length;
     }
 
     /**
@@ -1164,7 +1175,7 @@ public final class IoPageTable {
      * {@code runPa}, {@code runSize}. With large pages disabled every page is its own run.
      */
     private boolean nextRun(int i) {
-        long lastIdx = areas.lastIndex(i);
+        long lastIdx = runLastIdx;
         long idx = runIdx;
         if (idx > lastIdx) {
             return false;
@@ -1174,11 +1185,9 @@ public final class IoPageTable {
         if (!disableLargePages && end < lastIdx) {
             end = areas.contiguousRunEnd(i, idx, lastIdx);
         }
-        long areaStartByte = areas.startByte(i);
-        long areaEndByte = areaStartByte + areas.length(i);
-        long startByte = Math.max(idx << IoPages.PAGE_SHIFT, areaStartByte);
-        long endByte = Math.min((end + 1) << IoPages.PAGE_SHIFT, areaEndByte);
-        runIova = areas.start(i) + (startByte - areaStartByte);
+        long startByte = Math.max(idx << IoPages.PAGE_SHIFT, runAreaStartByte);
+        long endByte = Math.min((end + 1) << IoPages.PAGE_SHIFT, runAreaEndByte);
+        runIova = runAreaStart + (startByte - runAreaStartByte);
         runPa = startPa + (startByte - (idx << IoPages.PAGE_SHIFT));
         runSize = endByte - startByte;
         runIdx = end + 1;

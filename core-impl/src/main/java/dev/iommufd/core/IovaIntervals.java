@@ -160,9 +160,11 @@ class IovaIntervals {
             lasts = Arrays.copyOf(lasts, n);
             growColumns(n);
         }
-        System.arraycopy(starts, i, starts, i + 1, size - i);
-        System.arraycopy(lasts, i, lasts, i + 1, size - i);
-        moveColumns(i, i + 1, size - i);
+        if (i < size) { // nothing to shift when it goes last (an allocation above every area)
+            System.arraycopy(starts, i, starts, i + 1, size - i);
+            System.arraycopy(lasts, i, lasts, i + 1, size - i);
+            moveColumns(i, i + 1, size - i);
+        }
         starts[i] = start;
         lasts[i] = last;
         size++;
@@ -175,9 +177,11 @@ class IovaIntervals {
     final void removeAt(int i) {
         summaryDirty = true;
         summaryValidFrom = Math.min(summaryValidFrom, i);
-        System.arraycopy(starts, i + 1, starts, i, size - i - 1);
-        System.arraycopy(lasts, i + 1, lasts, i, size - i - 1);
-        moveColumns(i + 1, i, size - i - 1);
+        if (i < size - 1) { // nothing to shift when the last one goes
+            System.arraycopy(starts, i + 1, starts, i, size - i - 1);
+            System.arraycopy(lasts, i + 1, lasts, i, size - i - 1);
+            moveColumns(i + 1, i, size - i - 1);
+        }
         size--;
         clearColumns(size);
     }

@@ -139,17 +139,22 @@ final class LongTermPins {
                 if (d < 0) {
                     throw ErrnoException.of(Errno.EFAULT, "pin: %#x is not RAM", pa);
                 }
-                int m = runLength(pas, offset + done, n - done, pa, d);
                 int[] c = countChunk(d);
                 int slot = (int) (d & CHUNK_MASK);
+                int limit = runLimit(n - done, pa, d);
+                int at = offset + done;
                 int zeros = 0;
                 int overflow = 0;
-                for (int j = slot, to = slot + m; j < to; j++) {
-                    int v = c[j];
+                int m = 0;
+                long expect = pa;
+                do { // one pass over the run: count each frame while the next one is consecutive
+                    int v = c[slot + m];
                     zeros += v == 0 ? 1 : 0;
                     overflow |= v == Integer.MAX_VALUE ? 1 : 0;
-                    c[j] = v + 1;
-                }
+                    c[slot + m] = v + 1;
+                    m++;
+                    expect += PhysicalMemory.FRAME_SIZE;
+                } while (m < limit && (pas[at + m] & ~PAGE_MASK) == expect);
                 if (overflow != 0) {
                     for (int j = slot; j < slot + m; j++) {
                         c[j]--;
@@ -170,20 +175,14 @@ final class LongTermPins {
     }
 
     /**
-     * The number of frames from {@code pas[at]} (at {@code pa}, dense index {@code d}) that are consecutive in
-     * physical memory, in the same RAM range and in the same count chunk as it: at least 1, at most {@code max}.
+     * The most frames a run from {@code pa} (dense index {@code d}) may count in one loop: at most {@code max}, and
+     * within the same RAM range and the same count chunk (the frames of the run must also be consecutive in physical
+     * memory, which the loops test as they go). Caller holds the monitor, {@code dense(pa)} just looked up.
      */
-    private int runLength(long[] pas, int at, int max, long pa, long d) {
+    private int runLimit(int max, long pa, long d) {
         long inChunk = (CHUNK_MASK + 1) - (d & CHUNK_MASK);
         long inRange = (curSize - (pa - curBase)) >>> FRAME_SHIFT;
-        int limit = (int) Math.min(max, Math.min(inChunk, inRange));
-        int m = 1;
-        long expect = pa + PhysicalMemory.FRAME_SIZE;
-        while (m < limit && (pas[at + m] & ~PAGE_MASK) == expect) {
-            m++;
-            expect += PhysicalMemory.FRAME_SIZE;
-        }
-        return m;
+        return (int) Math.min(max, Math.min(inChunk, inRange));
     }
 
     /** Adds {@code delta} per frame to the huge page counts of the {@code m} frames from dense index {@code d}. */
@@ -275,16 +274,21 @@ final class LongTermPins {
             if (c == null) {
                 break;
             }
-            int m = runLength(pas, offset + done, n - done, pa, d);
             int slot = (int) (d & CHUNK_MASK);
+            int limit = runLimit(n - done, pa, d);
+            int at = offset + done;
             int ones = 0;
             int unpinned = 0;
-            for (int j = slot, to = slot + m; j < to; j++) {
-                int v = c[j];
+            int m = 0;
+            long expect = pa;
+            do { // one pass over the run, as in pinFrames
+                int v = c[slot + m];
                 ones += v == 1 ? 1 : 0;
                 unpinned |= v == 0 ? 1 : 0;
-                c[j] = v - 1;
-            }
+                c[slot + m] = v - 1;
+                m++;
+                expect += PhysicalMemory.FRAME_SIZE;
+            } while (m < limit && (pas[at + m] & ~PAGE_MASK) == expect);
             if (unpinned != 0) {
                 // Some frame of the run has no pin (left): undo the run, then count the frames before that one.
                 int k = 0;

@@ -121,6 +121,21 @@ final class RamLayout {
         moreThanTwo = n > 2;
     }
 
+    /** The largest range's first byte (what {@link #denseFrame} tries first). */
+    long primaryBase() {
+        return primaryBase;
+    }
+
+    /** The largest range's size in bytes. */
+    long primarySize() {
+        return primarySize;
+    }
+
+    /** The dense index of the largest range's first frame. */
+    long primaryDense() {
+        return primaryDense;
+    }
+
     List<MemoryRange> ranges() {
         return ranges;
     }
@@ -157,7 +172,7 @@ final class RamLayout {
     }
 
     /** {@link #denseFrame} for an address outside the largest range (kept out of line so the fast path inlines). */
-    private long denseFrameOutsidePrimary(long pa) {
+    long denseFrameOutsidePrimary(long pa) {
         long off = pa - secondaryBase;
         if (Long.compareUnsigned(off, secondarySize) < 0) {
             return secondaryDense + (off >>> PhysicalMemory.FRAME_SHIFT);

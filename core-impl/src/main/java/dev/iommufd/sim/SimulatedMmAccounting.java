@@ -10,7 +10,8 @@ import dev.iommufd.platform.MmAccounting;
  * <p>{@link #chargeLockedVm} is {@code __account_locked_vm(mm, npages, true, task, false)} (mm/util.c): under the
  * mmap write lock (here: this object's monitor), ENOMEM when {@code locked_vm + npages > limit}, else add. After
  * the process exited (iommufd's {@code mmget_not_zero()} fails) both charge directions fail with EINVAL.
- * {@code pinned_vm} is an {@code atomic64_t} in the kernel; here it is guarded by the same monitor.
+ * {@code pinned_vm} is an {@code atomic64_t} in the kernel; here too (a volatile word updated by compare-and-set, no
+ * monitor: every IOAS_MAP and IOAS_UNMAP adds to it).
  *
  * <p>Where the kernel only {@code WARN_ON_ONCE}s on an uncharge below zero (and the counter wraps), this model
  * refuses with EINVAL and changes nothing, so that an accounting bug in iommufd fails its test.
@@ -20,8 +21,17 @@ final class SimulatedMmAccounting implements MmAccounting {
     private final int pid;
     /** Guarded by this. */
     private long lockedVm;
-    /** Guarded by this. */
-    private long pinnedVm;
+    /** {@code atomic64_t pinned_vm}: updated by compare-and-set through {@link #PINNED_VM}. */
+    private volatile long pinnedVm;
+    private static final java.lang.invoke.VarHandle PINNED_VM;
+
+    static {
+        try {
+            PINNED_VM = java.lang.invoke.MethodHandles.lookup().findVarHandle(SimulatedMmAccounting.class, "pinnedVm", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /** Guarded by this. */
     private boolean gone;
 
@@ -35,7 +45,7 @@ final class SimulatedMmAccounting implements MmAccounting {
     }
 
     @Override
-    public synchronized long pinnedVm() {
+    public long pinnedVm() {
         return pinnedVm;
     }
 
@@ -63,12 +73,17 @@ final class SimulatedMmAccounting implements MmAccounting {
     }
 
     @Override
-    public synchronized void addPinnedVm(long delta) {
-        long next = pinnedVm + delta;
-        if (next < 0) {
-            throw ErrnoException.of(Errno.EINVAL, "mm of pid %d: pinned_vm %d %+d would go below zero", pid, pinnedVm, delta);
+    public void addPinnedVm(long delta) {
+        for (;;) {
+            long cur = pinnedVm;
+            long next = cur + delta;
+            if (next < 0) {
+                throw ErrnoException.of(Errno.EINVAL, "mm of pid %d: pinned_vm %d %+d would go below zero", pid, cur, delta);
+            }
+            if (PINNED_VM.weakCompareAndSet(this, cur, next)) {
+                return;
+            }
         }
-        pinnedVm = next;
     }
 
     /** The process exited: the mm can no longer be charged. */

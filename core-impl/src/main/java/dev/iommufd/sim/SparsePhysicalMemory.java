@@ -20,18 +20,32 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Storage</h2>
  * <pre>
- *   directory : long[][][]   one slot per chunk of 2^CHUNK_SHIFT frames of the dense index (see {@link RamLayout}),
- *                            null until a frame of the chunk is written
- *   chunk     : long[][]     one slot per frame, null while the frame reads as zeros
+ *   directory : long[][]     one slot per frame of the dense index (see {@link RamLayout}), null while the frame reads
+ *                            as zeros; it covers the dense indexes {@code [0, directory.length)} and is replaced by a
+ *                            longer copy when a frame above that gets storage (lengths are powers of two, at most
+ *                            {@code denseFrames})
  *   frame     : long[512]    the frame's bytes as little-endian 64-bit words: byte b of the frame is
  *                            bits [8*(b%8), 8*(b%8)+7] of word b/8
  * </pre>
- * Cost: 4112 bytes per written frame (0.4% over its 4096 bytes), plus {@code 2^CHUNK_SHIFT} references per
- * touched chunk (2 KiB per 2 MiB of RAM touched, 0.1% when dense), plus one reference per chunk of RAM for the
- * directory (128 KiB for 64 GiB). A read of an unwritten frame returns zero and allocates nothing.
+ * Cost: 4112 bytes per written frame (0.4% over its 4096 bytes), plus one reference (4 bytes with compressed
+ * references, 0.1%) per frame of the dense index below the highest frame that ever had storage: the frame allocator
+ * hands out the lowest addresses first, so that is the populated prefix of RAM (at most 64 MiB for 64 GiB). A read of
+ * an unwritten frame returns zero and allocates nothing.
+ *
+ * <h2>Lookup (the hot path of every driver and hardware model)</h2>
+ * A word access of the largest RAM range (every address on q35 and virt but those below the 32-bit hole) is three
+ * dependent loads: the directory reference and the bounds of that range (fields of this object, loaded in parallel),
+ * the frame's slot, the word. The word verbs test alignment and the range with two compares and branch to an out-of-line
+ * path for everything else (other RAM ranges, a frame without storage on a write, the precise errors of bad input), and
+ * allocate nothing.
  *
  * <h2>Concurrency</h2>
- * Directory and chunk slots are published with compare-and-set (a frame is created exactly once); word accesses
+ * Slots are read without a lock (acquire loads of the directory field and of the slot). Every change of a slot (a frame
+ * gets storage, storage is dropped) and every replacement of the directory happen under {@link #storageLock}, which
+ * also guards the pool of recycled arrays and the count of frames with storage; a slot is stored with release
+ * semantics, and a longer directory is a copy made under the lock and published by a volatile store, so a reader
+ * holding the old directory sees every slot as it was before the copy (no slot changes in the old array afterwards: a
+ * reader that raced with the growth is ordered before the changes that follow it). Word accesses
  * use release stores and acquire loads through a {@link VarHandle}, so a walker that reads an entry also sees
  * every earlier write of the thread that stored it. Sub-word writes are compare-and-set loops on the containing
  * word. The bulk word verbs ({@link #read64s}, {@link #write64s}, {@link #writeRun64}, {@link #indexOfAny64},
@@ -58,45 +72,50 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class SparsePhysicalMemory implements PhysicalMemory {
 
-    /** log2 of the frames per directory chunk: 512 frames, 2 MiB of RAM. */
-    static final int CHUNK_SHIFT = 9;
-    private static final int CHUNK_FRAMES = 1 << CHUNK_SHIFT;
-    private static final int CHUNK_MASK = CHUNK_FRAMES - 1;
     /** 64-bit words in a frame. */
     static final int WORDS_PER_FRAME = FRAME_SIZE / Long.BYTES;
     private static final int FRAME_OFFSET_MASK = FRAME_SIZE - 1;
     /** Words ORed together per step of {@link #indexOfAny64}'s scan. */
     private static final int SCAN_BLOCK = 64;
+    /** Slots of the first directory (16 MiB of RAM), unless RAM is smaller. */
+    static final int MIN_DIRECTORY = 1 << 12;
 
     private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(long[][].class);
-    private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(long[][][].class);
     private static final VarHandle BYTES_AS_LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final RamLayout layout;
-    /** Chunks of frame slots, by dense frame index >>> CHUNK_SHIFT; slots published by CAS. */
-    private final long[][][] directory;
-    /** Frames whose storage exists. */
-    private final AtomicLong framesWithStorage = new AtomicLong();
+    /** The largest RAM range (a copy of the layout's, read by every access): first byte, bytes, dense index of its first frame. */
+    private final long primaryBase;
+    private final long primarySize;
+    private final long primaryDense;
+    /** Frame storage by dense frame index (see Storage); replaced, never changed in place, once a longer one exists. */
+    private volatile long[][] directory;
+    /** Guards every slot change, directory growth, {@link #recycled} and {@link #framesWithStorage}. */
+    private final Object storageLock = new Object();
+    /** Frames whose storage exists; written under {@link #storageLock}. */
+    private volatile long framesWithStorage;
     private final BuddyFrameAllocator frames;
     /**
      * Most dropped frame arrays kept for reuse (256 MiB): more than the tables of a 64 GiB 4 KiB mapping; the pool
      * never holds more than the storage the memory had at its peak.
      */
     static final int RECYCLED_MAX = 1 << 16;
-    /** Dropped frame arrays, any contents, for {@link #frameForWrite} (a stack); guarded by itself. */
+    /** Dropped frame arrays, any contents, for {@link #frameForWrite} (a stack); guarded by {@link #storageLock}. */
     private final long[][] recycled = new long[RECYCLED_MAX][];
-    /** Arrays in {@link #recycled}; guarded by {@link #recycled}. */
+    /** Arrays in {@link #recycled}; guarded by {@link #storageLock}. */
     private int recycledCount;
 
     /** Memory with these RAM ranges (sorted, non-overlapping, 4 KiB aligned). */
     public SparsePhysicalMemory(List<MemoryRange> ram) {
         this.layout = new RamLayout(ram);
-        long chunks = (layout.denseFrames() + CHUNK_MASK) >>> CHUNK_SHIFT;
-        if (chunks > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("RAM too large: " + layout.ramFrames() + " frames");
+        if (layout.denseFrames() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("RAM too large: " + layout.ramFrames() + " frames (at most 2^31 - 8 frames of dense index)");
         }
-        this.directory = new long[(int) chunks][][];
+        this.primaryBase = layout.primaryBase();
+        this.primarySize = layout.primarySize();
+        this.primaryDense = layout.primaryDense();
+        this.directory = new long[(int) Math.min(MIN_DIRECTORY, layout.denseFrames())][];
         this.frames = new BuddyFrameAllocator(layout, this);
     }
 
@@ -128,6 +147,18 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
 
     @Override
     public long read64(long pa) {
+        long off = pa - primaryBase;
+        long[][] dir = directory;
+        long dense = primaryDense + (off >>> FRAME_SHIFT);
+        if ((pa & 7) == 0 && Long.compareUnsigned(off, primarySize) < 0 && dense < dir.length) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(dir, (int) dense);
+            return f == null ? 0L : (long) WORD.getAcquire(f, wordIndex(pa));
+        }
+        return read64Slow(pa);
+    }
+
+    /** {@link #read64} off the fast path: another RAM range, a frame above the directory, or bad input. */
+    private long read64Slow(long pa) {
         checkAligned(pa, 8);
         long[] f = frameForRead(pa);
         return f == null ? 0L : (long) WORD.getAcquire(f, wordIndex(pa));
@@ -135,6 +166,21 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
 
     @Override
     public void write64(long pa, long value) {
+        long off = pa - primaryBase;
+        long[][] dir = directory;
+        long dense = primaryDense + (off >>> FRAME_SHIFT);
+        if ((pa & 7) == 0 && Long.compareUnsigned(off, primarySize) < 0 && dense < dir.length) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(dir, (int) dense);
+            if (f != null) {
+                WORD.setRelease(f, wordIndex(pa), value);
+                return;
+            }
+        }
+        write64Slow(pa, value);
+    }
+
+    /** {@link #write64} off the fast path: a frame without storage, another RAM range, or bad input. */
+    private void write64Slow(long pa, long value) {
         checkAligned(pa, 8);
         WORD.setRelease(frameForWrite(pa), wordIndex(pa), value);
     }
@@ -222,7 +268,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            long[] f = frameAt(layout.denseFrame(cur));
+            long[] f = frameAt(denseFrame(cur));
             if (f == null) {
                 Arrays.fill(dst, off, off + n, 0L);
             } else {
@@ -268,19 +314,12 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (remaining > 0) {
             int w = wordIndex(cur);
             int n = Math.min(remaining, WORDS_PER_FRAME - w);
-            long[] f = n == WORDS_PER_FRAME ? frameAt(layout.denseFrame(cur)) : frameForWrite(cur);
-            if (f == null) {
-                // a whole frame without storage: fill an array (a recycled one is not zeroed first, every word is
-                // written) and publish it with the words in it
-                long[] fresh = takeFrame();
-                long next = fillRun(fresh, 0, WORDS_PER_FRAME, v, step);
-                long[] installed = installFrame(cur, fresh);
-                if (installed != fresh) {
-                    fillRun(installed, 0, WORDS_PER_FRAME, v, step); // a racing writer created the frame first
-                }
-                v = next;
+            if (n == WORDS_PER_FRAME) {
+                long dense = denseFrame(cur);
+                long[] f = frameAt(dense);
+                v = f != null ? fillRun(f, 0, WORDS_PER_FRAME, v, step) : fillWholeFrame(dense, v, step);
             } else {
-                v = fillRun(f, w, w + n, v, step);
+                v = fillRun(frameForWrite(cur), w, w + n, v, step);
             }
             cur += 8L * n;
             remaining -= n;
@@ -313,7 +352,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (done < count) {
             int w = wordIndex(cur);
             int n = Math.min(count - done, WORDS_PER_FRAME - w);
-            long[] f = frameAt(layout.denseFrame(cur));
+            long[] f = frameAt(denseFrame(cur));
             if (f != null) {
                 int at = indexOfAny(f, w, w + n, mask);
                 if (at >= 0) {
@@ -368,7 +407,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         while (done < count) {
             int w = wordIndex(cur);
             int m = Math.min(count - done, WORDS_PER_FRAME - w);
-            long[] f = frameAt(layout.denseFrame(cur));
+            long[] f = frameAt(denseFrame(cur));
             if (f == null && zeroMatches) {
                 f = write ? frameForWrite(cur) : ZERO_FRAME; // words that read as zero match: list (and update) them
             }
@@ -480,7 +519,7 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
             int inFrame = (int) (cur & FRAME_OFFSET_MASK);
             int n = (int) Math.min(remaining, FRAME_SIZE - inFrame);
             if (n == FRAME_SIZE) {
-                releaseFrame(layout.denseFrame(cur));
+                releaseFrame(denseFrame(cur));
             } else {
                 long[] f = frameForRead(cur);
                 if (f != null) {
@@ -494,123 +533,162 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
 
     @Override
     public boolean hasStorage(long pa) {
-        long dense = layout.denseFrame(pa);
+        long dense = denseFrame(pa);
         return dense >= 0 && frameAt(dense) != null;
     }
 
     @Override
     public long framesWithStorage() {
-        return framesWithStorage.get();
+        return framesWithStorage;
     }
 
     /** Drops the storage of {@code count} frames from dense index {@code dense} (the allocator's zeroing). */
     void releaseStorage(long dense, long count) {
-        long end = dense + count;
+        long[][] dir = directory;
+        long end = Math.min(dense + count, dir.length); // frames above the directory never had storage
         long d = dense;
-        while (d < end) {
-            int ci = (int) (d >>> CHUNK_SHIFT);
-            long chunkEnd = Math.min(end, ((long) ci + 1) << CHUNK_SHIFT);
-            long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(directory, ci);
-            if (chunk != null) {
-                for (long x = d; x < chunkEnd; x++) {
-                    int slot = (int) (x & CHUNK_MASK);
-                    long[] dropped;
-                    if (chunk[slot] != null && (dropped = (long[]) FRAME_SLOT.getAndSet(chunk, slot, (long[]) null)) != null) {
-                        framesWithStorage.decrementAndGet();
-                        recycle(dropped);
-                    }
+        while (d < end && dir[(int) d] == null) { // lock-free skip of frames without storage (most user pages)
+            d++;
+        }
+        if (d >= end) {
+            return;
+        }
+        synchronized (storageLock) {
+            dir = directory; // the current one: it may have grown
+            for (; d < end; d++) {
+                long[] dropped = dir[(int) d];
+                if (dropped != null) {
+                    FRAME_SLOT.setRelease(dir, (int) d, (long[]) null);
+                    framesWithStorage--;
+                    recycle(dropped);
                 }
             }
-            d = chunkEnd;
         }
     }
 
     // ---------------------------------------------------------------- internals
 
-    /** Keeps a dropped frame array for a later {@link #frameForWrite} (dropped when the pool is full). */
+    /** Keeps a dropped frame array for a later frame (dropped when the pool is full). Caller holds storageLock. */
     private void recycle(long[] frame) {
-        synchronized (recycled) {
-            if (recycledCount < RECYCLED_MAX) {
-                recycled[recycledCount++] = frame;
-            }
+        if (recycledCount < RECYCLED_MAX) {
+            recycled[recycledCount++] = frame;
         }
     }
 
-    /** A frame array of any contents: a recycled one if any, else a new (zero) one. */
+    /** A frame array of any contents: a recycled one if any, else a new (zero) one. Caller holds storageLock. */
     private long[] takeFrame() {
-        synchronized (recycled) {
-            if (recycledCount > 0) {
-                long[] f = recycled[--recycledCount];
-                recycled[recycledCount] = null;
-                return f;
-            }
+        if (recycledCount > 0) {
+            long[] f = recycled[--recycledCount];
+            recycled[recycledCount] = null;
+            return f;
         }
         return new long[WORDS_PER_FRAME];
     }
 
-    /** A zero-filled frame array: a recycled one if any, else a new one. */
-    private long[] zeroedFrame() {
-        long[] f = takeFrame();
-        Arrays.fill(f, 0L); // published by the CAS (a release) in installFrame
-        return f;
-    }
-
     /** Arrays waiting for reuse (tests). */
     int recycledFrames() {
-        synchronized (recycled) {
+        synchronized (storageLock) {
             return recycledCount;
         }
+    }
+
+    /** Slots of the directory now (tests: it grows to cover the highest frame with storage). */
+    int directorySlots() {
+        return directory.length;
     }
 
     private void releaseFrame(long dense) {
         releaseStorage(dense, 1);
     }
 
+    /** The dense index of the frame holding {@code pa}, or -1 outside RAM: the largest range inline, the rest out of line. */
+    private long denseFrame(long pa) {
+        long off = pa - primaryBase;
+        if (Long.compareUnsigned(off, primarySize) < 0) {
+            return primaryDense + (off >>> FRAME_SHIFT);
+        }
+        return layout.denseFrameOutsidePrimary(pa);
+    }
+
+    /** The storage of the frame with dense index {@code dense} (RAM), or null. Two loads: the directory, its slot. */
     private long[] frameAt(long dense) {
-        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(directory, (int) (dense >>> CHUNK_SHIFT));
-        return chunk == null ? null : (long[]) FRAME_SLOT.getAcquire(chunk, (int) (dense & CHUNK_MASK));
+        long[][] dir = directory;
+        return dense < dir.length ? (long[]) FRAME_SLOT.getAcquire(dir, (int) dense) : null;
     }
 
     /** The storage of the frame holding {@code pa}, or null when it reads as zeros; bus error outside RAM. */
     private long[] frameForRead(long pa) {
-        long dense = layout.denseFrame(pa);
+        long dense = denseFrame(pa);
         if (dense < 0) {
-            throw new BusErrorException(pa, "no RAM at this physical address");
+            throw noRam(pa);
         }
         return frameAt(dense);
     }
 
     /** The storage of the frame holding {@code pa}, created if absent; bus error outside RAM. */
     private long[] frameForWrite(long pa) {
-        long dense = layout.denseFrame(pa);
+        long dense = denseFrame(pa);
         if (dense < 0) {
-            throw new BusErrorException(pa, "no RAM at this physical address");
+            throw noRam(pa);
         }
         long[] frame = frameAt(dense);
-        return frame != null ? frame : installFrame(pa, zeroedFrame());
+        return frame != null ? frame : createFrame(dense);
+    }
+
+    private static BusErrorException noRam(long pa) {
+        return new BusErrorException(pa, "no RAM at this physical address");
+    }
+
+    /** Gives the frame with dense index {@code dense} (RAM) zero-filled storage unless it has some; returns its storage. */
+    private long[] createFrame(long dense) {
+        synchronized (storageLock) {
+            long[][] dir = directoryCovering(dense);
+            long[] f = dir[(int) dense];
+            if (f != null) {
+                return f; // a racing writer created it first
+            }
+            f = takeFrame();
+            Arrays.fill(f, 0L); // published by the release store below
+            FRAME_SLOT.setRelease(dir, (int) dense, f);
+            framesWithStorage++;
+            return f;
+        }
     }
 
     /**
-     * Publishes {@code fresh} (holding the frame's words) as the storage of the frame holding {@code pa} (RAM), unless
-     * the frame has storage already; returns the frame's storage: {@code fresh}, or the array a racing writer
-     * installed first ({@code fresh} is then recycled).
+     * Fills the whole frame with dense index {@code dense} (RAM) with {@code v, v + step, ...}: a frame without storage
+     * gets an array filled first (a recycled one is not zeroed, every word is written) and published with its words in
+     * it. Returns the next value.
      */
-    private long[] installFrame(long pa, long[] fresh) {
-        long dense = layout.denseFrame(pa);
-        int ci = (int) (dense >>> CHUNK_SHIFT);
-        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(directory, ci);
-        if (chunk == null) {
-            long[][] freshChunk = new long[CHUNK_FRAMES][];
-            Object witness = CHUNK_SLOT.compareAndExchange(directory, ci, (long[][]) null, freshChunk);
-            chunk = witness == null ? freshChunk : (long[][]) witness;
+    private long fillWholeFrame(long dense, long v, long step) {
+        synchronized (storageLock) {
+            long[][] dir = directoryCovering(dense);
+            long[] f = dir[(int) dense];
+            if (f != null) {
+                return fillRun(f, 0, WORDS_PER_FRAME, v, step); // a racing writer created it first
+            }
+            f = takeFrame();
+            long next = fillRun(f, 0, WORDS_PER_FRAME, v, step);
+            FRAME_SLOT.setRelease(dir, (int) dense, f);
+            framesWithStorage++;
+            return next;
         }
-        Object witness = FRAME_SLOT.compareAndExchange(chunk, (int) (dense & CHUNK_MASK), (long[]) null, fresh);
-        if (witness == null) {
-            framesWithStorage.incrementAndGet();
-            return fresh;
+    }
+
+    /**
+     * The directory, grown first when it does not cover {@code dense}: a copy twice as long (or more, at most
+     * {@code denseFrames}) published by the volatile store; the old array is not changed afterwards. Caller holds
+     * storageLock.
+     */
+    private long[][] directoryCovering(long dense) {
+        long[][] dir = directory;
+        if (dense < dir.length) {
+            return dir;
         }
-        recycle(fresh); // another writer created the frame first
-        return (long[]) witness;
+        long n = Math.max(2L * dir.length, Long.highestOneBit(dense) << 1);
+        long[][] grown = Arrays.copyOf(dir, (int) Math.min(n, layout.denseFrames()));
+        directory = grown;
+        return grown;
     }
 
     private static int wordIndex(long pa) {
@@ -632,6 +710,10 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     }
 
     private void checkRam(long pa, long length) {
+        long off = pa - primaryBase;
+        if (Long.compareUnsigned(off, primarySize) < 0 && length >= 0 && length <= primarySize - off) {
+            return; // the common case: all in the largest range
+        }
         long bad = layout.firstNonRam(pa, length);
         if (bad >= 0) {
             throw new BusErrorException(bad, String.format("no RAM in [%#x, +%#x)", pa, length));

@@ -289,6 +289,78 @@ class SparsePhysicalMemoryTest {
         assertThrows(IllegalArgumentException.class, () -> new SparsePhysicalMemory(List.of(new MemoryRange(1L << 52, 4096))));
     }
 
+    @Test
+    void directoryGrowsToCoverTheHighestFrameWithStorageAndKeepsEveryFrame() {
+        // The largest range (64 MiB at 4 GiB) takes the inline lookup; the small one below goes out of line.
+        SparsePhysicalMemory mem = new SparsePhysicalMemory(List.of(new MemoryRange(0, 16 * MiB),
+                new MemoryRange(4 * GiB, 64 * MiB)));
+        long dense = mem.layout().denseFrames();
+        int first = mem.directorySlots();
+        assertEquals(Math.min(SparsePhysicalMemory.MIN_DIRECTORY, dense), first);
+        long low = 0x3000;
+        long high = 4 * GiB + 0x5008;
+        mem.write64(low, 0x11);
+        assertEquals(first, mem.directorySlots());
+        long top = 4 * GiB + 64 * MiB - 8;
+        assertEquals(0, mem.read64(top), "a frame above the directory reads zero");
+        assertEquals(0, mem.read64(high));
+        assertEquals(first, mem.directorySlots(), "a read does not grow the directory");
+        mem.write64(high, 0x22); // the high range's slice of the dense index starts at 2^18 (1 GiB-aligned slices)
+        assertTrue(mem.directorySlots() > first, "storage above the directory grows it");
+        mem.write64(top, 0x33);
+        assertTrue(mem.directorySlots() <= dense, "never beyond the dense index space");
+        assertEquals(0x11, mem.read64(low), "the small range's frame survives the growth");
+        assertEquals(0x22, mem.read64(high), "the large range's frame survives the growth");
+        assertEquals(0x33, mem.read64(top));
+        assertEquals(3, mem.framesWithStorage());
+        // Bad input keeps its precise errors on both paths: alignment first, then RAM.
+        ErrnoException e = assertThrows(ErrnoException.class, () -> mem.read64(high + 4));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertThrows(ErrnoException.class, () -> mem.write64(low + 2, 1));
+        assertThrows(ErrnoException.class, () -> mem.read64(32 * MiB + 1), "misaligned outside RAM is EINVAL first");
+        BusErrorException b = assertThrows(BusErrorException.class, () -> mem.read64(32 * MiB));
+        assertEquals(32 * MiB, b.address());
+        assertThrows(BusErrorException.class, () -> mem.write64(4 * GiB + 64 * MiB, 1));
+        // Dropped storage of a grown directory goes back to the pool and reads zero.
+        mem.zero(top & ~4095L, 4096);
+        assertEquals(0, mem.read64(top));
+        assertEquals(2, mem.framesWithStorage());
+        assertEquals(1, mem.recycledFrames());
+    }
+
+    @Test
+    void framesCreatedWhileTheDirectoryGrowsAreNeverLost() throws Exception {
+        // One thread creates frames low in RAM while the other forces the directory to grow again and again (each
+        // growth copies the slots): a slot change that raced with a copy into a directory about to be replaced would
+        // be lost, and its frame would read zero. Many short rounds, each on fresh memory, to meet the race often.
+        for (int round = 0; round < 300; round++) {
+            SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 256 * MiB);
+            int lowFrames = 2048;
+            CountDownLatch start = new CountDownLatch(1);
+            Thread creator = new Thread(() -> {
+                await(start);
+                for (int i = 0; i < lowFrames; i++) {
+                    mem.write64(0x100000 + 4096L * i, i + 1);
+                }
+            });
+            Thread grower = new Thread(() -> {
+                await(start);
+                for (long pa = 16 * MiB; pa < 256 * MiB; pa += 4 * MiB) {
+                    mem.write64(pa, -1L);
+                }
+            });
+            creator.start();
+            grower.start();
+            start.countDown();
+            creator.join();
+            grower.join();
+            for (int i = 0; i < lowFrames; i++) {
+                assertEquals(i + 1, mem.read64(0x100000 + 4096L * i), "round " + round + ": frame " + i + " lost its word");
+            }
+            assertEquals(lowFrames + 60, mem.framesWithStorage(), "round " + round);
+        }
+    }
+
     private static void await(CountDownLatch l) {
         try {
             l.await();

@@ -21,29 +21,28 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Issuing ({@code arm_smmu_cmdq_issue_cmdlist})</h2>
  * <ol>
- *   <li>Under the insertion lock ({@link #lock}, a spin lock; Linux up to 5.4 held {@code cmdq->lock} the same
- *       way, later kernels reserve the slots with a cmpxchg on the producer index and elect an owner CPU to write
- *       CMDQ_PROD): reserve the slots (the cached CONS, {@link #cons}, is read again from CMDQ_CONS only when the
- *       ring looks full), write the commands with one bulk write, the CMD_SYNC last with its MSI address set to
- *       its own slot when MSI polling is used, advance {@link #prod} and write it to CMDQ_PROD. The values
- *       written only move forward and cover only written commands.
+ *   <li>Under the insertion lock ({@link #lock}, a spin lock over a few memory writes; Linux reserves the slots
+ *       with a cmpxchg on the producer index instead): reserve the slots (the cached CONS, {@link #cons}, is read
+ *       again from CMDQ_CONS only when the ring looks full), write the commands, the CMD_SYNC last with its
+ *       MSI address set to its own slot when MSI polling is used, advance {@link #prod} and publish it in
+ *       {@link #inserted}.
+ *   <li>Ring the doorbell ({@link #ring}): as Linux's owner CPU writes CMDQ_PROD once for the commands of every
+ *       CPU that reserved slots while it gathered, the thread holding the doorbell writes CMDQ_PROD with the
+ *       newest {@link #inserted} value, again while others keep inserting; a thread that finds the doorbell held
+ *       leaves the write to its holder, who looks again after letting go. The values only move forward and cover
+ *       only written commands.
  *   <li>A CMD_SYNC is waited for without any lock: with MSI polling (CS=IRQ, MSIAddr = the CMD_SYNC's own
  *       slot, MSIData = 0; Linux {@code __arm_smmu_cmdq_poll_until_msi}) until the slot's first word is 0,
  *       otherwise (CS=SEV) until CMDQ_CONS passes the CMD_SYNC ({@code queue_consumed}).
  * </ol>
- * Why PROD is written under the lock rather than by an elected owner: the model's SMMU consumes the commands
- * inside the CMDQ_PROD write (on the writing thread), so an owner that wrote PROD for other threads would also
- * execute their commands: it would read their ring slots and write their CMD_SYNCs' MSIs, moving those cache lines
- * between CPUs on every submission, and it needs a second locked word of its own. Here each thread's commands are
- * executed by the thread that wrote them (its own slots stay in its cache), and a submission takes one lock.
  *
  * <h2>Cache lines</h2>
- * A submission writes four words of this object, {@link #issued}, {@link #syncs}, {@link #lock} and
- * {@link #prod}, declared so that they lie side by side (24 bytes, usually one cache line; the configuration it
- * reads sits around them and is never written): with two submitting threads this object's line moves once per
- * submission (the lock's compare-and-set takes it), besides the ring slot line the two threads' commands share
- * and the SMMU's own lock line. No word is written while another thread holds the lock (waiters read the lock word
- * until it is free before they try again).
+ * A submission writes {@link #issued}, {@link #syncs}, {@link #lock}, {@link #prod} and {@link #inserted}, and
+ * the thread that rings {@link #doorbell} and {@link #rung}: fields declared so that they lie side by side (40
+ * bytes; the configuration around them is never written), so that the words two submitting threads pass between
+ * them are one or two lines of this object, besides the ring slot line their commands share. When one thread
+ * rings while the other inserts, the ringer executes both threads' commands with one CMDQ_PROD write: one pass of
+ * the SMMU's lock, registers and TLB lines for both.
  *
  * <h2>Slot reuse</h2>
  * {@link #consumed} counts the commands the SMMU consumed (CONS unwrapped, updated under the lock whenever CONS
@@ -59,7 +58,7 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Locks</h2>
  * {@link #lock} guards {@link #prod}, {@link #cons}, {@link #issued}, the counters, the slots between CONS and
- * {@link #prod}, the CMDQ_PROD writes and error handling. Waiting takes no lock.
+ * {@link #prod}, and error handling; {@link #doorbell} guards the CMDQ_PROD writes. Waiting takes no lock.
  */
 final class CommandQueue {
     /** Linux CMDQ_BATCH_ENTRIES. */
@@ -75,11 +74,15 @@ final class CommandQueue {
     private static final int POLLS_PER_CHECK = 1024;
 
     private static final VarHandle LOCK;
+    private static final VarHandle DOORBELL;
+    private static final VarHandle INSERTED;
 
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             LOCK = l.findVarHandle(CommandQueue.class, "lock", int.class);
+            DOORBELL = l.findVarHandle(CommandQueue.class, "doorbell", int.class);
+            INSERTED = l.findVarHandle(CommandQueue.class, "inserted", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -118,8 +121,8 @@ final class CommandQueue {
     }
 
     // Declaration order is layout here: HotSpot places the long fields first, in declaration order, then the int
-    // fields (the first one in the gap after the header), so the words a submission writes (issued, syncs, lock,
-    // prod) end up side by side, 24 bytes that usually share one cache line (see "Cache lines").
+    // fields (the first one in the gap after the header), so the words submissions write (issued, syncs, lock, prod,
+    // inserted, doorbell, rung) end up side by side (see "Cache lines").
     private final MmioBus mmio;
     private final long regs;
     private final PhysicalMemory memory;
@@ -135,12 +138,21 @@ final class CommandQueue {
     private volatile int lock;
     /** Next free slot (index + wrap) of the ring. Guarded by {@link #lock}. */
     private int prod;
+    /** {@link #prod} as of the last completed insertion: every slot before it holds a written command. */
+    @SuppressWarnings("unused") // through INSERTED: release stores, acquire loads
+    private int inserted;
+    /** The doorbell: 1 while a thread writes CMDQ_PROD. */
+    private volatile int doorbell;
+    /** The last value written to CMDQ_PROD. Guarded by {@link #doorbell}. */
+    private int rung;
     private final int shift;
     /** The last CMDQ_CONS read (without the ERR field). Guarded by {@link #lock}. */
     private int cons;
     private int lastError;
     private final boolean msiPolling;
     private final ThreadLocal<Batch> batches;
+    /** The batches of the last two threads that asked (see {@link #batch}). */
+    private final RecentBatches recent = new RecentBatches();
     /** Scratch for error handling. Guarded by {@link #lock}. */
     private final long[] skip = new long[2];
 
@@ -170,6 +182,8 @@ final class CommandQueue {
             prod = 0;
             cons = 0;
             consumed = issued; // the queue is idle: everything issued was consumed
+            INSERTED.setRelease(this, 0);
+            rung = 0;
         } finally {
             unlock();
         }
@@ -179,29 +193,76 @@ final class CommandQueue {
         return base;
     }
 
-    /** The calling thread's batch. */
+    /**
+     * The calling thread's batch (Linux builds it on the stack). The batches of the last two threads that asked are
+     * kept as (thread, batch) pairs in {@link #recent}, read without writing anything while the same two threads
+     * keep asking (a hit costs two loads; a {@link ThreadLocal} lookup costs a hash probe); a third thread's request
+     * goes to the {@link ThreadLocal} and replaces one pair. A pair is one immutable object, so a reader sees a
+     * thread with its own batch or not at all.
+     */
     Batch batch() {
-        return batches.get();
+        Thread t = Thread.currentThread();
+        RecentBatches r = recent;
+        OwnedBatch o = r.first;
+        if (o != null && o.thread == t) {
+            return o.batch;
+        }
+        o = r.second;
+        if (o != null && o.thread == t) {
+            return o.batch;
+        }
+        Batch b = batches.get();
+        o = new OwnedBatch(t, b); // only when this thread is not one of the last two
+        if (r.first == null || r.second != null && r.nextIsFirst) {
+            r.first = o;
+        } else {
+            r.second = o;
+        }
+        r.nextIsFirst = !r.nextIsFirst;
+        return b;
+    }
+
+    /** A thread and its batch. */
+    private static final class OwnedBatch {
+        final Thread thread;
+        final Batch batch;
+
+        OwnedBatch(Thread thread, Batch batch) {
+            this.thread = thread;
+            this.batch = batch;
+        }
+    }
+
+    /**
+     * The pairs {@link #batch} remembers, in an object of their own: read by every submission, written only when a
+     * thread other than the last two asks, so it is not on the line the submissions write. Plain fields: a racing
+     * replacement at worst makes a thread miss and look its batch up again (a stale pair still names its own thread's
+     * batch). Holds at most two threads' batches alive after those threads end.
+     */
+    private static final class RecentBatches {
+        OwnedBatch first;
+        OwnedBatch second;
+        boolean nextIsFirst;
     }
 
     /** Adds one command to the calling thread's batch. */
     void add(long c0, long c1) {
-        batches.get().add(c0, c1);
+        batch().add(c0, c1);
     }
 
     /** Adds a command built into {@code c} to the calling thread's batch. */
     void add(long[] c) {
-        batches.get().add(c[0], c[1]);
+        batch().add(c[0], c[1]);
     }
 
     /** Adds a CMD_SYNC to the calling thread's batch, issues it, and waits for the SMMU to complete it. */
     void sync() {
-        issue(batches.get(), true);
+        issue(batch(), true);
     }
 
     /** Adds one command and syncs ({@code arm_smmu_cmdq_issue_cmd_with_sync}). */
     void issueWithSync(long[] c) {
-        Batch b = batches.get();
+        Batch b = batch();
         b.add(c[0], c[1]);
         issue(b, true);
     }
@@ -240,11 +301,12 @@ final class CommandQueue {
             }
             prod = queueAdd(first, n);
             issued += n;
-            mmio.write32(regs + CMDQ_PROD, prod); // after the slots (bulk writes are releases)
+            INSERTED.setRelease(this, prod);
         } finally {
             unlock();
         }
         b.count = 0;
+        ring();
         if (sync) {
             waitForSync(syncSeq, syncSlot);
         }
@@ -282,8 +344,33 @@ final class CommandQueue {
                 throw ErrnoException.of(Errno.ETIMEDOUT, "SMMU command queue did not drain");
             }
             unlock();
+            ring();
             Thread.onSpinWait();
             lock();
+        }
+    }
+
+    /**
+     * Writes CMDQ_PROD with the newest {@link #inserted} value, again while other threads insert; returns at once
+     * when another thread holds the doorbell (it publishes what this thread inserted before it lets go).
+     */
+    private void ring() {
+        while (DOORBELL.compareAndSet(this, 0, 1)) {
+            try {
+                int t;
+                while ((t = (int) INSERTED.getAcquire(this)) != rung) {
+                    rung = t;
+                    mmio.write32(regs + CMDQ_PROD, t);
+                }
+            } finally {
+                // a volatile store (a full fence), ordered before the load of inserted below: an inserter stores
+                // inserted before its compare-and-set of the doorbell (a full fence too), so either that CAS
+                // succeeds or this load sees its insertion (no insertion is left unrung)
+                doorbell = 0;
+            }
+            if ((int) INSERTED.getAcquire(this) == rung) {
+                return;
+            }
         }
     }
 
@@ -319,6 +406,7 @@ final class CommandQueue {
                 } finally {
                     unlock();
                 }
+                ring();
                 if (System.nanoTime() - deadline > 0) {
                     throw ErrnoException.of(Errno.ETIMEDOUT, "CMD_SYNC did not complete");
                 }

@@ -117,7 +117,7 @@ import java.lang.invoke.VarHandle;
  * or survives whole. Clearing a tag with a plain store races only with readers, which see the entry either whole or
  * gone (an invalidation never writes anything but the tag).
  *
- * <p>Every invalidation first advances {@link #invalidations}. A translation that walks the tables samples it
+ * <p>Every invalidation first advances the invalidation count ({@link #count}). A translation that walks the tables samples it
  * before its walk and passes the sample to {@link #fill}, which drops the entry when the count moved: so no
  * translation read before a TLBI can be cached after it, and none survives the CMD_SYNC that follows.
  *
@@ -174,12 +174,10 @@ final class Smmuv3Tlb {
     private static final int MAX_PROBED_PAGES = 64;
 
     private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final VarHandle INVALIDATIONS;
     private static final VarHandle PRESENT;
 
     static {
         try {
-            INVALIDATIONS = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "invalidations", int.class);
             PRESENT = MethodHandles.lookup().findVarHandle(Smmuv3Tlb.class, "pageShiftsPresent", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -203,20 +201,30 @@ final class Smmuv3Tlb {
     private volatile long epoch;
     /** Bit n set: some entry of page size 2^n may exist (only ever gains bits, set by atomic OR). */
     private volatile long pageShiftsPresent;
-    /** Count of invalidation commands executed (see the class comment). */
-    private volatile int invalidations;
+    /** Count of invalidation commands executed (see the class comment); the TLB's, shared by its walk cache. */
+    private final InvalidationCount count;
     /** One bit per set that may hold a live entry (see "Occupancy" in the class comment). */
     private final long[] occupied;
 
     Smmuv3Tlb(int entries) {
-        this(entries, null);
+        this(entries, new InvalidationCount());
+    }
+
+    /** A TLB of {@code entries} slots whose invalidation count is {@code count} (a unit passes its lock's). */
+    Smmuv3Tlb(int entries, InvalidationCount count) {
+        this(entries, null, count);
     }
 
     /**
-     * A cache of {@code entries} slots; with {@code sharesEpochsWith} non-null, a walk cache that uses that TLB's
-     * invalidation epochs and count (see {@link #epochs}).
+     * A walk cache of {@code entries} slots that uses the invalidation epochs and count of the TLB
+     * {@code sharesEpochsWith} (see {@link #epochs}).
      */
     Smmuv3Tlb(int entries, Smmuv3Tlb sharesEpochsWith) {
+        this(entries, sharesEpochsWith, sharesEpochsWith.count);
+    }
+
+    private Smmuv3Tlb(int entries, Smmuv3Tlb sharesEpochsWith, InvalidationCount count) {
+        this.count = count;
         epochs = sharesEpochsWith == null ? this : sharesEpochsWith;
         asidInvalidatedAt = sharesEpochsWith == null ? new long[1 << 16] : null;
         vmidInvalidatedAt = sharesEpochsWith == null ? new long[1 << 16] : null;
@@ -315,7 +323,7 @@ final class Smmuv3Tlb {
 
     /** The sample a walk without the unit's lock takes before reading tables (see the class comment). */
     int invalidationCount() {
-        return epochs.invalidations;
+        return count.sample();
     }
 
     private long nextEpoch() {
@@ -326,7 +334,7 @@ final class Smmuv3Tlb {
 
     /** Counts an invalidation: called before it changes anything (see {@link #fill}). */
     private void invalidated() {
-        INVALIDATIONS.setVolatile(epochs, epochs.invalidations + 1); // a full fence: see invalidateOccupiedSet
+        count.advance(); // a full fence: see invalidateOccupiedSet
     }
 
     /**
@@ -421,7 +429,7 @@ final class Smmuv3Tlb {
      * in flight (as a hardware fill whose walk no invalidation overlapped: the verb the TLB benchmark probe uses).
      */
     void fill(int k, int vm, int as, long address, long out, int shift, int permissions) {
-        fill(k, vm, as, address, out, shift, permissions, epochs.invalidations);
+        fill(k, vm, as, address, out, shift, permissions, count.sample());
     }
 
     /**
@@ -462,7 +470,7 @@ final class Smmuv3Tlb {
         int b = block(vm, address >>> shift);
         lockSet(b);
         markOccupied(b); // before the count check: see "Occupancy"
-        if (x.invalidations != sample) {
+        if (count.sample() != sample) {
             unlockSet(b);
             return false;
         }

@@ -66,14 +66,18 @@ final class Smmuv3Unit implements IommuUnitModel {
     private final long mmioBase;
     private final IdRegisters id;
     /**
-     * The unit's lock (see Locking). Its object also holds CMDQ_PROD and CMDQ_CONS, the two registers every
-     * command submission writes, so that a submission from another CPU than the last one moves one cache line for
-     * the lock word and both registers, instead of one for the lock and one among the other registers.
+     * The unit's lock (see Locking). Its object also holds the TLB's invalidation count and CMDQ_PROD and
+     * CMDQ_CONS, the words every command submission with a TLBI writes, so that a submission from another CPU than
+     * the last one moves one cache line for the lock word, the count and both registers, instead of three.
      */
     private final CommandQueueIndexes lock = new CommandQueueIndexes();
 
-    /** CMDQ_PROD and CMDQ_CONS (guarded by the object itself, which is the unit's lock). */
-    private static final class CommandQueueIndexes {
+    /**
+     * CMDQ_PROD and CMDQ_CONS (guarded by the object itself, which is the unit's lock), after the TLB's invalidation
+     * count, which TLBI commands advance under this lock: the monitor word, the count and both registers share the
+     * object's first line.
+     */
+    private static final class CommandQueueIndexes extends InvalidationCount {
         int prod;
         int cons;
     }
@@ -86,7 +90,7 @@ final class Smmuv3Unit implements IommuUnitModel {
     /** CR0.SMMUEN, readable without the lock (written under it). */
     private volatile boolean translating;
     private final ConfigurationCache configCache = new ConfigurationCache(1024);
-    private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
+    private final Smmuv3Tlb tlb = new Smmuv3Tlb(4096, lock);
     /**
      * The walk cache (IHI0070 3.17): last-level table addresses per level-2 block of input address, tagged like the
      * TLB and sharing its invalidation epochs and count. Its size is IMPLEMENTATION DEFINED (nothing in the ID
