@@ -28,9 +28,10 @@ import java.lang.invoke.VarHandle;
  * The walk cache uses the same layout.
  * <pre>
  *  word  0                 version: victim (bits [63:61]) | sequence (bits [60:0], odd while a writer changes the set)
- *  words 1 + w             tag of way w                                     (w = 0..3)
- *  words 5 + 3w .. 7 + 3w  data, ids and fill epoch of way w
- *  word  17                hints: bit w set when way w was hit since a fill last passed it (replacement only)
+ *  word  1                 hints: bit w set when way w was hit since a fill last passed it (replacement only; next
+ *                          to the version, so that a hit of way 0 or 1 reads one or two lines)
+ *  words 2 + w             tag of way w                                     (w = 0..3)
+ *  words 6 + 3w .. 8 + 3w  data, ids and fill epoch of way w
  *
  *  version: 63     61 60                                                   0
  *          +--------+-----------------------------------------------------+
@@ -165,16 +166,16 @@ final class Smmuv3Tlb {
     private static final int WAYS = 4;
     /** Word offsets inside a set's block (see the class comment). */
     private static final int VERSION = 0;
-    private static final int TAGS = 1;
+    /** The set's reference hints (see the class comment). */
+    private static final int HINTS = 1;
+    private static final int TAGS = 2;
     private static final int PAYLOAD = TAGS + WAYS;
     private static final int PAYLOAD_WORDS = 3;
     private static final int DATA = 0;
     private static final int IDS = 1;
     private static final int FILL_EPOCH = 2;
-    /** The set's reference hints (see the class comment). */
-    private static final int HINTS = PAYLOAD + WAYS * PAYLOAD_WORDS;
     /** Words per set. */
-    static final int STRIDE = HINTS + 1;
+    static final int STRIDE = PAYLOAD + WAYS * PAYLOAD_WORDS;
     private static final int VICTIM_SHIFT = 61;
     private static final long VICTIM_MASK = 7L << VICTIM_SHIFT;
     /** Ranges of more pages than this (summed over the page sizes probed) are invalidated by a full scan. */
