@@ -663,18 +663,11 @@ final class Iotlb {
             }
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
-            // one read of an occupancy word serves every set of the range it covers (a snapshot taken after the
-            // count moved: a bit set later belongs to a fill that drops its entry; one cleared later, by this
-            // invalidation itself, only costs a visit)
-            int word = -1;
-            long bits = 0;
+            // the occupancy word of every set is read (an L1 hit) rather than kept while the sets stay in one word:
+            // hashed sets change words at random, and a branch on that mispredicts half the time
             for (long pn = first; pn <= last; pn++) {
                 int b = set(did, pn, level);
-                if (occupiedWord(b) != word) {
-                    word = occupiedWord(b);
-                    bits = (long) LONGS.getVolatile(occupied, word);
-                }
-                if ((bits & occupiedBit(b)) != 0) {
+                if (isOccupied(b)) {
                     invalidateOccupiedSet(b, did, pasid, kinds, lo, hi, level);
                 }
             }
