@@ -240,6 +240,13 @@ final class CommandQueue {
      * batch). Holds at most two threads' batches alive after those threads end.
      */
     private static final class RecentBatches {
+        /**
+         * Padding: HotSpot lays these out first (longs before references), so the fields read on every submission
+         * start 64 bytes into the object and never share a line with the object allocated before it (this queue,
+         * whose lock word a submission writes).
+         */
+        @SuppressWarnings("unused")
+        private long p0, p1, p2, p3, p4, p5, p6, p7;
         OwnedBatch first;
         OwnedBatch second;
         boolean nextIsFirst;
