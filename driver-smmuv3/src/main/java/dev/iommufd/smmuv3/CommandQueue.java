@@ -151,6 +151,8 @@ final class CommandQueue {
     private int lastError;
     private final boolean msiPolling;
     private final ThreadLocal<Batch> batches;
+    /** The batches of the last two threads that asked (see {@link #batch}). */
+    private final RecentBatches recent = new RecentBatches();
     /** Scratch for error handling. Guarded by {@link #lock}. */
     private final long[] skip = new long[2];
 
@@ -191,29 +193,83 @@ final class CommandQueue {
         return base;
     }
 
-    /** The calling thread's batch. */
+    /**
+     * The calling thread's batch (Linux builds it on the stack). The batches of the last two threads that asked are
+     * kept as (thread, batch) pairs in {@link #recent}, read without writing anything while the same two threads
+     * keep asking (a hit costs two loads; a {@link ThreadLocal} lookup costs a hash probe); a third thread's request
+     * goes to the {@link ThreadLocal} and replaces one pair. A pair is one immutable object, so a reader sees a
+     * thread with its own batch or not at all.
+     */
     Batch batch() {
-        return batches.get();
+        Thread t = Thread.currentThread();
+        RecentBatches r = recent;
+        OwnedBatch o = r.first;
+        if (o != null && o.thread == t) {
+            return o.batch;
+        }
+        o = r.second;
+        if (o != null && o.thread == t) {
+            return o.batch;
+        }
+        Batch b = batches.get();
+        o = new OwnedBatch(t, b); // only when this thread is not one of the last two
+        if (r.first == null || r.second != null && r.nextIsFirst) {
+            r.first = o;
+        } else {
+            r.second = o;
+        }
+        r.nextIsFirst = !r.nextIsFirst;
+        return b;
+    }
+
+    /** A thread and its batch. */
+    private static final class OwnedBatch {
+        final Thread thread;
+        final Batch batch;
+
+        OwnedBatch(Thread thread, Batch batch) {
+            this.thread = thread;
+            this.batch = batch;
+        }
+    }
+
+    /**
+     * The pairs {@link #batch} remembers, in an object of their own: read by every submission, written only when a
+     * thread other than the last two asks, so it is not on the line the submissions write. Plain fields: a racing
+     * replacement at worst makes a thread miss and look its batch up again (a stale pair still names its own thread's
+     * batch). Holds at most two threads' batches alive after those threads end.
+     */
+    private static final class RecentBatches {
+        /**
+         * Padding: HotSpot lays these out first (longs before references), so the fields read on every submission
+         * start 64 bytes into the object and never share a line with the object allocated before it (this queue,
+         * whose lock word a submission writes).
+         */
+        @SuppressWarnings("unused")
+        private long p0, p1, p2, p3, p4, p5, p6, p7;
+        OwnedBatch first;
+        OwnedBatch second;
+        boolean nextIsFirst;
     }
 
     /** Adds one command to the calling thread's batch. */
     void add(long c0, long c1) {
-        batches.get().add(c0, c1);
+        batch().add(c0, c1);
     }
 
     /** Adds a command built into {@code c} to the calling thread's batch. */
     void add(long[] c) {
-        batches.get().add(c[0], c[1]);
+        batch().add(c[0], c[1]);
     }
 
     /** Adds a CMD_SYNC to the calling thread's batch, issues it, and waits for the SMMU to complete it. */
     void sync() {
-        issue(batches.get(), true);
+        issue(batch(), true);
     }
 
     /** Adds one command and syncs ({@code arm_smmu_cmdq_issue_cmd_with_sync}). */
     void issueWithSync(long[] c) {
-        Batch b = batches.get();
+        Batch b = batch();
         b.add(c[0], c[1]);
         issue(b, true);
     }

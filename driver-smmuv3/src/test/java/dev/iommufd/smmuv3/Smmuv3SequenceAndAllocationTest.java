@@ -82,6 +82,44 @@ class Smmuv3SequenceAndAllocationTest {
         return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
     }
 
+    /**
+     * Every thread gets its own command batch ({@code struct arm_smmu_cmdq_batch} lives on each CPU's stack), and
+     * always the same one, also when more threads than {@link CommandQueue#batch}'s two remembered pairs take turns:
+     * a batch shared by two threads would mix their commands.
+     */
+    @Test
+    void eachThreadHasItsOwnBatchAcrossTurnsOfThreeThreads() throws Exception {
+        // the same three threads every round: three one-thread executors
+        java.util.concurrent.ExecutorService[] pools = new java.util.concurrent.ExecutorService[3];
+        for (int t = 0; t < 3; t++) {
+            pools[t] = java.util.concurrent.Executors.newSingleThreadExecutor();
+        }
+        try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {
+            CommandQueue q = b.smmu().cmdq;
+            CommandQueue.Batch[][] seen = new CommandQueue.Batch[3][4];
+            for (int round = 0; round < 4; round++) {
+                for (int t = 0; t < 3; t++) {
+                    int thread = t;
+                    int r = round;
+                    pools[t].submit(() -> seen[thread][r] = q.batch()).get();
+                }
+            }
+            for (int t = 0; t < 3; t++) {
+                for (int round = 1; round < 4; round++) {
+                    assertTrue(seen[t][round] == seen[t][0], "thread " + t + " got another batch in round " + round);
+                }
+                for (int u = 0; u < t; u++) {
+                    assertTrue(seen[t][0] != seen[u][0], "threads " + u + " and " + t + " share a batch");
+                }
+            }
+            assertTrue(q.batch() != seen[0][0] && q.batch() == q.batch(), "the test thread's own batch");
+        } finally {
+            for (java.util.concurrent.ExecutorService p : pools) {
+                p.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void mapUnmapSyncAndTlbHitsAllocateNothing() {
         try (DriverBench b = new DriverBench("qemu", Map.of(), DriverBench.device(BDF))) {

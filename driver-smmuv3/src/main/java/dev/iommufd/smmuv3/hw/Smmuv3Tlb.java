@@ -28,15 +28,21 @@ import java.lang.invoke.VarHandle;
  * The walk cache uses the same layout.
  * <pre>
  *  word  0                 version: victim (bits [63:61]) | sequence (bits [60:0], odd while a writer changes the set)
- *  words 1 + w             tag of way w                                     (w = 0..3)
- *  words 5 + 3w .. 7 + 3w  data, ids and fill epoch of way w
+ *  word  1                 hints: bit w set when way w was hit since a fill last passed it (replacement only; next
+ *                          to the version, so that a hit of way 0 or 1 reads one or two lines)
+ *  words 2 + w             tag of way w                                     (w = 0..3)
+ *  words 6 + 3w .. 8 + 3w  data, ids and fill epoch of way w
  *
  *  version: 63     61 60                                                   0
  *          +--------+-----------------------------------------------------+
  *          | victim |  sequence (+1 to take the set, +1 to release it)    |
  *          +--------+-----------------------------------------------------+
- *  victim: the way the next fill of a full set replaces (round robin); kept in the version word so that a fill
- *  writes no line of the set beyond the version, the tags and its way's payload
+ *  victim: the clock hand, the way the next fill of a full set considers first; kept in the version word, which
+ *  only the set's holder writes. A full set's fill replaces the first way from the hand whose hint bit is clear,
+ *  clearing the bits it passes (second chance: entries hit since the hand last passed stay, so a stream of one-time
+ *  misses does not evict a working set); with every bit set, the hand's way.
+ *  hints: set by lookups with a plain store when clear (a racing lookup or fill may lose one: only replacement
+ *  depends on them; never read as translation data)
  *
  *  tag:   63                                 12 11     3 2    0
  *        +-------------------------------------+--------+------+
@@ -160,7 +166,9 @@ final class Smmuv3Tlb {
     private static final int WAYS = 4;
     /** Word offsets inside a set's block (see the class comment). */
     private static final int VERSION = 0;
-    private static final int TAGS = 1;
+    /** The set's reference hints (see the class comment). */
+    private static final int HINTS = 1;
+    private static final int TAGS = 2;
     private static final int PAYLOAD = TAGS + WAYS;
     private static final int PAYLOAD_WORDS = 3;
     private static final int DATA = 0;
@@ -356,6 +364,7 @@ final class Smmuv3Tlb {
             for (;;) {
                 long v = (long) LONG.getAcquire(a, b + VERSION); // the ways (and the epochs) are read after it
                 long found = MISS;
+                int way = 0;
                 if ((v & 1) == 0) {
                     // a branch per way here (a hit costs ~2 ns less than with the bit mask the invalidation uses:
                     // most ways fail the first compare, and the loop stops at the match)
@@ -373,6 +382,7 @@ final class Smmuv3Tlb {
                             long d = a[p + DATA];
                             if ((d >>> DATA_PERM_SHIFT & need) != 0) {
                                 found = d;
+                                way = w;
                             }
                             break;
                         }
@@ -380,6 +390,10 @@ final class Smmuv3Tlb {
                     VarHandle.loadLoadFence();
                     if (a[b + VERSION] == v) {
                         if (found != MISS) {
+                            long h = a[b + HINTS];
+                            if ((h & 1L << way) == 0) {
+                                a[b + HINTS] = h | 1L << way; // a hint: losing it only affects replacement
+                            }
                             return found;
                         }
                         break;
@@ -499,10 +513,23 @@ final class Smmuv3Tlb {
                 way = w; // an empty way (entries killed by an epoch are replaced in turn, without reading them)
             }
         }
+        long h = a[b + HINTS];
         if (way < 0) {
             long version = a[b + VERSION]; // odd: held by the caller
-            way = (int) (version >>> VICTIM_SHIFT);
+            int hand = (int) (version >>> VICTIM_SHIFT);
+            way = hand;
+            for (int i = 0; i < WAYS; i++) {
+                int w = (hand + i) & (WAYS - 1);
+                if ((h & 1L << w) == 0) {
+                    way = w;
+                    break;
+                }
+                h &= ~(1L << w); // second chance
+            }
             a[b + VERSION] = version & ~VICTIM_MASK | (long) ((way + 1) & (WAYS - 1)) << VICTIM_SHIFT;
+        }
+        if ((h & 1L << way) != 0 || h != a[b + HINTS]) {
+            a[b + HINTS] = h & ~(1L << way); // the new entry starts unreferenced
         }
         int p = b + PAYLOAD + way * PAYLOAD_WORDS;
         a[b + TAGS + way] = newTag;

@@ -343,4 +343,37 @@ class Smmuv3TlbTest {
         }
         assertEquals(0, tlb.liveEntries());
     }
+
+    /**
+     * Replacement by second chance: an entry hit between fills of its full set survives any number of one-time
+     * fills of that set (round robin would evict it every fourth fill), and an entry never hit goes first.
+     */
+    @Test
+    void aFullSetsFillKeepsAnEntryHitSinceTheHandPassed() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(4096);
+        // pages of one set: the first page's set, and others found by probing
+        SplittableRandom r = new SplittableRandom(11);
+        long first = 0x40_0000_0000L + r.nextLong(1L << 24) * 4096;
+        int set = tlb.blockOf(0, first, 12);
+        long[] same = new long[24];
+        same[0] = first;
+        for (int n = 1; n < same.length;) {
+            long va = 0x40_0000_0000L + r.nextLong(1L << 24) * 4096;
+            if (tlb.blockOf(0, va, 12) == set) {
+                same[n++] = va;
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, same[i], 0x10_0000L + i * 4096L, 12, Smmuv3Tlb.PERM_READ_PRIV);
+        }
+        long hot = same[0]; // the way the hand points at first
+        for (int i = 4; i < same.length; i++) {
+            assertTrue(tlb.lookup(Smmuv3Tlb.KIND_S1, 0, 5, hot, Smmuv3Tlb.PERM_READ_PRIV) != Smmuv3Tlb.MISS,
+                    "the hot entry after " + (i - 4) + " one-time fills");
+            tlb.fill(Smmuv3Tlb.KIND_S1, 0, 5, same[i], 0x20_0000L + i * 4096L, 12, Smmuv3Tlb.PERM_READ_PRIV);
+            assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, same[i]), "the new entry");
+            assertFalse(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, same[i - 3]), "the oldest entry never hit went first");
+        }
+        assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, hot));
+    }
 }

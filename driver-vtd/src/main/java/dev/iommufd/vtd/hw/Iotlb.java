@@ -219,49 +219,73 @@ final class Iotlb {
      *     writer changed the set during the lookup)
      */
     long lookup(int did, int pasid, long iova) {
-        // plain loads followed by an acquire fence: the same ordering as acquire loads, without a VarHandle per load
-        int floor = Math.max(globalFloor, domainFloor[did]);
-        int nestedFloorNow = Math.max(floor, nestedFloor[did]);
         int levels = levelsFilled[did]; // a racy hint: a level filled meanwhile is a miss, which the walk settles
-        VarHandle.acquireFence(); // the floors are read before any set
-        long[] a = slots;
         long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
-        for (int level = 1; level <= 3; level++) {
-            if ((levels & (1 << (level - 1))) == 0) {
-                continue;
-            }
-            long pn = iova >>> shift(level);
-            long wantTag = want | ((long) level << TAG_LEVEL_SHIFT);
-            int b = set(did, pn, level);
-            long version = a[b + VERSION];
-            VarHandle.acquireFence(); // the ways are read after the version
-            // the ways' pages compared by arithmetic, without a branch (which way hits is data: a branch per way
-            // mispredicts whenever it changes); bit w of m is set when way w has the page; then the tag of each
-            for (int m = isZero(a[b + PAGE] ^ pn) | isZero(a[b + PAGE + 1] ^ pn) << 1
-                    | isZero(a[b + PAGE + 2] ^ pn) << 2 | isZero(a[b + PAGE + 3] ^ pn) << 3; m != 0; m &= m - 1) {
-                int w = Integer.numberOfTrailingZeros(m);
-                long t = a[b + TAG + w];
-                if ((t & ~TAG_KIND_MASK) != wantTag) {
-                    continue;
+        long r = (levels & 1) == 0 ? 0 : probe(did, want | (1L << TAG_LEVEL_SHIFT), iova >>> 12, 1);
+        return r != 0 || (levels & 6) == 0 ? r : lookupLarge(did, want, iova, levels);
+    }
+
+    /** {@link #lookup} at levels 2 and 3 (2 MiB and 1 GiB entries). */
+    private long lookupLarge(int did, long want, long iova, int levels) {
+        for (int level = 2; level <= 3; level++) {
+            if ((levels & (1 << (level - 1))) != 0) {
+                long r = probe(did, want | ((long) level << TAG_LEVEL_SHIFT), iova >>> shift(level), level);
+                if (r != 0) {
+                    return r;
                 }
-                long v = a[b + VALUE + w];
-                int filled = epochOf(a, b, w);
-                VarHandle.loadLoadFence();
-                if ((version & 1) != 0 || a[b + VERSION] != version) {
-                    return 0; // a writer changed this set meanwhile: the caller walks
-                }
-                int kind = (int) ((t & TAG_KIND_MASK) >>> TAG_KIND_SHIFT);
-                if (filled < (kind == KIND_NESTED ? nestedFloorNow : floor)) {
-                    continue; // dead
-                }
-                long h = a[b + HINTS];
-                if ((h & (1L << (HINT_REF_SHIFT + w))) == 0) {
-                    a[b + HINTS] = h | (1L << (HINT_REF_SHIFT + w)); // a hint: losing it only affects replacement
-                }
-                return v | ((long) level << LEVEL_SHIFT);
             }
         }
         return 0;
+    }
+
+    /**
+     * Probes the set of page number {@code pn} at {@code level} for a live entry with tag {@code wantTag} (kind
+     * aside): its value with the level at {@link #LEVEL_SHIFT}, or 0. An entry filled at the current epoch or later
+     * is live without reading a floor (every floor is at most the epoch); an older one is checked against the
+     * floors ({@link #survives}).
+     */
+    private long probe(int did, long wantTag, long pn, int level) {
+        int now = (int) EPOCH.getAcquire(this); // before the set
+        long[] a = slots;
+        int b = set(did, pn, level);
+        long version = (long) LONGS.getAcquire(a, b + VERSION); // the ways are read after the version
+        // the ways' pages compared by arithmetic, without a branch (which way hits is data: a branch per way
+        // mispredicts whenever it changes); bit w of m is set when way w has the page; then the tag of each
+        for (int m = isZero(a[b + PAGE] ^ pn) | isZero(a[b + PAGE + 1] ^ pn) << 1
+                | isZero(a[b + PAGE + 2] ^ pn) << 2 | isZero(a[b + PAGE + 3] ^ pn) << 3; m != 0; m &= m - 1) {
+            int w = Integer.numberOfTrailingZeros(m);
+            long t = a[b + TAG + w];
+            if ((t & ~TAG_KIND_MASK) != wantTag) {
+                continue;
+            }
+            long v = a[b + VALUE + w];
+            int filled = epochOf(a, b, w);
+            VarHandle.loadLoadFence();
+            if ((version & 1) != 0 || a[b + VERSION] != version) {
+                return 0; // a writer changed this set meanwhile: the caller walks
+            }
+            if (filled < now && !survives(did, t, filled)) {
+                continue; // dead
+            }
+            long h = a[b + HINTS];
+            if ((h & (1L << (HINT_REF_SHIFT + w))) == 0) {
+                a[b + HINTS] = h | (1L << (HINT_REF_SHIFT + w)); // a hint: losing it only affects replacement
+            }
+            return v | ((long) level << LEVEL_SHIFT);
+        }
+        return 0;
+    }
+
+    /**
+     * Whether an entry of tag {@code t} filled at epoch {@code filled}, older than the epoch the lookup read,
+     * survives every floor that applies to it. The floors are read after the set: a floor only grows (but in
+     * {@link #restartEpochs}, which kills every entry first), so a newer one read here is at worst an invalidation
+     * that ran concurrently with the lookup.
+     */
+    private boolean survives(int did, long t, int filled) {
+        return filled >= (int) GLOBAL_FLOOR.getAcquire(this) && filled >= (int) INTS.getAcquire(domainFloor, did)
+                && ((t & TAG_KIND_MASK) != ((long) KIND_NESTED << TAG_KIND_SHIFT)
+                        || filled >= (int) INTS.getAcquire(nestedFloor, did));
     }
 
     /** 1 when {@code d} is 0, else 0, without a branch: {@code d | -d} has its sign bit set exactly when d is not 0. */
@@ -639,18 +663,11 @@ final class Iotlb {
             }
             long first = lo >>> shift(level);
             long last = hi >>> shift(level);
-            // one read of an occupancy word serves every set of the range it covers (a snapshot taken after the
-            // count moved: a bit set later belongs to a fill that drops its entry; one cleared later, by this
-            // invalidation itself, only costs a visit)
-            int word = -1;
-            long bits = 0;
+            // the occupancy word of every set is read (an L1 hit) rather than kept while the sets stay in one word:
+            // hashed sets change words at random, and a branch on that mispredicts half the time
             for (long pn = first; pn <= last; pn++) {
                 int b = set(did, pn, level);
-                if (occupiedWord(b) != word) {
-                    word = occupiedWord(b);
-                    bits = (long) LONGS.getVolatile(occupied, word);
-                }
-                if ((bits & occupiedBit(b)) != 0) {
+                if (isOccupied(b)) {
                     invalidateOccupiedSet(b, did, pasid, kinds, lo, hi, level);
                 }
             }

@@ -510,4 +510,36 @@ class IotlbTest {
         assertEquals(-1, t.reserve(2, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, sample));
         assertTrue(t.fill(2, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, 0xa000L | Iotlb.V_READ, t.sample()), "the set is free");
     }
+
+    /**
+     * A lookup skips the floors for an entry filled at the current epoch or later (no epoch-based invalidation
+     * since): an entry filled before a domain-selective, global or nested invalidation must still be dead, though
+     * the domain's level hint is set again by a later fill, and entries filled after it live.
+     */
+    @Test
+    void entriesFilledBeforeAnEpochInvalidationAreDeadAndLaterOnesLive() {
+        Iotlb t = new Iotlb(1024);
+        long a = BASE + 0x1000;
+        long b = BASE + 0x2000;
+        long c = BASE + 0x3000;
+        t.fill(5, 0, a, 1, Iotlb.KIND_SECOND_STAGE, 0xa000L | Iotlb.V_READ);
+        t.fill(6, 0, a, 1, Iotlb.KIND_SECOND_STAGE, 0xa000L | Iotlb.V_READ);
+        t.invalidateDomain(5);
+        t.fill(5, 0, b, 1, Iotlb.KIND_SECOND_STAGE, 0xb000L | Iotlb.V_READ); // the level hint is set again
+        assertEquals(0, t.lookup(5, 0, a), "filled before the domain-selective invalidation");
+        assertNotEquals(0, t.lookup(5, 0, b), "filled after it");
+        assertNotEquals(0, t.lookup(6, 0, a), "another domain, filled before: its floor did not move");
+        t.invalidateAll();
+        t.fill(5, 0, c, 1, Iotlb.KIND_SECOND_STAGE, 0xc000L | Iotlb.V_READ);
+        assertEquals(0, t.lookup(5, 0, b), "filled before the global invalidation");
+        assertEquals(0, t.lookup(6, 0, a), "filled before the global invalidation");
+        assertNotEquals(0, t.lookup(5, 0, c));
+        t.fill(7, 3, a, 1, Iotlb.KIND_NESTED, 0xd000L | Iotlb.V_READ);
+        t.fill(7, 3, b, 1, Iotlb.KIND_FIRST_STAGE, 0xe000L | Iotlb.V_READ);
+        t.invalidateNested(7);
+        t.fill(7, 3, c, 1, Iotlb.KIND_NESTED, 0xf000L | Iotlb.V_READ);
+        assertEquals(0, t.lookup(7, 3, a), "a nested entry filled before the nested invalidation");
+        assertNotEquals(0, t.lookup(7, 3, b), "a first-stage entry of the domain is not nested");
+        assertNotEquals(0, t.lookup(7, 3, c), "a nested entry filled after it");
+    }
 }
