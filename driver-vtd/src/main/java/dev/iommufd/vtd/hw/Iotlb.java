@@ -124,7 +124,7 @@ final class Iotlb {
      *       compares the count ({@link #markOccupied}). With the invalidation's "advance the count, then read the
      *       bit" (both full fences), either the invalidation sees the bit or the fill sees the new count and drops;
      *   <li>only an invalidation clears a bit (invalidations are serialised by the unit's lock), after it found no
-     *       live way in the set, and only if no fill took the set since it read the set's version: it clears the
+     *       valid way (V set) in the set, and only if no fill took the set since it read the set's version: it clears the
      *       bit (atomic AND), then reads the version again and sets the bit back when it moved
      *       ({@link #clearOccupied}). A fill that took the set before that read is seen by it; one that takes the set
      *       after it reads the cleared bit and sets it again.
@@ -572,8 +572,8 @@ final class Iotlb {
         for (int w = 0; w < WAYS; w++) {
             if (removes(b, w, did, pasid, kinds, lo, hi, onlyLevel)) {
                 LONGS.setOpaque(slots, b + TAG + w, 0L);
-            } else if (!anyLive && live(b, w)) {
-                anyLive = true;
+            } else if (slots[b + TAG + w] < 0) {
+                anyLive = true; // valid (V set), whether or not an epoch floor killed it: a superset is safe
             }
         }
         if (!anyLive) {
@@ -693,8 +693,8 @@ final class Iotlb {
             for (int w = 0; w < WAYS; w++) {
                 if (removes(b, w, did, pasid, kinds, lo, hi, 1)) {
                     LONGS.setOpaque(slots, b + TAG + w, 0L);
-                } else if (!anyLive && live(b, w)) {
-                    anyLive = true;
+                } else if (slots[b + TAG + w] < 0) {
+                    anyLive = true; // valid (V set), whether or not an epoch floor killed it
                 }
             }
             if (!anyLive) {
