@@ -24,20 +24,18 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Submission ({@code qi_submit_sync})</h2>
  * <ol>
- *   <li>Under the queue lock ({@code state[LOCK]}, Linux {@code q_lock}): wait for room (the hardware head, IQH,
- *       is read only when the cached head says the ring is too full), copy the descriptors and a wait descriptor
- *       into the slots from {@code state[FREE_HEAD]}, the wait descriptor writing this submission's status value
- *       ({@code state[SEQ]}) to the status word of its own slot; advance the free head and publish it in
- *       {@code state[INSERTED]}. The lock is a spin lock: its critical section is a few memory writes, and a waiter
+ *   <li>Under the queue lock ({@link #lock}, Linux {@code q_lock}): wait for room (the hardware head, IQH, is read
+ *       only when the cached head says the ring is too full), copy the descriptors and a wait descriptor into the
+ *       slots from {@link #freeHead} (one bulk write), the wait descriptor writing this submission's status value
+ *       ({@link #seq}) to the status word of its own slot; advance {@link #freeHead} and write IQT with it, still
+ *       holding the lock, as Linux does ({@code writel(QI_TAIL)} inside {@code q_lock}): the IQT values the
+ *       hardware sees only move forward, one submission at a time. The hardware model executes the descriptors up
+ *       to the new tail inside that write, so the lock is held for the execution too; it is a spin lock: a waiter
  *       must never park (a parked thread costs microseconds, far more than the section).
- *   <li>Ring the doorbell ({@link #ring}): the thread that owns the doorbell writes IQT with the newest
- *       {@code state[INSERTED]} value, again and again while other threads keep inserting, so one IQT write can
- *       publish the descriptors of several threads (Linux holds {@code q_lock} across its IQT write, which is a
- *       posted MMIO write; the hardware model here executes descriptors inside the IQT write, so the doorbell is
- *       rung outside the insertion lock, by one thread at a time, with values that only move forward and only past
- *       fully written descriptors: the sequence of IQT values the hardware sees is one Linux could produce).
- *   <li>Without any lock, poll the own slot's status word until it holds this submission's status value or a
- *       later one ({@link #done}); FSTS is checked for queue errors while it does not.
+ *   <li>After releasing the lock, poll the own slot's status word until it holds this submission's status value
+ *       or a later one ({@link #done}); FSTS is checked for queue errors while it does not (Linux polls holding
+ *       {@code q_lock} and drops it around each {@code cpu_relax}; here the status is normally written before
+ *       the IQT write returns, and a submitter that meets IQE needs the lock to repair the queue).
  * </ol>
  *
  * <h2>Status words</h2>
@@ -54,10 +52,9 @@ import java.lang.invoke.VarHandle;
  * error to it and keep waiting. ITE and ICE are cleared by whoever sees them.
  *
  * <h2>Locks</h2>
- * The queue lock ({@code state[LOCK]}) guards {@code state[FREE_HEAD]}, {@code state[CACHED_HEAD]},
- * {@code state[SEQ]}, {@link #staging} and the slots between the hardware head and {@code state[FREE_HEAD]}. The
- * doorbell ({@code state[DOORBELL]}) guards the IQT register writes and {@code state[RUNG]}. Status words are
- * written by the hardware, read by anyone.
+ * {@link #lock} guards {@link #freeHead}, {@link #cachedHead}, {@link #seq}, the slots
+ * between the hardware head and {@link #freeHead} and the IQT register writes. Status words are written by the
+ * hardware, read by anyone.
  */
 final class InvalidationQueue {
     /** Linux QI_LENGTH: descriptors in the queue. */
@@ -74,7 +71,20 @@ final class InvalidationQueue {
     /** How long a submission waits for its wait descriptor before failing with ETIMEDOUT. */
     private static final long TIMEOUT_NANOS = 10_000_000_000L;
 
-    private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle LOCK;
+    /**
+     * Per thread: a submission's descriptors and its wait descriptor, before they are copied into the ring with one
+     * bulk write (per thread, so that submitters taking turns do not pass a written line between them).
+     */
+    private static final ThreadLocal<long[]> STAGING = ThreadLocal.withInitial(() -> new long[LENGTH * 4]);
+
+    static {
+        try {
+            LOCK = MethodHandles.lookup().findVarHandle(InvalidationQueue.class, "lock", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final String name;
     private final MmioBus mmio;
@@ -91,34 +101,15 @@ final class InvalidationQueue {
     private final int ringOrder;
     private final int statusOrder;
 
-    // ---- written by submitters: the words of {@link #state}
-    /**
-     * The submitters' shared words, at {@code state[LOCK ... RUNG]}, with 64 bytes of unused words before and after
-     * them, so that they share a cache line with nothing else (HotSpot lays out an array's elements from 16 bytes
-     * into the object): a waiter polling its status word reads only this object's final fields, on lines nobody
-     * writes, and two submitters pass this one line between them. Each word is one of the fields listed here.
-     */
-    private final int[] state = new int[STATE_WORDS];
-    /** {@code state[LOCK]}: the queue lock (Linux q_lock): 0 free, 1 held (compare-and-set, release stores). */
-    private static final int LOCK = 16;
-    /** {@code state[FREE_HEAD]}: the slot the next descriptor goes to (Linux free_head). Guarded by the lock. */
-    private static final int FREE_HEAD = 17;
-    /** {@code state[CACHED_HEAD]}: IQH as last read, as a slot index. Guarded by the lock. */
-    private static final int CACHED_HEAD = 18;
-    /** {@code state[SEQ]}: the status value of the last submission. Guarded by the lock. */
-    private static final int SEQ = 19;
-    /**
-     * {@code state[INSERTED]}: the free head as of the last completed insertion: every slot before it holds a
-     * written descriptor (release stores, acquire loads).
-     */
-    private static final int INSERTED = 20;
-    /** {@code state[DOORBELL]}: 1 while a thread writes IQT (compare-and-set, volatile stores). */
-    private static final int DOORBELL = 21;
-    /** {@code state[RUNG]}: the slot index last written to IQT. Guarded by the doorbell. */
-    private static final int RUNG = 22;
-    private static final int STATE_WORDS = RUNG + 1 + 16;
-    /** A multi-descriptor submission's descriptors, before they are copied into the ring. Guarded by the queue lock. */
-    private final long[] staging = new long[LENGTH * 4];
+    // ---- written by submitters
+    /** The queue lock (Linux q_lock): 0 free, 1 held. */
+    private volatile int lock;
+    /** The slot the next descriptor goes to (Linux free_head). Guarded by {@link #lock}. */
+    private int freeHead;
+    /** IQH as last read, as a slot index. Guarded by {@link #lock}. */
+    private int cachedHead;
+    /** The status value of the last submission. Guarded by {@link #lock}. */
+    private int seq;
 
     InvalidationQueue(String name, MmioBus mmio, long regs, PhysicalMemory mem, boolean wide) {
         this.name = name;
@@ -154,22 +145,21 @@ final class InvalidationQueue {
         try {
             reserve(2);
             mine = nextStatus();
-            first = state[FREE_HEAD];
+            first = freeHead;
             waitIndex = (first + 1) & (LENGTH - 1);
-            // written word by word, straight into the slots (no staging array shared between submitters)
-            long a = ring + ((long) first << shift);
-            mem.write64(a, q0);
-            mem.write64(a + 8, q1);
+            long[] p = STAGING.get();
+            p[0] = q0;
+            p[1] = q1;
             if (words == 4) {
-                mem.write64(a + 16, q2);
-                mem.write64(a + 24, q3);
+                p[2] = q2;
+                p[3] = q3;
             }
-            writeWait(waitIndex, mine);
+            stageWait(p, words, waitIndex, mine);
+            copyIntoRing(p, first, 2);
             publish((first + 2) & (LENGTH - 1));
         } finally {
             unlock();
         }
-        ring();
         waitFor(first, waitIndex, mine);
     }
 
@@ -188,57 +178,65 @@ final class InvalidationQueue {
         try {
             reserve(count + 1);
             mine = nextStatus();
-            first = state[FREE_HEAD];
+            first = freeHead;
             waitIndex = (first + count) & (LENGTH - 1);
-            long[] p = staging;
+            long[] p = STAGING.get();
             for (int i = 0; i < count; i++) {
                 System.arraycopy(descriptors, 4 * i, p, words * i, words);
             }
-            int tillEnd = Math.min(count, LENGTH - first);
-            mem.write64s(ring + ((long) first << shift), p, 0, tillEnd * words);
-            if (count > tillEnd) {
-                mem.write64s(ring, p, tillEnd * words, (count - tillEnd) * words);
-            }
-            writeWait(waitIndex, mine);
+            stageWait(p, words * count, waitIndex, mine);
+            copyIntoRing(p, first, count + 1);
             publish((first + count + 1) & (LENGTH - 1));
         } finally {
             unlock();
         }
-        ring();
         waitFor(first, waitIndex, mine);
     }
 
     /** The next status value, never 0. Lock held. */
     private int nextStatus() {
-        int mine = state[SEQ] + 1 == 0 ? 1 : state[SEQ] + 1;
-        state[SEQ] = mine;
+        int mine = seq + 1 == 0 ? 1 : seq + 1;
+        seq = mine;
         return mine;
     }
 
-    /** Writes the wait descriptor (status write of {@code mine} to the slot's status word) into slot {@code index}. Lock held. */
-    private void writeWait(int index, int mine) {
-        long a = ring + ((long) index << shift);
-        mem.write64(a, InvalidationDescriptor.waitLo(false, true, false, mine));
-        mem.write64(a + 8, status + (long) index * STATUS_STRIDE);
+    /**
+     * Stages, at word {@code at} of {@code p}, the wait descriptor of slot {@code index}: a status write of
+     * {@code mine} to that slot's status word. Lock held.
+     */
+    private void stageWait(long[] p, int at, int index, int mine) {
+        p[at] = InvalidationDescriptor.waitLo(false, true, false, mine);
+        p[at + 1] = status + (long) index * STATUS_STRIDE;
         if (words == 4) {
-            mem.write64(a + 16, 0);
-            mem.write64(a + 24, 0);
+            p[at + 2] = 0;
+            p[at + 3] = 0;
         }
     }
 
-    /** Advances {@code state[FREE_HEAD]} past the written slots and publishes it. Lock held. */
+    /** Copies the {@code n} descriptors staged in {@code p} into the slots from {@code first} (wrapping at the end). Lock held. */
+    private void copyIntoRing(long[] p, int first, int n) {
+        int tillEnd = Math.min(n, LENGTH - first);
+        mem.write64s(ring + ((long) first << shift), p, 0, tillEnd * words);
+        if (n > tillEnd) {
+            mem.write64s(ring, p, tillEnd * words, (n - tillEnd) * words);
+        }
+    }
+
+    /**
+     * Advances {@link #freeHead} past the written slots and writes it to IQT (Linux {@code writel} of QI_TAIL under
+     * {@code q_lock}): the hardware executes up to it. Lock held.
+     */
     private void publish(int next) {
-        state[FREE_HEAD] = next;
-        INTS.setRelease(state, INSERTED, next);
+        freeHead = next;
+        mmio.write64(regs + IQT_REG, (long) next << shift);
     }
 
     /** Waits (lock held, released while spinning) until {@code n} slots are free by the hardware head. */
     private void reserve(int n) {
         long deadline = 0;
-        int[] st = state;
-        while (LENGTH - 1 - ((st[FREE_HEAD] - st[CACHED_HEAD]) & (LENGTH - 1)) < n) {
-            st[CACHED_HEAD] = (int) (mmio.read64(regs + IQH_REG) >>> shift) & (LENGTH - 1);
-            if (LENGTH - 1 - ((st[FREE_HEAD] - st[CACHED_HEAD]) & (LENGTH - 1)) >= n) {
+        while (LENGTH - 1 - ((freeHead - cachedHead) & (LENGTH - 1)) < n) {
+            cachedHead = (int) (mmio.read64(regs + IQH_REG) >>> shift) & (LENGTH - 1);
+            if (LENGTH - 1 - ((freeHead - cachedHead) & (LENGTH - 1)) >= n) {
                 return;
             }
             if (deadline == 0) {
@@ -247,34 +245,8 @@ final class InvalidationQueue {
                 throw ErrnoException.of(Errno.ETIMEDOUT, "%s: the invalidation queue never drained", name);
             }
             unlock(); // Linux drops q_lock while the hardware frees slots
-            ring();
             Thread.onSpinWait();
             lock();
-        }
-    }
-
-    /**
-     * Writes IQT with the newest {@code state[INSERTED]} value, repeatedly while other threads insert; returns at once
-     * when another thread holds the doorbell (it publishes what this thread inserted before it lets go).
-     */
-    private void ring() {
-        int[] st = state;
-        while (INTS.compareAndSet(st, DOORBELL, 0, 1)) {
-            try {
-                int t;
-                while ((t = (int) INTS.getAcquire(st, INSERTED)) != st[RUNG]) {
-                    st[RUNG] = t;
-                    mmio.write64(regs + IQT_REG, (long) t << shift);
-                }
-            } finally {
-                // a volatile store (a full fence), ordered before the load of inserted below: an inserter stores
-                // inserted before its compare-and-set of the doorbell (a full fence too), so either that CAS
-                // succeeds or this load sees its insertion (no insertion is left unrung)
-                INTS.setVolatile(st, DOORBELL, 0);
-            }
-            if ((int) INTS.getAcquire(st, INSERTED) == st[RUNG]) {
-                return; // nothing inserted since the last write; a later insertion rings for itself
-            }
         }
     }
 
@@ -293,7 +265,6 @@ final class InvalidationQueue {
         for (int i = 1; !done(waitIndex, mine); i++) {
             if (i % POLLS_PER_FSTS == 0) {
                 error |= checkFault(first, waitIndex);
-                ring(); // a doorbell owner that was descheduled: publish in its place
                 if (System.nanoTime() - deadline > 0) {
                     throw ErrnoException.of(Errno.ETIMEDOUT, "%s: invalidation wait descriptor never completed", name);
                 }
@@ -342,18 +313,18 @@ final class InvalidationQueue {
 
     private void lock() {
         int spins = 0;
-        while (!INTS.compareAndSet(state, LOCK, 0, 1)) {
+        while (!LOCK.compareAndSet(this, 0, 1)) {
             do {
                 if (++spins > SPINS_BEFORE_YIELD) {
                     Thread.yield(); // the holder may have been descheduled: let it run
                 } else {
                     Thread.onSpinWait();
                 }
-            } while ((int) INTS.getVolatile(state, LOCK) != 0);
+            } while (lock != 0);
         }
     }
 
     private void unlock() {
-        INTS.setRelease(state, LOCK, 0);
+        LOCK.setRelease(this, 0);
     }
 }
