@@ -157,6 +157,20 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         return read64Slow(pa);
     }
 
+    /**
+     * The fast path of the bulk word verbs: the storage of the frame holding {@code [pa, pa + 8 * count)} when that
+     * run is aligned, non-empty, within one frame of the largest RAM range (so all RAM) and the frame has storage;
+     * otherwise null, and the verb takes its general path (which checks and reports bad input).
+     */
+    private long[] oneFrame(long pa, int count) {
+        long off = pa - primaryBase;
+        int w = wordIndex(pa);
+        if ((pa & 7) != 0 || count <= 0 || count > WORDS_PER_FRAME - w || Long.compareUnsigned(off, primarySize) >= 0) {
+            return null;
+        }
+        return frameAt(primaryDense + (off >>> FRAME_SHIFT));
+    }
+
     /** {@link #read64} off the fast path: another RAM range, a frame above the directory, or bad input. */
     private long read64Slow(long pa) {
         checkAligned(pa, 8);
@@ -260,6 +274,12 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     @Override
     public void read64s(long pa, long[] dst, int offset, int count) {
         Objects.checkFromIndexSize(offset, count, dst.length);
+        long[] one = oneFrame(pa, count);
+        if (one != null) {
+            System.arraycopy(one, wordIndex(pa), dst, offset, count);
+            VarHandle.acquireFence();
+            return;
+        }
         checkAligned(pa, 8);
         checkRam(pa, 8L * count);
         long cur = pa;
@@ -284,6 +304,12 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     @Override
     public void write64s(long pa, long[] src, int offset, int count) {
         Objects.checkFromIndexSize(offset, count, src.length);
+        long[] one = oneFrame(pa, count);
+        if (one != null) {
+            VarHandle.releaseFence();
+            System.arraycopy(src, offset, one, wordIndex(pa), count);
+            return;
+        }
         checkAligned(pa, 8);
         checkRam(pa, 8L * count);
         VarHandle.releaseFence();
@@ -302,6 +328,13 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
 
     @Override
     public void writeRun64(long pa, int count, long first, long step) {
+        long[] one = oneFrame(pa, count);
+        if (one != null) {
+            VarHandle.releaseFence();
+            int w = wordIndex(pa);
+            fillRun(one, w, w + count, first, step);
+            return;
+        }
         if (count < 0) {
             throw ErrnoException.of(Errno.EINVAL, "writeRun64: negative count %d at %#x", count, pa);
         }
@@ -342,6 +375,13 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
 
     @Override
     public int indexOfAny64(long pa, int count, long mask) {
+        long[] one = oneFrame(pa, count);
+        if (one != null) {
+            int w = wordIndex(pa);
+            int at = indexOfAny(one, w, w + count, mask);
+            VarHandle.acquireFence();
+            return at < 0 ? -1 : at - w;
+        }
         if (count < 0) {
             throw ErrnoException.of(Errno.EINVAL, "indexOfAny64: negative count %d at %#x", count, pa);
         }
