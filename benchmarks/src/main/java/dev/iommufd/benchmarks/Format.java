@@ -19,7 +19,7 @@ import dev.iommufd.vtd.VtdDriverProvider;
  * the domain second stage; SMMUv3 HTTU on stage 1): see {@link #dirtyPreset}.
  */
 public enum Format {
-    VTD_SS(MachineProfile.Q35, "dmar0", "vtd", "qemu", "server", 2048),
+    VTD_SS(MachineProfile.Q35, "dmar0", "vtd", "qemu", "server", 1024),
     SMMUV3_LPAE4K(MachineProfile.VIRT, "smmu0", "smmuv3", "qemu", "server", 4096);
 
     final MachineProfile profile;
@@ -27,7 +27,7 @@ public enum Format {
     final String model;
     final String preset;
     final String dirtyPreset;
-    /** Entries of the hardware model's IOTLB (VtdUnit: 2048, Smmuv3Unit: 4096); B7 fills half of it. */
+    /** Entries of the hardware model's IOTLB (VtdUnit: 1024, Smmuv3Unit: 4096); B7 fills half of it. */
     final int iotlbEntries;
 
     Format(MachineProfile profile, String unit, String model, String preset, String dirtyPreset, int iotlbEntries) {

@@ -10,7 +10,7 @@ package dev.iommufd.benchmarks;
  * legacy mode: PASID 0), or the SMMUv3 ASID (stage-1 entries of VMID 0).
  */
 public interface IotlbProbe {
-    /** Entries of the IOTLB (the unit's size: VT-d 2048, SMMUv3 4096). */
+    /** Entries of the IOTLB (the unit's size: VT-d 1024, SMMUv3 4096). */
     int capacity();
 
     /** Caches a 4 KiB read/write translation of {@code iova} for {@code domain}, as a page walk's fill does. */

@@ -3,6 +3,8 @@ package dev.iommufd.sim;
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
 import dev.iommufd.platform.MmAccounting;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * An address space's {@code mm->locked_vm} and {@code mm->pinned_vm}.
@@ -23,11 +25,11 @@ final class SimulatedMmAccounting implements MmAccounting {
     private long lockedVm;
     /** {@code atomic64_t pinned_vm}: updated by compare-and-set through {@link #PINNED_VM}. */
     private volatile long pinnedVm;
-    private static final java.lang.invoke.VarHandle PINNED_VM;
+    private static final VarHandle PINNED_VM;
 
     static {
         try {
-            PINNED_VM = java.lang.invoke.MethodHandles.lookup().findVarHandle(SimulatedMmAccounting.class, "pinnedVm", long.class);
+            PINNED_VM = MethodHandles.lookup().findVarHandle(SimulatedMmAccounting.class, "pinnedVm", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

@@ -10,6 +10,9 @@ import dev.iommufd.spi.IommuDomain;
 import dev.iommufd.spi.IotlbGather;
 import dev.iommufd.vtd.layout.FirstStagePte;
 import dev.iommufd.vtd.layout.SecondStagePte;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A VT-d I/O page table in physical memory: the second-stage format ({@link SecondStagePte}) or the first-stage
@@ -54,7 +57,7 @@ final class IoPageTable {
     /** Per thread: the scan buffer and the last leaf table (see the class comment). */
     private static final ThreadLocal<ThreadScratch> SCRATCH = ThreadLocal.withInitial(ThreadScratch::new);
     /** Identities of page tables (never reused: a thread's remembered walk names its table without holding it). */
-    private static final java.util.concurrent.atomic.AtomicLong IDS = new java.util.concurrent.atomic.AtomicLong();
+    private static final AtomicLong IDS = new AtomicLong();
 
     /** A thread's scratch state: owned by that thread only. */
     private static final class ThreadScratch {
@@ -82,11 +85,11 @@ final class IoPageTable {
         }
     }
 
-    private static final java.lang.invoke.VarHandle DETACHES;
+    private static final VarHandle DETACHES;
 
     static {
         try {
-            DETACHES = java.lang.invoke.MethodHandles.lookup().findVarHandle(IoPageTable.class, "detaches", long.class);
+            DETACHES = MethodHandles.lookup().findVarHandle(IoPageTable.class, "detaches", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

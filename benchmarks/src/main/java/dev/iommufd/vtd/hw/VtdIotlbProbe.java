@@ -10,7 +10,7 @@ import dev.iommufd.benchmarks.IotlbProbe;
  */
 public final class VtdIotlbProbe implements IotlbProbe {
     /** {@code VtdUnit}'s IOTLB size. */
-    static final int ENTRIES = 2048;
+    static final int ENTRIES = 1024;
 
     private final Iotlb iotlb = new Iotlb(ENTRIES);
 

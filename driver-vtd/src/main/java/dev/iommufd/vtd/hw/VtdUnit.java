@@ -126,14 +126,12 @@ final class VtdUnit implements IommuUnitModel {
     private final ContextCache contextCache = new ContextCache(256, cacheInvalidations);
     private final PasidCache pasidCache = new PasidCache(256);
     /**
-     * 2048 entries (IMPLEMENTATION DEFINED: no VT-d register reports the IOTLB's size). With 1024, two devices each
-     * working on 256 pages of one domain (B13) missed on 15.8% of their translations instead of 10% (sets holding
-     * more hot pages than ways, one-time misses evicting hot entries), and each miss's fill rewrote a set the other
-     * device was reading (0.17 set transfers per translation, replayed); 2048 gives 10.9% and 0.10, 4096 10.0% and
-     * 0.07 but an IOTLB whose sets no longer stay in the near CPU caches (a page-selective invalidation of a full
-     * IOTLB, B7: ~31 ns with 1024 entries, ~32 with 2048, ~40 with 4096 in a CPU-time loop).
+     * 1024 entries (IMPLEMENTATION DEFINED: no VT-d register reports the IOTLB's size). A larger IOTLB helps two
+     * devices working on 256 pages each (B13: 15.8% misses with 1024, 10.9% with 2048, replayed), but its sets leave
+     * the near CPU caches: a page-selective invalidation of a full IOTLB (B7-page, target 30 ns) measured 41 ns with
+     * 2048 entries in the idle full run of 2026-11-22 04:20, 21-26 ns with 1024.
      */
-    private final Iotlb iotlb = new Iotlb(2048, cacheInvalidations);
+    private final Iotlb iotlb = new Iotlb(1024, cacheInvalidations);
     /**
      * The second-stage paging-structure caches of legacy mode (spec 6.2.4 "Paging-Structure Caches"): PDE-cache
      * entries (kept at level 2: the 2 MiB region {@code iova >>> 21}) and PDPE-cache entries (level 3: the 1 GiB
