@@ -272,24 +272,7 @@ class IotlbTest {
         AtomicLong generation = new AtomicLong(1);
         AtomicReference<String> failure = new AtomicReference<>();
         AtomicLong stop = new AtomicLong();
-        Thread[] fillers = new Thread[2];
-        for (int k = 0; k < fillers.length; k++) {
-            int seed = k;
-            fillers[k] = new Thread(() -> {
-                SplittableRandom r = new SplittableRandom(seed);
-                while (stop.get() == 0) {
-                    long sample = t.sample();
-                    long g = generation.get(); // the "walk": what it reads is current as of the sample
-                    if (r.nextInt(8) == 0) {
-                        Thread.yield(); // a slow walk: an invalidation may run meanwhile
-                    }
-                    long iova = BASE + (long) r.nextInt(pages) * 4096;
-                    t.fill(5, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, (g << 12) | Iotlb.V_READ, sample);
-                    t.lookup(5, 0, iova); // sets reference bits while other fills clear them
-                }
-            });
-            fillers[k].start();
-        }
+        Thread[] fillers = startFillers(t, pages, generation, stop, 0, true);
         try {
             for (int round = 0; round < 20_000 && failure.get() == null; round++) {
                 long g = generation.incrementAndGet();
@@ -311,10 +294,7 @@ class IotlbTest {
                 }
             }
         } finally {
-            stop.set(1);
-            for (Thread th : fillers) {
-                th.join(60_000);
-            }
+            stopFillers(stop, fillers);
         }
         assertNull(failure.get());
     }
@@ -335,20 +315,7 @@ class IotlbTest {
         AtomicLong generation = new AtomicLong(1);
         AtomicReference<String> failure = new AtomicReference<>();
         AtomicLong stop = new AtomicLong();
-        Thread[] fillers = new Thread[2];
-        for (int k = 0; k < fillers.length; k++) {
-            int seed = 100 + k;
-            fillers[k] = new Thread(() -> {
-                SplittableRandom r = new SplittableRandom(seed);
-                while (stop.get() == 0) {
-                    long sample = t.sample();
-                    long g = generation.get();
-                    long iova = BASE + (long) r.nextInt(pages) * 4096;
-                    t.fill(5, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, (g << 12) | Iotlb.V_READ, sample);
-                }
-            });
-            fillers[k].start();
-        }
+        Thread[] fillers = startFillers(t, pages, generation, stop, 100, false);
         try {
             for (int round = 0; round < 50_000 && failure.get() == null; round++) {
                 long g = generation.incrementAndGet();
@@ -370,10 +337,7 @@ class IotlbTest {
                 }
             }
         } finally {
-            stop.set(1);
-            for (Thread th : fillers) {
-                th.join(60_000);
-            }
+            stopFillers(stop, fillers);
         }
         assertNull(failure.get());
     }
@@ -541,5 +505,44 @@ class IotlbTest {
         assertEquals(0, t.lookup(7, 3, a), "a nested entry filled before the nested invalidation");
         assertNotEquals(0, t.lookup(7, 3, b), "a first-stage entry of the domain is not nested");
         assertNotEquals(0, t.lookup(7, 3, c), "a nested entry filled after it");
+    }
+
+    /**
+     * Two threads that keep filling second-stage entries of domain 5 for random pages among the first {@code pages}
+     * from BASE, each with the generation current at its sample (the "walk": what it reads is current as of the
+     * sample), until {@code stop} is set. {@code slowWalks}: one fill in 8 yields between the sample and the fill (an
+     * invalidation may run meanwhile), and each fill is followed by a lookup (reference bits set while other fills
+     * clear them).
+     */
+    private static Thread[] startFillers(Iotlb t, int pages, AtomicLong generation, AtomicLong stop, int firstSeed,
+            boolean slowWalks) {
+        Thread[] fillers = new Thread[2];
+        for (int k = 0; k < fillers.length; k++) {
+            int seed = firstSeed + k;
+            fillers[k] = new Thread(() -> {
+                SplittableRandom r = new SplittableRandom(seed);
+                while (stop.get() == 0) {
+                    long sample = t.sample();
+                    long g = generation.get();
+                    if (slowWalks && r.nextInt(8) == 0) {
+                        Thread.yield();
+                    }
+                    long iova = BASE + (long) r.nextInt(pages) * 4096;
+                    t.fill(5, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, (g << 12) | Iotlb.V_READ, sample);
+                    if (slowWalks) {
+                        t.lookup(5, 0, iova);
+                    }
+                }
+            });
+            fillers[k].start();
+        }
+        return fillers;
+    }
+
+    private static void stopFillers(AtomicLong stop, Thread[] fillers) throws InterruptedException {
+        stop.set(1);
+        for (Thread th : fillers) {
+            th.join(60_000);
+        }
     }
 }
