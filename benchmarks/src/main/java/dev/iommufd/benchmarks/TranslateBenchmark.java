@@ -3,8 +3,10 @@ package dev.iommufd.benchmarks;
 import dev.iommufd.platform.DmaAttributes;
 import dev.iommufd.spi.hw.Translation;
 import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -47,6 +49,39 @@ public class TranslateBenchmark extends AddressStreamBenchmark {
         f = SharedFixtures.mapped4k(format, false, 1, BASE, span);
         rid = f.rid(0);
         streams(BASE, span / DomainFixture.PAGE);
+    }
+
+    /**
+     * B6 {@link #hit90Window} and B6b {@link #missIndependentWindow}: the device keeps {@value #WINDOW} requests
+     * outstanding (the 5-bit PCIe Tag without Extended Tags), translated with {@code IommuUnitModel.translateWindow}:
+     * the unit may serve hits while a miss walks and overlap the walks of several misses, as IOMMUs with
+     * hit-under-miss and several table walkers do. {@link #hit90} is the same stream one request at a time.
+     */
+    static final int WINDOW = 32;
+
+    final long[] phys = new long[WINDOW];
+
+    @Benchmark
+    @OperationsPerInvocation(WINDOW)
+    public long hit90Window() {
+        return window(hit90);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(WINDOW)
+    public long missIndependentWindow() {
+        return window(random);
+    }
+
+    private long window(long[] stream) {
+        int at = next & MASK; // ADDRESSES is a multiple of WINDOW: a window never wraps
+        next = at + WINDOW;
+        int done = f.unit.translateWindow(rid, DmaAttributes.NO_PASID, Translation.ACCESS_READ, stream, at, WINDOW, phys, t);
+        if (done != WINDOW) {
+            throw new IllegalStateException("a window from " + Long.toHexString(stream[at]) + " had " + (WINDOW - done)
+                    + " faults");
+        }
+        return phys[WINDOW - 1];
     }
 
     @Override

@@ -173,6 +173,13 @@ class BrokenDriversTest {
         assertEquals(List.of("MAP-5"), failedIds(r), "only the errno rule should fail");
     }
 
+    /** A window of outstanding requests: a fault must not stop the requests after it (TLB-8). */
+    @Test
+    void windowThatStopsAtAFaultIsCaught() {
+        DriverReport r = contract(new dev.iommufd.tck.broken.WindowStopsAtFaultProvider());
+        caught(r, "TLB-8", "a fault must not stop the requests after it", "translate() alone gives");
+    }
+
     /** An OPTIONAL failure is reported but does not fail the run. */
     @Test
     void optionalFailureDoesNotFailTheRun() {

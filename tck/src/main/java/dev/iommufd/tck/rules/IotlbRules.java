@@ -11,8 +11,11 @@ import dev.iommufd.spi.DomainAllocFlags;
 import dev.iommufd.spi.IoProt;
 import dev.iommufd.spi.IommuDomain;
 import dev.iommufd.spi.IotlbGather;
+import dev.iommufd.spi.hw.IommuUnitModel;
+import dev.iommufd.spi.hw.Translation;
 import dev.iommufd.tck.Rule;
 import dev.iommufd.tck.fixture.TckFixture;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -195,6 +198,67 @@ final class IotlbRules {
                             Expect.dma(DmaStatus.FAULT, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova + pg, new byte[8]), "DMA to the unmapped page", "");
                             Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, iova + 2 * pg, new byte[8]), "DMA to the page after",
                                     "unmap_pages must clear only the leaves asked for");
-                        }));
+                        }),
+                Rule.required("TLB-8", IOTLB,
+                        "A window of outstanding requests (IommuUnitModel.translateWindow) mixing IOTLB hits, misses and faults "
+                                + "translates each request as translate() would alone: its own physical address, NOT_TRANSLATED for "
+                                + "each fault, later requests unaffected by an earlier fault, nothing written outside the window.",
+                        "IommuUnitModel.translateWindow javadoc; PCIe Base 6.0 2.2.6.2 (Tag: several outstanding non-posted "
+                                + "requests per function); VT-d 6.2 / SMMUv3 16.2 (IOTLB and walks are the unit's, results are not)",
+                        IotlbRules::window));
+    }
+
+    /** Pages 1 to 8 of a 10-page window are mapped; 0 and 9 are not. */
+    private static final int WINDOW_PAGES = 10;
+
+    private static void window(TckFixture f) {
+        PciFunction fn = f.function(0);
+        DeviceHandle h = f.probe(fn);
+        IommuDomain d = f.paging(h, 0);
+        long pg = TckFixture.minPage(d);
+        long pa = f.buffer(8 * pg);
+        long base = f.iova(d, WINDOW_PAGES * pg);
+        TckFixture.map(d, base + pg, pa, pg, 8, IoProt.READ | IoProt.WRITE);
+        d.attachDevice(h);
+        for (int p = 1; p <= 8; p += 2) { // pages 1, 3, 5, 7 are in the IOTLB, 2, 4, 6, 8 are not
+            Expect.dma(DmaStatus.OK, TckFixture.dmaRead(fn, TckFixture.UNTAGGED, base + p * pg, new byte[8]), "warming DMA read", "");
+        }
+        // {page, offset}: hits, misses, the unmapped page below and above, the same page twice
+        long[][] requests = {{1, 8}, {2, 16}, {0, 0}, {3, pg - 8}, {4, 0}, {9, 24}, {5, 1}, {6, pg - 1}, {8, 0}, {2, 32},
+            {7, pg / 2}};
+        IommuUnitModel unit = f.machine().iommuUnit(fn.iommuUnit());
+        Translation scratch = new Translation();
+        for (int round = 0; round < 2; round++) { // the second round finds every mapped page in the IOTLB
+            long[] iovas = new long[requests.length + 3];
+            long[] phys = new long[requests.length + 3];
+            Arrays.fill(phys, 0x5a5a_5a5aL);
+            long[] expected = new long[requests.length];
+            int mapped = 0;
+            for (int i = 0; i < requests.length; i++) {
+                long page = requests[i][0];
+                iovas[i + 2] = base + page * pg + requests[i][1];
+                boolean in = page >= 1 && page <= 8;
+                expected[i] = in ? pa + (page - 1) * pg + requests[i][1] : IommuUnitModel.NOT_TRANSLATED;
+                mapped += in ? 1 : 0;
+            }
+            int done = unit.translateWindow(fn.rid(), DmaAttributes.NO_PASID, Translation.ACCESS_READ, iovas, 2, requests.length,
+                    phys, scratch);
+            for (int i = 0; i < requests.length; i++) {
+                Expect.that(phys[i + 2] == expected[i],
+                        "round %d, request %d (IOVA %#x): translateWindow gave %#x, translate() alone gives %#x; each request of a "
+                                + "window must translate as it would alone (a hit must not take a neighbour's entry, a fault must "
+                                + "not stop the requests after it)",
+                        round, i, iovas[i + 2], phys[i + 2], expected[i]);
+            }
+            Expect.equal(mapped, done, "translateWindow's count of translated requests (round " + round + ")",
+                    "count the requests whose physOut entry is not NOT_TRANSLATED");
+            Expect.that(phys[0] == 0x5a5a_5a5aL && phys[1] == 0x5a5a_5a5aL && phys[phys.length - 1] == 0x5a5a_5a5aL,
+                    "translateWindow wrote physOut outside [from, from + count)");
+        }
+        for (int p = 1; p <= 8; p++) {
+            Expect.equal(pa + (p - 1) * pg + 40, unit.translate(fn.rid(), DmaAttributes.NO_PASID, base + p * pg + 40,
+                    Translation.ACCESS_READ, scratch).physicalAddress(), "translate() of page " + p + " after the windows",
+                    "the window's fills must cache the translations the walk found");
+        }
     }
 }
