@@ -59,7 +59,11 @@ public class TranslateBenchmark extends AddressStreamBenchmark {
      */
     static final int WINDOW = 32;
 
-    final long[] phys = new long[WINDOW];
+    /**
+     * The results, at the index of their address in the stream (translateWindow writes {@code physOut[i]} for
+     * {@code iovas[i]}): as long as the streams.
+     */
+    final long[] phys = new long[ADDRESSES];
 
     @Benchmark
     @OperationsPerInvocation(WINDOW)
@@ -81,7 +85,7 @@ public class TranslateBenchmark extends AddressStreamBenchmark {
             throw new IllegalStateException("a window from " + Long.toHexString(stream[at]) + " had " + (WINDOW - done)
                     + " faults");
         }
-        return phys[WINDOW - 1];
+        return phys[at + WINDOW - 1];
     }
 
     @Override
