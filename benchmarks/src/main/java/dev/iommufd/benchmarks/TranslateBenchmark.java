@@ -78,7 +78,7 @@ public class TranslateBenchmark extends AddressStreamBenchmark {
     }
 
     private long window(long[] stream) {
-        int at = next & MASK; // ADDRESSES is a multiple of WINDOW: a window never wraps
+        int at = next & MASK & -WINDOW; // ADDRESSES is a multiple of WINDOW: an aligned window never wraps
         next = at + WINDOW;
         int done = f.unit.translateWindow(rid, DmaAttributes.NO_PASID, Translation.ACCESS_READ, stream, at, WINDOW, phys, t);
         if (done != WINDOW) {
