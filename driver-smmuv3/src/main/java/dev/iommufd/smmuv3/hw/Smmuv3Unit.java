@@ -21,6 +21,7 @@ import dev.iommufd.spi.hw.RegisterInfo;
 import dev.iommufd.spi.hw.RegisterMap;
 import dev.iommufd.spi.hw.Translation;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.LongConsumer;
 
 /**
@@ -918,6 +919,90 @@ final class Smmuv3Unit implements IommuUnitModel {
         }
         deliver(irqs);
         return out;
+    }
+
+    /**
+     * A window of outstanding requests, as an SMMU with hit-under-miss in its TBU and several concurrent table walks
+     * in its TCU (e.g. MMU-600/700) serves them, in runs of up to {@link TranslationTableWalker#READ_AHEAD_MAX}:
+     * <ol>
+     *   <li>the configuration is looked up once and every request of the run looks the TLB up, as
+     *       {@link #translateUnlocked}'s hit half does: a hit is its result;</li>
+     *   <li>with two misses or more (stage-1-only or stage-2-only configurations), the descriptors their walks will
+     *       read are read ahead, level by level across the misses ({@link TranslationTableWalker#readAhead}: reads
+     *       only, nothing filled, updated or reported), so that their memory latencies overlap;</li>
+     *   <li>each miss, in window order, goes through {@link #translate}: walk, fill, HTTU update, fault, event
+     *       record, stall or page request exactly as alone (its reads now hit the CPU caches).</li>
+     * </ol>
+     * A hit in step 1 is what {@code translate} gives at that moment (a hit raises nothing); the misses are
+     * translated by {@code translate} itself, one after the other in window order, so their results and event
+     * records are those of one-by-one translation in window order. All requests of a window are outstanding at
+     * once: a TLBI completed by a CMD_SYNC before the window began is seen by every one of them. Without SMMUEN
+     * or a cached decoded configuration (bypass, abort, a configuration not yet fetched or one that faults), every
+     * request takes {@code translate}.
+     */
+    @Override
+    public int translateWindow(int rid, int pasid, int access, long[] iovas, int from, int count, long[] physOut,
+            Translation scratch) {
+        Objects.checkFromIndexSize(from, count, iovas.length);
+        Objects.checkFromIndexSize(from, count, physOut.length);
+        int done = 0;
+        for (int at = from, end = from + count; at < end; at += TranslationTableWalker.READ_AHEAD_MAX) {
+            done += translateRun(rid, pasid, access, iovas, at, Math.min(TranslationTableWalker.READ_AHEAD_MAX, end - at),
+                    physOut, scratch);
+        }
+        return done;
+    }
+
+    /** {@link #translateWindow} of {@code n <= 64} requests from {@code at}. */
+    private int translateRun(int rid, int pasid, int access, long[] iovas, int at, int n, long[] physOut,
+            Translation scratch) {
+        int done = 0;
+        long missed; // bit k: request at + k still to translate
+        DecodedConfiguration c = translating ? configCache.decoded(rid, pasid) : null;
+        if (c == null) {
+            missed = n == 64 ? -1L : (1L << n) - 1;
+        } else {
+            missed = 0;
+            int need = TranslationTableWalker.requiredPermission(access);
+            for (int k = 0; k < n; k++) {
+                long iova = iovas[at + k];
+                long d = tlb.lookup(c.kind, c.vmid, c.asid, iova, need);
+                if (d != Smmuv3Tlb.MISS) {
+                    int shift = Smmuv3Tlb.pageShift(d);
+                    physOut[at + k] = Smmuv3Tlb.output(d) | (iova & ((1L << shift) - 1));
+                    done++;
+                } else {
+                    missed |= 1L << k;
+                }
+            }
+            if ((missed & missed - 1) != 0 && c.useS1 != c.s2) {
+                readAhead(c, iovas, at, missed);
+            }
+        }
+        for (long m = missed; m != 0; m &= m - 1) {
+            int i = at + Long.numberOfTrailingZeros(m);
+            if (translate(rid, pasid, iovas[i], access, scratch).isOk()) {
+                physOut[i] = scratch.physicalAddress();
+                done++;
+            } else {
+                physOut[i] = NOT_TRANSLATED;
+            }
+        }
+        return done;
+    }
+
+    /** Step 2 of {@link #translateWindow}: the read-ahead of a run's misses with the thread's walker. */
+    private void readAhead(DecodedConfiguration c, long[] iovas, int at, long missed) {
+        TranslationTableWalker w = threadWalker.get();
+        w.bindMemory(memory);
+        // the sample does not matter: a read-ahead fills nothing
+        w.useWalkCache(walkCache, c.kind, c.vmid, c.asid, tlb.invalidationCount());
+        try {
+            w.loadConfiguration(c.decoded);
+            w.readAhead(iovas, at, missed, c.useS1);
+        } finally {
+            w.bindMemory(null);
+        }
     }
 
     /**

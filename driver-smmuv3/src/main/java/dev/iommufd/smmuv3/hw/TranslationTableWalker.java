@@ -687,6 +687,143 @@ final class TranslationTableWalker {
     }
 
     // =====================================================================================================
+    // Read-ahead: the overlapped descriptor reads of a window's misses
+    // =====================================================================================================
+
+    /** The most requests one {@link #readAhead} takes (a unit splits a larger window into runs of this many). */
+    static final int READ_AHEAD_MAX = 64;
+    /**
+     * Per request of the current read-ahead (indices 0 to n - 1, in window order): the physical address of the
+     * descriptor its walk reads next, or -1 once it reached a leaf, an invalid descriptor or a fault.
+     */
+    private final long[] aheadDescriptor = new long[READ_AHEAD_MAX];
+    /** The input address of each request of the current read-ahead. */
+    private final long[] aheadInput = new long[READ_AHEAD_MAX];
+    /** The level of the descriptor {@link #aheadDescriptor} holds. */
+    private final int[] aheadLevel = new int[READ_AHEAD_MAX];
+    /**
+     * Every descriptor a read-ahead read, folded together: kept in a field so that the compiler cannot drop the
+     * reads (their only purpose is to bring the lines in before the walks that use them).
+     */
+    long readAheadDigest;
+
+    /**
+     * The walks of several outstanding requests, as an SMMU with several page-table walkers performs them
+     * concurrently (IHI0070 16.2: the TBUs' hit-under-miss and the TCU's concurrent walks), read ahead: for the
+     * requests of {@code inputs[from + k]} for every bit {@code k} of {@code pending} (input addresses of the
+     * configuration this walker holds), the descriptors their walks will read, level by level across the requests,
+     * starting below what the walk cache holds. The reads of one level are independent of each other, so their
+     * memory latencies overlap; the walks that follow (each request's own translation, in window order) then find
+     * the lines in the CPU caches.
+     *
+     * <p>Reads only: no descriptor is updated (no HTTU), no cache is filled and no fault is reported; a request
+     * whose walk would fault, or whose translation a hardware update or a concurrent change would decide, just
+     * stops being read ahead. So a read-ahead changes nothing that {@code translate} could observe, and the walks
+     * after it give exactly the results and events they give alone. Stage-1-only ({@code stage1}) and stage-2-only
+     * configurations; a nested configuration is not read ahead (its caller does not call this).
+     *
+     * @param pending bit {@code k} set: {@code inputs[from + k]} is read ahead ({@code k < 64})
+     * @param stage1 whether the configuration translates at stage 1 only (else stage 2 only)
+     */
+    void readAhead(long[] inputs, int from, long pending, boolean stage1) {
+        int n = 0;
+        for (long m = pending; m != 0; m &= m - 1) {
+            long input = inputs[from + Long.numberOfTrailingZeros(m)];
+            long descriptor = stage1 ? firstStage1Descriptor(input, n) : firstStage2Descriptor(input, n);
+            if (descriptor >= 0) {
+                aheadDescriptor[n] = descriptor;
+                aheadInput[n] = input;
+                n++;
+            }
+        }
+        long digest = 0;
+        for (boolean more = n > 0; more;) {
+            more = false;
+            for (int j = 0; j < n; j++) {
+                long pa = aheadDescriptor[j];
+                if (pa < 0) {
+                    continue;
+                }
+                long desc;
+                try {
+                    desc = memory.read64(pa);
+                } catch (BusErrorException e) {
+                    aheadDescriptor[j] = -1; // the walk reports it (F_WALK_EABT)
+                    continue;
+                }
+                digest += desc;
+                int level = aheadLevel[j];
+                long input = aheadInput[j];
+                TranslationGranule g = stage1 ? granule[(int) (input >>> 55) & 1] : s2Granule;
+                int outputBits = stage1 ? ipsBits : s2OutputBits;
+                long next;
+                if (level < 3 && TranslationDescriptor.isValid(desc) && TranslationDescriptor.isTable(desc, level)
+                        && ((next = TranslationDescriptor.outputAddress(desc, g, g.shift())) >>> outputBits) == 0) {
+                    aheadDescriptor[j] = next + ((input >>> g.levelShift(level + 1)) & ((1L << g.stride()) - 1)) * 8;
+                    aheadLevel[j] = level + 1;
+                    more = true;
+                } else {
+                    aheadDescriptor[j] = -1; // a leaf (or a walk that faults): read
+                }
+            }
+        }
+        readAheadDigest += digest;
+    }
+
+    /**
+     * The physical address of the first descriptor the stage-1 walk of {@code va} reads (below the walk cache's
+     * entry when it has one; {@link #aheadLevel}[{@code slot}] receives its level), or -1 when the walk faults
+     * before reading a descriptor. The checks are {@link #stage1}'s.
+     */
+    private long firstStage1Descriptor(long va, int slot) {
+        int r = (va >>> 55 & 1) == 0 ? 0 : 1;
+        long top = va >> 55;
+        if (!tbi[r] && top != 0 && top != -1) {
+            return -1;
+        }
+        int inputBits = 64 - tsz[r];
+        long rangeBits = (va << 8) >> (8 + inputBits);
+        if ((r == 0 ? rangeBits != 0 : rangeBits != -1) || epd[r]) {
+            return -1;
+        }
+        TranslationGranule g = granule[r];
+        int level = g.startLevel(inputBits);
+        int bits = inputBits - g.levelShift(level);
+        long table = ttb[r] & -(8L << bits) & -64L;
+        if (walkKind == Smmuv3Tlb.KIND_S1 && level < 3) {
+            long d = walkCache.lookup(Smmuv3Tlb.KIND_S1, walkVmid, walkAsid, va, WALK_PRESENT);
+            if (d != Smmuv3Tlb.MISS && Smmuv3Tlb.pageShift(d) == g.levelShift(2)) {
+                table = Smmuv3Tlb.output(d);
+                level = 3;
+                bits = g.stride();
+            }
+        }
+        aheadLevel[slot] = level;
+        return table + ((va >>> g.levelShift(level)) & ((1L << bits) - 1)) * 8;
+    }
+
+    /** {@link #firstStage1Descriptor} for the stage-2 walk of {@code ipa} (an input address: CLASS=IN). */
+    private long firstStage2Descriptor(long ipa, int slot) {
+        if ((ipa >>> s2InputBits) != 0) {
+            return -1;
+        }
+        TranslationGranule g = s2Granule;
+        int level = s2StartLevel;
+        int bits = s2StartBits;
+        long table = s2Ttb;
+        if (walkKind == Smmuv3Tlb.KIND_S2 && level < 3) {
+            long d = walkCache.lookup(Smmuv3Tlb.KIND_S2, walkVmid, 0, ipa, WALK_PRESENT);
+            if (d != Smmuv3Tlb.MISS && Smmuv3Tlb.pageShift(d) == g.levelShift(2)) {
+                table = Smmuv3Tlb.output(d);
+                level = 3;
+                bits = g.stride();
+            }
+        }
+        aheadLevel[slot] = level;
+        return table + ((ipa >>> g.levelShift(level)) & ((1L << bits) - 1)) * 8;
+    }
+
+    // =====================================================================================================
     // Stage 2
     // =====================================================================================================
 
