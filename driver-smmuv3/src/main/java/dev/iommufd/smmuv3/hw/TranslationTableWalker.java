@@ -726,6 +726,13 @@ final class TranslationTableWalker {
      * @param stage1 whether the configuration translates at stage 1 only (else stage 2 only)
      */
     void readAhead(long[] inputs, int from, long pending, boolean stage1) {
+        long digest = 0;
+        if (walkKind == Smmuv3Tlb.KIND_S1 || walkKind == Smmuv3Tlb.KIND_S2) {
+            // the walk-cache sets first, all of them: their reads overlap (the lookups below then find them near)
+            for (long m = pending; m != 0; m &= m - 1) {
+                digest += walkCache.touch(walkVmid, inputs[from + Long.numberOfTrailingZeros(m)]);
+            }
+        }
         int n = 0;
         for (long m = pending; m != 0; m &= m - 1) {
             long input = inputs[from + Long.numberOfTrailingZeros(m)];
@@ -736,7 +743,6 @@ final class TranslationTableWalker {
                 n++;
             }
         }
-        long digest = 0;
         for (boolean more = n > 0; more;) {
             more = false;
             for (int j = 0; j < n; j++) {

@@ -27,6 +27,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -378,9 +381,12 @@ class Smmuv3TranslateWindowTest {
 
     /**
      * A TLBI_NH_VA + CMD_SYNC (IHI0070 4.4.2, 4.7.3) completed before a window begins is seen by every request of
-     * it: another thread remaps one page (a new output page every round, so a stale one is recognised) while this
-     * thread translates windows that hold the page among hits and misses. A window that began after round g's
-     * CMD_SYNC completed must give round g's page or a later one.
+     * it: an invalidating thread remaps one page (a new output page every round, so a stale one is recognised) while
+     * two threads translate windows that hold the page among hits and misses (three threads on the test machine's
+     * two CPUs: a window is preempted at any point, also between a walk's read and its fill). A window that began
+     * after round g's CMD_SYNC completed must give round g's page or a later one. (Without the TLB's fill check of
+     * the invalidation count, Smmuv3Tlb.fill, a walk that read round g - 1's descriptor fills it after round g's
+     * TLBI, and a later window hits it.)
      */
     @Test
     void noStaleTranslationAfterTheSyncCompleted() throws Exception {
@@ -389,50 +395,60 @@ class Smmuv3TranslateWindowTest {
             long leaf = 0x7000_3000L + 40 * 8;
             long outBase = 0x1_0000_0000L; // round g maps hot to outBase + g * 4 KiB (never RAM: only translated)
             b.writeStruct(leaf, outBase | 0xF47L);
-            int rounds = 20_000;
-            java.util.concurrent.atomic.AtomicInteger completed = new java.util.concurrent.atomic.AtomicInteger();
+            int rounds = 200_000;
+            AtomicInteger completed = new AtomicInteger();
             AtomicReference<Throwable> failure = new AtomicReference<>();
-            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-            Thread invalidator = new Thread(() -> {
-                try {
-                    long[] c = new long[2];
-                    for (int g = 1; g <= rounds && !stop.get(); g++) {
-                        b.writeStruct(leaf, outBase + ((long) g << 12) | 0xF47L);
-                        Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, hot & ~0xfffL, true, 0, 0, 0, 0);
-                        b.command(c);
-                        b.command(Command.OP_CMD_SYNC, 0);
-                        completed.set(g);
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicLong windows = new AtomicLong();
+            Thread[] translators = new Thread[2];
+            for (int ti = 0; ti < translators.length; ti++) {
+                int me = ti;
+                translators[ti] = new Thread(() -> {
+                    long[] iovas = new long[16];
+                    long[] phys = new long[16];
+                    Translation t = new Translation();
+                    try {
+                        for (long n = 0; !stop.get(); n++) {
+                            int g = completed.get();
+                            for (int i = 0; i < iovas.length; i++) {
+                                // the hot page twice, hits (L3[16..23]) and misses (L3[24..63] cycling through the sets)
+                                iovas[i] = i == 3 || i == 11 ? hot + i
+                                        : i < 8 ? page(16 + i, i) : page(24 + (int) ((n * 8 + i + me * 20) % 40), i);
+                            }
+                            assertEquals(16, b.unit.translateWindow(SID, NO_PASID, R, iovas, 0, 16, phys, t));
+                            for (int i : new int[] {3, 11}) {
+                                long round = (phys[i] - outBase) >>> 12;
+                                assertTrue(round >= g, "round " + round + "'s page after round " + g
+                                        + "'s CMD_SYNC completed (a stale TLB entry)");
+                            }
+                            windows.incrementAndGet();
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                        stop.set(true);
                     }
-                } catch (Throwable e) {
-                    failure.compareAndSet(null, e);
-                }
-            });
-            invalidator.start();
-            long[] iovas = new long[16];
-            long[] phys = new long[16];
-            Translation t = new Translation();
-            int windows = 0;
+                });
+                translators[ti].start();
+            }
             try {
-                while (invalidator.isAlive() && failure.get() == null) {
-                    int g = completed.get();
-                    for (int i = 0; i < iovas.length; i++) {
-                        // the hot page twice, hits (L3[16..23]) and misses (L3[24..63] cycling through the TLB sets)
-                        iovas[i] = i == 3 || i == 11 ? hot + i : i < 8 ? page(16 + i, i) : page(24 + (windows * 8 + i) % 40, i);
-                    }
-                    assertEquals(16, b.unit.translateWindow(SID, NO_PASID, R, iovas, 0, 16, phys, t));
-                    for (int i : new int[] {3, 11}) {
-                        long round = (phys[i] - outBase) >>> 12;
-                        assertTrue(round >= g, "window " + windows + ": round " + round + "'s page after round " + g
-                                + "'s CMD_SYNC completed (a stale TLB entry)");
-                    }
-                    windows++;
+                long[] c = new long[2];
+                for (int g = 1; g <= rounds && !stop.get(); g++) {
+                    b.writeStruct(leaf, outBase + ((long) g << 12) | 0xF47L);
+                    Command.tlbiAddress(c, Command.OP_TLBI_NH_VA, 0, 1, hot & ~0xfffL, true, 0, 0, 0, 0);
+                    b.command(c);
+                    b.command(Command.OP_CMD_SYNC, 0);
+                    completed.set(g);
                 }
             } finally {
                 stop.set(true);
-                invalidator.join();
+                for (Thread t : translators) {
+                    t.join();
+                }
             }
-            assertNull(failure.get());
-            assertTrue(windows > 100, "windows translated while invalidating: " + windows);
+            if (failure.get() != null) {
+                throw new AssertionError(failure.get());
+            }
+            assertTrue(windows.get() > 100, "windows translated while invalidating: " + windows.get());
         }
     }
 
