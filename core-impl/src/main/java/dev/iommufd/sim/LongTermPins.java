@@ -33,7 +33,8 @@ import java.util.Objects;
  * frames with a positive count; {@code hugePinned} the number of huge pages with a positive count.
  *
  * <p>Locking: this object's monitor guards all of it; it is taken inside a process's mmap lock or a memfd's lock,
- * and the frame allocator's monitor is taken inside it. Each bulk operation takes it once.
+ * or with no other lock by a lockless pin walk ({@link #pinFramesIfMapped}), and the frame allocator's monitor is
+ * taken inside it. Each bulk operation takes it once.
  */
 final class LongTermPins {
 
@@ -130,7 +131,37 @@ final class LongTermPins {
      */
     synchronized void pinFrames(long[] pas, int offset, int n, int order) {
         Objects.checkFromIndexSize(offset, n, pas.length);
-        int code = code(order);
+        pinFramesLocked(pas, offset, n, code(order));
+    }
+
+    /**
+     * The grab and re-check of a lockless pin walk ({@code try_grab_folio()}, then the PTE re-read of
+     * {@code gup_fast_pte_range()}): pins the {@code n} frames {@code pas[offset..offset + n)} that {@code owner}'s
+     * frames {@code firstFrame, ...} were found at without any lock ({@link UserPages#presentFrames}), then, still
+     * under this monitor, keeps the pins only of the prefix whose entries still hold those frames and removes the
+     * others. The owner drops a page by clearing its entry and then calling {@link #release} under this monitor, so
+     * a frame whose entry is unchanged here gets its pin before that release looks (the page becomes an orphan, as
+     * with any pinned page munmap lets go of), and a frame whose entry changed loses the pin before anyone else can
+     * see it (it may already be free).
+     *
+     * @return frames pinned: the unchanged prefix, 0..n (0 also when a count would overflow: the locked path then
+     *         meets the failure itself)
+     */
+    synchronized int pinFramesIfMapped(UserPages owner, long firstFrame, long[] pas, int offset, int n) {
+        int code = code(owner.order());
+        try {
+            pinFramesLocked(pas, offset, n, code);
+        } catch (ErrnoException e) {
+            return 0;
+        }
+        int kept = owner.mappedPrefix(firstFrame, pas, offset, n);
+        if (kept < n) {
+            removePins(pas, offset + kept, n - kept, code);
+        }
+        return kept;
+    }
+
+    private void pinFramesLocked(long[] pas, int offset, int n, int code) {
         int done = 0;
         try {
             while (done < n) {

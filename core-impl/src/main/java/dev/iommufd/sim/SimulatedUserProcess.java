@@ -27,8 +27,22 @@ import java.util.function.Consumer;
  *
  * <h2>Locking</h2>
  * {@code mmapLock} is the {@code mmap_lock}: mmap, munmap and exit take it for writing; accesses, translations and
- * pins take it for reading. Page entries are published lock-free (see {@link UserPages}); pin counts are guarded by
- * the machine's {@link LongTermPins}. Credentials (RLIMIT_MEMLOCK, capabilities) are volatile.
+ * the slow path of a pin take it for reading. Page entries are published lock-free (see {@link UserPages}); pin
+ * counts are guarded by the machine's {@link LongTermPins}. Credentials (RLIMIT_MEMLOCK, capabilities) are volatile.
+ *
+ * <h2>Lock-free pins (GUP-fast)</h2>
+ * {@link #pinPages} first pins without the mmap lock, as {@code pin_user_pages_fast()} does ({@code gup_fast()}:
+ * a page-table walk with interrupts off, no {@code mmap_lock}), then pins what is left the locked way
+ * ({@code __gup_longterm_locked()}: faults pages in, breaks COW, checks the VMA). The lockless walk reads the
+ * {@code vmas} array (volatile: every mmap/munmap publishes a new array of immutable {@link Vma}s) and the page
+ * entries of the mapping's {@link UserPages} (the PTEs); it takes only what gup-fast takes: pages already present
+ * in an anonymous or hugetlb mapping whose protection allows the access, stopping at the first other page. The
+ * pins are then taken and every entry is read again under the pin counts' monitor
+ * ({@link LongTermPins#pinFramesIfMapped}: {@code try_grab_folio()} + the PTE re-check of
+ * {@code gup_fast_pte_range()}); the pins of entries that changed in between (a concurrent munmap or exit cleared
+ * them) are given back and the locked path takes over from there. An entry once cleared stays cleared (munmap
+ * drops pages of mappings it removes; nothing refills them), so an unchanged entry means the page was mapped
+ * there when its pin was taken: a pin never lands on a page its mapping already let go of.
  */
 final class SimulatedUserProcess implements UserProcess {
 
@@ -52,8 +66,16 @@ final class SimulatedUserProcess implements UserProcess {
     private final LongTermPins pins;
     private final Consumer<SimulatedUserProcess> onExit;
     private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
-    /** Sorted by start, disjoint; guarded by mmapLock. */
-    private Vma[] vmas = new Vma[0];
+    /**
+     * Sorted by start, disjoint; replaced (never changed in place) under mmapLock (write). Volatile for the lockless
+     * pin walk, which reads it without the lock.
+     */
+    private volatile Vma[] vmas = new Vma[0];
+    /**
+     * Test seam: run by the lockless pin walk between its look-up of the page entries and the pins it takes (the
+     * window in which gup-fast races a munmap on another CPU). Null outside tests.
+     */
+    Runnable gupFastWindow;
     /** Written under mmapLock (write); volatile so that {@link #alive()} reads it without the lock. */
     private volatile boolean alive = true;
     /** Memfds this process created; guarded by mmapLock (write). */
@@ -374,6 +396,65 @@ final class SimulatedUserProcess implements UserProcess {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: output array of %d too small for %d pages at %d", pid, out.length,
                     npages, outOffset);
         }
+        int fast = pinPresentPages(va, npages, write, out, outOffset);
+        if (fast == npages) {
+            return npages;
+        }
+        int slow;
+        try {
+            slow = pinPagesLocked(va + ((long) fast << PhysicalMemory.FRAME_SHIFT), npages - fast, write, out, outOffset + fast);
+        } catch (ErrnoException e) {
+            if (fast > 0) {
+                return fast; // gup_fast_fallback: the pages pinned locklessly are the (short) result
+            }
+            throw e;
+        }
+        return fast + slow;
+    }
+
+    /**
+     * The lockless walk of {@code pin_user_pages_fast()} ({@code gup_fast()}): pins the longest prefix of
+     * {@code [va, +npages)} whose pages are present in anonymous or hugetlb mappings that allow the access, without
+     * the mmap lock, and returns its length (0 when the first page does not qualify). Never faults, allocates or
+     * breaks COW: anything else is for the locked path. See the class comment for why it is safe against munmap.
+     */
+    private int pinPresentPages(long va, int npages, boolean write, long[] out, int off) {
+        Vma[] t = vmas;
+        int done = 0;
+        while (done < npages) {
+            long addr = va + ((long) done << PhysicalMemory.FRAME_SHIFT);
+            int idx = find(t, addr);
+            if (idx < 0) {
+                return done;
+            }
+            Vma v = t[idx];
+            // gup-fast takes anonymous and hugetlb pages only here (no VM_IO/PFNMAP, no page cache: a shared memfd
+            // page is pinned under the file's lock, a private file page may need its COW broken).
+            if (v.anon == null || v.file != null || !v.readable() || (write && !v.writable())) {
+                return done;
+            }
+            int n = (int) Math.min(npages - done, (v.end - addr) >>> PhysicalMemory.FRAME_SHIFT);
+            int order = v.pageShift - PhysicalMemory.FRAME_SHIFT;
+            long firstFrame = (v.pageIndex(addr) << order) + ((addr & (v.pageSize() - 1)) >>> PhysicalMemory.FRAME_SHIFT);
+            int present = v.anon.presentFrames(firstFrame, n, out, off + done);
+            if (present == 0) {
+                return done;
+            }
+            Runnable window = gupFastWindow;
+            if (window != null) {
+                window.run();
+            }
+            int got = pins.pinFramesIfMapped(v.anon, firstFrame, out, off + done, present);
+            done += got;
+            if (got < n) {
+                return done;
+            }
+        }
+        return done;
+    }
+
+    /** {@code __gup_longterm_locked()}: the pin of {@code [va, +npages)} under the mmap lock (read). */
+    private int pinPagesLocked(long va, int npages, boolean write, long[] out, int outOffset) {
         mmapLock.readLock().lock();
         try {
             if (!alive) {
@@ -508,6 +589,11 @@ final class SimulatedUserProcess implements UserProcess {
         }
         runCloses(closed);
         onExit.accept(this);
+    }
+
+    /** The mmap lock, for tests that hold it while the lockless pin walk runs. */
+    ReentrantReadWriteLock mmapLockForTests() {
+        return mmapLock;
     }
 
     /** The mappings, for tests and diagnostics. */
@@ -660,7 +746,11 @@ final class SimulatedUserProcess implements UserProcess {
 
     /** Index of the mapping holding {@code va}, or -1. Allocation-free. Caller holds the lock. */
     private int find(long va) {
-        Vma[] t = vmas;
+        return find(vmas, va);
+    }
+
+    /** Index of the mapping of {@code t} holding {@code va}, or -1. Allocation-free. */
+    private static int find(Vma[] t, long va) {
         int lo = 0;
         int hi = t.length - 1;
         while (lo <= hi) {

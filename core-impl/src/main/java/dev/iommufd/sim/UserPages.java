@@ -18,7 +18,7 @@ import java.lang.invoke.VarHandle;
  * costs 8 bytes per page only where it was touched.
  *
  * <p>Concurrency: {@link #touch} is lock-free (chunks and entries are published by compare-and-set; the loser of a
- * race frees its block). {@link #drop} must run under the owner's exclusive lock, with no concurrent touch of the
+ * race frees its block); {@link #presentFrames} and {@link #mappedPrefix} (the lockless pin walk) only read. {@link #drop} must run under the owner's exclusive lock, with no concurrent touch of the
  * same indices. Pinned pages are handed to {@link LongTermPins} when dropped.
  */
 final class UserPages {
@@ -134,6 +134,74 @@ final class UserPages {
                 out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
             }
             done += m;
+        }
+        return n;
+    }
+
+    /**
+     * The lockless look-up of a GUP-fast walk: fills {@code out[off, ...)} with the physical addresses of the 4 KiB
+     * frames {@code firstFrame, firstFrame + 1, ...} (as {@link #touchFrames}) while their pages are present, and
+     * stops at the first absent one. Allocates nothing, takes no lock, changes nothing; what it read may be stale by
+     * the time it returns (the caller pins, then re-checks with {@link #mappedPrefix}).
+     *
+     * @return frames filled, 0..n
+     */
+    int presentFrames(long firstFrame, int n, long[] out, int off) {
+        long frameMask = (1L << order) - 1;
+        int done = 0;
+        while (done < n) {
+            long f = firstFrame + done;
+            long index = f >>> order;
+            long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));
+            if (chunk == null) {
+                return done;
+            }
+            if (order == 0) {
+                int slot = (int) (index & CHUNK_MASK);
+                int m = Math.min(n - done, CHUNK_MASK + 1 - slot);
+                int o = off + done;
+                for (int k = 0; k < m; k++) {
+                    long e = (long) ENTRY.getAcquire(chunk, slot + k);
+                    if (e == 0) {
+                        return done + k;
+                    }
+                    out[o + k] = e - 1;
+                }
+                done += m;
+            } else {
+                long e = (long) ENTRY.getAcquire(chunk, (int) (index & CHUNK_MASK));
+                if (e == 0) {
+                    return done;
+                }
+                int m = (int) Math.min(n - done, frameMask + 1 - (f & frameMask));
+                long pa = e - 1 + ((f & frameMask) << PhysicalMemory.FRAME_SHIFT);
+                int o = off + done;
+                for (int k = 0; k < m; k++) {
+                    out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
+                }
+                done += m;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The re-check of a GUP-fast walk after its pins were taken (the PTE compare of {@code gup_fast_pte_range()}):
+     * how many of the frames {@code out[off, off + n)} that {@link #presentFrames} gave for {@code firstFrame, ...}
+     * are still this object's frames there. Entries are only ever set once from absent and cleared once by
+     * {@link #drop}, so an unchanged entry is a page that was never let go of.
+     *
+     * @return the length of the unchanged prefix, 0..n
+     */
+    int mappedPrefix(long firstFrame, long[] out, int off, int n) {
+        long pageMask = ((long) PhysicalMemory.FRAME_SIZE << order) - 1;
+        for (int k = 0; k < n; k++) {
+            long index = (firstFrame + k) >>> order;
+            long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));
+            long e = chunk == null ? 0 : (long) ENTRY.getAcquire(chunk, (int) (index & CHUNK_MASK));
+            if (e == 0 || e - 1 != (out[off + k] & ~pageMask)) {
+                return k;
+            }
         }
         return n;
     }
