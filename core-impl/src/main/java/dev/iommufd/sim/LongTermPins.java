@@ -135,28 +135,29 @@ final class LongTermPins {
     }
 
     /**
-     * The grab and re-check of a lockless pin walk ({@code try_grab_folio()}, then the PTE re-read of
-     * {@code gup_fast_pte_range()}): pins the {@code n} frames {@code pas[offset..offset + n)} that {@code owner}'s
-     * frames {@code firstFrame, ...} were found at without any lock ({@link UserPages#presentFrames}), then, still
-     * under this monitor, keeps the pins only of the prefix whose entries still hold those frames and removes the
-     * others. The owner drops a page by clearing its entry and then calling {@link #release} under this monitor, so
-     * a frame whose entry is unchanged here gets its pin before that release looks (the page becomes an orphan, as
-     * with any pinned page munmap lets go of), and a frame whose entry changed loses the pin before anyone else can
-     * see it (it may already be free).
+     * The grab and re-check of a lockless pin walk ({@code try_grab_folio()} and the PTE re-read of
+     * {@code gup_fast_pte_range()}): of the {@code n} frames {@code pas[offset..offset + n)} at which {@code owner}'s
+     * frames {@code firstFrame, ...} were found without any lock ({@link UserPages#presentFrames}), pins the prefix
+     * whose entries still hold those frames ({@link UserPages#mappedPrefix}) and nothing else.
+     *
+     * <p>Why that is safe: the owner drops a page by clearing its entry and then calling {@link #release} under
+     * this monitor. If that release ran before this call, the clearing is visible here and the frame (perhaps free
+     * already) gets no pin; if not, the frame's pin is in place when the release looks, and the page becomes an
+     * orphan kept until its last unpin, as any pinned page munmap lets go of. Inside the monitor the order of grab
+     * and re-check does not matter (no release can run in between), so the re-check comes first and no pin has to
+     * be backed out.
      *
      * @return frames pinned: the unchanged prefix, 0..n (0 also when a count would overflow: the locked path then
      *         meets the failure itself)
      */
     synchronized int pinFramesIfMapped(UserPages owner, long firstFrame, long[] pas, int offset, int n) {
-        int code = code(owner.order());
-        try {
-            pinFramesLocked(pas, offset, n, code);
-        } catch (ErrnoException e) {
-            return 0;
-        }
         int kept = owner.mappedPrefix(firstFrame, pas, offset, n);
-        if (kept < n) {
-            removePins(pas, offset + kept, n - kept, code);
+        if (kept > 0) {
+            try {
+                pinFramesLocked(pas, offset, kept, code(owner.order()));
+            } catch (ErrnoException e) {
+                return 0;
+            }
         }
         return kept;
     }

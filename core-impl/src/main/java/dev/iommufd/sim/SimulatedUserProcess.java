@@ -36,13 +36,13 @@ import java.util.function.Consumer;
  * ({@code __gup_longterm_locked()}: faults pages in, breaks COW, checks the VMA). The lockless walk reads the
  * {@code vmas} array (volatile: every mmap/munmap publishes a new array of immutable {@link Vma}s) and the page
  * entries of the mapping's {@link UserPages} (the PTEs); it takes only what gup-fast takes: pages already present
- * in an anonymous or hugetlb mapping whose protection allows the access, stopping at the first other page. The
- * pins are then taken and every entry is read again under the pin counts' monitor
- * ({@link LongTermPins#pinFramesIfMapped}: {@code try_grab_folio()} + the PTE re-check of
- * {@code gup_fast_pte_range()}); the pins of entries that changed in between (a concurrent munmap or exit cleared
- * them) are given back and the locked path takes over from there. An entry once cleared stays cleared (munmap
- * drops pages of mappings it removes; nothing refills them), so an unchanged entry means the page was mapped
- * there when its pin was taken: a pin never lands on a page its mapping already let go of.
+ * in an anonymous or hugetlb mapping whose protection allows the access, stopping at the first other page. Then,
+ * under the pin counts' monitor, every entry is read again and only the prefix whose entries did not change is
+ * pinned ({@link LongTermPins#pinFramesIfMapped}: {@code try_grab_folio()} + the PTE re-check of
+ * {@code gup_fast_pte_range()}); from the first entry a concurrent munmap or exit cleared, the locked path takes
+ * over. An entry once cleared stays cleared (munmap drops pages of mappings it removes; nothing refills them), so
+ * an unchanged entry means the page was mapped there when its pin was taken: a pin never lands on a page its
+ * mapping already let go of.
  */
 final class SimulatedUserProcess implements UserProcess {
 

@@ -186,19 +186,44 @@ final class UserPages {
     }
 
     /**
-     * The re-check of a GUP-fast walk after its pins were taken (the PTE compare of {@code gup_fast_pte_range()}):
-     * how many of the frames {@code out[off, off + n)} that {@link #presentFrames} gave for {@code firstFrame, ...}
-     * are still this object's frames there. Entries are only ever set once from absent and cleared once by
-     * {@link #drop}, so an unchanged entry is a page that was never let go of.
+     * The re-check of a GUP-fast walk (the PTE compare of {@code gup_fast_pte_range()}): how many of the frames
+     * {@code out[off, off + n)} that {@link #presentFrames} gave for {@code firstFrame, ...} are still this object's
+     * frames there. Entries are only ever set once from absent and cleared once by {@link #drop}, so an unchanged
+     * entry is a page that was never let go of.
+     *
+     * <p>Plain reads: the caller holds the {@link LongTermPins} monitor, and {@link #drop} clears an entry before it
+     * calls {@link LongTermPins#release} under that monitor, so a clearing whose release already ran is visible here
+     * (and one whose release has not run yet will find the pin).
      *
      * @return the length of the unchanged prefix, 0..n
      */
     int mappedPrefix(long firstFrame, long[] out, int off, int n) {
+        long[][] cs = chunks;
+        if (order == 0) {
+            int done = 0;
+            while (done < n) {
+                long index = firstFrame + done;
+                long[] chunk = cs[(int) (index >>> CHUNK_SHIFT)];
+                if (chunk == null) {
+                    return done;
+                }
+                int slot = (int) (index & CHUNK_MASK);
+                int m = Math.min(n - done, CHUNK_MASK + 1 - slot);
+                int o = off + done - slot;
+                for (int j = slot, to = slot + m; j < to; j++) {
+                    if (chunk[j] != out[o + j] + 1) {
+                        return done + j - slot;
+                    }
+                }
+                done += m;
+            }
+            return n;
+        }
         long pageMask = ((long) PhysicalMemory.FRAME_SIZE << order) - 1;
         for (int k = 0; k < n; k++) {
             long index = (firstFrame + k) >>> order;
-            long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));
-            long e = chunk == null ? 0 : (long) ENTRY.getAcquire(chunk, (int) (index & CHUNK_MASK));
+            long[] chunk = cs[(int) (index >>> CHUNK_SHIFT)];
+            long e = chunk == null ? 0 : chunk[(int) (index & CHUNK_MASK)];
             if (e == 0 || e - 1 != (out[off + k] & ~pageMask)) {
                 return k;
             }
