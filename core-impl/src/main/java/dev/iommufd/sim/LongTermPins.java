@@ -138,7 +138,8 @@ final class LongTermPins {
      * The grab and re-check of a lockless pin walk ({@code try_grab_folio()} and the PTE re-read of
      * {@code gup_fast_pte_range()}): of the {@code n} frames {@code pas[offset..offset + n)} at which {@code owner}'s
      * frames {@code firstFrame, ...} were found without any lock ({@link UserPages#presentFrames}), pins the prefix
-     * whose entries still hold those frames ({@link UserPages#mappedPrefix}) and nothing else.
+     * whose entries still hold those frames and nothing else (4 KiB pages: the entries are compared in the same pass
+     * that finds the runs of consecutive frames; huge pages: {@link UserPages#mappedPrefix}).
      *
      * <p>Why that is safe: the owner drops a page by clearing its entry and then calling {@link #release} under
      * this monitor. If that release ran before this call, the clearing is visible here and the frame (perhaps free
@@ -151,15 +152,72 @@ final class LongTermPins {
      *         meets the failure itself)
      */
     synchronized int pinFramesIfMapped(UserPages owner, long firstFrame, long[] pas, int offset, int n) {
-        int kept = owner.mappedPrefix(firstFrame, pas, offset, n);
-        if (kept > 0) {
-            try {
-                pinFramesLocked(pas, offset, kept, code(owner.order()));
-            } catch (ErrnoException e) {
-                return 0;
+        if (owner.order() != 0) {
+            int kept = owner.mappedPrefix(firstFrame, pas, offset, n);
+            if (kept > 0) {
+                try {
+                    pinFramesLocked(pas, offset, kept, code(owner.order()));
+                } catch (ErrnoException e) {
+                    return 0;
+                }
+            }
+            return kept;
+        }
+        // 4 KiB pages: the re-check and the run search in one pass, then the run's counts.
+        int done = 0;
+        while (done < n) {
+            long index = firstFrame + done;
+            long[] entries = owner.entryChunk(index);
+            long pa = pas[offset + done];
+            long d = entries == null ? -1 : dense(pa);
+            if (d < 0) {
+                break;
+            }
+            int eslot = (int) (index & UserPages.CHUNK_MASK);
+            // A run: frames consecutive in memory, in one count chunk, one RAM range and one entry chunk, each still
+            // held by its entry (the re-check; 0 there means a munmap or exit let the page go).
+            int limit = (int) Math.min(Math.min(n - done, (CHUNK_MASK + 1) - (d & CHUNK_MASK)),
+                    Math.min((curSize - (pa - curBase)) >>> FRAME_SHIFT, UserPages.CHUNK_MASK + 1 - eslot));
+            int o = offset + done;
+            int m = 0;
+            long expect = pa;
+            while (m < limit && pas[o + m] == expect && entries[eslot + m] == expect + 1) {
+                m++;
+                expect += PhysicalMemory.FRAME_SIZE;
+            }
+            if (m == 0 || !addRun(countChunk(d), (int) (d & CHUNK_MASK), m)) {
+                break; // the first frame's entry changed, or a count would overflow: the locked path takes over
+            }
+            done += m;
+            if (m < limit && pas[o + m] == expect) {
+                break; // the next frame's entry changed
             }
         }
-        return kept;
+        return done;
+    }
+
+    /**
+     * Adds one pin to each count {@code c[slot .. slot + m)}; none when one of them would overflow.
+     *
+     * @return whether the pins were added
+     */
+    private boolean addRun(int[] c, int slot, int m) {
+        int zeros = 0;
+        int overflow = 0;
+        for (int j = slot, to = slot + m; j < to; j++) {
+            int v = c[j];
+            zeros += v == 0 ? 1 : 0;
+            overflow |= v == Integer.MAX_VALUE ? 1 : 0;
+            c[j] = v + 1;
+        }
+        if (overflow != 0) {
+            for (int j = slot, to = slot + m; j < to; j++) {
+                c[j]--;
+            }
+            return false;
+        }
+        pinnedFrames += zeros;
+        return true;
     }
 
     private void pinFramesLocked(long[] pas, int offset, int n, int code) {

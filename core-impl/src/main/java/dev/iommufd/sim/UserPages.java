@@ -24,7 +24,8 @@ import java.lang.invoke.VarHandle;
 final class UserPages {
 
     private static final int CHUNK_SHIFT = 9;
-    private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+    /** Entries per chunk minus one ({@link #entryChunk}). */
+    static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
     private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(long[][].class);
 
@@ -183,6 +184,15 @@ final class UserPages {
             }
         }
         return n;
+    }
+
+    /**
+     * The chunk holding entry {@code index} (its slot is {@code index & CHUNK_MASK}), or null when none was created;
+     * a plain read, for the re-check of a lockless pin under the {@link LongTermPins} monitor (see
+     * {@link #mappedPrefix} for why that is enough). Entries hold {@code pa + 1}, 0 when absent.
+     */
+    long[] entryChunk(long index) {
+        return chunks[(int) (index >>> CHUNK_SHIFT)];
     }
 
     /**

@@ -239,6 +239,25 @@ class LocklessPinTest {
         }
     }
 
+    @Test
+    void aMunmapOfAHugetlbMappingInTheWindowIsCaughtByTheRecheck() {
+        try (SimulatedMachine m = machine()) {
+            SimulatedUserProcess p = spawn(m);
+            long baseline = m.memory().frames().allocatedFrames();
+            long huge = p.mmap(VA, M2, Prot.READ_WRITE, MapKind.HUGETLB_2M);
+            p.write64(huge, 1);
+            p.gupFastWindow = () -> {
+                p.gupFastWindow = null;
+                p.munmap(huge, M2);
+            };
+            ErrnoException e = assertThrows(ErrnoException.class, () -> p.pinPages(huge, 8, true, new long[8], 0));
+            assertEquals(Errno.EFAULT, e.errno());
+            assertEquals(0, m.pinnedFrames());
+            assertEquals(0, m.orphanedPinnedPages());
+            assertEquals(baseline, m.memory().frames().allocatedFrames(), "the huge page was freed");
+        }
+    }
+
     /**
      * Pins racing munmap/mmap of the same range on another thread: a pinned frame is never freed and handed to the
      * next generation of the mapping while pinned (the generation the mapper wrote into it stays), and in the end
