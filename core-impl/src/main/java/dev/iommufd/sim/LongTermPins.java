@@ -33,7 +33,7 @@ import java.util.Objects;
  * frames with a positive count; {@code hugePinned} the number of huge pages with a positive count.
  *
  * <p>Locking: this object's monitor guards all of it; it is taken inside a process's mmap lock or a memfd's lock,
- * or with no other lock by a lockless pin walk ({@link #pinFramesIfMapped}), and the frame allocator's monitor is
+ * or with no other lock by a lockless pin walk ({@link #pinFramesIfUnchanged}), and the frame allocator's monitor is
  * taken inside it. Each bulk operation takes it once.
  */
 final class LongTermPins {
@@ -135,88 +135,30 @@ final class LongTermPins {
     }
 
     /**
-     * The grab and re-check of a lockless pin walk ({@code try_grab_folio()} and the PTE re-read of
-     * {@code gup_fast_pte_range()}): of the {@code n} frames {@code pas[offset..offset + n)} at which {@code owner}'s
-     * frames {@code firstFrame, ...} were found without any lock ({@link UserPages#presentFrames}), pins the prefix
-     * whose entries still hold those frames and nothing else (4 KiB pages: the entries are compared in the same pass
-     * that finds the runs of consecutive frames; huge pages: {@link UserPages#mappedPrefix}).
+     * The grab and re-check of a lockless pin walk ({@code try_grab_folio()}, then the re-check against munmap and
+     * exit): pins the {@code n} frames {@code pas[offset..offset + n)} of user pages of {@code order}, found without
+     * any lock ({@link UserPages#presentFrames}) after {@code seq.readBegin()} returned {@code start}, if and only if
+     * the sequence has not moved since; all or nothing.
      *
-     * <p>Why that is safe: the owner drops a page by clearing its entry and then calling {@link #release} under
-     * this monitor. If that release ran before this call, the clearing is visible here and the frame (perhaps free
-     * already) gets no pin; if not, the frame's pin is in place when the release looks, and the page becomes an
-     * orphan kept until its last unpin, as any pinned page munmap lets go of. Inside the monitor the order of grab
-     * and re-check does not matter (no release can run in between), so the re-check comes first and no pin has to
-     * be backed out.
+     * <p>Why that is safe: a munmap or exit moves the sequence before it clears any entry, and lets each page go
+     * through {@link #release}, under this monitor. If such a release ran before this call, the moved sequence is
+     * visible here and nothing is pinned (the frames may be free already); if not, the pins are in place when the
+     * release looks, and the page becomes an orphan kept until its last unpin, as any pinned page munmap lets go of.
+     * Inside the monitor the order of grab and re-check does not matter (no release can run in between), so the
+     * re-check comes first and no pin has to be backed out.
      *
-     * @return frames pinned: the unchanged prefix, 0..n (0 also when a count would overflow: the locked path then
-     *         meets the failure itself)
+     * @return whether the frames were pinned (false also when a count would overflow: the locked path then meets
+     *         the failure itself)
      */
-    synchronized int pinFramesIfMapped(UserPages owner, long firstFrame, long[] pas, int offset, int n) {
-        if (owner.order() != 0) {
-            int kept = owner.mappedPrefix(firstFrame, pas, offset, n);
-            if (kept > 0) {
-                try {
-                    pinFramesLocked(pas, offset, kept, code(owner.order()));
-                } catch (ErrnoException e) {
-                    return 0;
-                }
-            }
-            return kept;
-        }
-        // 4 KiB pages: the re-check and the run search in one pass, then the run's counts.
-        int done = 0;
-        while (done < n) {
-            long index = firstFrame + done;
-            long[] entries = owner.entryChunk(index);
-            long pa = pas[offset + done];
-            long d = entries == null ? -1 : dense(pa);
-            if (d < 0) {
-                break;
-            }
-            int eslot = (int) (index & UserPages.CHUNK_MASK);
-            // A run: frames consecutive in memory, in one count chunk, one RAM range and one entry chunk, each still
-            // held by its entry (the re-check; 0 there means a munmap or exit let the page go).
-            int limit = (int) Math.min(Math.min(n - done, (CHUNK_MASK + 1) - (d & CHUNK_MASK)),
-                    Math.min((curSize - (pa - curBase)) >>> FRAME_SHIFT, UserPages.CHUNK_MASK + 1 - eslot));
-            int o = offset + done;
-            int m = 0;
-            long expect = pa;
-            while (m < limit && pas[o + m] == expect && entries[eslot + m] == expect + 1) {
-                m++;
-                expect += PhysicalMemory.FRAME_SIZE;
-            }
-            if (m == 0 || !addRun(countChunk(d), (int) (d & CHUNK_MASK), m)) {
-                break; // the first frame's entry changed, or a count would overflow: the locked path takes over
-            }
-            done += m;
-            if (m < limit && pas[o + m] == expect) {
-                break; // the next frame's entry changed
-            }
-        }
-        return done;
-    }
-
-    /**
-     * Adds one pin to each count {@code c[slot .. slot + m)}; none when one of them would overflow.
-     *
-     * @return whether the pins were added
-     */
-    private boolean addRun(int[] c, int slot, int m) {
-        int zeros = 0;
-        int overflow = 0;
-        for (int j = slot, to = slot + m; j < to; j++) {
-            int v = c[j];
-            zeros += v == 0 ? 1 : 0;
-            overflow |= v == Integer.MAX_VALUE ? 1 : 0;
-            c[j] = v + 1;
-        }
-        if (overflow != 0) {
-            for (int j = slot, to = slot + m; j < to; j++) {
-                c[j]--;
-            }
+    synchronized boolean pinFramesIfUnchanged(UnmapSequence seq, int start, long[] pas, int offset, int n, int order) {
+        if (!seq.unchanged(start)) {
             return false;
         }
-        pinnedFrames += zeros;
+        try {
+            pinFramesLocked(pas, offset, n, code(order));
+        } catch (ErrnoException e) {
+            return false;
+        }
         return true;
     }
 

@@ -36,13 +36,15 @@ import java.util.function.Consumer;
  * ({@code __gup_longterm_locked()}: faults pages in, breaks COW, checks the VMA). The lockless walk reads the
  * {@code vmas} array (volatile: every mmap/munmap publishes a new array of immutable {@link Vma}s) and the page
  * entries of the mapping's {@link UserPages} (the PTEs); it takes only what gup-fast takes: pages already present
- * in an anonymous or hugetlb mapping whose protection allows the access, stopping at the first other page. Then,
- * under the pin counts' monitor, every entry is read again and only the prefix whose entries did not change is
- * pinned ({@link LongTermPins#pinFramesIfMapped}: {@code try_grab_folio()} + the PTE re-check of
- * {@code gup_fast_pte_range()}); from the first entry a concurrent munmap or exit cleared, the locked path takes
- * over. An entry once cleared stays cleared (munmap drops pages of mappings it removes; nothing refills them), so
- * an unchanged entry means the page was mapped there when its pin was taken: a pin never lands on a page its
- * mapping already let go of.
+ * in an anonymous or hugetlb mapping whose protection allows the access, stopping at the first other page.
+ *
+ * <p>Against a concurrent munmap or exit it uses the process's {@link UnmapSequence} (a seqcount, which munmap and
+ * exit make odd while they let pages go): it reads the count before the walk and gives up if a writer is active;
+ * then, under the pin counts' monitor, it pins only if the count did not move
+ * ({@link LongTermPins#pinFramesIfUnchanged}; in the kernel, {@code try_grab_folio()} and the PTE re-check of
+ * {@code gup_fast_pte_range()} against munmap, the {@code mm->write_protect_seq} retry against fork), and otherwise
+ * leaves the whole range to the locked path, as {@code gup_fast()} unpins everything and returns 0 when the
+ * seqcount moved. Why a pin then never lands on a page its mapping already let go of: see {@link UnmapSequence}.
  */
 final class SimulatedUserProcess implements UserProcess {
 
@@ -71,11 +73,18 @@ final class SimulatedUserProcess implements UserProcess {
      * pin walk, which reads it without the lock.
      */
     private volatile Vma[] vmas = new Vma[0];
+    /** The seqcount of the lockless pin walk against munmap and exit (written under mmapLock, write). */
+    private final UnmapSequence unmapSeq = new UnmapSequence();
     /**
      * Test seam: run by the lockless pin walk between its look-up of the page entries and the pins it takes (the
      * window in which gup-fast races a munmap on another CPU). Null outside tests.
      */
     Runnable gupFastWindow;
+    /**
+     * Test seam: run by munmap/exit under the mmap lock (write) with the {@link UnmapSequence} odd, with 0 before any
+     * page is let go and 1 after all were. Null outside tests.
+     */
+    java.util.function.IntConsumer unmapWindow;
     /** Written under mmapLock (write); volatile so that {@link #alive()} reads it without the lock. */
     private volatile boolean alive = true;
     /** Memfds this process created; guarded by mmapLock (write). */
@@ -419,6 +428,10 @@ final class SimulatedUserProcess implements UserProcess {
      * breaks COW: anything else is for the locked path. See the class comment for why it is safe against munmap.
      */
     private int pinPresentPages(long va, int npages, boolean write, long[] out, int off) {
+        int seq = unmapSeq.readBegin();
+        if (seq < 0) {
+            return 0; // a munmap or exit is letting pages go: the locked path waits for it
+        }
         Vma[] t = vmas;
         int done = 0;
         while (done < npages) {
@@ -444,9 +457,11 @@ final class SimulatedUserProcess implements UserProcess {
             if (window != null) {
                 window.run();
             }
-            int got = pins.pinFramesIfMapped(v.anon, firstFrame, out, off + done, present);
-            done += got;
-            if (got < n) {
+            if (!pins.pinFramesIfUnchanged(unmapSeq, seq, out, off + done, present, order)) {
+                return done;
+            }
+            done += present;
+            if (present < n) {
                 return done;
             }
         }
@@ -699,6 +714,23 @@ final class SimulatedUserProcess implements UserProcess {
      * @return the PFN-map regions whose last mapping went, whose {@code onClose} the caller runs after unlocking
      */
     private List<PfnRegion> removeRange(long from, long to) {
+        unmapSeq.writeBegin(); // before any page entry is cleared or page let go (see UnmapSequence)
+        try {
+            java.util.function.IntConsumer window = unmapWindow;
+            if (window != null) {
+                window.accept(0);
+            }
+            List<PfnRegion> closed = removeMappings(from, to);
+            if (window != null) {
+                window.accept(1);
+            }
+            return closed;
+        } finally {
+            unmapSeq.writeEnd();
+        }
+    }
+
+    private List<PfnRegion> removeMappings(long from, long to) {
         List<PfnRegion> closed = new ArrayList<>(0);
         List<Vma> kept = new ArrayList<>(vmas.length + 1);
         for (Vma v : vmas) {

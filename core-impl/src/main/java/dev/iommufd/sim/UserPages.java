@@ -18,14 +18,14 @@ import java.lang.invoke.VarHandle;
  * costs 8 bytes per page only where it was touched.
  *
  * <p>Concurrency: {@link #touch} is lock-free (chunks and entries are published by compare-and-set; the loser of a
- * race frees its block); {@link #presentFrames} and {@link #mappedPrefix} (the lockless pin walk) only read. {@link #drop} must run under the owner's exclusive lock, with no concurrent touch of the
- * same indices. Pinned pages are handed to {@link LongTermPins} when dropped.
+ * race frees its block); {@link #presentFrames} (the lockless pin walk) only reads. {@link #drop} must run under
+ * the owner's exclusive lock, with no concurrent touch of the same indices. Pinned pages are handed to
+ * {@link LongTermPins} when dropped.
  */
 final class UserPages {
 
     private static final int CHUNK_SHIFT = 9;
-    /** Entries per chunk minus one ({@link #entryChunk}). */
-    static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+    private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
     private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(long[][].class);
 
@@ -143,7 +143,7 @@ final class UserPages {
      * The lockless look-up of a GUP-fast walk: fills {@code out[off, ...)} with the physical addresses of the 4 KiB
      * frames {@code firstFrame, firstFrame + 1, ...} (as {@link #touchFrames}) while their pages are present, and
      * stops at the first absent one. Allocates nothing, takes no lock, changes nothing; what it read may be stale by
-     * the time it returns (the caller pins, then re-checks with {@link #mappedPrefix}).
+     * the time it returns (the caller re-checks the process's {@link UnmapSequence} under the pin counts' monitor).
      *
      * @return frames filled, 0..n
      */
@@ -181,61 +181,6 @@ final class UserPages {
                     out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
                 }
                 done += m;
-            }
-        }
-        return n;
-    }
-
-    /**
-     * The chunk holding entry {@code index} (its slot is {@code index & CHUNK_MASK}), or null when none was created;
-     * a plain read, for the re-check of a lockless pin under the {@link LongTermPins} monitor (see
-     * {@link #mappedPrefix} for why that is enough). Entries hold {@code pa + 1}, 0 when absent.
-     */
-    long[] entryChunk(long index) {
-        return chunks[(int) (index >>> CHUNK_SHIFT)];
-    }
-
-    /**
-     * The re-check of a GUP-fast walk (the PTE compare of {@code gup_fast_pte_range()}): how many of the frames
-     * {@code out[off, off + n)} that {@link #presentFrames} gave for {@code firstFrame, ...} are still this object's
-     * frames there. Entries are only ever set once from absent and cleared once by {@link #drop}, so an unchanged
-     * entry is a page that was never let go of.
-     *
-     * <p>Plain reads: the caller holds the {@link LongTermPins} monitor, and {@link #drop} clears an entry before it
-     * calls {@link LongTermPins#release} under that monitor, so a clearing whose release already ran is visible here
-     * (and one whose release has not run yet will find the pin).
-     *
-     * @return the length of the unchanged prefix, 0..n
-     */
-    int mappedPrefix(long firstFrame, long[] out, int off, int n) {
-        long[][] cs = chunks;
-        if (order == 0) {
-            int done = 0;
-            while (done < n) {
-                long index = firstFrame + done;
-                long[] chunk = cs[(int) (index >>> CHUNK_SHIFT)];
-                if (chunk == null) {
-                    return done;
-                }
-                int slot = (int) (index & CHUNK_MASK);
-                int m = Math.min(n - done, CHUNK_MASK + 1 - slot);
-                int o = off + done - slot;
-                for (int j = slot, to = slot + m; j < to; j++) {
-                    if (chunk[j] != out[o + j] + 1) {
-                        return done + j - slot;
-                    }
-                }
-                done += m;
-            }
-            return n;
-        }
-        long pageMask = ((long) PhysicalMemory.FRAME_SIZE << order) - 1;
-        for (int k = 0; k < n; k++) {
-            long index = (firstFrame + k) >>> order;
-            long[] chunk = cs[(int) (index >>> CHUNK_SHIFT)];
-            long e = chunk == null ? 0 : chunk[(int) (index & CHUNK_MASK)];
-            if (e == 0 || e - 1 != (out[off + k] & ~pageMask)) {
-                return k;
             }
         }
         return n;

@@ -24,8 +24,10 @@ import org.junit.jupiter.api.Test;
  *
  * <p>The race tests put a munmap into the window between the lockless look-up and the grab through the
  * {@link SimulatedUserProcess#gupFastWindow} seam, on the pinning thread itself: that the munmap (which takes the
- * mmap lock for writing) can run there at all shows the walk holds no mmap lock. Without the re-check the pin
- * would land on pages the munmap already freed and return them.
+ * mmap lock for writing) can run there at all shows the walk holds no mmap lock. Without the re-check of the
+ * process's {@link UnmapSequence} the pin would land on pages the munmap already freed and return them; without
+ * the walk giving up while the sequence is odd, {@link #aWalkThatStartsDuringAMunmapLeavesEverythingToTheLockedPath}
+ * would.
  */
 class LocklessPinTest {
 
@@ -131,7 +133,8 @@ class LocklessPinTest {
                 p.munmap(va + 8 * PAGE, 8 * PAGE);
             };
             long[] pas = new long[16];
-            // gup_fast keeps the 8 pages whose PTEs did not change; the locked path meets the hole: a short pin.
+            // The munmap moved the sequence: the walk pins nothing; the locked path pins the 8 pages still mapped
+            // and meets the hole: a short pin (what gup_fast's PTE re-check plus the fallback give as well).
             assertEquals(8, p.pinPages(va, 16, true, pas, 0));
             for (int i = 0; i < 8; i++) {
                 assertEquals(firstHalf[i], pas[i], "page " + i);
@@ -143,6 +146,63 @@ class LocklessPinTest {
             assertEquals(8, m.orphanedPinnedPages(), "pinned pages outlive their mapping");
             p.unpinPages(pas, 0, 8, true);
             assertEquals(0, m.orphanedPinnedPages());
+            assertEquals(baseline, m.memory().frames().allocatedFrames());
+        }
+    }
+
+    /**
+     * A walk that starts while a munmap is letting pages go (the sequence is odd) must not go lockless: it could read
+     * the mapping array and page entries before the munmap replaced and cleared them, and pin after the pages were
+     * freed but before the munmap made the sequence even again. The two windows force exactly that interleaving
+     * when the walk does not give up; giving up, it waits for the munmap in the locked path and finds nothing.
+     */
+    @Test
+    void aWalkThatStartsDuringAMunmapLeavesEverythingToTheLockedPath() throws Exception {
+        try (SimulatedMachine m = machine()) {
+            SimulatedUserProcess p = spawn(m);
+            long baseline = m.memory().frames().allocatedFrames();
+            long va = touched(p, VA, 16 * PAGE, MapKind.ANONYMOUS);
+            CountDownLatch readerInWindow = new CountDownLatch(1);
+            CountDownLatch pagesFreed = new CountDownLatch(1);
+            CountDownLatch readerDone = new CountDownLatch(1);
+            AtomicReference<Object> result = new AtomicReference<>();
+            Thread reader = new Thread(() -> {
+                try {
+                    result.set(p.pinPages(va, 16, true, new long[16], 0));
+                } catch (Throwable t) {
+                    result.set(t);
+                } finally {
+                    readerDone.countDown();
+                }
+            });
+            p.gupFastWindow = () -> {
+                readerInWindow.countDown();
+                try {
+                    pagesFreed.await(5, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            p.unmapWindow = phase -> {
+                try {
+                    if (phase == 0) { // sequence odd, nothing let go yet: the walk starts now
+                        reader.start();
+                        readerInWindow.await(300, TimeUnit.MILLISECONDS); // never, when the walk gives up
+                    } else { // every page freed, sequence still odd
+                        pagesFreed.countDown();
+                        readerDone.await(300, TimeUnit.MILLISECONDS); // a walk that went on pins now
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            p.munmap(va, 16 * PAGE);
+            p.unmapWindow = null;
+            assertTrue(readerDone.await(10, TimeUnit.SECONDS));
+            reader.join();
+            assertTrue(result.get() instanceof ErrnoException, "pinPages gave " + result.get());
+            assertEquals(Errno.EFAULT, ((ErrnoException) result.get()).errno());
+            assertEquals(0, m.pinnedFrames());
             assertEquals(baseline, m.memory().frames().allocatedFrames());
         }
     }
