@@ -59,7 +59,11 @@ public class TranslateBenchmark extends AddressStreamBenchmark {
      */
     static final int WINDOW = 32;
 
-    final long[] phys = new long[WINDOW];
+    /**
+     * The results, at the index of their address in the stream (translateWindow writes {@code physOut[i]} for
+     * {@code iovas[i]}): as long as the streams.
+     */
+    final long[] phys = new long[ADDRESSES];
 
     @Benchmark
     @OperationsPerInvocation(WINDOW)
@@ -74,14 +78,14 @@ public class TranslateBenchmark extends AddressStreamBenchmark {
     }
 
     private long window(long[] stream) {
-        int at = next & MASK; // ADDRESSES is a multiple of WINDOW: a window never wraps
+        int at = next & MASK & -WINDOW; // ADDRESSES is a multiple of WINDOW: an aligned window never wraps
         next = at + WINDOW;
         int done = f.unit.translateWindow(rid, DmaAttributes.NO_PASID, Translation.ACCESS_READ, stream, at, WINDOW, phys, t);
         if (done != WINDOW) {
             throw new IllegalStateException("a window from " + Long.toHexString(stream[at]) + " had " + (WINDOW - done)
                     + " faults");
         }
-        return phys[WINDOW - 1];
+        return phys[at + WINDOW - 1];
     }
 
     @Override

@@ -153,6 +153,12 @@ class BenchmarksSmokeTest {
         for (long pa : new long[] {b.hit90(), b.missIndependent(), b.missDependent(), b.missSequential()}) {
             assertTrue(pa >= lo && pa < hi, "translated into the block: " + Long.toHexString(pa));
         }
+        // the window rows, several windows each (physOut is indexed like the stream: every window lands elsewhere)
+        for (int i = 0; i < 3; i++) {
+            for (long pa : new long[] {b.hit90Window(), b.missIndependentWindow()}) {
+                assertTrue(pa >= lo && pa < hi, "a window translated into the block: " + Long.toHexString(pa));
+            }
+        }
     }
 
     @ParameterizedTest
