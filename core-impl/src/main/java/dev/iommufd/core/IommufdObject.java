@@ -7,15 +7,22 @@ package dev.iommufd.core;
  * <h2>References</h2>
  * {@code users} starts at 1, the table's own reference. Every object that depends on this one (an HWPT on its
  * IOAS, an attachment on its HWPT, an access on its IOAS) and every in-flight call that looked it up holds one
- * more. IOMMU_DESTROY succeeds only when the table's reference is the only one; otherwise EBUSY. {@code users}
- * is guarded by the table's lock.
+ * more. IOMMU_DESTROY succeeds only when the table's reference is the only one; otherwise EBUSY.
+ *
+ * <p>{@code users} is a {@code refcount_t}, as in the kernel: a look-up takes a reference with increment-not-zero
+ * without the table's lock, a put decrements, and every removal from the table swaps it to 0 by compare-and-set
+ * from the count it requires (a removal that sees one more user fails with EBUSY, a look-up that sees 0 fails with
+ * ENOENT). Once 0 it never rises again. {@code live} is set (under the table's lock) when the object is finalized,
+ * cleared when it leaves the table; look-ups read it without the lock.
  */
 public abstract class IommufdObject {
     private final ObjectKind kind;
     /** Set by the table when the ID is reserved; 0 before. */
     int id;
-    /** Guarded by the owning table's lock. */
-    int users = 1;
+    /** {@code obj->users}: updated atomically through {@link ObjectTable}'s VarHandle (see the class comment). */
+    volatile int users = 1;
+    /** Finalized and still in the table: visible to look-ups. Written under the table's lock. */
+    volatile boolean live;
 
     protected IommufdObject(ObjectKind kind) {
         if (kind == ObjectKind.ANY) {

@@ -2,6 +2,8 @@ package dev.iommufd.core;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -15,17 +17,40 @@ import java.util.List;
  *   <li>IDs are in {@code [1, INT_MAX]}; a new object gets the lowest free ID (IDs are reused, never cyclic).
  *   <li>A slot is FREE, CREATING (ID reserved, lookups answer ENOENT: the kernel's XA_ZERO_ENTRY), LIVE, or
  *       TOMBSTONE (ID kept until close, lookups ENOENT, IOMMU_DESTROY ENOENT).
- *   <li>A LIVE object's {@code users} is at least 1 (the table's reference).
+ *   <li>A LIVE object's {@code users} is at least 1 (the table's reference); an object leaves LIVE only with
+ *       {@code users} swapped to 0, after which it never rises again.
  * </ul>
- * All state is guarded by {@code this}.
+ *
+ * <h2>Locking</h2>
+ * Slot states, IDs and every change of state are guarded by {@code this} (the kernel's {@code xa_lock}). Look-ups
+ * ({@link #get}) and reference counting ({@link #put}, {@link #addUser}) take no lock: {@code users} is a
+ * {@code refcount_t} (see {@link IommufdObject}); a look-up reads the slot array (volatile; a grown array is
+ * published whole, element stores are releases), checks the object's {@code live} flag and kind, and takes its
+ * reference with increment-not-zero, as {@code iommufd_get_object()} takes it with {@code refcount_inc_not_zero()}.
+ * A removal swaps {@code users} from the count it requires to 0 by compare-and-set under the lock, so a look-up
+ * racing it either takes its reference first (and the removal fails with EBUSY, or, for the forced
+ * {@link #tombstone}, the reference is given back as before) or finds 0 and fails with ENOENT; a look-up that
+ * read a stale slot array meets the same 0.
  */
 public final class ObjectTable {
+    private static final VarHandle USERS;
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(IommufdObject[].class);
+
+    static {
+        try {
+            USERS = MethodHandles.lookup().findVarHandle(IommufdObject.class, "users", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private static final byte FREE = 0;
     private static final byte CREATING = 1;
     private static final byte LIVE = 2;
     private static final byte TOMBSTONE = 3;
 
-    private IommufdObject[] slots = new IommufdObject[16];
+    /** Replaced (grown) and written under this; read by {@link #get} without it. */
+    private volatile IommufdObject[] slots = new IommufdObject[16];
     private byte[] states = new byte[16];
     /** No free slot below this index (index 0 is never used). */
     private int lowestFree = 1;
@@ -54,10 +79,11 @@ public final class ObjectTable {
             slots = Arrays.copyOf(slots, n);
             states = Arrays.copyOf(states, n);
         }
-        slots[id] = obj;
-        states[id] = CREATING;
         obj.id = id;
         obj.users = 1;
+        obj.live = false;
+        SLOT.setRelease(slots, id, obj);
+        states[id] = CREATING;
         lowestFree = id + 1;
         used++;
         return id;
@@ -67,6 +93,7 @@ public final class ObjectTable {
     public synchronized void finalizeObject(IommufdObject obj) {
         requireSlot(obj, CREATING);
         states[obj.id] = LIVE;
+        obj.live = true;
     }
 
     /**
@@ -83,17 +110,32 @@ public final class ObjectTable {
 
     /**
      * {@code iommufd_get_object}: the LIVE object {@code id} of {@code kind} (or any kind for {@link ObjectKind#ANY})
-     * with one more {@code users} reference, which the caller gives back with {@link #put}.
+     * with one more {@code users} reference, which the caller gives back with {@link #put}. Lock-free (see the class
+     * comment): one increment-not-zero.
      *
      * @throws ErrnoException ENOENT when there is none of that kind
      */
-    public synchronized <T extends IommufdObject> T get(int id, ObjectKind kind, Class<T> type) {
-        IommufdObject obj = id > 0 && id < slots.length && states[id] == LIVE ? slots[id] : null;
-        if (obj == null || obj.users == 0 || (kind != ObjectKind.ANY && obj.kind() != kind) || !type.isInstance(obj)) {
+    public <T extends IommufdObject> T get(int id, ObjectKind kind, Class<T> type) {
+        IommufdObject[] s = slots;
+        IommufdObject obj = id > 0 && id < s.length ? (IommufdObject) SLOT.getAcquire(s, id) : null;
+        if (obj == null || !obj.live || (kind != ObjectKind.ANY && obj.kind() != kind) || !type.isInstance(obj)
+                || !tryGet(obj)) {
             throw ErrnoException.of(Errno.ENOENT, "no %s object with ID %d", kind == ObjectKind.ANY ? "" : kind, id);
         }
-        obj.users++;
         return type.cast(obj);
+    }
+
+    /** {@code refcount_inc_not_zero(&obj->users)}. */
+    private static boolean tryGet(IommufdObject obj) {
+        int v = obj.users;
+        while (v > 0) {
+            int witness = (int) USERS.compareAndExchange(obj, v, v + 1);
+            if (witness == v) {
+                return true;
+            }
+            v = witness;
+        }
+        return false;
     }
 
     /**
@@ -117,24 +159,30 @@ public final class ObjectTable {
                 && (kind == ObjectKind.ANY || slots[id].kind() == kind);
     }
 
-    /** Gives back a reference taken by {@link #get} or {@link #addUser}. */
-    public synchronized void put(IommufdObject obj) {
-        if (obj.users <= 0) {
-            throw new IllegalStateException(obj + ": users underflow");
+    /** Gives back a reference taken by {@link #get} or {@link #addUser}. Lock-free: one decrement. */
+    public void put(IommufdObject obj) {
+        int v = obj.users;
+        for (;;) {
+            if (v <= 0) {
+                throw new IllegalStateException(obj + ": users underflow");
+            }
+            int witness = (int) USERS.compareAndExchange(obj, v, v - 1);
+            if (witness == v) {
+                return;
+            }
+            v = witness;
         }
-        obj.users--;
     }
 
-    /** Takes a long-term {@code users} reference (a dependent object). */
-    public synchronized void addUser(IommufdObject obj) {
-        if (obj.users <= 0) {
+    /** Takes a long-term {@code users} reference (a dependent object). Lock-free. */
+    public void addUser(IommufdObject obj) {
+        if (!tryGet(obj)) {
             throw new IllegalStateException(obj + " is being destroyed");
         }
-        obj.users++;
     }
 
     /** The current {@code users} count (for tests and invariants). */
-    public synchronized int users(IommufdObject obj) {
+    public int users(IommufdObject obj) {
         return obj.users;
     }
 
@@ -151,11 +199,10 @@ public final class ObjectTable {
             if (obj == null) {
                 throw ErrnoException.of(Errno.ENOENT, "no object with ID %d", id);
             }
-            if (obj.users != 1) {
+            if (!USERS.compareAndSet(obj, 1, 0)) { // refcount_dec_if_one
                 throw ErrnoException.of(Errno.EBUSY, "object %d (%s) is in use (%d references besides the table's)",
                         id, obj.kind(), obj.users - 1);
             }
-            obj.users = 0;
             release(id);
         }
         obj.destroy();
@@ -170,10 +217,9 @@ public final class ObjectTable {
     public void destroyByOwner(IommufdObject obj) {
         synchronized (this) {
             requireSlot(obj, LIVE);
-            if (obj.users != 2) {
+            if (!USERS.compareAndSet(obj, 2, 0)) {
                 throw ErrnoException.of(Errno.EBUSY, "%s is still referenced (%d users)", obj, obj.users);
             }
-            obj.users = 0;
             release(obj.id);
         }
         obj.destroy();
@@ -188,11 +234,11 @@ public final class ObjectTable {
             if (obj.users <= 1) {
                 throw new IllegalStateException(obj + ": the caller holds no reference");
             }
-            if (obj.users != 2 || obj.id <= 0 || obj.id >= slots.length || slots[obj.id] != obj || states[obj.id] != LIVE) {
-                obj.users--;
+            if (obj.id <= 0 || obj.id >= slots.length || slots[obj.id] != obj || states[obj.id] != LIVE
+                    || !USERS.compareAndSet(obj, 2, 0)) {
+                put(obj);
                 return;
             }
-            obj.users = 0;
             release(obj.id);
         }
         obj.destroy();
@@ -205,8 +251,9 @@ public final class ObjectTable {
     public synchronized void tombstone(IommufdObject obj) {
         requireSlot(obj, LIVE);
         obj.users = 0;
+        obj.live = false;
         states[obj.id] = TOMBSTONE;
-        slots[obj.id] = null;
+        SLOT.setRelease(slots, obj.id, null);
     }
 
     /** Whether the table holds no entry at all (creating and tombstoned IDs count as entries, as in xa_empty). */
@@ -240,8 +287,7 @@ public final class ObjectTable {
                 for (int i = 1; i < slots.length; i++) {
                     if (states[i] == LIVE) {
                         IommufdObject obj = slots[i];
-                        if (obj.users == 1) {
-                            obj.users = 0;
+                        if (USERS.compareAndSet(obj, 1, 0)) {
                             release(i);
                             victims.add(obj);
                         } else {
@@ -274,7 +320,11 @@ public final class ObjectTable {
     }
 
     private void release(int id) {
-        slots[id] = null;
+        IommufdObject obj = slots[id];
+        if (obj != null) {
+            obj.live = false;
+        }
+        SLOT.setRelease(slots, id, null);
         states[id] = FREE;
         used--;
         if (id < lowestFree) {

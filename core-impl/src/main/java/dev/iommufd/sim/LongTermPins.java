@@ -33,7 +33,8 @@ import java.util.Objects;
  * frames with a positive count; {@code hugePinned} the number of huge pages with a positive count.
  *
  * <p>Locking: this object's monitor guards all of it; it is taken inside a process's mmap lock or a memfd's lock,
- * and the frame allocator's monitor is taken inside it. Each bulk operation takes it once.
+ * or with no other lock by a lockless pin walk ({@link #pinFramesIfUnchanged}), and the frame allocator's monitor is
+ * taken inside it. Each bulk operation takes it once.
  */
 final class LongTermPins {
 
@@ -130,7 +131,38 @@ final class LongTermPins {
      */
     synchronized void pinFrames(long[] pas, int offset, int n, int order) {
         Objects.checkFromIndexSize(offset, n, pas.length);
-        int code = code(order);
+        pinFramesLocked(pas, offset, n, code(order));
+    }
+
+    /**
+     * The grab and re-check of a lockless pin walk ({@code try_grab_folio()}, then the re-check against munmap and
+     * exit): pins the {@code n} frames {@code pas[offset..offset + n)} of user pages of {@code order}, found without
+     * any lock ({@link UserPages#presentFrames}) after {@code seq.readBegin()} returned {@code start}, if and only if
+     * the sequence has not moved since; all or nothing.
+     *
+     * <p>Why that is safe: a munmap or exit moves the sequence before it clears any entry, and lets each page go
+     * through {@link #release}, under this monitor. If such a release ran before this call, the moved sequence is
+     * visible here and nothing is pinned (the frames may be free already); if not, the pins are in place when the
+     * release looks, and the page becomes an orphan kept until its last unpin, as any pinned page munmap lets go of.
+     * Inside the monitor the order of grab and re-check does not matter (no release can run in between), so the
+     * re-check comes first and no pin has to be backed out.
+     *
+     * @return whether the frames were pinned (false also when a count would overflow: the locked path then meets
+     *         the failure itself)
+     */
+    synchronized boolean pinFramesIfUnchanged(UnmapSequence seq, int start, long[] pas, int offset, int n, int order) {
+        if (!seq.unchanged(start)) {
+            return false;
+        }
+        try {
+            pinFramesLocked(pas, offset, n, code(order));
+        } catch (ErrnoException e) {
+            return false;
+        }
+        return true;
+    }
+
+    private void pinFramesLocked(long[] pas, int offset, int n, int code) {
         int done = 0;
         try {
             while (done < n) {

@@ -27,8 +27,24 @@ import java.util.function.Consumer;
  *
  * <h2>Locking</h2>
  * {@code mmapLock} is the {@code mmap_lock}: mmap, munmap and exit take it for writing; accesses, translations and
- * pins take it for reading. Page entries are published lock-free (see {@link UserPages}); pin counts are guarded by
- * the machine's {@link LongTermPins}. Credentials (RLIMIT_MEMLOCK, capabilities) are volatile.
+ * the slow path of a pin take it for reading. Page entries are published lock-free (see {@link UserPages}); pin
+ * counts are guarded by the machine's {@link LongTermPins}. Credentials (RLIMIT_MEMLOCK, capabilities) are volatile.
+ *
+ * <h2>Lock-free pins (GUP-fast)</h2>
+ * {@link #pinPages} first pins without the mmap lock, as {@code pin_user_pages_fast()} does ({@code gup_fast()}:
+ * a page-table walk with interrupts off, no {@code mmap_lock}), then pins what is left the locked way
+ * ({@code __gup_longterm_locked()}: faults pages in, breaks COW, checks the VMA). The lockless walk reads the
+ * {@code vmas} array (volatile: every mmap/munmap publishes a new array of immutable {@link Vma}s) and the page
+ * entries of the mapping's {@link UserPages} (the PTEs); it takes only what gup-fast takes: pages already present
+ * in an anonymous or hugetlb mapping whose protection allows the access, stopping at the first other page.
+ *
+ * <p>Against a concurrent munmap or exit it uses the process's {@link UnmapSequence} (a seqcount, which munmap and
+ * exit make odd while they let pages go): it reads the count before the walk and gives up if a writer is active;
+ * then, under the pin counts' monitor, it pins only if the count did not move
+ * ({@link LongTermPins#pinFramesIfUnchanged}; in the kernel, {@code try_grab_folio()} and the PTE re-check of
+ * {@code gup_fast_pte_range()} against munmap, the {@code mm->write_protect_seq} retry against fork), and otherwise
+ * leaves the whole range to the locked path, as {@code gup_fast()} unpins everything and returns 0 when the
+ * seqcount moved. Why a pin then never lands on a page its mapping already let go of: see {@link UnmapSequence}.
  */
 final class SimulatedUserProcess implements UserProcess {
 
@@ -52,8 +68,23 @@ final class SimulatedUserProcess implements UserProcess {
     private final LongTermPins pins;
     private final Consumer<SimulatedUserProcess> onExit;
     private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
-    /** Sorted by start, disjoint; guarded by mmapLock. */
-    private Vma[] vmas = new Vma[0];
+    /**
+     * Sorted by start, disjoint; replaced (never changed in place) under mmapLock (write). Volatile for the lockless
+     * pin walk, which reads it without the lock.
+     */
+    private volatile Vma[] vmas = new Vma[0];
+    /** The seqcount of the lockless pin walk against munmap and exit (written under mmapLock, write). */
+    private final UnmapSequence unmapSeq = new UnmapSequence();
+    /**
+     * Test seam: run by the lockless pin walk between its look-up of the page entries and the pins it takes (the
+     * window in which gup-fast races a munmap on another CPU). Null outside tests.
+     */
+    Runnable gupFastWindow;
+    /**
+     * Test seam: run by munmap/exit under the mmap lock (write) with the {@link UnmapSequence} odd, with 0 before any
+     * page is let go and 1 after all were. Null outside tests.
+     */
+    java.util.function.IntConsumer unmapWindow;
     /** Written under mmapLock (write); volatile so that {@link #alive()} reads it without the lock. */
     private volatile boolean alive = true;
     /** Memfds this process created; guarded by mmapLock (write). */
@@ -374,6 +405,71 @@ final class SimulatedUserProcess implements UserProcess {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: output array of %d too small for %d pages at %d", pid, out.length,
                     npages, outOffset);
         }
+        int fast = pinPresentPages(va, npages, write, out, outOffset);
+        if (fast == npages) {
+            return npages;
+        }
+        int slow;
+        try {
+            slow = pinPagesLocked(va + ((long) fast << PhysicalMemory.FRAME_SHIFT), npages - fast, write, out, outOffset + fast);
+        } catch (ErrnoException e) {
+            if (fast > 0) {
+                return fast; // gup_fast_fallback: the pages pinned locklessly are the (short) result
+            }
+            throw e;
+        }
+        return fast + slow;
+    }
+
+    /**
+     * The lockless walk of {@code pin_user_pages_fast()} ({@code gup_fast()}): pins the longest prefix of
+     * {@code [va, +npages)} whose pages are present in anonymous or hugetlb mappings that allow the access, without
+     * the mmap lock, and returns its length (0 when the first page does not qualify). Never faults, allocates or
+     * breaks COW: anything else is for the locked path. See the class comment for why it is safe against munmap.
+     */
+    private int pinPresentPages(long va, int npages, boolean write, long[] out, int off) {
+        int seq = unmapSeq.readBegin();
+        if (seq < 0) {
+            return 0; // a munmap or exit is letting pages go: the locked path waits for it
+        }
+        Vma[] t = vmas;
+        int done = 0;
+        while (done < npages) {
+            long addr = va + ((long) done << PhysicalMemory.FRAME_SHIFT);
+            int idx = find(t, addr);
+            if (idx < 0) {
+                return done;
+            }
+            Vma v = t[idx];
+            // gup-fast takes anonymous and hugetlb pages only here (no VM_IO/PFNMAP, no page cache: a shared memfd
+            // page is pinned under the file's lock, a private file page may need its COW broken).
+            if (v.anon == null || v.file != null || !v.readable() || (write && !v.writable())) {
+                return done;
+            }
+            int n = (int) Math.min(npages - done, (v.end - addr) >>> PhysicalMemory.FRAME_SHIFT);
+            int order = v.pageShift - PhysicalMemory.FRAME_SHIFT;
+            long firstFrame = (v.pageIndex(addr) << order) + ((addr & (v.pageSize() - 1)) >>> PhysicalMemory.FRAME_SHIFT);
+            int present = v.anon.presentFrames(firstFrame, n, out, off + done);
+            if (present == 0) {
+                return done;
+            }
+            Runnable window = gupFastWindow;
+            if (window != null) {
+                window.run();
+            }
+            if (!pins.pinFramesIfUnchanged(unmapSeq, seq, out, off + done, present, order)) {
+                return done;
+            }
+            done += present;
+            if (present < n) {
+                return done;
+            }
+        }
+        return done;
+    }
+
+    /** {@code __gup_longterm_locked()}: the pin of {@code [va, +npages)} under the mmap lock (read). */
+    private int pinPagesLocked(long va, int npages, boolean write, long[] out, int outOffset) {
         mmapLock.readLock().lock();
         try {
             if (!alive) {
@@ -510,6 +606,11 @@ final class SimulatedUserProcess implements UserProcess {
         onExit.accept(this);
     }
 
+    /** The mmap lock, for tests that hold it while the lockless pin walk runs. */
+    ReentrantReadWriteLock mmapLockForTests() {
+        return mmapLock;
+    }
+
     /** The mappings, for tests and diagnostics. */
     List<String> mappings() {
         mmapLock.readLock().lock();
@@ -613,6 +714,23 @@ final class SimulatedUserProcess implements UserProcess {
      * @return the PFN-map regions whose last mapping went, whose {@code onClose} the caller runs after unlocking
      */
     private List<PfnRegion> removeRange(long from, long to) {
+        unmapSeq.writeBegin(); // before any page entry is cleared or page let go (see UnmapSequence)
+        try {
+            java.util.function.IntConsumer window = unmapWindow;
+            if (window != null) {
+                window.accept(0);
+            }
+            List<PfnRegion> closed = removeMappings(from, to);
+            if (window != null) {
+                window.accept(1);
+            }
+            return closed;
+        } finally {
+            unmapSeq.writeEnd();
+        }
+    }
+
+    private List<PfnRegion> removeMappings(long from, long to) {
         List<PfnRegion> closed = new ArrayList<>(0);
         List<Vma> kept = new ArrayList<>(vmas.length + 1);
         for (Vma v : vmas) {
@@ -660,7 +778,11 @@ final class SimulatedUserProcess implements UserProcess {
 
     /** Index of the mapping holding {@code va}, or -1. Allocation-free. Caller holds the lock. */
     private int find(long va) {
-        Vma[] t = vmas;
+        return find(vmas, va);
+    }
+
+    /** Index of the mapping of {@code t} holding {@code va}, or -1. Allocation-free. */
+    private static int find(Vma[] t, long va) {
         int lo = 0;
         int hi = t.length - 1;
         while (lo <= hi) {

@@ -18,8 +18,9 @@ import java.lang.invoke.VarHandle;
  * costs 8 bytes per page only where it was touched.
  *
  * <p>Concurrency: {@link #touch} is lock-free (chunks and entries are published by compare-and-set; the loser of a
- * race frees its block). {@link #drop} must run under the owner's exclusive lock, with no concurrent touch of the
- * same indices. Pinned pages are handed to {@link LongTermPins} when dropped.
+ * race frees its block); {@link #presentFrames} (the lockless pin walk) only reads. {@link #drop} must run under
+ * the owner's exclusive lock, with no concurrent touch of the same indices. Pinned pages are handed to
+ * {@link LongTermPins} when dropped.
  */
 final class UserPages {
 
@@ -134,6 +135,53 @@ final class UserPages {
                 out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
             }
             done += m;
+        }
+        return n;
+    }
+
+    /**
+     * The lockless look-up of a GUP-fast walk: fills {@code out[off, ...)} with the physical addresses of the 4 KiB
+     * frames {@code firstFrame, firstFrame + 1, ...} (as {@link #touchFrames}) while their pages are present, and
+     * stops at the first absent one. Allocates nothing, takes no lock, changes nothing; what it read may be stale by
+     * the time it returns (the caller re-checks the process's {@link UnmapSequence} under the pin counts' monitor).
+     *
+     * @return frames filled, 0..n
+     */
+    int presentFrames(long firstFrame, int n, long[] out, int off) {
+        long frameMask = (1L << order) - 1;
+        int done = 0;
+        while (done < n) {
+            long f = firstFrame + done;
+            long index = f >>> order;
+            long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));
+            if (chunk == null) {
+                return done;
+            }
+            if (order == 0) {
+                int slot = (int) (index & CHUNK_MASK);
+                int m = Math.min(n - done, CHUNK_MASK + 1 - slot);
+                int o = off + done;
+                for (int k = 0; k < m; k++) {
+                    long e = (long) ENTRY.getAcquire(chunk, slot + k);
+                    if (e == 0) {
+                        return done + k;
+                    }
+                    out[o + k] = e - 1;
+                }
+                done += m;
+            } else {
+                long e = (long) ENTRY.getAcquire(chunk, (int) (index & CHUNK_MASK));
+                if (e == 0) {
+                    return done;
+                }
+                int m = (int) Math.min(n - done, frameMask + 1 - (f & frameMask));
+                long pa = e - 1 + ((f & frameMask) << PhysicalMemory.FRAME_SHIFT);
+                int o = off + done;
+                for (int k = 0; k < m; k++) {
+                    out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
+                }
+                done += m;
+            }
         }
         return n;
     }

@@ -92,4 +92,77 @@ class ObjectTableTest {
         assertEquals(List.of("#3", "#2", "#1"), destroyed);
         assertTrue(table.isEmpty());
     }
+
+    /**
+     * Look-ups take no lock ({@code iommufd_get_object}'s {@code refcount_inc_not_zero}): a look-up racing
+     * IOMMU_DESTROY of the same ID (and the ID's reuse by a new object) either holds a reference on a live object,
+     * which the destroy then refuses with EBUSY, or fails with ENOENT; it never returns an object whose destroy ran.
+     * With a plain increment instead of increment-not-zero, a look-up that read the slot before the destroy
+     * resurrects the destroyed object (users 0 -> 1) and this test sees it.
+     */
+    @Test
+    void lockFreeLookupsRacingDestroyNeverReturnADestroyedObject() throws Exception {
+        final class Gone extends IommufdObject {
+            volatile boolean gone;
+
+            Gone() {
+                super(ObjectKind.IOAS);
+            }
+
+            @Override
+            protected void destroy() {
+                gone = true;
+            }
+        }
+        java.util.concurrent.atomic.AtomicReference<String> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicLong hits = new java.util.concurrent.atomic.AtomicLong();
+        Gone first = new Gone();
+        table.allocate(first);
+        table.finalizeObject(first);
+        int id = first.id();
+        Thread reader = new Thread(() -> {
+            while (!stop.get() && failure.get() == null) {
+                Gone g;
+                try {
+                    g = table.get(id, ObjectKind.IOAS, Gone.class);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.ENOENT) {
+                        failure.compareAndSet(null, "look-up failed with " + e.errno());
+                    }
+                    continue;
+                }
+                int users = table.users(g);
+                if (g.gone || users < 2) {
+                    failure.compareAndSet(null, "look-up returned a destroyed object (users " + users + ")");
+                }
+                hits.incrementAndGet();
+                table.put(g);
+            }
+        });
+        reader.start();
+        long destroyedCount = 0;
+        try {
+            long deadline = System.nanoTime() + 600_000_000L;
+            Gone cur = first;
+            while (System.nanoTime() < deadline && failure.get() == null) {
+                try {
+                    table.destroyUser(id);
+                } catch (ErrnoException e) {
+                    assertEquals(Errno.EBUSY, e.errno());
+                    continue;
+                }
+                assertTrue(cur.gone);
+                destroyedCount++;
+                cur = new Gone();
+                assertEquals(id, table.allocate(cur), "the lowest free ID is reused");
+                table.finalizeObject(cur);
+            }
+        } finally {
+            stop.set(true);
+            reader.join();
+        }
+        assertEquals(null, failure.get());
+        assertTrue(destroyedCount > 0 && hits.get() > 0, destroyedCount + " destroys, " + hits.get() + " look-ups");
+    }
 }

@@ -182,8 +182,13 @@ class ConcurrencyStressTest {
                 int first = r.nextInt(PAGES - 2);
                 long iova = BASE + first * PS;
                 long len = (1 + r.nextInt(2)) * PS;
-                access.pinPages(iova, len, IommufdAccess.RW_WRITE);
-                ops.pinned(iova, len);
+                // The pin and its record are one step for the unmap callback, as iommufd_test_access_pages holds
+                // staccess->lock across iommufd_access_pin_pages and the list insertion: a callback that ran
+                // between them would find nothing to unpin, and the unmap would retry until EDEADLK.
+                synchronized (ops) {
+                    access.pinPages(iova, len, IommufdAccess.RW_WRITE);
+                    ops.pinned(iova, len);
+                }
                 ops.release(access, iova, len);
             }));
             // Attacher: the second device moves between the IOASes; the first replaces back and forth.

@@ -1,6 +1,5 @@
 package dev.iommufd.tck.broken;
 
-import com.google.auto.service.AutoService;
 import dev.iommufd.mock.hw.MockIommuUnit;
 import dev.iommufd.platform.IommuUnitConfig;
 import dev.iommufd.spi.hw.HardwareContext;
@@ -15,8 +14,8 @@ import java.util.function.LongConsumer;
  * Defect (in hardware): the mock IOMMU unit whose {@link IommuUnitModel#translateWindow} gives up at the first
  * faulting request of a window and reports the requests after it as not translated, as a model that stalls its
  * hit-under-miss pipeline on a fault would. The unit calls itself {@code mock}, so the mock driver drives it.
+ * Registered in this module's test resources (META-INF/services), as the broken drivers are.
  */
-@AutoService(HardwareModelProvider.class)
 public final class WindowStopsAtFaultModelProvider implements HardwareModelProvider {
     public static final String ID = "mock-window-stops-at-fault";
 
