@@ -24,8 +24,10 @@ import dev.iommufd.vtd.layout.PasidTableEntry;
 import dev.iommufd.vtd.layout.RootEntry;
 import dev.iommufd.vtd.layout.ScalableContextEntry;
 import dev.iommufd.vtd.layout.SecondStagePte;
+import java.lang.invoke.VarHandle;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.LongConsumer;
 
@@ -38,7 +40,8 @@ import java.util.function.LongConsumer;
  * Every register access, every invalidation and every walk that may fault or update memory runs under
  * {@link #lock}. Translations that hit the caches take no lock, and a legacy-mode miss after a context-cache hit
  * walks and fills without it ({@link #legacyMiss}): the caches' lookups and fills are lock-free (see {@link Iotlb}
- * and {@link InvalidationCount}), and a fill from a walk that an invalidation overlapped is dropped. MSIs are signalled
+ * and {@link InvalidationCount}), and a fill from a walk that an invalidation overlapped is dropped. A window of
+ * requests ({@link #translateWindow}) uses the same paths, with its own read-only walk reads ahead of them. MSIs are signalled
  * after the lock is released ({@link #deliverInterrupts()}), because interrupt handlers run synchronously and
  * may read this unit's registers.
  *
@@ -827,14 +830,19 @@ final class VtdUnit implements IommuUnitModel {
                 if ((q0 & InvalidationDescriptor.RSVD_PC_LO) != 0 || q1 != 0) {
                     return IQEI_RESERVED;
                 }
+                if (g != InvalidationDescriptor.PC_G_DOMAIN && g != InvalidationDescriptor.PC_G_PASID
+                        && g != InvalidationDescriptor.PC_G_GLOBAL) {
+                    return IQEI_TYPE_INVALID;
+                }
+                // counted like every other cache invalidation: a translateWindow batch that looked a PASID entry up
+                // before it retranslates its requests one by one (noInvalidationSince)
+                cacheInvalidations.advance();
                 if (g == InvalidationDescriptor.PC_G_DOMAIN) {
                     pasidCache.invalidate(did, -1);
                 } else if (g == InvalidationDescriptor.PC_G_PASID) {
                     pasidCache.invalidate(did, InvalidationDescriptor.pasid(q0));
-                } else if (g == InvalidationDescriptor.PC_G_GLOBAL) {
-                    pasidCache.invalidateAll();
                 } else {
-                    return IQEI_TYPE_INVALID;
+                    pasidCache.invalidateAll();
                 }
                 return 0;
             }
@@ -1024,15 +1032,293 @@ final class VtdUnit implements IommuUnitModel {
                 : mode == FAST_SCALABLE && scalableHit(rid & 0xffff, pasid, iova, access, out)) {
             return out;
         }
+        return translateWithLock(rid & 0xffff, pasid, iova, access, out);
+    }
+
+    /** {@link #translate} from the start under the lock, then the MSIs it made pending (after the lock). */
+    private Translation translateWithLock(int rid, int pasid, long iova, int access, Translation out) {
         boolean signal;
         synchronized (lock) {
-            translateLocked(rid & 0xffff, pasid, iova, access, out);
+            translateLocked(rid, pasid, iova, access, out);
             signal = pendingSignals != 0;
         }
         if (signal) {
             deliverInterrupts();
         }
         return out;
+    }
+
+    // =====================================================================================================
+    // A window of outstanding requests (hit-under-miss, overlapped walks)
+    // =====================================================================================================
+
+    /**
+     * How many requests of a window the unit looks up before it walks: a window is translated in batches of this
+     * many, each batch a bit mask of its requests still to translate.
+     */
+    private static final int WINDOW_BATCH = 64;
+
+    /**
+     * Translates a window as hardware with hit-under-miss and several page walkers does, in three passes per batch
+     * of up to {@value #WINDOW_BATCH} requests (the contract: each request's result, fault record and page request
+     * are exactly those of {@link #translate} alone, in window order; only the time differs):
+     * <ol>
+     *   <li>the lock-free hit path of every request ({@link #legacyHit} / {@link #scalableHit}), with the context
+     *       entry (and PASID entry) looked up once for the batch: a hit writes its address and is done. A legacy
+     *       IOTLB miss also looks up where its walk will start ({@link #legacyWalkStart}: the paging-structure
+     *       caches). Nothing here changes state but replacement hints. If any invalidation (or mode change) began
+     *       meanwhile ({@link #cacheInvalidations} moved), these lookups are not trusted and every request of the
+     *       batch is translated one by one instead, so that a hit is what {@code translate} would give when the
+     *       pass ended;
+     *   <li>the table reads of the IOTLB misses' walks, one level at a time across all of them
+     *       ({@link #readAheadWalks}): read-only (no fill, no A/D update, no check, no fault), so that the reads of
+     *       different misses are independent loads that the memory system serves together;
+     *   <li>every request that did not hit, in window order, through the path {@code translate} takes for it after
+     *       its hit path failed: the lock-free legacy walk ({@link #legacyWalk}, from the start pass 1 found, with
+     *       the invalidation count sampled before the batch read the context entry, so that its fills are dropped
+     *       if any invalidation ran since), whose reads now hit the CPU caches, or the locked path. Fills, A/D
+     *       updates, faults, fault records and page requests happen here, one request at a time, in window order.
+     * </ol>
+     * Allocates nothing: a batch's state is two bit masks, and a walk's start is kept in {@code physOut} at its
+     * request's index until pass 3 writes the result there.
+     */
+    @Override
+    public int translateWindow(int rid, int pasid, int access, long[] iovas, int from, int count, long[] physOut,
+            Translation scratch) {
+        Objects.checkFromIndexSize(from, count, iovas.length);
+        Objects.checkFromIndexSize(from, count, physOut.length);
+        if (iovas == physOut) { // translated in place: the passes below keep walk starts where the addresses are
+            return oneByOne(rid & 0xffff, pasid, access, iovas, from, count, physOut, scratch);
+        }
+        int done = 0;
+        int end = from + count;
+        for (int at = from; at < end; ) {
+            int n = Math.min(WINDOW_BATCH, end - at);
+            done += translateBatch(rid & 0xffff, pasid, access, iovas, at, n, physOut, scratch);
+            at += n;
+        }
+        return done;
+    }
+
+    /** One batch of {@link #translateWindow}: requests {@code from} to {@code from + n - 1}, n at most 64. */
+    private int translateBatch(int rid, int pasid, int access, long[] iovas, int from, int n, long[] physOut,
+            Translation out) {
+        int mode = fastMode;
+        if (mode == FAST_TE_OFF) {
+            System.arraycopy(iovas, from, physOut, from, n); // what translate() gives each: the address itself
+            return n;
+        }
+        if (mode == FAST_LEGACY && pasid == DmaAttributes.NO_PASID) {
+            return legacyBatch(rid, access, iovas, from, n, physOut, out);
+        }
+        if (mode == FAST_SCALABLE) {
+            return scalableBatch(rid, pasid, access, iovas, from, n, physOut, out);
+        }
+        return oneByOne(rid, pasid, access, iovas, from, n, physOut, out);
+    }
+
+    /** Every request of a batch through {@link #translate}, in order. */
+    private int oneByOne(int rid, int pasid, int access, long[] iovas, int from, int n, long[] physOut, Translation out) {
+        int done = 0;
+        for (int i = from; i < from + n; i++) {
+            done += result(translate(rid, pasid, iovas[i], access, out), physOut, i);
+        }
+        return done;
+    }
+
+    /** Writes a translation's result at {@code i}: its address, or {@link #NOT_TRANSLATED}; 1 if it translated. */
+    private static int result(Translation t, long[] physOut, int i) {
+        if (t.isOk()) {
+            physOut[i] = t.physicalAddress();
+            return 1;
+        }
+        physOut[i] = NOT_TRANSLATED;
+        return 0;
+    }
+
+    /**
+     * Whether no invalidation (or mode change) began since {@code sample}, read after the lookups of pass 1 (the
+     * fence keeps their reads before this one): then the context, PASID and IOTLB entries pass 1 used were all live
+     * together when this read ran, and each hit is what {@link #translate} would give at that moment.
+     */
+    private boolean noInvalidationSince(long sample) {
+        VarHandle.loadLoadFence();
+        return cacheInvalidations.sample() == sample;
+    }
+
+    /** A legacy-mode batch (no PASID): {@link #translateWindow}'s three passes with {@link #legacyHit}'s checks. */
+    private int legacyBatch(int rid, int access, long[] iovas, int from, int n, long[] physOut, Translation out) {
+        long sample = cacheInvalidations.sample(); // before the context entry: see legacyMiss
+        long st = contextCache.lookup(rid);
+        if (st < 0) {
+            return oneByOne(rid, DmaAttributes.NO_PASID, access, iovas, from, n, physOut, out);
+        }
+        long lo = contextCache.lo(st);
+        long hi = contextCache.hi(st);
+        if (!contextCache.validate(st)) {
+            return oneByOne(rid, DmaAttributes.NO_PASID, access, iovas, from, n, physOut, out);
+        }
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        long pending = 0; // bit k: request from + k did not hit
+        long walks = 0; // bit k: and its IOTLB lookup missed: physOut[from + k] holds its walk's start
+        if (ContextEntry.tt(lo) == ContextEntry.TT_PASS_THROUGH) {
+            System.arraycopy(iovas, from, physOut, from, n);
+        } else {
+            int width = Math.min(CapabilityRegister.agawToWidth(ContextEntry.aw(hi)), CapabilityRegister.mgaw(cap));
+            int did = ContextEntry.did(hi);
+            for (int k = 0; k < n; k++) {
+                long iova = iovas[from + k];
+                long v = width < 64 && (iova >>> width) != 0 ? IOTLB_DENIED : legacyIotlbHit(did, iova, write);
+                if (v > 0) {
+                    physOut[from + k] = outputAddress(v, iova);
+                } else {
+                    pending |= 1L << k;
+                    if (v == 0) {
+                        walks |= 1L << k;
+                        physOut[from + k] = legacyWalkStart(lo, hi, iova);
+                    }
+                }
+            }
+        }
+        if (!noInvalidationSince(sample)) {
+            return oneByOne(rid, DmaAttributes.NO_PASID, access, iovas, from, n, physOut, out);
+        }
+        if (walks != 0) {
+            out.ok(readAheadWalks(iovas, from, walks, physOut), 0); // scratch (overwritten below): keeps the reads
+        }
+        int done = n - Long.bitCount(pending);
+        for (long p = pending; p != 0; p &= p - 1) {
+            int k = Long.numberOfTrailingZeros(p);
+            long iova = iovas[from + k];
+            // what translate() does after legacyHit's lookup: a miss walks without the lock (from the position
+            // taken after sample, as legacyHit takes it), anything else or a walk that needs it takes the lock
+            if ((walks & (1L << k)) == 0 || !legacyWalk(hi, physOut[from + k], iova, write, sample, out)) {
+                translateWithLock(rid, DmaAttributes.NO_PASID, iova, access, out);
+            }
+            done += result(out, physOut, from + k);
+        }
+        return done;
+    }
+
+    /**
+     * A scalable-mode batch: {@link #translateWindow}'s three passes with {@link #scalableHit}'s checks. Scalable
+     * mode has no lock-free walk: pass 3 takes the locked path for every request that did not hit, as
+     * {@link #translate} does; pass 2 reads ahead the walks of a second-stage (PGTT 010b) PASID entry.
+     */
+    private int scalableBatch(int rid, int pasid, int access, long[] iovas, int from, int n, long[] physOut,
+            Translation out) {
+        long sample = cacheInvalidations.sample();
+        long st = contextCache.lookup(rid);
+        if (st < 0) {
+            return oneByOne(rid, pasid, access, iovas, from, n, physOut, out);
+        }
+        long c0 = contextCache.lo(st);
+        long c1 = contextCache.hi(st);
+        if (!contextCache.validate(st) || pasid != DmaAttributes.NO_PASID && (c0 & ScalableContextEntry.PASIDE) == 0) {
+            return oneByOne(rid, pasid, access, iovas, from, n, physOut, out);
+        }
+        int p = pasid == DmaAttributes.NO_PASID ? ScalableContextEntry.ridPasid(c1) : pasid;
+        long ps = p < ScalableContextEntry.pasidLimit(c0) ? pasidCache.lookup(rid, p) : -1;
+        if (ps < 0) {
+            return oneByOne(rid, pasid, access, iovas, from, n, physOut, out);
+        }
+        long e0 = pasidCache.q0(ps);
+        long e1 = pasidCache.q1(ps);
+        long e2 = pasidCache.q2(ps);
+        boolean priv = pasid != DmaAttributes.NO_PASID && (access & Translation.ACCESS_PRIV) != 0;
+        boolean exec = pasid != DmaAttributes.NO_PASID && (access & Translation.ACCESS_EXEC) != 0;
+        if (!pasidCache.validate(ps) || (exec && !PasidTableEntry.ere(e2)) || (priv && !PasidTableEntry.sre(e2))) {
+            return oneByOne(rid, pasid, access, iovas, from, n, physOut, out);
+        }
+        int pgtt = PasidTableEntry.pgtt(e0);
+        boolean write = (access & Translation.ACCESS_WRITE) != 0;
+        int did = PasidTableEntry.did(e1);
+        long pending = 0;
+        if (pgtt == PasidTableEntry.PGTT_PASS_THROUGH) {
+            System.arraycopy(iovas, from, physOut, from, n);
+        } else {
+            for (int k = 0; k < n; k++) {
+                long iova = iovas[from + k];
+                long v = scalableIotlbHit(did, p, iova, write, priv, exec, e2, pgtt);
+                if (v != 0) {
+                    physOut[from + k] = outputAddress(v, iova);
+                } else {
+                    pending |= 1L << k;
+                }
+            }
+        }
+        if (!noInvalidationSince(sample)) {
+            return oneByOne(rid, pasid, access, iovas, from, n, physOut, out);
+        }
+        if (pending != 0 && pgtt == PasidTableEntry.PGTT_SECOND_STAGE) {
+            int aw = PasidTableEntry.aw(e0);
+            int width = Math.min(CapabilityRegister.agawToWidth(aw), CapabilityRegister.mgaw(cap));
+            long start = PasidTableEntry.ssptptr(e0) | CapabilityRegister.agawToLevels(aw); // no walk caches
+            long walks = 0;
+            for (long q = pending; q != 0; q &= q - 1) {
+                int k = Long.numberOfTrailingZeros(q);
+                if ((iovas[from + k] >>> width) == 0) {
+                    walks |= 1L << k;
+                    physOut[from + k] = start;
+                }
+            }
+            if (walks != 0) {
+                out.ok(readAheadWalks(iovas, from, walks, physOut), 0); // scratch (overwritten below): keeps the reads
+            }
+        }
+        int done = n - Long.bitCount(pending);
+        for (long q = pending; q != 0; q &= q - 1) {
+            int k = Long.numberOfTrailingZeros(q);
+            done += result(translateWithLock(rid, pasid, iovas[from + k], access, out), physOut, from + k);
+        }
+        return done;
+    }
+
+    /**
+     * Pass 2 of {@link #translateWindow}: reads ahead the entries the walks from the positions in {@code physOut}
+     * (at the indexes of the bits of {@code walks}) will read, one level at a time across all walks: first the
+     * entries of the highest level any walk starts at, for every walk that starts there, then one level lower for
+     * every walk (re-reading the levels above it, which the previous round brought into the CPU caches), and so on
+     * down to the leaves. The reads of one round are independent of each other, so their cache misses overlap, as the
+     * reads of several hardware walkers do. Returns the sum of the entries read last (for the caller to keep).
+     */
+    private long readAheadWalks(long[] iovas, int from, long walks, long[] physOut) {
+        int top = 1;
+        for (long q = walks; q != 0; q &= q - 1) {
+            top = Math.max(top, (int) (physOut[from + Long.numberOfTrailingZeros(q)] & 7));
+        }
+        long seen = 0;
+        for (int stop = top; stop >= 1; stop--) {
+            for (long q = walks; q != 0; q &= q - 1) {
+                int i = from + Long.numberOfTrailingZeros(q);
+                seen += readAhead(physOut[i], iovas[i], stop);
+            }
+        }
+        return seen;
+    }
+
+    /**
+     * Reads ahead the second-stage entries a walk from the position {@code start} (table | level in bits 2:0, see
+     * {@link #legacyWalkStart}) reads for {@code iova}, down to level {@code stop}, so that the walk that follows
+     * finds them in the CPU caches. Reads memory only: no fill, no A/D update, no check, no fault; stops at a
+     * non-present entry, a leaf, or memory that is not RAM. Returns the last entry read (0: none), for the caller
+     * to keep.
+     */
+    private long readAhead(long start, long iova, int stop) {
+        long table = start & ~0xfffL;
+        long e = 0;
+        for (int level = (int) (start & 7); level >= stop; level--) {
+            try {
+                e = mem.read64(table + SecondStagePte.index(iova, level) * 8L);
+            } catch (BusErrorException x) {
+                return 0; // the walk reports it
+            }
+            if (!SecondStagePte.present(e) || level > 1 && (e & SecondStagePte.PS) != 0) {
+                return e;
+            }
+            table = SecondStagePte.address(e);
+        }
+        return e;
     }
 
     // per-translation state (guarded by lock)
@@ -1092,17 +1378,32 @@ final class VtdUnit implements IommuUnitModel {
             return false;
         }
         boolean write = (access & Translation.ACCESS_WRITE) != 0;
-        int did = ContextEntry.did(hi);
-        long v = iotlb.lookup(did, 0, iova);
-        if (v != 0) {
-            if ((v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) == 0) {
-                return false;
-            }
+        long v = legacyIotlbHit(ContextEntry.did(hi), iova, write);
+        if (v > 0) {
             long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
-            out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+            out.ok(outputAddress(v, iova), size);
             return true;
         }
-        return legacyMiss(lo, hi, iova, write, sample, out);
+        return v == 0 && legacyMiss(lo, hi, iova, write, sample, out);
+    }
+
+    /** {@link #legacyIotlbHit}'s answer when the IOTLB holds an entry for the address that does not permit the access. */
+    private static final long IOTLB_DENIED = -1;
+
+    /**
+     * The IOTLB part of the legacy hit path: the {@link Iotlb#lookup} result (positive: the level at
+     * {@link Iotlb#LEVEL_SHIFT}) when an entry of domain {@code did} maps {@code iova} and permits the access, 0 when
+     * no entry maps it (a walk decides), {@link #IOTLB_DENIED} when one maps it without the permission (the locked
+     * path decides). Takes no lock, changes nothing but the entry's replacement hint.
+     */
+    private long legacyIotlbHit(int did, long iova, boolean write) {
+        long v = iotlb.lookup(did, 0, iova);
+        return v == 0 || (v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) != 0 ? v : IOTLB_DENIED;
+    }
+
+    /** The output address of {@code iova} through the IOTLB entry {@code v} (a {@link Iotlb#lookup} result). */
+    private static long outputAddress(long v, long iova) {
+        return (v & ~0xfffL) | (iova & (SecondStagePte.levelSize(Iotlb.levelOf(v)) - 1));
     }
 
     /**
@@ -1113,17 +1414,38 @@ final class VtdUnit implements IommuUnitModel {
      * read with its IOTLB set already taken ({@link #legacyLeaf}).
      */
     private boolean legacyMiss(long lo, long hi, long iova, boolean write, long sample, Translation out) {
+        return legacyWalk(hi, legacyWalkStart(lo, hi, iova), iova, write, sample, out);
+    }
+
+    /**
+     * Where a legacy walk starts (a walk position: the table to read next | the accumulated R/W at
+     * {@link #POS_PERM_SHIFT} | that table's level in bits 2:0): one level below the deepest {@link #pwc} entry
+     * for {@code iova} (spec 6.2.4), else the top table of the context entry with R and W.
+     */
+    private long legacyWalkStart(long lo, long hi, long iova) {
+        long cached = pwc.lookup(ContextEntry.did(hi), 0, iova);
+        if (cached != 0) { // resume below the deepest cached PDE/PDPE
+            return (cached & ~0xfffL) | ((cached & (SecondStagePte.R | SecondStagePte.W)) << POS_PERM_SHIFT)
+                    | (Iotlb.levelOf(cached) - 1);
+        }
+        return ContextEntry.slptptr(lo) | ((SecondStagePte.R | SecondStagePte.W) << POS_PERM_SHIFT)
+                | CapabilityRegister.agawToLevels(ContextEntry.aw(hi));
+    }
+
+    /** Where a walk position ({@link #legacyWalkStart}) keeps the R/W bits accumulated above its table. */
+    private static final int POS_PERM_SHIFT = 3;
+
+    /**
+     * {@link #legacyMiss} from the walk position {@code start} ({@link #legacyWalkStart}, taken after
+     * {@code sample}): reads the tables, fills the caches unless an invalidation ran since {@code sample}; false
+     * (nothing filled but what a completed walk may cache) when the locked path must decide.
+     */
+    private boolean legacyWalk(long hi, long start, long iova, boolean write, long sample, Translation out) {
         int did = ContextEntry.did(hi);
         int levels = CapabilityRegister.agawToLevels(ContextEntry.aw(hi));
-        long table = ContextEntry.slptptr(lo);
-        int level = levels;
-        long perm = SecondStagePte.R | SecondStagePte.W;
-        long cached = pwc.lookup(did, 0, iova);
-        if (cached != 0) { // resume below the deepest cached PDE/PDPE
-            table = cached & ~0xfffL;
-            perm = cached & (SecondStagePte.R | SecondStagePte.W);
-            level = Iotlb.levelOf(cached) - 1;
-        }
+        long table = start & ~0xfffL;
+        int level = (int) (start & 7);
+        long perm = (start >>> POS_PERM_SHIFT) & (SecondStagePte.R | SecondStagePte.W);
         long pdpe = 0;
         long pde = 0;
         long leaf;
@@ -1239,14 +1561,22 @@ final class VtdUnit implements IommuUnitModel {
             out.ok(iova, PhysicalMemory.FRAME_SIZE);
             return true;
         }
-        boolean write = (access & Translation.ACCESS_WRITE) != 0;
-        long v = iotlb.lookup(PasidTableEntry.did(e1), p, iova);
-        if (v == 0 || !permitted(v, write, priv, exec, e2, pgtt) || (write && (v & Iotlb.V_DIRTY) == 0)) {
+        long v = scalableIotlbHit(PasidTableEntry.did(e1), p, iova, (access & Translation.ACCESS_WRITE) != 0, priv, exec,
+                e2, pgtt);
+        if (v == 0) {
             return false;
         }
-        long size = SecondStagePte.levelSize(Iotlb.levelOf(v));
-        out.ok((v & ~0xfffL) | (iova & (size - 1)), size);
+        out.ok(outputAddress(v, iova), SecondStagePte.levelSize(Iotlb.levelOf(v)));
         return true;
+    }
+
+    /**
+     * The IOTLB part of the scalable-mode hit path: the {@link Iotlb#lookup} result when an entry of (did, PASID
+     * {@code p}) maps {@code iova}, permits the access and needs no A/D update; else 0 (the locked path decides).
+     */
+    private long scalableIotlbHit(int did, int p, long iova, boolean write, boolean priv, boolean exec, long e2, int pgtt) {
+        long v = iotlb.lookup(did, p, iova);
+        return v == 0 || !permitted(v, write, priv, exec, e2, pgtt) || (write && (v & Iotlb.V_DIRTY) == 0) ? 0 : v;
     }
 
     /** Legacy-mode translation (spec 3.4.2/3.4.3); returns 0 on success (out filled) or a fault reason. */
