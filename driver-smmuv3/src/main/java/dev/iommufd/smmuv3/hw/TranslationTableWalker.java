@@ -709,10 +709,12 @@ final class TranslationTableWalker {
 
     /**
      * The walks of several outstanding requests, as an SMMU with several page-table walkers performs them
-     * concurrently (IHI0070 16.2: the TBUs' hit-under-miss and the TCU's concurrent walks), read ahead: for the
-     * requests of {@code inputs[from + k]} for every bit {@code k} of {@code pending} (input addresses of the
-     * configuration this walker holds), the descriptors their walks will read, level by level across the requests,
-     * starting below what the walk cache holds. The reads of one level are independent of each other, so their
+     * concurrently (IHI0070 leaves the order and concurrency of outstanding transactions' walks to the
+     * implementation; e.g. Arm's MMU-600/MMU-700 serve TLB hits in their TBUs while the TCU walks several misses),
+     * read ahead: for the requests of {@code inputs[from + k]} for every bit {@code k} of {@code pending} (input
+     * addresses of the configuration this walker holds), first the walk-cache sets of all of them
+     * ({@link Smmuv3Tlb#touch}), then the descriptors their walks will read, level by level across the requests,
+     * starting below what the walk cache holds. The reads of one step are independent of each other, so their
      * memory latencies overlap; the walks that follow (each request's own translation, in window order) then find
      * the lines in the CPU caches.
      *

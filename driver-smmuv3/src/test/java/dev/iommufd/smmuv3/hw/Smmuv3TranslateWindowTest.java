@@ -36,8 +36,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link Smmuv3Unit#translateWindow}: a window of outstanding requests (the IommuUnitModel.translateWindow contract,
- * TCK rule TLB-8) served with hit-under-miss and overlapped walk reads (IHI0070 16.2) gives every request what
- * {@code translate} gives it alone, in window order: the same physical address or NOT_TRANSLATED, the same event
+ * TCK rule TLB-8) served with hit-under-miss and overlapped walk reads (an implementation choice) gives every
+ * request what {@code translate} gives it alone, in window order: the same physical address or NOT_TRANSLATED, the same event
  * records (IHI0070 7.3) one per faulting request in window order, the same stall (3.12.2) and the same hardware
  * updates of descriptors (HTTU, 3.13). Each scenario builds two identical units from the hand-written fixtures of
  * {@link Smmuv3ModelTest}: one translates the windows with {@code translateWindow}, the other the same requests one
