@@ -1285,7 +1285,7 @@ final class VtdUnit implements IommuUnitModel {
     private long readAheadWalks(long[] iovas, int from, long walks, long[] physOut) {
         int top = 1;
         for (long q = walks; q != 0; q &= q - 1) {
-            top = Math.max(top, (int) (physOut[from + Long.numberOfTrailingZeros(q)] & 7));
+            top = Math.max(top, (int) (physOut[from + Long.numberOfTrailingZeros(q)] & POS_LEVEL_MASK));
         }
         long seen = 0;
         for (int stop = top; stop >= 1; stop--) {
@@ -1298,8 +1298,8 @@ final class VtdUnit implements IommuUnitModel {
     }
 
     /**
-     * Reads ahead the second-stage entries a walk from the position {@code start} (table | level in bits 2:0, see
-     * {@link #legacyWalkStart}) reads for {@code iova}, down to level {@code stop}, so that the walk that follows
+     * Reads ahead the second-stage entries a walk from the position {@code start} (the walk position layout is
+     * next to {@link #POS_LEVEL_MASK}; R/W is not used here) reads for {@code iova}, down to level {@code stop}, so that the walk that follows
      * finds them in the CPU caches. Reads memory only: no fill, no A/D update, no check, no fault; stops at a
      * non-present entry, a leaf, or memory that is not RAM. Returns the last entry read (0: none), for the caller
      * to keep.
@@ -1307,7 +1307,7 @@ final class VtdUnit implements IommuUnitModel {
     private long readAhead(long start, long iova, int stop) {
         long table = start & ~0xfffL;
         long e = 0;
-        for (int level = (int) (start & 7); level >= stop; level--) {
+        for (int level = (int) (start & POS_LEVEL_MASK); level >= stop; level--) {
             try {
                 e = mem.read64(table + SecondStagePte.index(iova, level) * 8L);
             } catch (BusErrorException x) {
@@ -1418,9 +1418,8 @@ final class VtdUnit implements IommuUnitModel {
     }
 
     /**
-     * Where a legacy walk starts (a walk position: the table to read next | the accumulated R/W at
-     * {@link #POS_PERM_SHIFT} | that table's level in bits 2:0): one level below the deepest {@link #pwc} entry
-     * for {@code iova} (spec 6.2.4), else the top table of the context entry with R and W.
+     * Where a legacy walk starts, as a walk position: one level below the deepest {@link #pwc} entry for
+     * {@code iova} (spec 6.2.4), else the top table of the context entry with R and W.
      */
     private long legacyWalkStart(long lo, long hi, long iova) {
         long cached = pwc.lookup(ContextEntry.did(hi), 0, iova);
@@ -1432,7 +1431,21 @@ final class VtdUnit implements IommuUnitModel {
                 | CapabilityRegister.agawToLevels(ContextEntry.aw(hi));
     }
 
-    /** Where a walk position ({@link #legacyWalkStart}) keeps the R/W bits accumulated above its table. */
+    /*
+     * A walk position (a model-internal word, not an architectural format: where a walk resumes, kept by
+     * translateWindow between its passes):
+     *
+     *   63                                12 11        5 4   3 2     0
+     *  +------------------------------------+-----------+-----+-------+
+     *  |  address of the table to read next |     0     | R/W | level |
+     *  +------------------------------------+-----------+-----+-------+
+     *
+     * R/W: the R (bit 3) and W (bit 4) accumulated over the entries above the table; level: the table's level
+     * (1 = page table, up to 5).
+     */
+    /** A walk position's level field. */
+    private static final long POS_LEVEL_MASK = 7;
+    /** Where a walk position keeps the accumulated R/W bits (SecondStagePte.R / W shifted). */
     private static final int POS_PERM_SHIFT = 3;
 
     /**
@@ -1444,7 +1457,7 @@ final class VtdUnit implements IommuUnitModel {
         int did = ContextEntry.did(hi);
         int levels = CapabilityRegister.agawToLevels(ContextEntry.aw(hi));
         long table = start & ~0xfffL;
-        int level = (int) (start & 7);
+        int level = (int) (start & POS_LEVEL_MASK);
         long perm = (start >>> POS_PERM_SHIFT) & (SecondStagePte.R | SecondStagePte.W);
         long pdpe = 0;
         long pde = 0;
