@@ -204,7 +204,8 @@ final class IotlbRules {
                                 + "translates each request as translate() would alone: its own physical address, NOT_TRANSLATED for "
                                 + "each fault, later requests unaffected by an earlier fault, nothing written outside the window.",
                         "IommuUnitModel.translateWindow javadoc; PCIe Base 6.0 2.2.6.2 (Tag: several outstanding non-posted "
-                                + "requests per function); VT-d 6.2 / SMMUv3 16.2 (IOTLB and walks are the unit's, results are not)",
+                                + "requests per function); how a unit overlaps them is its implementation's (VT-d 6.2; Arm "
+                                + "MMU-600/700 TRMs: TBU hit-under-miss, concurrent TCU walks), the result of each request is not",
                         IotlbRules::window));
     }
 
