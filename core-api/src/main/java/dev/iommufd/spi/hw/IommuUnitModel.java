@@ -75,14 +75,24 @@ public interface IommuUnitModel extends MmioRegion {
         Objects.checkFromIndexSize(from, count, physOut.length);
         int done = 0;
         for (int i = from; i < from + count; i++) {
-            if (translate(rid, pasid, iovas[i], access, scratch).isOk()) {
-                physOut[i] = scratch.physicalAddress();
-                done++;
-            } else {
-                physOut[i] = NOT_TRANSLATED;
-            }
+            done += windowResult(translate(rid, pasid, iovas[i], access, scratch), physOut, i);
         }
         return done;
+    }
+
+    /**
+     * Stores one request's result as {@link #translateWindow} reports it: {@code physOut[i]} is the translation's
+     * physical address, or {@link #NOT_TRANSLATED} when it faulted or queued a page request.
+     *
+     * @return 1 if the request translated, else 0 (what {@code translateWindow} counts)
+     */
+    static int windowResult(Translation t, long[] physOut, int i) {
+        if (t.isOk()) {
+            physOut[i] = t.physicalAddress();
+            return 1;
+        }
+        physOut[i] = NOT_TRANSLATED;
+        return 0;
     }
 
     /**

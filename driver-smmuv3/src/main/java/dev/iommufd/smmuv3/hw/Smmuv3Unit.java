@@ -981,12 +981,7 @@ final class Smmuv3Unit implements IommuUnitModel {
         }
         for (long m = missed; m != 0; m &= m - 1) {
             int i = at + Long.numberOfTrailingZeros(m);
-            if (translate(rid, pasid, iovas[i], access, scratch).isOk()) {
-                physOut[i] = scratch.physicalAddress();
-                done++;
-            } else {
-                physOut[i] = NOT_TRANSLATED;
-            }
+            done += IommuUnitModel.windowResult(translate(rid, pasid, iovas[i], access, scratch), physOut, i);
         }
         return done;
     }

@@ -1121,19 +1121,9 @@ final class VtdUnit implements IommuUnitModel {
     private int oneByOne(int rid, int pasid, int access, long[] iovas, int from, int n, long[] physOut, Translation out) {
         int done = 0;
         for (int i = from; i < from + n; i++) {
-            done += result(translate(rid, pasid, iovas[i], access, out), physOut, i);
+            done += IommuUnitModel.windowResult(translate(rid, pasid, iovas[i], access, out), physOut, i);
         }
         return done;
-    }
-
-    /** Writes a translation's result at {@code i}: its address, or {@link #NOT_TRANSLATED}; 1 if it translated. */
-    private static int result(Translation t, long[] physOut, int i) {
-        if (t.isOk()) {
-            physOut[i] = t.physicalAddress();
-            return 1;
-        }
-        physOut[i] = NOT_TRANSLATED;
-        return 0;
     }
 
     /**
@@ -1195,7 +1185,7 @@ final class VtdUnit implements IommuUnitModel {
             if ((walks & (1L << k)) == 0 || !legacyWalk(hi, physOut[from + k], iova, write, sample, out)) {
                 translateWithLock(rid, DmaAttributes.NO_PASID, iova, access, out);
             }
-            done += result(out, physOut, from + k);
+            done += IommuUnitModel.windowResult(out, physOut, from + k);
         }
         return done;
     }
@@ -1269,7 +1259,8 @@ final class VtdUnit implements IommuUnitModel {
         int done = n - Long.bitCount(pending);
         for (long q = pending; q != 0; q &= q - 1) {
             int k = Long.numberOfTrailingZeros(q);
-            done += result(translateWithLock(rid, pasid, iovas[from + k], access, out), physOut, from + k);
+            done += IommuUnitModel.windowResult(translateWithLock(rid, pasid, iovas[from + k], access, out), physOut,
+                    from + k);
         }
         return done;
     }
