@@ -29,8 +29,9 @@ import java.util.List;
  * reference with increment-not-zero, as {@code iommufd_get_object()} takes it with {@code refcount_inc_not_zero()}.
  * A removal swaps {@code users} from the count it requires to 0 by compare-and-set under the lock, so a look-up
  * racing it either takes its reference first (and the removal fails with EBUSY, or, for the forced
- * {@link #tombstone}, the reference is given back as before) or finds 0 and fails with ENOENT; a look-up that
- * read a stale slot array meets the same 0.
+ * {@link #tombstone}, which drops only the table's reference, gives it back later with {@link #put}) or finds 0
+ * and fails with ENOENT; a look-up that read a stale slot array meets the same 0 (or, after a tombstone, the
+ * cleared live flag).
  */
 public final class ObjectTable {
     private static final VarHandle USERS;
@@ -245,15 +246,20 @@ public final class ObjectTable {
     }
 
     /**
-     * Tombstones a LIVE object's ID ({@code REMOVE_OBJ_TOMBSTONE}): the ID stays reserved until close. The caller
-     * destroys the object itself.
+     * Tombstones a LIVE object's ID ({@code REMOVE_OBJ_TOMBSTONE}): the ID stays reserved until close, look-ups
+     * answer ENOENT from now on, and the table's reference is dropped. The caller destroys the object itself.
+     *
+     * <p>A look-up that took its reference before (it found the object live) keeps it and gives it back with
+     * {@link #put}: the kernel's {@code iommufd_object_remove()} waits for such short-term users before it
+     * tombstones; the model has no short-term count, so it does not wait, but the late {@code put} is not an
+     * underflow.
      */
     public synchronized void tombstone(IommufdObject obj) {
         requireSlot(obj, LIVE);
-        obj.users = 0;
         obj.live = false;
         states[obj.id] = TOMBSTONE;
         SLOT.setRelease(slots, obj.id, null);
+        put(obj); // the table's reference
     }
 
     /** Whether the table holds no entry at all (creating and tombstoned IDs count as entries, as in xa_empty). */

@@ -47,6 +47,24 @@ class ObjectTableTest {
         return assertThrows(ErrnoException.class, r::run).errno();
     }
 
+    /**
+     * REMOVE_OBJ_TOMBSTONE drops the table's reference only: a look-up that took its reference before the tombstone
+     * gives it back afterwards without an underflow, and the ID answers ENOENT to every later look-up and to
+     * IOMMU_DESTROY (iommufd_object_remove; the vDEVICE revoke of a device unbind).
+     */
+    @Test
+    void aReferenceTakenBeforeATombstoneIsGivenBackAfterIt() {
+        Thing a = live(null);
+        Thing held = table.get(a.id(), ObjectKind.IOAS, Thing.class);
+        table.tombstone(a);
+        assertEquals(Errno.ENOENT, errno(() -> table.get(a.id(), ObjectKind.IOAS, Thing.class)));
+        assertEquals(1, table.users(held), "the look-up's reference survives the tombstone");
+        table.put(held);
+        assertEquals(0, table.users(a));
+        assertEquals(Errno.ENOENT, errno(() -> table.destroyUser(a.id())));
+        assertThrows(IllegalStateException.class, () -> table.put(a), "one put too many is still an underflow");
+    }
+
     @Test
     void idsStartAtOneAndTheLowestFreeIdIsReused() {
         Thing a = live(null);
