@@ -429,7 +429,7 @@ final class SimulatedUserProcess implements UserProcess {
      */
     private int pinPresentPages(long va, int npages, boolean write, long[] out, int off) {
         int seq = unmapSeq.readBegin();
-        if (seq < 0) {
+        if (seq == UnmapSequence.WRITER_ACTIVE) {
             return 0; // a munmap or exit is letting pages go: the locked path waits for it
         }
         Vma[] t = vmas;

@@ -23,6 +23,15 @@ final class UnmapSequence {
     /** Written by the one writer holding the mmap lock; read by lockless walks. */
     private volatile int value;
 
+    UnmapSequence() {
+        this(0);
+    }
+
+    /** A sequence starting at {@code initial} (even): for tests of the wrap. */
+    UnmapSequence(int initial) {
+        value = initial;
+    }
+
     /** A munmap or exit starts letting pages go (caller holds the mmap lock for writing). */
     void writeBegin() {
         value = value + 1;
@@ -33,10 +42,16 @@ final class UnmapSequence {
         value = value + 1;
     }
 
-    /** {@code raw_seqcount_try_begin}: the current (even) value, or -1 while a writer is active. */
+    /** A value {@link #readBegin} never returns for a quiet sequence: it is odd, as every value a writer leaves. */
+    static final int WRITER_ACTIVE = -1;
+
+    /**
+     * {@code raw_seqcount_try_begin}: the current value (even, any sign: it wraps), or {@link #WRITER_ACTIVE} while a
+     * writer is active.
+     */
     int readBegin() {
         int v = value;
-        return (v & 1) == 0 ? v : -1;
+        return (v & 1) == 0 ? v : WRITER_ACTIVE;
     }
 
     /** {@code !read_seqcount_retry}: whether no writer began since {@link #readBegin} returned {@code start}. */
