@@ -1,17 +1,9 @@
 package dev.iommufd.sim;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyBoolean;
-import static org.mockito.ArgumentMatchers.anyInt;
-import static org.mockito.ArgumentMatchers.anyLong;
-import static org.mockito.ArgumentMatchers.eq;
-import static org.mockito.Mockito.doAnswer;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.withSettings;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
@@ -22,9 +14,12 @@ import dev.iommufd.platform.MapKind;
 import dev.iommufd.platform.MemoryRange;
 import dev.iommufd.platform.Prot;
 import dev.iommufd.platform.UserProcess;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.mockito.Mockito;
 
 /**
  * {@link UserProcess#pinPagesRun} and {@link UserProcess#unpinRun}: the pin reports the leading run of physically
@@ -252,27 +247,44 @@ class PinRunTest {
 
     @Test
     void theDefaultsPinThroughPinPagesAndUnpinThroughUnpinPages() { // for UserProcess implementations without runs
-        UserProcess p = mock(UserProcess.class, withSettings().defaultAnswer(Mockito.CALLS_REAL_METHODS));
         long[] given = {0x5000, 0x6000, 0x7000, 0x9000, 0xa000};
-        doAnswer(inv -> {
-            long[] out = inv.getArgument(3);
-            int off = inv.getArgument(4);
-            int n = inv.getArgument(1);
-            System.arraycopy(given, 0, out, off, Math.min(n, given.length));
-            return Math.min(n, given.length);
-        }).when(p).pinPages(anyLong(), anyInt(), anyBoolean(), any(long[].class), anyInt());
+        List<long[]> unpinned = new ArrayList<>();
+        // A process with only pinPages and unpinPages (a proxy: no mocking framework rewrites UserProcess's defaults)
+        UserProcess p = (UserProcess) Proxy.newProxyInstance(UserProcess.class.getClassLoader(), new Class<?>[] {UserProcess.class},
+                (proxy, method, args) -> {
+                    switch (method.getName()) {
+                        case "pinPages" -> {
+                            long[] out = (long[]) args[3];
+                            int n = Math.min((int) args[1], given.length);
+                            System.arraycopy(given, 0, out, (int) args[4], n);
+                            return n;
+                        }
+                        case "unpinPages" -> {
+                            long[] pas = (long[]) args[0];
+                            int off = (int) args[1];
+                            unpinned.add(Arrays.copyOfRange(pas, off, off + (int) args[2]));
+                            return null;
+                        }
+                        case "pid" -> {
+                            return 7;
+                        }
+                        default -> {
+                            if (method.isDefault()) {
+                                return InvocationHandler.invokeDefault(proxy, method, args);
+                            }
+                            throw new UnsupportedOperationException(method.getName());
+                        }
+                    }
+                });
         long[] out = new long[8];
         long r = p.pinPagesRun(0x1000, 8, true, out, 1);
         assertEquals(5, UserProcess.pinnedOf(r));
         assertEquals(3, UserProcess.runOf(r), "0x5000, 0x6000, 0x7000, then a gap");
-        long[] captured = new long[3];
-        doAnswer(inv -> {
-            long[] pas = inv.getArgument(0);
-            System.arraycopy(pas, (int) inv.getArgument(1), captured, 0, 3);
-            return null;
-        }).when(p).unpinPages(any(long[].class), anyInt(), eq(3), anyBoolean());
+        assertEquals(0x5000, out[1]);
         p.unpinRun(0x9000, 3, true);
-        verify(p).unpinPages(any(long[].class), eq(0), eq(3), eq(true));
-        assertEquals(List.of(0x9000L, 0xa000L, 0xb000L), List.of(captured[0], captured[1], captured[2]));
+        assertEquals(1, unpinned.size());
+        assertArrayEquals(new long[] {0x9000, 0xa000, 0xb000}, unpinned.get(0));
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> p.unpinRun(0x9000, -1, true)).errno());
+        assertEquals(1, unpinned.size(), "nothing unpinned for a negative count");
     }
 }
