@@ -266,7 +266,7 @@ public final class BenchSuite {
         return null;
     }
 
-    private static Row row(Target t, Format f, Map<String, Measured> scores, boolean quick) {
+    static Row row(Target t, Format f, Map<String, Measured> scores, boolean quick) {
         String b = t.benchmark();
         double nan = Double.NaN;
         if (b.startsWith("B11:")) {
@@ -290,6 +290,11 @@ public final class BenchSuite {
             Measured h = find(scores, "", pair.get(0), f);
             Measured e = find(scores, "", pair.get(1), f);
             return new Row(t, f.label(), e == null || h == null ? nan : h.score() / e.score(), nan);
+        }
+        if (b.startsWith("B13op:")) {
+            Target m = new Target(t.id(), b.substring(6), Map.of(), 1, "", nan, false, "");
+            Measured one = find(scores, "t1:", m, f);
+            return new Row(t, f.label(), one == null ? nan : 1000 / one.score(), nan); // ops/us to ns/op
         }
         if (b.startsWith("B13:")) {
             Target m = new Target(t.id(), b.substring(4), Map.of(), 1, "", nan, false, "");

@@ -8,7 +8,8 @@ import java.util.Map;
  *
  * @param id scenario id as the issue numbers it, with a variant ({@code B1-4K}, {@code B3-256})
  * @param benchmark {@code Class.method} of the benchmark, or a pseudo-benchmark for derived rows ({@code B11:...},
- *        {@code B12:<row id>}, {@code B13:...})
+ *        {@code B12:<row id>}, {@code B13:...} for the 2-thread / 1-thread ratio,
+ *        {@code B13op:...} for one thread's time per operation)
  * @param params JMH parameters other than {@code format} that select the run
  * @param scale factor applied to the JMH score to express it in {@code unit} (e.g. ms for a whole 64 GiB run to ns
  *        per 4 KiB page)

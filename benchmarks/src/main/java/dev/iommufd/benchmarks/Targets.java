@@ -129,7 +129,12 @@ public final class Targets {
                     "2-thread / 1-thread throughput of work that shares nothing: the machine's ceiling for B13"),
             new Target("B13-sharedline", "B13:ConcurrencyBenchmark.sharedLine", Map.of(), 1, "x", NONE, true,
                     "2-thread / 1-thread throughput of increments of one shared counter: the cost of a cache-line"
-                            + " transfer between the CPUs in this run"));
+                            + " transfer between the CPUs in this run"),
+            new Target("B13-map-op", "B13op:ConcurrencyBenchmark.mapUnmap", Map.of(), 1, "ns/op", NONE, false,
+                    "one thread's time per map 16 + unmap 16 + sync: what one cache-line transfer per operation"
+                            + " (B13-sharedline) is set against"),
+            new Target("B13-xlate-op", "B13op:ConcurrencyBenchmark.translate", Map.of(), 1, "ns/op", NONE, false,
+                    "one thread's time per translation of B13-xlate's stream (one device alone)"));
 
     /**
      * B12 counts as met below this many bytes per operation: gc.alloc.rate.norm divides every byte the benchmark

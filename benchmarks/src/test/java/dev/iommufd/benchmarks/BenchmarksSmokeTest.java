@@ -386,8 +386,11 @@ class BenchmarksSmokeTest {
             assertTrue(ids.add(t.id()), "duplicate id " + t.id());
             for (Target d : BenchSuite.dependencies(t)) {
                 String b = d.benchmark();
-                if (b.startsWith("B11:") || b.startsWith("B13:") || b.startsWith(BenchSuite.RATIO)) {
+                if (b.startsWith("B11:") || b.startsWith(BenchSuite.RATIO)) {
                     continue;
+                }
+                if (b.startsWith("B13:") || b.startsWith("B13op:")) {
+                    b = b.substring(b.indexOf(':') + 1); // run with 1 and 2 threads: the method must exist
                 }
                 int dot = b.indexOf('.');
                 Class<?> c = Class.forName("dev.iommufd.benchmarks." + b.substring(0, dot));
@@ -400,6 +403,23 @@ class BenchmarksSmokeTest {
                 assertNotNull(m, t.id() + " names " + b + ", which is not a @Benchmark");
             }
         }
+    }
+
+    @Test
+    void b13RowsAreTheThreadRatioAndOneThreadsTimePerOperation() {
+        java.util.Map<String, BenchSuite.Measured> scores = new java.util.HashMap<>();
+        // JMH throughput in ops/us: one thread 8 ops/us (125 ns each), two threads together 12 ops/us
+        scores.put("t1:ConcurrencyBenchmark.mapUnmap/VTD_SS", new BenchSuite.Measured(8, 0.1, 0, 0));
+        scores.put("t2:ConcurrencyBenchmark.mapUnmap/VTD_SS", new BenchSuite.Measured(12, 0.1, 0, 0));
+        scores.put("t1:ConcurrencyBenchmark.mapUnmapOther/VTD_SS", new BenchSuite.Measured(1, 0.1, 0, 0));
+        BenchSuite.Row ratio = BenchSuite.row(BenchSuite.byId("B13-map"), Format.VTD_SS, scores, false);
+        assertEquals(1.5, ratio.score(), 1e-9);
+        assertFalse(ratio.met(), "1.5x is below the 1.7x target");
+        BenchSuite.Row op = BenchSuite.row(BenchSuite.byId("B13-map-op"), Format.VTD_SS, scores, false);
+        assertEquals(125, op.score(), 1e-9, "ns per operation of one thread");
+        assertEquals("ns/op", op.target().unit());
+        assertTrue(Double.isNaN(BenchSuite.row(BenchSuite.byId("B13-map-op"), Format.SMMUV3_LPAE4K, scores, false)
+                .score()), "no score for a format that did not run");
     }
 
     @Test
