@@ -370,6 +370,71 @@ final class Smmuv3Tlb {
      */
     long lookup(int k, int vm, int as, long address, int need) {
         long shifts = pageShiftsPresent;
+        if (shifts == 1L << PAGE_4K) {
+            long d = lookup4k(k, vm, as, address, need);
+            if (d != UNDECIDED) {
+                return d;
+            }
+        }
+        return lookup(k, vm, as, address, need, shifts);
+    }
+
+    private static final int PAGE_4K = 12;
+    /** {@link #lookup4k}'s answer when the general lookup must decide (never a data word: bits [63:52] set). */
+    private static final long UNDECIDED = -2L;
+
+    /**
+     * The common case of {@link #lookup} when only 4 KiB entries exist, small enough to be compiled into the
+     * caller's loop: the first way whose tag has the address is the configuration's, filled at the current epoch or
+     * later (so alive without reading the invalidation records: see {@link #alive}), permits the access, and no
+     * writer touched the set: its data word. No way has the address (no writer in the set either): {@link #MISS}.
+     * Anything else (another way to try, an older entry, a missing permission, a writer): {@link #UNDECIDED}, and the
+     * general lookup reads the set again.
+     */
+    private long lookup4k(int k, int vm, int as, long address, int need) {
+        long[] a = slots;
+        int b = block(vm, address >>> PAGE_4K);
+        long v = (long) LONG.getAcquire(a, b + VERSION); // the ways (and the epoch) are read after it
+        int w = wayOf(a, b, address & -(1L << PAGE_4K) | (long) PAGE_4K << TAG_SHIFT_SHIFT);
+        long found = w < 0 ? MISS : entry4k(a, b + PAYLOAD + w * PAYLOAD_WORDS, a[b + TAGS + w], k, vm, as, need);
+        VarHandle.loadLoadFence();
+        if (found == UNDECIDED || a[b + VERSION] != v || (v & 1) != 0) {
+            return UNDECIDED;
+        }
+        if (w >= 0) {
+            long h = a[b + HINTS];
+            if ((h & 1L << w) == 0) {
+                a[b + HINTS] = h | 1L << w; // a hint: losing it only affects replacement
+            }
+        }
+        return found;
+    }
+
+    /**
+     * The first way of the set at {@code b} whose tag has {@code key} (input address and shift), or -1. A branch per
+     * way: most ways fail the first compare, and the search stops at the match.
+     */
+    private static int wayOf(long[] a, int b, long key) {
+        return (a[b + TAGS] & ~TAG_KIND_MASK) == key ? 0 : (a[b + TAGS + 1] & ~TAG_KIND_MASK) == key ? 1
+                : (a[b + TAGS + 2] & ~TAG_KIND_MASK) == key ? 2 : (a[b + TAGS + 3] & ~TAG_KIND_MASK) == key ? 3 : -1;
+    }
+
+    /**
+     * {@link #lookup4k}'s answer for the way with tag {@code t} and payload at {@code p}: its data word when it is
+     * of the configuration (kind {@code k}, VMID, ASID), filled at the current epoch or later, and permits
+     * {@code need}; else {@link #UNDECIDED}.
+     */
+    private long entry4k(long[] a, int p, long t, int k, int vm, int as, int need) {
+        int ek = (int) t & TAG_KIND_MASK;
+        int id = (int) a[p + IDS];
+        long d = a[p + DATA];
+        boolean match = ek == k ? (k == KIND_S2 ? (id >>> 16) == vm : id == idsOf(vm, as))
+                : k == KIND_S1 && ek == KIND_S1_GLOBAL && (id >>> 16) == vm;
+        return match && a[p + FILL_EPOCH] >= epochs.epoch && (d >>> DATA_PERM_SHIFT & need) != 0 ? d : UNDECIDED;
+    }
+
+    /** {@link #lookup} of every page size in {@code shifts}. */
+    private long lookup(int k, int vm, int as, long address, int need, long shifts) {
         int wantIds = idsOf(vm, as);
         long[] a = slots;
         while (shifts != 0) {

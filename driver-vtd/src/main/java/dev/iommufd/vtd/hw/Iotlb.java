@@ -219,9 +219,66 @@ final class Iotlb {
      *     writer changed the set during the lookup)
      */
     long lookup(int did, int pasid, long iova) {
-        int levels = levelsFilled[did]; // a racy hint: a level filled meanwhile is a miss, which the walk settles
-        long want = did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
-        long r = (levels & 1) == 0 ? 0 : probe(did, want | (1L << TAG_LEVEL_SHIFT), iova >>> 12, 1);
+        // a racy hint: a level filled meanwhile is a miss, which the walk settles
+        return lookup(did, wantTag(did, pasid), iova, levelsFilled[did], (int) EPOCH.getAcquire(this));
+    }
+
+    /**
+     * The tag (level aside, kind aside) that {@link #lookup(int, long, long, int, int)} looks for: what a run of
+     * lookups for one (did, pasid) computes once.
+     */
+    static long wantTag(int did, int pasid) {
+        return did | ((long) (pasid + 1) << TAG_PASID_SHIFT) | TAG_VALID;
+    }
+
+    /**
+     * The levels hint of {@code did} (bit {@code level - 1}: entries of that level may be live), read once by a run
+     * of lookups: a racy hint (see {@link #levelsFilled}); a level filled after the read is a miss, which the walk
+     * settles.
+     */
+    int levelsHint(int did) {
+        return levelsFilled[did];
+    }
+
+    /** The current epoch, read (acquire) by a run of lookups before it reads any set (see {@link #probe}). */
+    int epochNow() {
+        return (int) EPOCH.getAcquire(this);
+    }
+
+    /**
+     * {@link #lookup(int, int, long)} with what a run of lookups for one (did, pasid) reads once: {@code want}
+     * ({@link #wantTag}), {@code levels} ({@link #levelsHint}) and {@code now} ({@link #epochNow}, read before this
+     * lookup reads its sets). A 4 KiB hit on an entry filled at {@code now} or later, with no writer in the set, is
+     * decided here in a few dozen instructions, small enough to be compiled into the caller's loop; anything else (an
+     * older entry, whose floors must be read, two ways with the page, a writer, large levels) goes to the general
+     * probes, which read the set again.
+     */
+    long lookup(int did, long want, long iova, int levels, int now) {
+        long r = 0;
+        if ((levels & 1) != 0) {
+            long pn = iova >>> 12;
+            long[] a = slots;
+            int b = set(did, pn, 1);
+            long version = (long) LONGS.getAcquire(a, b + VERSION); // the ways are read after the version
+            int m = isZero(a[b + PAGE] ^ pn) | isZero(a[b + PAGE + 1] ^ pn) << 1
+                    | isZero(a[b + PAGE + 2] ^ pn) << 2 | isZero(a[b + PAGE + 3] ^ pn) << 3;
+            if (m != 0) {
+                int w = Integer.numberOfTrailingZeros(m);
+                long t = a[b + TAG + w];
+                long v = a[b + VALUE + w];
+                int filled = epochOf(a, b, w);
+                VarHandle.loadLoadFence();
+                if (m == 1 << w && (t & ~TAG_KIND_MASK) == (want | (1L << TAG_LEVEL_SHIFT)) && filled >= now
+                        && version == a[b + VERSION] && (version & 1) == 0) {
+                    long h = a[b + HINTS];
+                    if ((h & (1L << (HINT_REF_SHIFT + w))) == 0) {
+                        a[b + HINTS] = h | (1L << (HINT_REF_SHIFT + w)); // a hint: losing it only affects replacement
+                    }
+                    return v | (1L << LEVEL_SHIFT);
+                }
+                r = probe(did, want | (1L << TAG_LEVEL_SHIFT), pn, 1);
+            }
+        }
         return r != 0 || (levels & 6) == 0 ? r : lookupLarge(did, want, iova, levels);
     }
 

@@ -1156,9 +1156,14 @@ final class VtdUnit implements IommuUnitModel {
         } else {
             int width = Math.min(CapabilityRegister.agawToWidth(ContextEntry.aw(hi)), CapabilityRegister.mgaw(cap));
             int did = ContextEntry.did(hi);
+            // what every lookup of the batch would read first, read once (after sample: see noInvalidationSince)
+            long want = Iotlb.wantTag(did, 0);
+            int levels = iotlb.levelsHint(did);
+            int now = iotlb.epochNow();
             for (int k = 0; k < n; k++) {
                 long iova = iovas[from + k];
-                long v = width < 64 && (iova >>> width) != 0 ? IOTLB_DENIED : legacyIotlbHit(did, iova, write);
+                long v = width < 64 && (iova >>> width) != 0 ? IOTLB_DENIED
+                        : legacyPermitted(iotlb.lookup(did, want, iova, levels, now), write);
                 if (v > 0) {
                     physOut[from + k] = outputAddress(v, iova);
                 } else {
@@ -1227,9 +1232,12 @@ final class VtdUnit implements IommuUnitModel {
         if (pgtt == PasidTableEntry.PGTT_PASS_THROUGH) {
             System.arraycopy(iovas, from, physOut, from, n);
         } else {
+            long want = Iotlb.wantTag(did, p); // read once for the batch, as legacyBatch does
+            int levels = iotlb.levelsHint(did);
+            int now = iotlb.epochNow();
             for (int k = 0; k < n; k++) {
                 long iova = iovas[from + k];
-                long v = scalableIotlbHit(did, p, iova, write, priv, exec, e2, pgtt);
+                long v = scalablePermitted(iotlb.lookup(did, want, iova, levels, now), write, priv, exec, e2, pgtt);
                 if (v != 0) {
                     physOut[from + k] = outputAddress(v, iova);
                 } else {
@@ -1266,50 +1274,57 @@ final class VtdUnit implements IommuUnitModel {
     }
 
     /**
+     * Per thread: the walk positions {@link #readAheadWalks} advances (one per request of a batch), so that the walk
+     * starts stay in {@code physOut} for pass 3. Scratch only: a batch fills the slots it uses before it reads them.
+     */
+    private static final ThreadLocal<long[]> READ_AHEAD_POSITIONS = ThreadLocal.withInitial(() -> new long[WINDOW_BATCH]);
+
+    /**
      * Pass 2 of {@link #translateWindow}: reads ahead the entries the walks from the positions in {@code physOut}
-     * (at the indexes of the bits of {@code walks}) will read, one level at a time across all walks: first the
-     * entries of the highest level any walk starts at, for every walk that starts there, then one level lower for
-     * every walk (re-reading the levels above it, which the previous round brought into the CPU caches), and so on
-     * down to the leaves. The reads of one round are independent of each other, so their cache misses overlap, as the
-     * reads of several hardware walkers do. Returns the sum of the entries read last (for the caller to keep).
+     * (at the indexes of the bits of {@code walks}) will read, one level at a time across all walks: the entry of
+     * every walk at the highest level any walk starts at, then one level lower for every walk, and so on down to
+     * the leaves. Each walk's position advances as its entry is read (in a per-thread scratch array: the starts in
+     * {@code physOut} are what pass 3 walks from), so a round costs one memory read per walk: the reads of one round
+     * are independent, and few instructions apart, so that the reorder buffer holds all of them and their cache
+     * misses overlap, as the reads of several hardware walkers do. Returns the sum of the entries read (for the
+     * caller to keep).
      */
     private long readAheadWalks(long[] iovas, int from, long walks, long[] physOut) {
+        long[] at = READ_AHEAD_POSITIONS.get();
         int top = 1;
         for (long q = walks; q != 0; q &= q - 1) {
-            top = Math.max(top, (int) (physOut[from + Long.numberOfTrailingZeros(q)] & POS_LEVEL_MASK));
+            int k = Long.numberOfTrailingZeros(q);
+            long start = physOut[from + k];
+            at[k] = start;
+            top = Math.max(top, (int) (start & POS_LEVEL_MASK));
         }
         long seen = 0;
-        for (int stop = top; stop >= 1; stop--) {
+        for (int level = top; level >= 1; level--) {
             for (long q = walks; q != 0; q &= q - 1) {
-                int i = from + Long.numberOfTrailingZeros(q);
-                seen += readAhead(physOut[i], iovas[i], stop);
+                int k = Long.numberOfTrailingZeros(q);
+                long position = at[k];
+                if ((position & POS_LEVEL_MASK) == level) { // else it starts lower, or its read-ahead ended
+                    long e = readAhead(position, iovas[from + k], level);
+                    seen += e;
+                    at[k] = level > 1 && SecondStagePte.present(e) && (e & SecondStagePte.PS) == 0
+                            ? SecondStagePte.address(e) | (level - 1) : 0;
+                }
             }
         }
         return seen;
     }
 
     /**
-     * Reads ahead the second-stage entries a walk from the position {@code start} (the walk position layout is
-     * next to {@link #POS_LEVEL_MASK}; R/W is not used here) reads for {@code iova}, down to level {@code stop}, so that the walk that follows
-     * finds them in the CPU caches. Reads memory only: no fill, no A/D update, no check, no fault; stops at a
-     * non-present entry, a leaf, or memory that is not RAM. Returns the last entry read (0: none), for the caller
-     * to keep.
+     * Reads ahead the second-stage entry a walk at {@code position} (the walk position layout is next to
+     * {@link #POS_LEVEL_MASK}; R/W is not used here) reads for {@code iova} at {@code level}: memory only, no check,
+     * fill, A/D update or fault. Returns the entry, or 0 when the address is not RAM (the walk reports it).
      */
-    private long readAhead(long start, long iova, int stop) {
-        long table = start & ~0xfffL;
-        long e = 0;
-        for (int level = (int) (start & POS_LEVEL_MASK); level >= stop; level--) {
-            try {
-                e = mem.read64(table + SecondStagePte.index(iova, level) * 8L);
-            } catch (BusErrorException x) {
-                return 0; // the walk reports it
-            }
-            if (!SecondStagePte.present(e) || level > 1 && (e & SecondStagePte.PS) != 0) {
-                return e;
-            }
-            table = SecondStagePte.address(e);
+    private long readAhead(long position, long iova, int level) {
+        try {
+            return mem.read64((position & ~0xfffL) + SecondStagePte.index(iova, level) * 8L);
+        } catch (BusErrorException x) {
+            return 0;
         }
-        return e;
     }
 
     // per-translation state (guarded by lock)
@@ -1388,7 +1403,11 @@ final class VtdUnit implements IommuUnitModel {
      * path decides). Takes no lock, changes nothing but the entry's replacement hint.
      */
     private long legacyIotlbHit(int did, long iova, boolean write) {
-        long v = iotlb.lookup(did, 0, iova);
+        return legacyPermitted(iotlb.lookup(did, 0, iova), write);
+    }
+
+    /** {@link #legacyIotlbHit}'s answer for the {@link Iotlb#lookup} result {@code v}. */
+    private static long legacyPermitted(long v, boolean write) {
         return v == 0 || (v & (write ? Iotlb.V_WRITE : Iotlb.V_READ)) != 0 ? v : IOTLB_DENIED;
     }
 
@@ -1579,7 +1598,11 @@ final class VtdUnit implements IommuUnitModel {
      * {@code p}) maps {@code iova}, permits the access and needs no A/D update; else 0 (the locked path decides).
      */
     private long scalableIotlbHit(int did, int p, long iova, boolean write, boolean priv, boolean exec, long e2, int pgtt) {
-        long v = iotlb.lookup(did, p, iova);
+        return scalablePermitted(iotlb.lookup(did, p, iova), write, priv, exec, e2, pgtt);
+    }
+
+    /** {@link #scalableIotlbHit}'s answer for the {@link Iotlb#lookup} result {@code v}. */
+    private static long scalablePermitted(long v, boolean write, boolean priv, boolean exec, long e2, int pgtt) {
         return v == 0 || !permitted(v, write, priv, exec, e2, pgtt) || (write && (v & Iotlb.V_DIRTY) == 0) ? 0 : v;
     }
 
