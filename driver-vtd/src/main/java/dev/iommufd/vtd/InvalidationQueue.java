@@ -76,7 +76,14 @@ final class InvalidationQueue {
      * Per thread: a submission's descriptors and its wait descriptor, before they are copied into the ring with one
      * bulk write (per thread, so that submitters taking turns do not pass a written line between them).
      */
-    private static final ThreadLocal<long[]> STAGING = ThreadLocal.withInitial(() -> new long[LENGTH * 4]);
+    private static final ThreadLocal<Staging> STAGING = ThreadLocal.withInitial(Staging::new);
+
+    /** A thread's staging words ({@link #STAGING}). */
+    private static final class Staging {
+        /** The thread it belongs to (final: a racy reader of {@link #recent0} / {@link #recent1} sees it). */
+        final Thread owner = Thread.currentThread();
+        final long[] words = new long[LENGTH * 4];
+    }
 
     static {
         try {
@@ -110,6 +117,16 @@ final class InvalidationQueue {
     private int cachedHead;
     /** The status value of the last submission. Guarded by {@link #lock}. */
     private int seq;
+    /**
+     * The staging of the last two threads that submitted, tried before {@link #STAGING} (a hit is two loads and a
+     * compare with the current thread, where a {@link ThreadLocal} look-up is a hash probe); replaced, one of the two,
+     * when a third thread submits. Guarded by {@link #lock} (read and written only by its holder, on the line the
+     * holder has just written).
+     */
+    private Staging recent0;
+    private Staging recent1;
+    /** Which of the two a miss replaces next. Guarded by {@link #lock}. */
+    private boolean replaceRecent1;
 
     InvalidationQueue(String name, MmioBus mmio, long regs, PhysicalMemory mem, boolean wide) {
         this.name = name;
@@ -147,7 +164,7 @@ final class InvalidationQueue {
             mine = nextStatus();
             first = freeHead;
             waitIndex = (first + 1) & (LENGTH - 1);
-            long[] p = STAGING.get();
+            long[] p = staging();
             p[0] = q0;
             p[1] = q1;
             if (words == 4) {
@@ -180,7 +197,7 @@ final class InvalidationQueue {
             mine = nextStatus();
             first = freeHead;
             waitIndex = (first + count) & (LENGTH - 1);
-            long[] p = STAGING.get();
+            long[] p = staging();
             for (int i = 0; i < count; i++) {
                 System.arraycopy(descriptors, 4 * i, p, words * i, words);
             }
@@ -191,6 +208,27 @@ final class InvalidationQueue {
             unlock();
         }
         waitFor(first, waitIndex, mine);
+    }
+
+    /** The calling thread's staging words ({@link #recent0}, {@link #recent1}, else {@link #STAGING}). Lock held. */
+    private long[] staging() {
+        Thread t = Thread.currentThread();
+        Staging s = recent0;
+        if (s != null && s.owner == t) {
+            return s.words;
+        }
+        s = recent1;
+        if (s != null && s.owner == t) {
+            return s.words;
+        }
+        s = STAGING.get();
+        if (replaceRecent1) {
+            recent1 = s;
+        } else {
+            recent0 = s;
+        }
+        replaceRecent1 = !replaceRecent1;
+        return s.words;
     }
 
     /** The next status value, never 0. Lock held. */

@@ -62,6 +62,8 @@ final class IoPageTable {
 
     /** A thread's scratch state: owned by that thread only. */
     private static final class ThreadScratch {
+        /** The thread it belongs to (final: a racy reader of {@link #recent0} / {@link #recent1} sees it). */
+        final Thread owner = Thread.currentThread();
         /** Scan buffer for {@code read64s}: one table's worth of words. */
         final long[] scan = new long[SecondStagePte.ENTRIES];
         /** The {@link #id} of the page table {@link #leafTable} belongs to (0: nothing remembered). */
@@ -98,6 +100,44 @@ final class IoPageTable {
 
     /** log2 of the span of one 4 KiB-leaf table (2 MiB). */
     private static final int REGION_SHIFT = 21;
+
+    /**
+     * The scratch of the last two threads that mapped or unmapped here, tried before {@link #SCRATCH} (a hit is two
+     * loads and a compare with the current thread; a {@link ThreadLocal} look-up is a hash probe): written only when a
+     * third thread comes, so two threads working on one table at once do not pass a written line between them. Plain
+     * fields, racy but safe: a scratch is only ever used by its {@link ThreadScratch#owner}, the final field every
+     * reader sees, and a stale or lost write only sends a thread to {@link #SCRATCH} again. Nothing is allocated.
+     */
+    private ThreadScratch recent0;
+    private ThreadScratch recent1;
+    /** Which of the two a miss replaces next. */
+    private boolean replaceRecent1;
+
+    /** The thread whose scratch {@link #scratch()} gives the calling thread: always itself (for tests). */
+    Thread scratchOwner() {
+        return scratch().owner;
+    }
+
+    /** The calling thread's scratch ({@link #recent0}, {@link #recent1}, else {@link #SCRATCH}). */
+    private ThreadScratch scratch() {
+        Thread t = Thread.currentThread();
+        ThreadScratch s = recent0;
+        if (s != null && s.owner == t) {
+            return s;
+        }
+        s = recent1;
+        if (s != null && s.owner == t) {
+            return s;
+        }
+        s = SCRATCH.get();
+        if (replaceRecent1) {
+            recent1 = s;
+        } else {
+            recent0 = s;
+        }
+        replaceRecent1 = !replaceRecent1;
+        return s;
+    }
     /** Per-thread index buffer of {@code updateMatching64s} (the dirty harvest): one table's worth of indices. */
     private static final ThreadLocal<int[]> FOUND = ThreadLocal.withInitial(() -> new int[SecondStagePte.ENTRIES]);
 
@@ -221,7 +261,7 @@ final class IoPageTable {
         ThreadScratch scratch = null;
         long detachesBefore = 0;
         if (level == 1 && ((iova ^ (end - 1)) >>> REGION_SHIFT) == 0 && end > iova) {
-            scratch = SCRATCH.get();
+            scratch = scratch();
             long lt = scratch.leafTableFor(this, iova);
             if (lt >= 0) {
                 // the remembered leaf table of this region: the walk from the root would end there
@@ -420,7 +460,7 @@ final class IoPageTable {
         long end = iova + count * pgsize;
         if (level == 1 && ((iova ^ (end - 1)) >>> REGION_SHIFT) == 0 && count < SecondStagePte.ENTRIES) {
             // inside one leaf table and not all of it (no table is freed): the remembered leaf table may serve
-            ThreadScratch scratch = SCRATCH.get();
+            ThreadScratch scratch = scratch();
             long lt = scratch.leafTableFor(this, iova);
             if (lt >= 0) {
                 // the present 4 KiB leaves from ea, cleared as they are read (leafRun + clearLeaves in one pass)
@@ -497,7 +537,7 @@ final class IoPageTable {
             long e = mem.read64(ea);
             return present(e) && isLeaf(e, level) ? 1 : 0;
         }
-        long[] w = scan != null ? scan : SCRATCH.get().scan;
+        long[] w = scan != null ? scan : scratch().scan;
         mem.read64s(ea, w, 0, count);
         long need = level == 1 ? 0 : SecondStagePte.PS;
         for (int k = 0; k < count; k++) {

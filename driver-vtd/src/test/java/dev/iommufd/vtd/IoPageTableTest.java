@@ -325,6 +325,77 @@ class IoPageTableTest {
     // ---------------------------------------------------------------- concurrency
 
     /**
+     * Each thread's remembered leaf table is its own, even when threads share the table's racy last-two-threads slots
+     * ({@code IoPageTable.scratch()}): three threads (one more than the slots, so they keep replacing each other) map
+     * and unmap 16 pages at the same offset of their own 2 MiB regions as fast as they can. A thread that used
+     * another's scratch could read one thread's region with the other's leaf table (the walk cache is four words,
+     * written without a lock) and write its leaves into the other thread's table: its own pages would then be missing
+     * (checked after every map, through {@code iova_to_phys}) and the other's map would meet EEXIST.
+     */
+    @Test
+    void everyThreadGetsItsOwnScratchFromTheSharedSlots() throws Exception {
+        VtdDevice dev = bench("qemu");
+        PagingDomain d = (PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+        // Threads taking turns (one at a time, so the order is fixed): each new thread takes a slot from
+        // the one before it; each must get its own scratch every time
+        Thread[] got = new Thread[12];
+        for (int round = 0; round < got.length; round++) {
+            int r = round;
+            Thread t = new Thread(() -> got[r] = d.table.scratchOwner());
+            t.start();
+            t.join();
+            assertEquals(t, got[r], "round " + r);
+            assertEquals(Thread.currentThread(), d.table.scratchOwner(), "the test thread, after round " + r);
+        }
+    }
+
+    @Test
+    void threadsNeverShareARememberedLeafTable() throws Exception {
+        VtdDevice dev = bench("qemu");
+        PagingDomain d = (PagingDomain) b.driver.allocPagingDomain(dev, 0, null);
+        long pa = b.mem.frames().allocate(4);
+        int threadsN = 3;
+        CyclicBarrier start = new CyclicBarrier(threadsN);
+        Throwable[] failure = new Throwable[threadsN];
+        Thread[] threads = new Thread[threadsN];
+        for (int t = 0; t < threadsN; t++) {
+            int me = t;
+            long base = 64 * M2 + me * M2; // own leaf table, shared upper tables
+            threads[t] = new Thread(() -> {
+                try {
+                    IotlbGather g = new IotlbGather();
+                    start.await();
+                    for (int i = 0; i < 10_000; i++) {
+                        d.mapPages(base, pa, K4, 16, RW);
+                        for (int k = 0; k < 16; k += 5) {
+                            if (d.iovaToPhys(base + k * K4) != pa + k * K4) {
+                                throw new AssertionError("thread " + me + " round " + i + ": page " + k + " not mapped");
+                            }
+                        }
+                        if (d.unmapPages(base, K4, 16, g) != 16 * K4) {
+                            throw new AssertionError("thread " + me + " round " + i + ": unmap did not find its 16 pages");
+                        }
+                        d.iotlbSync(g);
+                        g.reset();
+                    }
+                } catch (Throwable e) {
+                    failure[me] = e;
+                }
+            });
+            threads[t].start();
+        }
+        for (Thread th : threads) {
+            th.join();
+        }
+        for (Throwable e : failure) {
+            if (e != null) {
+                throw new AssertionError("worker failed", e);
+            }
+        }
+        assertEquals(0, walk(d).leaves.size());
+    }
+
+    /**
      * Two threads map and unmap disjoint chunks that share L1, L2 and L3 tables (both race to install each new
      * table); the result, word for word below the table addresses, is what the same calls made one after the
      * other produce, and no table page leaks.
