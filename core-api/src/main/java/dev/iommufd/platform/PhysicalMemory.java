@@ -161,6 +161,35 @@ public interface PhysicalMemory {
     }
 
     /**
+     * The map of a run of page-table entries into empty slots in one pass: writes {@code first + i * step} to word
+     * {@code i} of the {@code count} words from {@code pa}, from the first on, while the word reads 0, and stops at the
+     * first word that does not (which is neither written nor counted). Returns how many were written,
+     * {@code 0 .. count}. What {@link #indexOfAny64}{@code (pa, count, -1)} and {@link #writeRun64} over the words
+     * before the first non-zero one do, reading each word once. The writes are a release, as {@link #writeRun64}'s;
+     * a word is tested and then written with a plain store, not atomically (the caller owns the range: only it
+     * writes these slots).
+     *
+     * <p>Added (additively) for the map of small ranges (IOAS_MAP of a 64 KiB buffer).
+     */
+    default int writeRunIfEmpty64(long pa, int count, long first, long step) {
+        if (count < 0) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL, "writeRunIfEmpty64: negative count %d at %#x",
+                    count, pa);
+        }
+        if (count > 0 && !isRam(pa, 8L * count)) {
+            throw new BusErrorException(pa, String.format("no RAM in [%#x, +%#x)", pa, 8L * count));
+        }
+        int k = 0;
+        long v = first;
+        while (k < count && read64(pa + 8L * k) == 0) {
+            write64(pa + 8L * k, v);
+            k++;
+            v += step;
+        }
+        return k;
+    }
+
+    /**
      * The unmap of a run of present page-table entries in one pass: clears (writes 0 to) the words from {@code pa}
      * on, up to {@code count} of them, that have any bit of {@code mask} set, and stops at the first that has none
      * (which is neither written nor counted). Returns how many were cleared, {@code 0 .. count}. What

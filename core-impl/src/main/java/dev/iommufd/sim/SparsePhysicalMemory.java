@@ -433,6 +433,73 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
     /**
      * {@inheritDoc}
      *
+     * <p>One frame look-up per 4 KiB frame; a frame without storage reads as zeros and gets storage when written.
+     */
+    @Override
+    public int writeRunIfEmpty64(long pa, int count, long first, long step) {
+        long[] one = oneFrame(pa, count);
+        if (one != null) {
+            int w = wordIndex(pa);
+            int k = writeWhileEmpty(one, w, w + count, first, step) - w;
+            VarHandle.acquireFence();
+            return k;
+        }
+        if (count < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "writeRunIfEmpty64: negative count %d at %#x", count, pa);
+        }
+        checkAligned(pa, 8);
+        checkRam(pa, 8L * count);
+        long cur = pa;
+        long v = first;
+        int done = 0;
+        while (done < count) {
+            int w = wordIndex(cur);
+            int n = Math.min(count - done, WORDS_PER_FRAME - w);
+            int k = writeWhileEmpty(frameForWrite(cur), w, w + n, v, step) - w;
+            done += k;
+            if (k < n) {
+                break;
+            }
+            v += step * n;
+            cur += 8L * n;
+        }
+        VarHandle.acquireFence();
+        return done;
+    }
+
+    /**
+     * Writes {@code v, v + step, ...} into the words of {@code f[from, to)} from the first while they are 0; returns
+     * the index of the first word it left (or {@code to}). The release fence orders the caller's earlier writes before
+     * every word written.
+     */
+    private static int writeWhileEmpty(long[] f, int from, int to, long v, long step) {
+        VarHandle.releaseFence();
+        long x = v;
+        for (int block = from; block < to; block += SCAN_BLOCK) {
+            // a block at a time: one OR over its words (a loop the JIT vectorises), then one fill when all are 0
+            int end = Math.min(to, block + SCAN_BLOCK);
+            long any = 0;
+            for (int i = block; i < end; i++) {
+                any |= f[i];
+            }
+            if (any == 0) {
+                x = fillRun(f, block, end, x, step);
+                continue;
+            }
+            int i = block;
+            while (f[i] == 0) { // a word of this block is in use: stops before the end
+                f[i] = x;
+                x += step;
+                i++;
+            }
+            return i;
+        }
+        return to;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * <p>One frame look-up per 4 KiB frame; a frame without storage reads as zeros, so the run ends there.
      */
     @Override

@@ -665,4 +665,88 @@ class SparsePhysicalMemoryTest {
         assertThrows(BusErrorException.class, () -> byWords.clearLeading64s(64 * MiB - 8, 2, 0x3));
         assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> byWords.clearLeading64s(0x2000, -1, 0x3)).errno());
     }
+
+    /** A word-by-word reference of {@link PhysicalMemory#writeRunIfEmpty64}, through {@code read64} / {@code write64}. */
+    private static int writeRunIfEmptyByWords(PhysicalMemory mem, long pa, int count, long first, long step) {
+        int k = 0;
+        while (k < count && mem.read64(pa + 8L * k) == 0) {
+            mem.write64(pa + 8L * k, first + k * step);
+            k++;
+        }
+        return k;
+    }
+
+    @Test
+    void writeRunIfEmpty64WritesThePrefixAWordByWordMapWouldAcrossBlocksFramesAndEmptyFrames() {
+        Random rnd = new Random(64);
+        long base = 0x20_0000;
+        for (int trial = 0; trial < 300; trial++) {
+            SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+            SparsePhysicalMemory ref = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+            // three frames, mostly empty: a few words in use (sometimes none), the middle frame sometimes without storage
+            int inUse = rnd.nextInt(4);
+            boolean emptyMiddle = rnd.nextBoolean();
+            for (int j = 0; j < inUse; j++) {
+                int i = rnd.nextInt(3 * 512);
+                if (emptyMiddle && i >= 512 && i < 1024) {
+                    continue;
+                }
+                mem.write64(base + 8L * i, 0x1000 + i);
+                ref.write64(base + 8L * i, 0x1000 + i);
+            }
+            long pa = base + 8L * rnd.nextInt(3 * 512);
+            int room = (int) ((base + 3 * 4096 - pa) / 8);
+            int count = rnd.nextInt(room + 1);
+            long first = rnd.nextLong() | 1;
+            long step = rnd.nextBoolean() ? 4096 : 0;
+            assertEquals(writeRunIfEmptyByWords(ref, pa, count, first, step), mem.writeRunIfEmpty64(pa, count, first, step),
+                    "trial " + trial);
+            for (int i = 0; i < 3 * 512; i++) {
+                assertEquals(ref.read64(base + 8L * i), mem.read64(base + 8L * i), "trial " + trial + " word " + i);
+            }
+        }
+    }
+
+    @Test
+    void writeRunIfEmpty64ChecksItsArgumentsBeforeWritingAnything() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long last = 64 * MiB - 16; // two words of RAM left below the end of low RAM
+        assertThrows(BusErrorException.class, () -> mem.writeRunIfEmpty64(last, 3, 1, 1));
+        assertEquals(0, mem.framesWithStorage(), "nothing written when the run leaves RAM");
+        assertEquals(2, mem.writeRunIfEmpty64(last, 2, 5, 1));
+        assertEquals(6, mem.read64(last + 8));
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.writeRunIfEmpty64(0x1004, 1, 1, 0)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.writeRunIfEmpty64(0x1000, -1, 1, 0)).errno());
+        assertEquals(0, mem.writeRunIfEmpty64(0x1000, 0, 1, 0));
+        assertEquals(0, mem.read64(0x1000));
+        assertEquals(0, mem.writeRunIfEmpty64(last, 2, 9, 0), "the first word is in use: nothing written");
+        assertEquals(5, mem.read64(last));
+    }
+
+    @Test
+    void theDefaultWriteRunIfEmpty64IsTheWordByWordLoop() { // for PhysicalMemory implementations without a bulk path
+        SparsePhysicalMemory backing = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        PhysicalMemory byWords = (PhysicalMemory) java.lang.reflect.Proxy.newProxyInstance(PhysicalMemory.class.getClassLoader(),
+                new Class<?>[] {PhysicalMemory.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "read64" -> backing.read64((long) args[0]);
+                    case "write64" -> {
+                        backing.write64((long) args[0], (long) args[1]);
+                        yield null;
+                    }
+                    case "isRam" -> backing.isRam((long) args[0], (long) args[1]);
+                    default -> {
+                        if (method.isDefault()) {
+                            yield java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                        }
+                        throw new UnsupportedOperationException(method.getName());
+                    }
+                });
+        backing.write64(0x2000 + 8L * 3, 0x77);
+        assertEquals(3, byWords.writeRunIfEmpty64(0x2000, 6, 0x5003, 0x1000));
+        assertEquals(0x7003, backing.read64(0x2010));
+        assertEquals(0x77, backing.read64(0x2018), "the word in use stays");
+        assertEquals(0, backing.read64(0x2020), "nothing after it");
+        assertThrows(BusErrorException.class, () -> byWords.writeRunIfEmpty64(64 * MiB - 8, 2, 1, 0));
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> byWords.writeRunIfEmpty64(0x2000, -1, 1, 0)).errno());
+    }
 }

@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * entries of the range in one table, descending into a child table for the part of the range it covers, and
  * at the leaf level they handle the run of consecutive PTEs of one table with the bulk verbs of
  * {@link PhysicalMemory} ({@code writeRun64} for leaves whose address advances by the page size,
- * {@code indexOfAny64} for "is this run empty / where is the next present entry", {@code read64s} for scans,
+ * {@code writeRunIfEmpty64} for "write the leaves into the empty slots from here" (a map), {@code indexOfAny64} for
+ * "is this run empty / where is the next present entry", {@code read64s} for scans,
  * {@code clearLeading64s} for "clear the present 4 KiB leaves from here" (an unmap through the remembered leaf table),
  * {@code updateMatching64s} for "list the dirty leaves and clear their D bits" in one pass). A one-page map
  * takes a short path (one read per level and a compare-and-set of the leaf, as the kernel's
@@ -381,12 +382,8 @@ final class IoPageTable {
             return;
         }
         while (count > 0) {
-            int k = mem.indexOfAny64(ea, count, -1L); // the first slot in use
-            int run = k < 0 ? count : k;
-            if (run > 0) {
-                mem.writeRun64(ea, run, va + delta, size);
-            }
-            if (k < 0) {
+            int k = mem.writeRunIfEmpty64(ea, count, va + delta, size); // the leaves up to the first slot in use
+            if (k == count) {
                 return;
             }
             long kva = va + (long) k * size;

@@ -2,6 +2,7 @@ package dev.iommufd.vtd;
 
 import dev.iommufd.api.Errno;
 import dev.iommufd.api.ErrnoException;
+import dev.iommufd.spi.Aperture;
 import dev.iommufd.spi.CopyOnWriteArrays;
 import dev.iommufd.spi.DeviceHandle;
 import dev.iommufd.spi.DirtyRecorder;
@@ -34,6 +35,8 @@ final class PagingDomain extends VtdDomain {
     final int flags;
     final IoPageTable table;
     private final DomainGeometry geometry;
+    /** The geometry's one aperture (read on every map). */
+    private final Aperture aperture;
     private volatile boolean forceSnoop;
     private volatile boolean dirtyTracking;
     /** Nested domains over this nest parent; copy-on-write under the domain's monitor. */
@@ -74,6 +77,7 @@ final class PagingDomain extends VtdDomain {
             last = home.gaw >= 64 ? -1L : (1L << home.gaw) - 1;
         }
         this.geometry = DomainGeometry.of(0, last, pgsizes);
+        this.aperture = geometry.apertures().get(0);
         this.table = new IoPageTable(this, home.mem, firstStage, levels, maxLeaf);
     }
 
@@ -110,7 +114,7 @@ final class PagingDomain extends VtdDomain {
         if (((iova | paddr) & (pgsize - 1)) != 0) {
             throw ErrnoException.of(Errno.EINVAL, "vtd: iova %#x / paddr %#x not aligned to %#x", iova, paddr, pgsize);
         }
-        if (pgcount <= 0 || !geometry.apertures().get(0).contains(iova, pgsize * pgcount)) {
+        if (pgcount <= 0 || !aperture.contains(iova, pgsize * pgcount)) {
             throw ErrnoException.of(Errno.EINVAL, "vtd: iova %#x + %d pages of %#x is outside the aperture", iova, pgcount, pgsize);
         }
         return table.map(iova, paddr, pgsize, pgcount, prot);
