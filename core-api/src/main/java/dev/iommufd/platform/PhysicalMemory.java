@@ -161,6 +161,37 @@ public interface PhysicalMemory {
     }
 
     /**
+     * The unmap of a run of present page-table entries in one pass: clears (writes 0 to) the words from {@code pa}
+     * on, up to {@code count} of them, that have any bit of {@code mask} set, and stops at the first that has none
+     * (which is neither written nor counted). Returns how many were cleared, {@code 0 .. count}. What
+     * {@link #read64s} of the run, a scan for the first word without a bit of {@code mask}, and
+     * {@link #writeRun64} of 0 over the words before it do, reading each word once. Each word is read (an acquire)
+     * and then cleared with a plain (release) store, not atomically: as with that sequence, a concurrent writer's
+     * update of a word between its read and its clear is lost (the caller owns the range: only the hardware may set
+     * accessed/dirty bits in it, and the entry is being removed).
+     *
+     * <p>Example: VT-d second stage, {@code mask = R|W} (the 4 KiB leaves of an unmapped range); Arm LPAE at level 3,
+     * {@code mask = valid}.
+     *
+     * <p>Added (additively) for the unmap of small ranges (IOAS_UNMAP of a 64 KiB buffer).
+     */
+    default int clearLeading64s(long pa, int count, long mask) {
+        if (count < 0) {
+            throw dev.iommufd.api.ErrnoException.of(dev.iommufd.api.Errno.EINVAL, "clearLeading64s: negative count %d at %#x", count,
+                    pa);
+        }
+        if (count > 0 && !isRam(pa, 8L * count)) {
+            throw new BusErrorException(pa, String.format("no RAM in [%#x, +%#x)", pa, 8L * count));
+        }
+        int k = 0;
+        while (k < count && (read64(pa + 8L * k) & mask) != 0) {
+            write64(pa + 8L * k, 0);
+            k++;
+        }
+        return k;
+    }
+
+    /**
      * The dirty-bit harvest of a run of page-table entries in one pass: lists the words among the {@code count} from
      * {@code pa} that match, {@code (w & mask) == value} and (unless {@code anyOf} is 0) {@code (w & anyOf) != 0},
      * and atomically replaces each by {@code (w & ~clear) | set} (no word is written when {@code clear} and

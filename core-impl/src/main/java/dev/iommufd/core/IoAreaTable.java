@@ -43,7 +43,8 @@ import java.util.Arrays;
  *   DS    {@link #INLINE_DOMAIN_SPAN}: INLINE pages covered by the area's domain span
  *   ACCT  INLINE pages' {@link AccountMode} ordinal ({@code pages->account_mode})
  *   CT    {@link #INLINE_CONTIGUOUS}: pinned 2..{@value #SMALL_PAGES}-page INLINE pages whose frames are physically
- *         contiguous, in order (found once when they are pinned: the domain map and unmap then take one run)
+ *         contiguous, in order (reported by the pin, {@code UserProcess.pinPagesRun}: the domain map and unmap then
+ *         take one run, and the unpin releases the run, {@code UserProcess.unpinRun})
  * </pre>
  *
  * <h2>Small pages in the slot</h2>
@@ -343,19 +344,15 @@ final class IoAreaTable extends IovaIntervals {
         }
         int b = takeBlock();
         int off = b << BLOCK_SHIFT;
+        boolean contiguous;
         try {
-            IoPages.pinInlinePages(source, base, n, writable, inlineAccountMode(i), blockPfns, off);
+            contiguous = IoPages.pinInlinePages(source, base, n, writable, inlineAccountMode(i), blockPfns, off);
         } catch (RuntimeException e) {
             putBlock(b);
             throw e;
         }
         pfn[i] = b;
-        long[] p = blockPfns;
-        int k = 1;
-        while (k < n && p[off + k] == p[off] + ((long) k << IoPages.PAGE_SHIFT)) {
-            k++;
-        }
-        if (k == n) {
+        if (contiguous) {
             flags[i] |= INLINE_CONTIGUOUS;
         }
     }
@@ -369,7 +366,11 @@ final class IoAreaTable extends IovaIntervals {
             IoPages.unpinInlinePages(source, n, writable, inlineAccountMode(i), scratch, 0);
         } else {
             int b = (int) pfn[i];
-            IoPages.unpinInlinePages(source, n, writable, inlineAccountMode(i), blockPfns, b << BLOCK_SHIFT);
+            if ((flags[i] & INLINE_CONTIGUOUS) != 0) {
+                IoPages.unpinInlineRun(source, n, writable, inlineAccountMode(i), blockPfns[b << BLOCK_SHIFT]);
+            } else {
+                IoPages.unpinInlinePages(source, n, writable, inlineAccountMode(i), blockPfns, b << BLOCK_SHIFT);
+            }
             putBlock(b);
         }
         pfn[i] = 0;

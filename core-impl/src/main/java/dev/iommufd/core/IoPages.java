@@ -572,9 +572,12 @@ public final class IoPages {
      * GUP call, the process pinning VMA by VMA; then the charge, an uncharged pin being released). All or nothing.
      *
      * @param out where the physical addresses go, {@code out[off .. off + n)} (the caller's storage: no allocation)
+     * @return whether the {@code n} pages are physically contiguous, in order ({@link UserProcess#pinPagesRun}
+     *         reports the run as it pins, so the addresses are not compared again here)
      */
-    static void pinInlinePages(UserProcess source, long pageVa, int n, boolean writable, AccountMode mode, long[] out, int off) {
+    static boolean pinInlinePages(UserProcess source, long pageVa, int n, boolean writable, AccountMode mode, long[] out, int off) {
         int done = 0;
+        boolean contiguous = true;
         try {
             while (done < n) {
                 long addr = pageVa + ((long) done << PAGE_SHIFT);
@@ -582,10 +585,14 @@ public final class IoPages {
                 if (!source.alive()) {
                     throw ErrnoException.of(Errno.EFAULT, "the process that mapped user VA %#x has exited", addr);
                 }
-                int got = source.pinPages(addr, n - done, writable, out, off + done);
+                long r = source.pinPagesRun(addr, n - done, writable, out, off + done);
+                int got = UserProcess.pinnedOf(r);
                 if (got <= 0) {
                     throw ErrnoException.of(Errno.EFAULT, "could not pin user page at %#x", addr);
                 }
+                // contiguous so far: this call's pages continue the run and form one run themselves
+                contiguous &= UserProcess.runOf(r) == got
+                        && (done == 0 || out[off + done] == out[off] + ((long) done << PAGE_SHIFT));
                 done += got;
             }
             charge(source, source.user(), mode, n);
@@ -595,6 +602,7 @@ public final class IoPages {
             }
             throw e;
         }
+        return contiguous;
     }
 
     /**
@@ -603,6 +611,15 @@ public final class IoPages {
      */
     static void unpinInlinePages(UserProcess source, int n, boolean writable, AccountMode mode, long[] pas, int off) {
         source.unpinPages(pas, off, n, writable);
+        uncharge(source, source.user(), mode, n);
+    }
+
+    /**
+     * {@link #unpinInlinePages} of {@code n} pages that {@link #pinInlinePages} found physically contiguous from
+     * {@code pa} ({@link UserProcess#unpinRun}: no per-page addresses to read).
+     */
+    static void unpinInlineRun(UserProcess source, int n, boolean writable, AccountMode mode, long pa) {
+        source.unpinRun(pa, n, writable);
         uncharge(source, source.user(), mode, n);
     }
 

@@ -147,15 +147,19 @@ final class LongTermPins {
      * Inside the monitor the order of grab and re-check does not matter (no release can run in between), so the
      * re-check comes first and no pin has to be backed out.
      *
+     * <p>The first {@code knownRun} frames are known to be physically consecutive ({@code pas[offset + k] ==
+     * pas[offset] + k * 4096}: the look-up counted the run as it filled {@code pas}), so they are not compared again
+     * (0 when nothing is known).
+     *
      * @return whether the frames were pinned (false also when a count would overflow: the locked path then meets
      *         the failure itself)
      */
-    synchronized boolean pinFramesIfUnchanged(UnmapSequence seq, int start, long[] pas, int offset, int n, int order) {
+    synchronized boolean pinFramesIfUnchanged(UnmapSequence seq, int start, long[] pas, int offset, int n, int order, int knownRun) {
         if (!seq.unchanged(start)) {
             return false;
         }
         try {
-            pinFramesLocked(pas, offset, n, code(order));
+            pinFramesLocked(pas, offset, n, code(order), knownRun);
         } catch (ErrnoException e) {
             return false;
         }
@@ -163,7 +167,13 @@ final class LongTermPins {
     }
 
     private void pinFramesLocked(long[] pas, int offset, int n, int code) {
+        pinFramesLocked(pas, offset, n, code, 0);
+    }
+
+    /** {@link #pinFramesLocked(long[], int, int, int)}; the first {@code knownRun} frames are known consecutive. */
+    private void pinFramesLocked(long[] pas, int offset, int n, int code, int knownRun) {
         int done = 0;
+        int known = Math.min(knownRun, n);
         try {
             while (done < n) {
                 long pa = pas[offset + done] & ~PAGE_MASK;
@@ -171,7 +181,8 @@ final class LongTermPins {
                 if (d < 0) {
                     throw ErrnoException.of(Errno.EFAULT, "pin: %#x is not RAM", pa);
                 }
-                int m = runLength(pas, offset + done, n - done, pa, d);
+                int m = known > 1 ? runLimit(known, pa, d) : runLength(pas, offset + done, n - done, pa, d);
+                known = Math.max(0, known - m);
                 int[] c = countChunk(d);
                 int slot = (int) (d & CHUNK_MASK);
                 int zeros = 0;
@@ -206,9 +217,7 @@ final class LongTermPins {
      * physical memory, in the same RAM range and in the same count chunk as it: at least 1, at most {@code max}.
      */
     private int runLength(long[] pas, int at, int max, long pa, long d) {
-        long inChunk = (CHUNK_MASK + 1) - (d & CHUNK_MASK);
-        long inRange = (curSize - (pa - curBase)) >>> FRAME_SHIFT;
-        int limit = (int) Math.min(max, Math.min(inChunk, inRange));
+        int limit = runLimit(max, pa, d);
         int m = 1;
         long expect = pa + PhysicalMemory.FRAME_SIZE;
         while (m < limit && (pas[at + m] & ~PAGE_MASK) == expect) {
@@ -216,6 +225,16 @@ final class LongTermPins {
             expect += PhysicalMemory.FRAME_SIZE;
         }
         return m;
+    }
+
+    /**
+     * {@code max}, cut to the frames from {@code pa} (dense index {@code d}, just looked up, so in the cursor's RAM
+     * range) that stay in the same RAM range and count chunk: at least 1.
+     */
+    private int runLimit(int max, long pa, long d) {
+        long inChunk = (CHUNK_MASK + 1) - (d & CHUNK_MASK);
+        long inRange = (curSize - (pa - curBase)) >>> FRAME_SHIFT;
+        return (int) Math.min(max, Math.min(inChunk, inRange));
     }
 
     /** Adds {@code delta} per frame to the huge page counts of the {@code m} frames from dense index {@code d}. */
@@ -308,39 +327,15 @@ final class LongTermPins {
                 break;
             }
             int m = runLength(pas, offset + done, n - done, pa, d);
-            int slot = (int) (d & CHUNK_MASK);
-            int ones = 0;
-            int unpinned = 0;
-            for (int j = slot, to = slot + m; j < to; j++) {
-                int v = c[j];
-                ones += v == 1 ? 1 : 0;
-                unpinned |= v == 0 ? 1 : 0;
-                c[j] = v - 1;
-            }
-            if (unpinned != 0) {
-                // Some frame of the run has no pin (left): undo the run, then count the frames before that one.
-                int k = 0;
-                for (int j = slot; j < slot + m; j++) {
-                    c[j]++;
-                }
-                while (c[slot + k] != 0) {
-                    if (--c[slot + k] == 0) {
-                        pinnedFrames--;
-                    }
-                    k++;
-                }
-                done += k;
+            int k = unpinSlots(c, (int) (d & CHUNK_MASK), m);
+            done += k;
+            if (k < m) {
                 break;
             }
-            pinnedFrames -= ones;
-            done += m;
         }
         if (done < n) {
             for (int i = 0; i < done; i++) {
-                long d = dense(pas[offset + i] & ~PAGE_MASK);
-                if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)]++ == 0) {
-                    pinnedFrames++;
-                }
+                repin(pas[offset + i] & ~PAGE_MASK);
             }
             throw ErrnoException.of(Errno.EINVAL, "unpin: page %#x (index %d) is not pinned", pas[offset + done], done);
         }
@@ -348,18 +343,105 @@ final class LongTermPins {
             return; // only 4 KiB pages are pinned and none is an orphan: nothing else to update
         }
         for (int i = 0; i < n; i++) { // pass 2: huge page counts, then orphans whose last pin went
-            long pa = pas[offset + i] & ~PAGE_MASK;
-            long d = dense(pa);
-            int code = hugeCount[1][(int) (d >>> 9)] != 0 ? 1 : hugeCount[2][(int) (d >>> 18)] != 0 ? 2 : 0;
-            if (code != 0) {
-                int order = HUGE_ORDER[code];
-                if (--hugeCount[code][(int) (d >>> order)] == 0) {
-                    hugePinned--;
-                    freeIfOrphan(pa & ~((PhysicalMemory.FRAME_SIZE << order) - 1), order);
-                }
-            } else if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)] == 0) {
-                freeIfOrphan(pa, 0);
+            unpinned(pas[offset + i] & ~PAGE_MASK);
+        }
+    }
+
+    /**
+     * {@link #unpin} of the {@code n} consecutive frames {@code pa, pa + 4096, ...}: the same counts, checks and
+     * all-or-nothing failure, without an address per frame (no run to find: one range look-up per count chunk).
+     *
+     * @throws ErrnoException EINVAL naming the first frame without a pin, or for a negative {@code n}; then no pin
+     *         is removed
+     */
+    synchronized void unpinRun(long pa, int n) {
+        if (n < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "unpin of %d pages", n);
+        }
+        long first = pa & ~PAGE_MASK;
+        int done = 0;
+        while (done < n) { // pass 1, as in unpin: chunk by chunk
+            long cur = first + ((long) done << FRAME_SHIFT);
+            long d = dense(cur);
+            int[] c = d < 0 ? null : frameCount[(int) (d >>> CHUNK_SHIFT)];
+            if (c == null) {
+                break;
             }
+            int m = runLimit(n - done, cur, d);
+            int k = unpinSlots(c, (int) (d & CHUNK_MASK), m);
+            done += k;
+            if (k < m) {
+                break;
+            }
+        }
+        if (done < n) {
+            for (int i = 0; i < done; i++) {
+                repin(first + ((long) i << FRAME_SHIFT));
+            }
+            throw ErrnoException.of(Errno.EINVAL, "unpin: page %#x (index %d) is not pinned", first + ((long) done << FRAME_SHIFT),
+                    done);
+        }
+        if (hugePinned == 0 && orphans.size() == 0) {
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            unpinned(first + ((long) i << FRAME_SHIFT));
+        }
+    }
+
+    /**
+     * Takes one pin off each of the {@code m} counts {@code c[slot, slot + m)}. When one of them is 0 (no pin left),
+     * only the counts before it are decremented.
+     *
+     * @return {@code m}, or the index of the first count that had no pin
+     */
+    private int unpinSlots(int[] c, int slot, int m) {
+        int ones = 0;
+        int unpinned = 0;
+        for (int j = slot, to = slot + m; j < to; j++) {
+            int v = c[j];
+            ones += v == 1 ? 1 : 0;
+            unpinned |= v == 0 ? 1 : 0;
+            c[j] = v - 1;
+        }
+        if (unpinned == 0) {
+            pinnedFrames -= ones;
+            return m;
+        }
+        // Some frame of the run has no pin (left): undo the run, then count the frames before that one.
+        int k = 0;
+        for (int j = slot; j < slot + m; j++) {
+            c[j]++;
+        }
+        while (c[slot + k] != 0) {
+            if (--c[slot + k] == 0) {
+                pinnedFrames--;
+            }
+            k++;
+        }
+        return k;
+    }
+
+    /** Gives back one pin taken off the frame at {@code pa} by a failing unpin's pass 1. */
+    private void repin(long pa) {
+        long d = dense(pa);
+        if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)]++ == 0) {
+            pinnedFrames++;
+        }
+    }
+
+    /** Pass 2 of an unpin, for the frame at {@code pa}: its huge page's count, then the orphan its last pin kept. */
+    private void unpinned(long pa) {
+        long d = dense(pa);
+        int code = hugeCount[1][(int) (d >>> 9)] != 0 ? 1 : hugeCount[2][(int) (d >>> 18)] != 0 ? 2 : 0;
+        if (code != 0) {
+            int order = HUGE_ORDER[code];
+            if (--hugeCount[code][(int) (d >>> order)] == 0) {
+                hugePinned--;
+                freeIfOrphan(pa & ~((PhysicalMemory.FRAME_SIZE << order) - 1), order);
+            }
+        } else if (frameCount[(int) (d >>> CHUNK_SHIFT)][(int) (d & CHUNK_MASK)] == 0) {
+            freeIfOrphan(pa, 0);
         }
     }
 

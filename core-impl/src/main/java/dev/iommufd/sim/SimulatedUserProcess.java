@@ -394,6 +394,17 @@ final class SimulatedUserProcess implements UserProcess {
 
     @Override
     public int pinPages(long va, int npages, boolean write, long[] out, int outOffset) {
+        return UserProcess.pinnedOf(pinPagesRun(va, npages, write, out, outOffset));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The lockless walk counts the run as it looks the pages up ({@link UserPages#presentFrames}); pages the locked
+     * path pinned after them are compared.
+     */
+    @Override
+    public long pinPagesRun(long va, int npages, boolean write, long[] out, int outOffset) {
         if ((va & FRAME_MASK) != 0) {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: pin address %#x is not page aligned", pid, va);
         }
@@ -405,20 +416,29 @@ final class SimulatedUserProcess implements UserProcess {
             throw ErrnoException.of(Errno.EINVAL, "pid %d: output array of %d too small for %d pages at %d", pid, out.length,
                     npages, outOffset);
         }
-        int fast = pinPresentPages(va, npages, write, out, outOffset);
+        long fastResult = pinPresentPages(va, npages, write, out, outOffset);
+        int fast = UserProcess.pinnedOf(fastResult);
         if (fast == npages) {
-            return npages;
+            return fastResult;
         }
         int slow;
         try {
             slow = pinPagesLocked(va + ((long) fast << PhysicalMemory.FRAME_SHIFT), npages - fast, write, out, outOffset + fast);
         } catch (ErrnoException e) {
             if (fast > 0) {
-                return fast; // gup_fast_fallback: the pages pinned locklessly are the (short) result
+                return fastResult; // gup_fast_fallback: the pages pinned locklessly are the (short) result
             }
             throw e;
         }
-        return fast + slow;
+        int got = fast + slow;
+        int run = UserProcess.runOf(fastResult);
+        if (run == fast) { // the run may go on into the pages the locked path pinned
+            run = Math.max(run, got > 0 ? 1 : 0);
+            while (run < got && out[outOffset + run] == out[outOffset] + ((long) run << PhysicalMemory.FRAME_SHIFT)) {
+                run++;
+            }
+        }
+        return got | ((long) run << 32);
     }
 
     /**
@@ -426,46 +446,55 @@ final class SimulatedUserProcess implements UserProcess {
      * {@code [va, +npages)} whose pages are present in anonymous or hugetlb mappings that allow the access, without
      * the mmap lock, and returns its length (0 when the first page does not qualify). Never faults, allocates or
      * breaks COW: anything else is for the locked path. See the class comment for why it is safe against munmap.
+     *
+     * @return pages pinned | the leading run of physically consecutive pages among them &lt;&lt; 32
+     *         ({@link UserProcess#pinPagesRun})
      */
-    private int pinPresentPages(long va, int npages, boolean write, long[] out, int off) {
+    private long pinPresentPages(long va, int npages, boolean write, long[] out, int off) {
         int seq = unmapSeq.readBegin();
         if (seq == UnmapSequence.WRITER_ACTIVE) {
             return 0; // a munmap or exit is letting pages go: the locked path waits for it
         }
         Vma[] t = vmas;
         int done = 0;
+        int run = 0;
         while (done < npages) {
             long addr = va + ((long) done << PhysicalMemory.FRAME_SHIFT);
             int idx = find(t, addr);
             if (idx < 0) {
-                return done;
+                break;
             }
             Vma v = t[idx];
             // gup-fast takes anonymous and hugetlb pages only here (no VM_IO/PFNMAP, no page cache: a shared memfd
             // page is pinned under the file's lock, a private file page may need its COW broken).
             if (v.anon == null || v.file != null || !v.readable() || (write && !v.writable())) {
-                return done;
+                break;
             }
             int n = (int) Math.min(npages - done, (v.end - addr) >>> PhysicalMemory.FRAME_SHIFT);
             int order = v.pageShift - PhysicalMemory.FRAME_SHIFT;
             long firstFrame = (v.pageIndex(addr) << order) + ((addr & (v.pageSize() - 1)) >>> PhysicalMemory.FRAME_SHIFT);
-            int present = v.anon.presentFrames(firstFrame, n, out, off + done);
+            long found = v.anon.presentFrames(firstFrame, n, out, off + done);
+            int present = (int) found;
             if (present == 0) {
-                return done;
+                break;
             }
+            int segmentRun = (int) (found >>> 32);
             Runnable window = gupFastWindow;
             if (window != null) {
                 window.run();
             }
-            if (!pins.pinFramesIfUnchanged(unmapSeq, seq, out, off + done, present, order)) {
-                return done;
+            if (!pins.pinFramesIfUnchanged(unmapSeq, seq, out, off + done, present, order, segmentRun)) {
+                break;
+            }
+            if (run == done && (done == 0 || out[off + done] == out[off] + ((long) done << PhysicalMemory.FRAME_SHIFT))) {
+                run += segmentRun; // the leading run goes on into this mapping's pages
             }
             done += present;
             if (present < n) {
-                return done;
+                break;
             }
         }
-        return done;
+        return done | ((long) run << 32);
     }
 
     /** {@code __gup_longterm_locked()}: the pin of {@code [va, +npages)} under the mmap lock (read). */
@@ -568,6 +597,19 @@ final class SimulatedUserProcess implements UserProcess {
                     pas.length);
         }
         pins.unpin(pas, offset, npages);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A simulated page has no backing store to write back, so {@code dirty} has no observable effect.
+     */
+    @Override
+    public void unpinRun(long pa, int npages, boolean dirty) {
+        if (npages < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "pid %d: unpin of %d pages", pid, npages);
+        }
+        pins.unpinRun(pa, npages);
     }
 
     @Override

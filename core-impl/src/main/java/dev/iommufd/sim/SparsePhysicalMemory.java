@@ -430,6 +430,57 @@ public final class SparsePhysicalMemory implements PhysicalMemory {
         return -1;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One frame look-up per 4 KiB frame; a frame without storage reads as zeros, so the run ends there.
+     */
+    @Override
+    public int clearLeading64s(long pa, int count, long mask) {
+        long[] one = oneFrame(pa, count);
+        if (one != null) {
+            int w = wordIndex(pa);
+            int k = clearLeading(one, w, w + count, mask) - w;
+            VarHandle.acquireFence();
+            return k;
+        }
+        if (count < 0) {
+            throw ErrnoException.of(Errno.EINVAL, "clearLeading64s: negative count %d at %#x", count, pa);
+        }
+        checkAligned(pa, 8);
+        checkRam(pa, 8L * count);
+        long cur = pa;
+        int done = 0;
+        while (done < count) {
+            int w = wordIndex(cur);
+            int n = Math.min(count - done, WORDS_PER_FRAME - w);
+            long[] f = frameAt(denseFrame(cur));
+            int k = f == null ? 0 : clearLeading(f, w, w + n, mask) - w;
+            done += k;
+            if (k < n) {
+                break;
+            }
+            cur += 8L * n;
+        }
+        VarHandle.acquireFence();
+        return done;
+    }
+
+    /**
+     * Clears the words of {@code f[from, to)} from the first while they have a bit of {@code mask}; returns the index
+     * of the first word it left (or {@code to}). Each word is read before its clear, and the release fence orders the
+     * caller's earlier writes before every clear.
+     */
+    private static int clearLeading(long[] f, int from, int to, long mask) {
+        VarHandle.releaseFence();
+        int i = from;
+        while (i < to && (f[i] & mask) != 0) {
+            f[i] = 0;
+            i++;
+        }
+        return i;
+    }
+
     @Override
     public int updateMatching64s(long pa, int count, long mask, long value, long anyOf, long clear, long set,
             int[] found) {

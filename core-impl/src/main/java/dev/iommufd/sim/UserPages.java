@@ -144,46 +144,63 @@ final class UserPages {
      * frames {@code firstFrame, firstFrame + 1, ...} (as {@link #touchFrames}) while their pages are present, and
      * stops at the first absent one. Allocates nothing, takes no lock, changes nothing; what it read may be stale by
      * the time it returns (the caller re-checks the process's {@link UnmapSequence} under the pin counts' monitor).
+     * It counts, as it fills {@code out}, the leading run of frames that are physically consecutive (what the pin
+     * counts and iommufd's PFN batches group by), so nobody has to compare the addresses again.
      *
-     * @return frames filled, 0..n
+     * @return frames filled (0..n) | the leading run of consecutive frames among them &lt;&lt; 32
      */
-    int presentFrames(long firstFrame, int n, long[] out, int off) {
+    long presentFrames(long firstFrame, int n, long[] out, int off) {
         long frameMask = (1L << order) - 1;
         int done = 0;
+        long next = -1; // the address that continues the leading run
+        int run = -1; // the leading run's length once it has ended (-1: every frame so far continues it)
         while (done < n) {
             long f = firstFrame + done;
             long index = f >>> order;
             long[] chunk = (long[]) CHUNK.getAcquire(chunks, (int) (index >>> CHUNK_SHIFT));
             if (chunk == null) {
-                return done;
+                break;
             }
             if (order == 0) {
                 int slot = (int) (index & CHUNK_MASK);
                 int m = Math.min(n - done, CHUNK_MASK + 1 - slot);
                 int o = off + done;
-                for (int k = 0; k < m; k++) {
+                int k = 0;
+                for (; k < m; k++) {
                     long e = (long) ENTRY.getAcquire(chunk, slot + k);
                     if (e == 0) {
-                        return done + k;
+                        break;
                     }
-                    out[o + k] = e - 1;
+                    long pa = e - 1;
+                    out[o + k] = pa;
+                    if (pa != next && run < 0 && done + k != 0) {
+                        run = done + k;
+                    }
+                    next = pa + PhysicalMemory.FRAME_SIZE;
                 }
-                done += m;
+                done += k;
+                if (k < m) {
+                    break;
+                }
             } else {
                 long e = (long) ENTRY.getAcquire(chunk, (int) (index & CHUNK_MASK));
                 if (e == 0) {
-                    return done;
+                    break;
                 }
                 int m = (int) Math.min(n - done, frameMask + 1 - (f & frameMask));
                 long pa = e - 1 + ((f & frameMask) << PhysicalMemory.FRAME_SHIFT);
+                if (pa != next && run < 0 && done != 0) {
+                    run = done;
+                }
                 int o = off + done;
                 for (int k = 0; k < m; k++) {
                     out[o + k] = pa + ((long) k << PhysicalMemory.FRAME_SHIFT);
                 }
+                next = pa + ((long) m << PhysicalMemory.FRAME_SHIFT);
                 done += m;
             }
         }
-        return n;
+        return done | ((long) (run < 0 ? done : run) << 32);
     }
 
     /**

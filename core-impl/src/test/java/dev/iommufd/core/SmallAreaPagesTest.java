@@ -427,13 +427,34 @@ class SmallAreaPagesTest extends IoasPinningTest {
                 expected.add(new RecordingDomain.Call(true, iova + r[0] * PAGE, proc.translate(va + r[0] * PAGE), PAGE, r[1]));
             }
             assertEquals(expected, d.calls.subList(before, d.calls.size()), "map_pages calls for the pages at " + Long.toHexString(va));
+            assertArrayEquals(repeat(1, N), pins(va, N));
             int syncs = d.syncs;
             ctx.ioasUnmap(ioas, iova, N * PAGE);
             assertEquals(runs.size(), d.calls.size() - before - expected.size(), "one unmap_pages per run");
             assertEquals(syncs + 1, d.syncs, "one IOTLB sync per IOAS_UNMAP");
+            assertArrayEquals(repeat(0, N), pins(va, N), "the unpin released every page, one run or several");
         }
         assertTrue(d.leaves.isEmpty());
         assertCharged(0);
+    }
+
+    @Test
+    void pagesThePinFaultsInAreMappedAndUnpinnedLikeTouchedOnes() { // pin_user_pages faults absent pages in
+        int ioas = ctx.ioasAlloc();
+        RecordingDomain d = addDomain(ioas);
+        long fresh = proc.mmap(0, N * PAGE, Prot.READ_WRITE, MapKind.ANONYMOUS); // nothing touched
+        proc.write64(fresh + 3 * PAGE, 3); // one page present: the walk pins 0..2 locked, 3 lockless, 4.. locked
+        long iova = ctx.ioasMap(proc, ioas, RW, fresh, N * PAGE, 0);
+        assertArrayEquals(repeat(1, N), pins(fresh, N));
+        assertCharged(N);
+        for (int i = 0; i < N; i++) {
+            assertEquals(proc.translate(fresh + i * PAGE), d.iovaToPhys(iova + i * PAGE), "page " + i);
+        }
+        assertEquals(N * PAGE, ctx.ioasUnmap(ioas, iova, N * PAGE));
+        assertArrayEquals(repeat(0, N), pins(fresh, N));
+        assertCharged(0);
+        assertEquals(0, blocksInUse(ioas));
+        assertTrue(d.leaves.isEmpty());
     }
 
     /** IoProt READ | WRITE | CACHE, as IOAS_MAP with READABLE | WRITEABLE sets it (conv_iommu_prot). */

@@ -575,4 +575,94 @@ class SparsePhysicalMemoryTest {
         assertEquals(Errno.EINVAL, e.errno());
         assertThrows(IndexOutOfBoundsException.class, () -> mem.read64s(0x1000, new long[4], 2, 3));
     }
+
+    /**
+     * A word-by-word reference of {@link PhysicalMemory#clearLeading64s}: clears from {@code pa} while words have a
+     * bit of {@code mask}, through {@code read64} / {@code write64} only.
+     */
+    private static int clearLeadingByWords(PhysicalMemory mem, long pa, int count, long mask) {
+        int k = 0;
+        while (k < count && (mem.read64(pa + 8L * k) & mask) != 0) {
+            mem.write64(pa + 8L * k, 0);
+            k++;
+        }
+        return k;
+    }
+
+    @Test
+    void clearLeading64sClearsThePrefixAWordByWordUnmapWouldAcrossFramesAndEmptyFrames() {
+        Random rnd = new Random(8);
+        long base = 0x10_0000;
+        for (int trial = 0; trial < 300; trial++) {
+            SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+            SparsePhysicalMemory ref = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+            // three frames: the middle one sometimes without storage; present entries (bit 0 or 1) with gaps
+            boolean emptyMiddle = rnd.nextInt(4) == 0;
+            for (int i = 0; i < 3 * 512; i++) {
+                if (emptyMiddle && i >= 512 && i < 1024) {
+                    continue;
+                }
+                long v = rnd.nextInt(40) == 0 ? 0x100 : (rnd.nextInt(3) + 1) | ((long) i << 12);
+                mem.write64(base + 8L * i, v);
+                ref.write64(base + 8L * i, v);
+            }
+            long pa = base + 8L * rnd.nextInt(3 * 512);
+            int room = (int) ((base + 3 * 4096 - pa) / 8);
+            int count = rnd.nextInt(room + 1);
+            long mask = rnd.nextBoolean() ? 0x3 : 0x1;
+            assertEquals(clearLeadingByWords(ref, pa, count, mask), mem.clearLeading64s(pa, count, mask), "trial " + trial);
+            for (int i = 0; i < 3 * 512; i++) {
+                assertEquals(ref.read64(base + 8L * i), mem.read64(base + 8L * i), "trial " + trial + " word " + i);
+            }
+        }
+    }
+
+    @Test
+    void clearLeading64sChecksItsArgumentsBeforeClearingAnything() {
+        SparsePhysicalMemory mem = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        long last = 64 * MiB - 16; // two words of RAM left below the end of low RAM
+        mem.write64(last, 1);
+        mem.write64(last + 8, 1);
+        assertThrows(BusErrorException.class, () -> mem.clearLeading64s(last, 3, 1));
+        assertEquals(1, mem.read64(last), "nothing cleared when the run leaves RAM");
+        assertEquals(2, mem.clearLeading64s(last, 2, 1));
+        assertEquals(0, mem.read64(last + 8));
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.clearLeading64s(0x1004, 1, 1)).errno());
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> mem.clearLeading64s(0x1000, -1, 1)).errno());
+        mem.write64(0x1000, 1);
+        assertEquals(0, mem.clearLeading64s(0x1000, 0, 1));
+        assertEquals(1, mem.read64(0x1000));
+        assertEquals(0, mem.clearLeading64s(0x1000, 4, 2), "no word has the mask's bit: nothing cleared");
+        assertEquals(1, mem.read64(0x1000));
+    }
+
+    @Test
+    void theDefaultClearLeading64sIsTheWordByWordLoop() { // for PhysicalMemory implementations without a bulk path
+        SparsePhysicalMemory backing = SparsePhysicalMemory.of(MachineProfile.Q35, 64 * MiB);
+        // Only read64, write64 and isRam, through a proxy (no mocking framework rewrites PhysicalMemory's defaults)
+        PhysicalMemory byWords = (PhysicalMemory) java.lang.reflect.Proxy.newProxyInstance(PhysicalMemory.class.getClassLoader(),
+                new Class<?>[] {PhysicalMemory.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "read64" -> backing.read64((long) args[0]);
+                    case "write64" -> {
+                        backing.write64((long) args[0], (long) args[1]);
+                        yield null;
+                    }
+                    case "isRam" -> backing.isRam((long) args[0], (long) args[1]);
+                    default -> {
+                        if (method.isDefault()) {
+                            yield java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                        }
+                        throw new UnsupportedOperationException(method.getName());
+                    }
+                });
+        for (int i = 0; i < 6; i++) {
+            backing.write64(0x2000 + 8L * i, i == 4 ? 0x8 : 0x3);
+        }
+        assertEquals(4, byWords.clearLeading64s(0x2000, 6, 0x3));
+        assertEquals(0, backing.read64(0x2018));
+        assertEquals(0x8, backing.read64(0x2020), "the first word without the mask's bits stays");
+        assertEquals(0x3, backing.read64(0x2028));
+        assertThrows(BusErrorException.class, () -> byWords.clearLeading64s(64 * MiB - 8, 2, 0x3));
+        assertEquals(Errno.EINVAL, assertThrows(ErrnoException.class, () -> byWords.clearLeading64s(0x2000, -1, 0x3)).errno());
+    }
 }

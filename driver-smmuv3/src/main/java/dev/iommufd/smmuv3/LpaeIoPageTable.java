@@ -32,7 +32,8 @@ import java.lang.invoke.VarHandle;
  * Like {@code __arm_lpae_map}/{@code __arm_lpae_unmap}, a call descends from the PGD once per leaf table it
  * touches and then handles the run of entries it covers in that table with bulk {@link PhysicalMemory} verbs (one
  * frame lookup per 4 KiB instead of one per word): {@code indexOfAny64} to check a run is free,
- * {@code writeRun64} to write it, {@code read64s} to read what an unmap clears. The dirty harvest walks the tree
+ * {@code writeRun64} to write it, {@code clearLeading64s} to clear the valid page descriptors of an unmap in one
+ * pass ({@code read64s} to read what a block-level unmap clears, which may free tables). The dirty harvest walks the tree
  * once, reading each table once ({@code updateMatching64s} lists and cleans a leaf table's dirty entries in one
  * pass).
  *
@@ -465,9 +466,10 @@ final class LpaeIoPageTable {
      * found where a leaf of {@code pgsize} would be is removed whole and its frames queued on the gather, to be
      * freed after the sync that invalidates its range.
      *
-     * <p>Descends once per leaf table, reads the run of entries it covers there with one
-     * {@link PhysicalMemory#read64s}, clears the valid prefix with one {@link PhysicalMemory#writeRun64} and gathers
-     * it as one range.
+     * <p>Descends once per leaf table and clears the valid prefix of the run of entries it covers there as it reads
+     * it, with one {@link PhysicalMemory#clearLeading64s} at level 3 (page descriptors), or, above it, one
+     * {@link PhysicalMemory#read64s} and one {@link PhysicalMemory#writeRun64} (the entries read name the tables to
+     * free); it gathers the run as one range.
      */
     long unmap(long iova, long pgsize, long pgcount, IotlbGather gather, PageGatherer gatherer) {
         int leafLevel = levelForSize(pgsize);
@@ -516,6 +518,13 @@ final class LpaeIoPageTable {
                     freeSubtree(TranslationDescriptor.outputAddress(desc, granule, granule.shift()), leafLevel + 1, gather);
                 }
                 valid = 1;
+            } else if (leafLevel == 3) {
+                // page descriptors only (no table below): cleared as they are read, up to the first invalid one
+                valid = memory.clearLeading64s(ptep, n, TranslationDescriptor.VALID);
+                if (valid == 0) {
+                    return done;
+                }
+                gatherer.addPages(gather, va, pgsize, valid);
             } else {
                 if (buf == null) {
                     buf = UNMAP_SCRATCH.get();
@@ -531,13 +540,11 @@ final class LpaeIoPageTable {
                 }
                 memory.writeRun64(ptep, valid, 0, 0);
                 gatherer.addPages(gather, va, pgsize, valid);
-                if (leafLevel < 3) {
-                    for (int i = 0; i < valid; i++) {
-                        if (TranslationDescriptor.isTable(buf[i], leafLevel)) {
-                            forgetLeafTables(); // as in the one-entry case above
-                            freeSubtree(TranslationDescriptor.outputAddress(buf[i], granule, granule.shift()), leafLevel + 1,
-                                    gather);
-                        }
+                for (int i = 0; i < valid; i++) { // a block-level unmap: any table below goes after the sync
+                    if (TranslationDescriptor.isTable(buf[i], leafLevel)) {
+                        forgetLeafTables(); // as in the one-entry case above
+                        freeSubtree(TranslationDescriptor.outputAddress(buf[i], granule, granule.shift()), leafLevel + 1,
+                                gather);
                     }
                 }
             }

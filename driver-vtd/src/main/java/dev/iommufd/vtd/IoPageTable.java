@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * at the leaf level they handle the run of consecutive PTEs of one table with the bulk verbs of
  * {@link PhysicalMemory} ({@code writeRun64} for leaves whose address advances by the page size,
  * {@code indexOfAny64} for "is this run empty / where is the next present entry", {@code read64s} for scans,
+ * {@code clearLeading64s} for "clear the present 4 KiB leaves from here" (an unmap through the remembered leaf table),
  * {@code updateMatching64s} for "list the dirty leaves and clear their D bits" in one pass). A one-page map
  * takes a short path (one read per level and a compare-and-set of the leaf, as the kernel's
  * {@code __map_single_page}).
@@ -422,9 +423,8 @@ final class IoPageTable {
             ThreadScratch scratch = SCRATCH.get();
             long lt = scratch.leafTableFor(this, iova);
             if (lt >= 0) {
-                long ea = lt + SecondStagePte.index(iova, 1) * 8L;
-                int k = leafRun(ea, (int) count, 1, scratch.scan);
-                clearLeaves(ea, k);
+                // the present 4 KiB leaves from ea, cleared as they are read (leafRun + clearLeaves in one pass)
+                int k = mem.clearLeading64s(lt + SecondStagePte.index(iova, 1) * 8L, (int) count, presentMask);
                 return (long) k << 12;
             }
             long detachesBefore = detaches;
