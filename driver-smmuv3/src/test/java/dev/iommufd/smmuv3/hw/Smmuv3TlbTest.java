@@ -376,4 +376,36 @@ class Smmuv3TlbTest {
         }
         assertTrue(tlb.holds(Smmuv3Tlb.KIND_S1, 0, 5, hot));
     }
+
+    /**
+     * With only 4 KiB entries the lookup decides the common hit inline and hands every other case to the general
+     * lookup; each case answers as the tagging rules say (IHI0070 3.17): the ASID's entry in the second way of a set
+     * whose first way has the same address for another ASID, a global entry for any ASID, an entry filled before an
+     * unrelated ASID invalidation (older than the epoch, still live), one killed by its ASID's invalidation, and one
+     * without the permission.
+     */
+    @Test
+    void fourKibLookupsAnswerEveryTaggingCase() {
+        Smmuv3Tlb tlb = new Smmuv3Tlb(64);
+        int r = Smmuv3Tlb.PERM_READ_PRIV;
+        long a = 0x4000_1000L;
+        tlb.fill(Smmuv3Tlb.KIND_S1, 1, 2, a, 0x2_0000L, 12, r); // way 0 of the set
+        tlb.fill(Smmuv3Tlb.KIND_S1, 1, 3, a, 0x3_0000L, 12, r); // the same address and VMID, another ASID: way 1
+        tlb.fill(Smmuv3Tlb.KIND_S1_GLOBAL, 1, 0, a + 0x1000, 0x4_0000L, 12, r);
+        tlb.fill(Smmuv3Tlb.KIND_S1, 1, 4, a + 0x2000, 0x5_0000L, 12, r);
+        tlb.fill(Smmuv3Tlb.KIND_S1, 1, 6, a + 0x3000, 0x6_0000L, 12, r);
+        tlb.invalidateAsid(5); // the epoch moves on: ASID 4's entry is older, and live
+        tlb.invalidateAsid(6);
+
+        assertEquals(0x2_0000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 2, a + 8, r)));
+        assertEquals(0x3_0000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 3, a + 8, r)));
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 7, a + 8, r), "another ASID");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 2, 2, a + 8, r), "another VMID");
+        assertEquals(0x4_0000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 9, a + 0x1008, r)), "global");
+        assertEquals(0x5_0000L, Smmuv3Tlb.output(tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 4, a + 0x2008, r)), "older, live");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 6, a + 0x3008, r), "killed by TLBI_NH_ASID");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_S1, 1, 2, a + 8, Smmuv3Tlb.PERM_WRITE_PRIV),
+                "without the permission");
+        assertEquals(Smmuv3Tlb.MISS, tlb.lookup(Smmuv3Tlb.KIND_NESTED, 1, 2, a + 8, r), "another kind");
+    }
 }

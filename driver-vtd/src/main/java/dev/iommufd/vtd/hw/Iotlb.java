@@ -250,8 +250,8 @@ final class Iotlb {
      * ({@link #wantTag}), {@code levels} ({@link #levelsHint}) and {@code now} ({@link #epochNow}, read before this
      * lookup reads its sets). A 4 KiB hit on an entry filled at {@code now} or later, with no writer in the set, is
      * decided here in a few dozen instructions, small enough to be compiled into the caller's loop; anything else (an
-     * older entry, whose floors must be read, two ways with the page, a writer, large levels) goes to the general
-     * probes, which read the set again.
+     * older entry, whose floors must be read, a first way with the page but another tag, a writer, large levels) goes
+     * to the general probes, which read the set again.
      */
     long lookup(int did, long want, long iova, int levels, int now) {
         long r = 0;
@@ -268,7 +268,9 @@ final class Iotlb {
                 long v = a[b + VALUE + w];
                 int filled = epochOf(a, b, w);
                 VarHandle.loadLoadFence();
-                if (m == 1 << w && (t & ~TAG_KIND_MASK) == (want | (1L << TAG_LEVEL_SHIFT)) && filled >= now
+                // the first way with the page: another way may hold it too (another tag), which the general probe
+                // finds when this one is not the entry wanted
+                if ((t & ~TAG_KIND_MASK) == (want | (1L << TAG_LEVEL_SHIFT)) && filled >= now
                         && version == a[b + VERSION] && (version & 1) == 0) {
                     long h = a[b + HINTS];
                     if ((h & (1L << (HINT_REF_SHIFT + w))) == 0) {
@@ -345,9 +347,12 @@ final class Iotlb {
                         || filled >= (int) INTS.getAcquire(nestedFloor, did));
     }
 
-    /** 1 when {@code d} is 0, else 0, without a branch: {@code d | -d} has its sign bit set exactly when d is not 0. */
+    /**
+     * 1 when {@code d} is 0, else 0, without a branch: {@code (d - 1) & ~d} has its sign bit set exactly when d is 0
+     * (a decrement, an and-not and a shift on x86 with BMI1).
+     */
     private static int isZero(long d) {
-        return (int) (~(d | -d) >>> 63);
+        return (int) (((d - 1) & ~d) >>> 63);
     }
 
     /** The level of a {@link #lookup} result. */

@@ -545,4 +545,36 @@ class IotlbTest {
             th.join(60_000);
         }
     }
+
+    /**
+     * The run form of the lookup (translateWindow's pass 1, tag, level hint and epoch read once) answers as the
+     * one-off lookup does in the cases its inline path hands on: a second way with the same page (another PASID:
+     * PASIDs share a set), an entry older than a domain-selective invalidation, a 2 MiB entry, and a miss.
+     */
+    @Test
+    void theRunLookupAnswersAsTheLookupDoes() {
+        Iotlb t = new Iotlb(64);
+        long iova = BASE + 0x5000;
+        long fresh = (0x1234L << 12) | Iotlb.V_READ;
+        long other = (0x4321L << 12) | Iotlb.V_READ | Iotlb.V_WRITE;
+        t.fill(3, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, other); // PASID 0: way 0 of the set
+        t.fill(3, 7, iova, 1, Iotlb.KIND_FIRST_STAGE, fresh); // PASID 7, same page: way 1
+        t.fill(4, 0, BASE + (3L << 21), 2, Iotlb.KIND_SECOND_STAGE, (0x200L << 12) | Iotlb.V_READ);
+        t.fill(5, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, fresh);
+        t.invalidateDomain(5);
+        t.fill(6, 0, iova, 1, Iotlb.KIND_SECOND_STAGE, fresh);
+        t.invalidateDomain(1); // the epoch moves on: DID 6's entry is now older than the epoch, and still live
+
+        long[][] asks = {{3, 7, iova}, {3, 0, iova}, {4, 0, BASE + (3L << 21) + 0x1234}, {5, 0, iova}, {6, 0, iova},
+            {3, 9, iova}, {3, 0, iova + 0x1000}};
+        long[] expected = {fresh | 1L << Iotlb.LEVEL_SHIFT, other | 1L << Iotlb.LEVEL_SHIFT,
+            (0x200L << 12) | Iotlb.V_READ | 2L << Iotlb.LEVEL_SHIFT, 0, fresh | 1L << Iotlb.LEVEL_SHIFT, 0, 0};
+        for (int i = 0; i < asks.length; i++) {
+            int did = (int) asks[i][0];
+            int pasid = (int) asks[i][1];
+            long run = t.lookup(did, Iotlb.wantTag(did, pasid), asks[i][2], t.levelsHint(did), t.epochNow());
+            assertEquals(expected[i], run, "run lookup " + i);
+            assertEquals(expected[i], t.lookup(did, pasid, asks[i][2]), "lookup " + i);
+        }
+    }
 }
