@@ -41,6 +41,8 @@ final class Smmuv3PagingDomain implements IommuDomain {
     /** Allocated with NEST_PARENT: the stage 2 of nested domains (S2FWB when the SMMU has FWB). */
     final boolean nestParent;
     final LpaeIoPageTable pageTable;
+    /** log2 of the smallest page size ({@code __ffs(pgsize_bitmap)}): the range invalidation's TG, in bits. */
+    private final int tg;
     final int asid;
     final int vmid;
     private final int flags;
@@ -84,6 +86,7 @@ final class Smmuv3PagingDomain implements IommuDomain {
             oas = f.oas;
         }
         this.pageTable = new LpaeIoPageTable(smmu.memory, stage2, g, ias, oas, dirty, nestParent && f.fwb, f.pgsizeBitmap);
+        this.tg = Long.numberOfTrailingZeros(pageTable.pgsizeBitmap);
         int a = 0;
         int v = 0;
         try {
@@ -203,11 +206,10 @@ final class Smmuv3PagingDomain implements IommuDomain {
             if (!f.rangeInvalidation && size / granule >= MAX_TLBI_OPS) {
                 addContextInvalidation(b);
             } else if (f.rangeInvalidation) {
-                int tg = Long.numberOfTrailingZeros(pageTable.pgsizeBitmap);
                 long numPages = size >>> tg;
                 int ttl = 0;
                 if (leaf) {
-                    ttl = 4 - ((63 - Long.numberOfLeadingZeros(granule)) - 3) / (tg - 3);
+                    ttl = leafTtl(tg, 63 - Long.numberOfLeadingZeros(granule));
                 } else if ((numPages & Command.TLBI_RANGE_NUM_MAX) == 1) {
                     numPages++;
                 }
@@ -236,6 +238,22 @@ final class Smmuv3PagingDomain implements IommuDomain {
             b.sync();
             addAtcInvalidations(iova, size, b);
         }
+    }
+
+    /**
+     * The TTL of a leaf range invalidation of pages of {@code 2^log2Granule} bytes in a table of translation granule
+     * {@code 2^tg}: {@code 4 - (log2 - 3) / (tg - 3)}, the level of such a leaf (a granule of {@code 2^tg} resolves
+     * {@code tg - 3} bits per level), as {@code arm_smmu_tlb_inv_range_cmd} computes it; the division by each
+     * granule's constant spelt out, so that the JIT turns it into a multiply.
+     */
+    static int leafTtl(int tg, int log2Granule) {
+        int bits = log2Granule - 3;
+        return switch (tg) {
+            case 12 -> 4 - bits / 9;
+            case 14 -> 4 - bits / 11;
+            case 16 -> 4 - bits / 13;
+            default -> 4 - bits / (tg - 3);
+        };
     }
 
     /** {@code arm_smmu_atc_inv_domain}: device TLBs of ATS masters, after the IOTLB; one CMD_SYNC. */

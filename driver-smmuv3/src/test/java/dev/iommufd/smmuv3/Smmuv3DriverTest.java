@@ -562,4 +562,26 @@ class Smmuv3DriverTest {
             assertEquals(frames, b.machine.memory().frames().allocatedFrames());
         }
     }
+
+    /**
+     * The TTL of a leaf range TLBI (IHI0070 4.4.1.1, TTL = the level of the leaf; arm_smmu_tlb_inv_range_cmd:
+     * {@code 4 - (ilog2(granule) - 3) / (tg - 3)}): hand values for the three translation granules, and the formula
+     * over every leaf size each granule has.
+     */
+    @Test
+    void leafRangeInvalidationTtlIsTheLevelOfTheLeaf() {
+        assertEquals(3, Smmuv3PagingDomain.leafTtl(12, 12), "4K granule, 4 KiB page");
+        assertEquals(2, Smmuv3PagingDomain.leafTtl(12, 21), "4K granule, 2 MiB block");
+        assertEquals(1, Smmuv3PagingDomain.leafTtl(12, 30), "4K granule, 1 GiB block");
+        assertEquals(3, Smmuv3PagingDomain.leafTtl(14, 14), "16K granule, 16 KiB page");
+        assertEquals(2, Smmuv3PagingDomain.leafTtl(14, 25), "16K granule, 32 MiB block");
+        assertEquals(3, Smmuv3PagingDomain.leafTtl(16, 16), "64K granule, 64 KiB page");
+        assertEquals(2, Smmuv3PagingDomain.leafTtl(16, 29), "64K granule, 512 MiB block");
+        for (int tg : new int[] {12, 14, 16}) {
+            for (int level = 1; level <= 3; level++) {
+                int log2 = tg + (3 - level) * (tg - 3);
+                assertEquals(level, Smmuv3PagingDomain.leafTtl(tg, log2), "tg " + tg + " leaf of 2^" + log2);
+            }
+        }
+    }
 }
