@@ -1132,9 +1132,19 @@ final class VtdUnit implements IommuUnitModel {
      * together when this read ran, and each hit is what {@link #translate} would give at that moment.
      */
     private boolean noInvalidationSince(long sample) {
+        Runnable hook = afterWindowLookups;
+        if (hook != null) {
+            hook.run();
+        }
         VarHandle.loadLoadFence();
         return cacheInvalidations.sample() == sample;
     }
+
+    /**
+     * For tests only: run by a window's batch after its lookups (pass 1), just before {@link #noInvalidationSince}
+     * reads the count, so that a test can complete an invalidation at exactly that point. Null in use.
+     */
+    Runnable afterWindowLookups;
 
     /** A legacy-mode batch (no PASID): {@link #translateWindow}'s three passes with {@link #legacyHit}'s checks. */
     private int legacyBatch(int rid, int access, long[] iovas, int from, int n, long[] physOut, Translation out) {

@@ -399,6 +399,48 @@ class VtdTranslateWindowTest {
         assertEquals(newPa + 8, u.translate(RID, NP, 0x5008, R, out).physicalAddress(), "no stale IOTLB entry");
     }
 
+    /**
+     * Pass 1 of a window decides its IOTLB hits with the epoch, tag and level hint read once per batch; what makes
+     * that safe is the invalidation count read after the lookups. Here an invalidation completes right after pass 1
+     * (software points the leaf at a new page and invalidates the IOTLB globally, VT-d spec 6.5.2.3; after it
+     * completes no translation may use the removed entry, 6.5.2.9): the batch must translate again, and the request
+     * that hit the old entry gets the new page. Without the check it returns the old page after the invalidation
+     * completed. Legacy and scalable mode batches share the check (and this hook).
+     */
+    @Test
+    void aWindowWhoseHitsAnInvalidationFollowedTranslatesAgain() {
+        ModelBench b = new ModelBench("qemu");
+        LegacyTables t = new LegacyTables(b);
+        long oldPa = 0x700_0000L;
+        long newPa = 0x780_0000L;
+        t.context(RID, ContextEntry.TT_MULTI_LEVEL, 2, DID, false);
+        t.map(0x1000, 0x600_0000L, 1, RW);
+        t.map(0x5000, oldPa, 1, RW);
+        b.enable(t.root, false);
+        VtdUnit u = b.unit;
+        Translation out = new Translation();
+        assertEquals(oldPa + 8, u.translate(RID, NP, 0x5008, R, out).physicalAddress()); // IOTLB filled
+        assertEquals(0x600_0008L, u.translate(RID, NP, 0x1008, R, out).physicalAddress());
+        long leaf = LegacyTables.entryAddress(b, t.pgd, 4, 0x5000, 1);
+        int[] fired = new int[1];
+        u.afterWindowLookups = () -> {
+            if (fired[0]++ == 0) {
+                b.mem.write64(leaf, SecondStagePte.leaf(newPa, 1, RW));
+                u.write(iro(u) + IOTLB_OFFSET, 8, iotlbCommand(IOTLB_GLOBAL, 0));
+            }
+        };
+        long[] phys = new long[2];
+        try {
+            assertEquals(2, u.translateWindow(RID, NP, R, new long[] {0x1008, 0x5008}, 0, 2, phys, out));
+        } finally {
+            u.afterWindowLookups = null;
+        }
+        assertTrue(fired[0] >= 1, "the invalidation ran after the window's lookups");
+        assertEquals(0x600_0008L, phys[0]);
+        assertEquals(newPa + 8, phys[1], "the old entry's hit was dropped: the invalidation completed inside the window");
+        assertEquals(newPa + 8, u.translate(RID, NP, 0x5008, R, out).physicalAddress(), "no stale IOTLB entry");
+    }
+
     /** The IOTLB register's offset (ECAP.IRO). */
     static int iro(VtdUnit u) {
         return (int) ((u.read(ECAP_REG, 8) >>> 8) & 0x3ff) * 16;
