@@ -318,33 +318,7 @@ final class LongTermPins {
             throw ErrnoException.of(Errno.EINVAL, "unpin of %d pages", n);
         }
         Objects.checkFromIndexSize(offset, n, pas.length);
-        int done = 0;
-        while (done < n) { // pass 1: frame counts, run by run; undone on failure
-            long pa = pas[offset + done] & ~PAGE_MASK;
-            long d = dense(pa);
-            int[] c = d < 0 ? null : frameCount[(int) (d >>> CHUNK_SHIFT)];
-            if (c == null) {
-                break;
-            }
-            int m = runLength(pas, offset + done, n - done, pa, d);
-            int k = unpinSlots(c, (int) (d & CHUNK_MASK), m);
-            done += k;
-            if (k < m) {
-                break;
-            }
-        }
-        if (done < n) {
-            for (int i = 0; i < done; i++) {
-                repin(pas[offset + i] & ~PAGE_MASK);
-            }
-            throw ErrnoException.of(Errno.EINVAL, "unpin: page %#x (index %d) is not pinned", pas[offset + done], done);
-        }
-        if (hugePinned == 0 && orphans.size() == 0) {
-            return; // only 4 KiB pages are pinned and none is an orphan: nothing else to update
-        }
-        for (int i = 0; i < n; i++) { // pass 2: huge page counts, then orphans whose last pin went
-            unpinned(pas[offset + i] & ~PAGE_MASK);
-        }
+        unpinLocked(pas, offset, 0, n);
     }
 
     /**
@@ -358,16 +332,24 @@ final class LongTermPins {
         if (n < 0) {
             throw ErrnoException.of(Errno.EINVAL, "unpin of %d pages", n);
         }
-        long first = pa & ~PAGE_MASK;
+        unpinLocked(null, 0, pa & ~PAGE_MASK, n);
+    }
+
+    /**
+     * The two passes of {@link #unpin} and {@link #unpinRun}: the frames are {@code pas[offset, offset + n)} or,
+     * when {@code pas} is null, the {@code n} consecutive frames from {@code first} (no run to find: one range
+     * look-up per count chunk).
+     */
+    private void unpinLocked(long[] pas, int offset, long first, int n) {
         int done = 0;
-        while (done < n) { // pass 1, as in unpin: chunk by chunk
-            long cur = first + ((long) done << FRAME_SHIFT);
-            long d = dense(cur);
+        while (done < n) { // pass 1: frame counts, run by run; undone on failure
+            long pa = frame(pas, offset, first, done);
+            long d = dense(pa);
             int[] c = d < 0 ? null : frameCount[(int) (d >>> CHUNK_SHIFT)];
             if (c == null) {
                 break;
             }
-            int m = runLimit(n - done, cur, d);
+            int m = pas == null ? runLimit(n - done, pa, d) : runLength(pas, offset + done, n - done, pa, d);
             int k = unpinSlots(c, (int) (d & CHUNK_MASK), m);
             done += k;
             if (k < m) {
@@ -376,17 +358,22 @@ final class LongTermPins {
         }
         if (done < n) {
             for (int i = 0; i < done; i++) {
-                repin(first + ((long) i << FRAME_SHIFT));
+                repin(frame(pas, offset, first, i));
             }
-            throw ErrnoException.of(Errno.EINVAL, "unpin: page %#x (index %d) is not pinned", first + ((long) done << FRAME_SHIFT),
-                    done);
+            throw ErrnoException.of(Errno.EINVAL, "unpin: page %#x (index %d) is not pinned",
+                    pas == null ? frame(null, 0, first, done) : pas[offset + done], done);
         }
         if (hugePinned == 0 && orphans.size() == 0) {
-            return;
+            return; // only 4 KiB pages are pinned and none is an orphan: nothing else to update
         }
-        for (int i = 0; i < n; i++) {
-            unpinned(first + ((long) i << FRAME_SHIFT));
+        for (int i = 0; i < n; i++) { // pass 2: huge page counts, then orphans whose last pin went
+            unpinned(frame(pas, offset, first, i));
         }
+    }
+
+    /** Frame {@code i} of an unpin: {@code pas[offset + i]} (page-aligned), or {@code first + i * 4096} without pas. */
+    private static long frame(long[] pas, int offset, long first, int i) {
+        return pas == null ? first + ((long) i << FRAME_SHIFT) : pas[offset + i] & ~PAGE_MASK;
     }
 
     /**
