@@ -79,9 +79,7 @@ final class InvalidationQueue {
     private static final ThreadLocal<Staging> STAGING = ThreadLocal.withInitial(Staging::new);
 
     /** A thread's staging words ({@link #STAGING}). */
-    private static final class Staging {
-        /** The thread it belongs to (final: a racy reader of {@link #recent0} / {@link #recent1} sees it). */
-        final Thread owner = Thread.currentThread();
+    private static final class Staging extends RecentThreadScratch.Owned {
         final long[] words = new long[LENGTH * 4];
     }
 
@@ -117,16 +115,8 @@ final class InvalidationQueue {
     private int cachedHead;
     /** The status value of the last submission. Guarded by {@link #lock}. */
     private int seq;
-    /**
-     * The staging of the last two threads that submitted, tried before {@link #STAGING} (a hit is two loads and a
-     * compare with the current thread, where a {@link ThreadLocal} look-up is a hash probe); replaced, one of the two,
-     * when a third thread submits. Guarded by {@link #lock} (read and written only by its holder, on the line the
-     * holder has just written).
-     */
-    private Staging recent0;
-    private Staging recent1;
-    /** Which of the two a miss replaces next. Guarded by {@link #lock}. */
-    private boolean replaceRecent1;
+    /** The staging of the last two threads that submitted, before {@link #STAGING}. Used under {@link #lock}. */
+    private final RecentThreadScratch<Staging> recentStaging = new RecentThreadScratch<>(STAGING);
 
     InvalidationQueue(String name, MmioBus mmio, long regs, PhysicalMemory mem, boolean wide) {
         this.name = name;
@@ -210,25 +200,9 @@ final class InvalidationQueue {
         waitFor(first, waitIndex, mine);
     }
 
-    /** The calling thread's staging words ({@link #recent0}, {@link #recent1}, else {@link #STAGING}). Lock held. */
+    /** The calling thread's staging words. Lock held. */
     private long[] staging() {
-        Thread t = Thread.currentThread();
-        Staging s = recent0;
-        if (s != null && s.owner == t) {
-            return s.words;
-        }
-        s = recent1;
-        if (s != null && s.owner == t) {
-            return s.words;
-        }
-        s = STAGING.get();
-        if (replaceRecent1) {
-            recent1 = s;
-        } else {
-            recent0 = s;
-        }
-        replaceRecent1 = !replaceRecent1;
-        return s.words;
+        return recentStaging.get().words;
     }
 
     /** The next status value, never 0. Lock held. */

@@ -62,9 +62,7 @@ final class IoPageTable {
     private static final AtomicLong IDS = new AtomicLong();
 
     /** A thread's scratch state: owned by that thread only. */
-    private static final class ThreadScratch {
-        /** The thread it belongs to (final: a racy reader of {@link #recent0} / {@link #recent1} sees it). */
-        final Thread owner = Thread.currentThread();
+    private static final class ThreadScratch extends RecentThreadScratch.Owned {
         /** Scan buffer for {@code read64s}: one table's worth of words. */
         final long[] scan = new long[SecondStagePte.ENTRIES];
         /** The {@link #id} of the page table {@link #leafTable} belongs to (0: nothing remembered). */
@@ -102,42 +100,17 @@ final class IoPageTable {
     /** log2 of the span of one 4 KiB-leaf table (2 MiB). */
     private static final int REGION_SHIFT = 21;
 
-    /**
-     * The scratch of the last two threads that mapped or unmapped here, tried before {@link #SCRATCH} (a hit is two
-     * loads and a compare with the current thread; a {@link ThreadLocal} look-up is a hash probe): written only when a
-     * third thread comes, so two threads working on one table at once do not pass a written line between them. Plain
-     * fields, racy but safe: a scratch is only ever used by its {@link ThreadScratch#owner}, the final field every
-     * reader sees, and a stale or lost write only sends a thread to {@link #SCRATCH} again. Nothing is allocated.
-     */
-    private ThreadScratch recent0;
-    private ThreadScratch recent1;
-    /** Which of the two a miss replaces next. */
-    private boolean replaceRecent1;
+    /** The scratch of the last two threads that mapped or unmapped here, before {@link #SCRATCH}. */
+    private final RecentThreadScratch<ThreadScratch> recentScratch = new RecentThreadScratch<>(SCRATCH);
 
     /** The thread whose scratch {@link #scratch()} gives the calling thread: always itself (for tests). */
     Thread scratchOwner() {
         return scratch().owner;
     }
 
-    /** The calling thread's scratch ({@link #recent0}, {@link #recent1}, else {@link #SCRATCH}). */
+    /** The calling thread's scratch. */
     private ThreadScratch scratch() {
-        Thread t = Thread.currentThread();
-        ThreadScratch s = recent0;
-        if (s != null && s.owner == t) {
-            return s;
-        }
-        s = recent1;
-        if (s != null && s.owner == t) {
-            return s;
-        }
-        s = SCRATCH.get();
-        if (replaceRecent1) {
-            recent1 = s;
-        } else {
-            recent0 = s;
-        }
-        replaceRecent1 = !replaceRecent1;
-        return s;
+        return recentScratch.get();
     }
     /** Per-thread index buffer of {@code updateMatching64s} (the dirty harvest): one table's worth of indices. */
     private static final ThreadLocal<int[]> FOUND = ThreadLocal.withInitial(() -> new int[SecondStagePte.ENTRIES]);

@@ -326,7 +326,7 @@ class IoPageTableTest {
 
     /**
      * Each thread's remembered leaf table is its own, even when threads share the table's racy last-two-threads slots
-     * ({@code IoPageTable.scratch()}): three threads (one more than the slots, so they keep replacing each other) map
+     * ({@code RecentThreadScratch}): three threads (one more than the slots, so they keep replacing each other) map
      * and unmap 16 pages at the same offset of their own 2 MiB regions as fast as they can. A thread that used
      * another's scratch could read one thread's region with the other's leaf table (the walk cache is four words,
      * written without a lock) and write its leaves into the other thread's table: its own pages would then be missing
